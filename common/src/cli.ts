@@ -1,0 +1,137 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConfigError } from './config.ts';
+import { fromServiceError, LabError } from './errors.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type CliValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+export interface CliCommand {
+  /** One line for the command list. */
+  summary: string;
+  /** Usage line after the program name, e.g. `encode --tokenizer NAME (--file F | TEXT)`. */
+  usage: string;
+  /** Flag descriptions for --help, keyed by flag name. */
+  help?: Record<string, string>;
+  options?: Options;
+  run?(values: CliValues, positionals: string[]): Promise<void>;
+  /** For commands that parse their own flags (and print their own --help): gets the raw arguments. */
+  runRaw?(args: string[]): Promise<void>;
+}
+
+const remoteHelp = { remote: 'host:port of a running service; default: run in this process' };
+
+/** Shared flag: every service CLI can work in-process or against a server. */
+export const remoteOption: Options = { remote: { type: 'string' } };
+
+function commandHelp(program: string, name: string, cmd: CliCommand): string {
+  const flags = { ...cmd.help, ...(cmd.options?.remote ? remoteHelp : {}) };
+  const lines = Object.entries(flags).map(([k, v]) => `  --${k.padEnd(16)} ${v}`);
+  return `${cmd.summary}\n\nUsage: ${program} ${cmd.usage}\n${lines.length ? `\nOptions:\n${lines.join('\n')}\n` : ''}`;
+}
+
+/** Runs a sub-command CLI: `program <command> [flags]`, with --help at both levels and clear errors. */
+export async function runCli(
+  program: string,
+  description: string,
+  commands: Record<string, CliCommand>,
+  argv: string[] = process.argv.slice(2),
+): Promise<void> {
+  const width = Math.max(...Object.keys(commands).map((k) => k.length));
+  const overview = `${program}: ${description}\n\nUsage: ${program} <command> [options]\n\nCommands:\n${Object.entries(
+    commands,
+  )
+    .map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`)
+    .join('\n')}\n\nRun '${program} <command> --help' for a command's options.\n`;
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(overview);
+    return;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`error: unknown command '${name}'\n\n${overview}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (cmd.runRaw) {
+    try {
+      await cmd.runRaw(rest);
+    } catch (err) {
+      process.exitCode = reportError(err);
+    }
+    return;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(program, name, cmd));
+    return;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: cmd.options ?? {},
+      allowPositionals: true,
+      strict: true,
+    });
+    await cmd.run?.(values as CliValues, positionals);
+  } catch (err) {
+    process.exitCode = reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`error: invalid configuration: ${err.message}\n`);
+    return 2;
+  }
+  const lab = err instanceof LabError ? err : fromServiceError(err);
+  if (lab.code === 'INTERNAL') process.stderr.write(`error: ${(err as Error)?.stack ?? lab.message}\n`);
+  else process.stderr.write(`error: ${lab.message}\n`);
+  return 1;
+}
+
+/** Reads a string flag that must be present. */
+export function requireString(values: CliValues, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new LabError('INVALID_ARGUMENT', `--${name} is required`, name);
+  return v;
+}
+
+/** Reads an integer flag with bounds, naming the flag in the error. */
+export function intFlag(values: CliValues, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || !Number.isInteger(n) || n < min || n > max) {
+    throw new LabError('INVALID_ARGUMENT', `--${name} must be an integer between ${min} and ${max} (got "${v}")`, name);
+  }
+  return n;
+}
+
+/** `info` command every service CLI has: GetInfo of a running service (needs --remote or the default port). */
+export function infoCommand(defaultAddress: () => string, getInfo: (address: string) => Promise<unknown>): CliCommand {
+  return {
+    summary: 'Show what a running service reports about itself (version, bus, implemented RPCs)',
+    usage: 'info [--remote host:port]',
+    options: remoteOption,
+    run: async (values) => {
+      const address = typeof values.remote === 'string' ? values.remote : defaultAddress();
+      process.stdout.write(`${JSON.stringify(await getInfo(address), null, 2)}\n`);
+    },
+  };
+}
+
+/** `serve` command every service CLI has: runs the gRPC server in the foreground. */
+export function serveCommand(start: () => Promise<unknown>): CliCommand {
+  return {
+    summary: 'Run the gRPC service in the foreground (ports and state from LAB_* environment variables)',
+    usage: 'serve',
+    run: async () => {
+      await start();
+    },
+  };
+}

@@ -1,0 +1,314 @@
+import { createRequire } from 'node:module';
+import {
+  type CallOptions,
+  type ChannelOptions,
+  credentials,
+  InterceptingCall,
+  type Interceptor,
+  Metadata,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { protoFiles, protoRoot } from '@lab/proto';
+import { context } from '@opentelemetry/api';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { LabError, toServiceError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { currentTraceHeaders, extractContext, inSpan, SpanKind } from './telemetry.ts';
+
+/** What a handler gets besides its request. */
+export interface CallContext {
+  /** Aborted when the client cancels or its deadline passes. */
+  signal: AbortSignal;
+  metadata: Metadata;
+}
+
+type MethodDef = {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize: (b: Buffer) => unknown;
+};
+type RequestOf<M> = M extends { requestDeserialize: (b: Buffer) => infer Q } ? Q : never;
+type ResponseOf<M> = M extends { responseDeserialize: (b: Buffer) => infer R } ? R : never;
+
+/**
+ * A service implementation in plain async terms: unary methods return a promise, server-streaming methods
+ * return an async iterable. Methods left out answer UNIMPLEMENTED.
+ */
+export type ServiceImpl<D> = {
+  [K in keyof D]?: D[K] extends { responseStream: true }
+    ? (request: RequestOf<D[K]>, ctx: CallContext) => AsyncIterable<ResponseOf<D[K]>>
+    : (request: RequestOf<D[K]>, ctx: CallContext) => Promise<ResponseOf<D[K]>>;
+};
+
+export interface ServiceBinding {
+  /** Fully qualified name used for health checks, e.g. `lab.v1.TokenizeService`. */
+  name: string;
+  definition: ServiceDefinition;
+  implementation: Record<string, unknown>;
+}
+
+/** Binds a ts-proto generated definition to its implementation with type checking of both sides. */
+export function bindService<D extends Record<string, MethodDef>>(
+  definition: D,
+  implementation: ServiceImpl<D>,
+): ServiceBinding {
+  const first = Object.values(definition)[0]!;
+  return {
+    name: first.path.split('/')[1]!,
+    definition: definition as unknown as ServiceDefinition,
+    implementation: implementation as Record<string, unknown>,
+  };
+}
+
+/** Names of the RPCs a binding implements, as `package.Service/Method`. */
+export function implementedMethods(binding: ServiceBinding): string[] {
+  return Object.entries(binding.definition)
+    .filter(([key]) => typeof binding.implementation[key] === 'function')
+    .map(([, def]) => def.path.slice(1));
+}
+
+function metadataCarrier(md: Metadata): Record<string, string | undefined> {
+  const carrier: Record<string, string | undefined> = {};
+  for (const key of ['traceparent', 'tracestate']) {
+    const v = md.get(key)[0];
+    if (typeof v === 'string') carrier[key] = v;
+  }
+  return carrier;
+}
+
+function callSignal(call: { on(event: 'cancelled', cb: () => void): unknown; getDeadline(): unknown }) {
+  const controller = new AbortController();
+  call.on('cancelled', () => controller.abort(new LabError('CANCELLED', 'call cancelled by the client')));
+  return controller.signal;
+}
+
+function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (...args: never[]) => void {
+  if (typeof impl !== 'function') {
+    const message = `${path.slice(1)} is not implemented yet in this build of the lab`;
+    return ((_call: unknown, callback?: sendUnaryData<unknown>) => {
+      const err = { code: status.UNIMPLEMENTED, details: message, message };
+      if (callback) callback(err);
+      else (_call as ServerWritableStream<unknown, unknown>).emit('error', err);
+    }) as (...args: never[]) => void;
+  }
+  const attrs = { 'rpc.system': 'grpc', 'rpc.method': path };
+  if (def.responseStream) {
+    return ((call: ServerWritableStream<unknown, unknown>) => {
+      const ctx: CallContext = { signal: callSignal(call), metadata: call.metadata };
+      const parent = extractContext(metadataCarrier(call.metadata));
+      void inSpan(path, SpanKind.SERVER, parent, attrs, async () => {
+        try {
+          const iterable = (impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(call.request, ctx);
+          for await (const msg of iterable) {
+            if (ctx.signal.aborted) break;
+            // Honour backpressure so a slow client bounds the server's memory.
+            if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+          }
+          if (!ctx.signal.aborted) call.end();
+        } catch (err) {
+          if (!ctx.signal.aborted) {
+            logFailure(log, path, err);
+            call.emit('error', toServiceError(err));
+          }
+        }
+      });
+    }) as (...args: never[]) => void;
+  }
+  return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const ctx: CallContext = { signal: callSignal(call), metadata: call.metadata };
+    const parent = extractContext(metadataCarrier(call.metadata));
+    inSpan(path, SpanKind.SERVER, parent, attrs, () =>
+      (impl as (r: unknown, c: CallContext) => Promise<unknown>)(call.request, ctx),
+    ).then(
+      (res) => callback(null, res),
+      (err) => {
+        logFailure(log, path, err);
+        callback(toServiceError(err));
+      },
+    );
+  }) as (...args: never[]) => void;
+}
+
+function logFailure(log: Logger, path: string, err: unknown): void {
+  if (err instanceof LabError || (err as { field?: unknown })?.field) {
+    log.debug('call rejected', { method: path, error: (err as Error).message });
+  } else log.error('call failed', { method: path, error: (err as Error)?.stack ?? String(err) });
+}
+
+let reflectionDefinition: ReturnType<typeof loadSync> | undefined;
+
+function reflectionPackage(): ReturnType<typeof loadSync> {
+  reflectionDefinition ??= loadSync([...protoFiles, healthProtoPath], {
+    includeDirs: [protoRoot],
+    keepCase: true,
+  });
+  return reflectionDefinition;
+}
+
+export interface RunningGrpcServer {
+  server: Server;
+  port: number;
+  health: HealthImplementation;
+  /** Marks every service NOT_SERVING, then stops accepting calls and waits up to `graceMs` for running ones. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Starts a gRPC server with the lab's services plus health checking and server reflection. */
+export async function startGrpcServer(opts: {
+  host: string;
+  port: number;
+  services: ServiceBinding[];
+  log: Logger;
+}): Promise<RunningGrpcServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  health.addToServer(server);
+  new ReflectionService(reflectionPackage()).addToServer(server);
+  for (const binding of opts.services) {
+    const handlers: Record<string, (...args: never[]) => void> = {};
+    for (const [key, def] of Object.entries(binding.definition) as [string, MethodDef][]) {
+      handlers[key] = wrapMethod(def.path, def, binding.implementation[key], opts.log);
+    }
+    server.addService(binding.definition, handlers as never);
+  }
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  health.setStatus('', 'SERVING');
+  for (const b of opts.services) health.setStatus(b.name, 'SERVING');
+  return {
+    server,
+    port,
+    health,
+    shutdown: async (graceMs = 2000) => {
+      health.setStatus('', 'NOT_SERVING');
+      for (const b of opts.services) health.setStatus(b.name, 'NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+const retryServiceConfig = JSON.stringify({
+  methodConfig: [
+    {
+      name: [{}],
+      retryPolicy: {
+        maxAttempts: 5,
+        initialBackoff: '0.1s',
+        maxBackoff: '2s',
+        backoffMultiplier: 2,
+        retryableStatusCodes: ['UNAVAILABLE'],
+      },
+    },
+  ],
+});
+
+/** Client options for every lab client: retries on UNAVAILABLE (gRPC's own retry policy). */
+export const clientChannelOptions: ChannelOptions = {
+  'grpc.enable_retries': 1,
+  'grpc.service_config': retryServiceConfig,
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+};
+
+/** Adds the default deadline to unary calls and the active trace context to every call's metadata. */
+function labInterceptor(defaultDeadlineMs: number): Interceptor {
+  return (options, nextCall) => {
+    const unary = !options.method_definition.requestStream && !options.method_definition.responseStream;
+    if (unary && options.deadline === undefined) options.deadline = Date.now() + defaultDeadlineMs;
+    return new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        for (const [k, v] of Object.entries(currentTraceHeaders(context.active()))) metadata.set(k, v);
+        next(metadata, listener);
+      },
+    });
+  };
+}
+
+type ClientCtor<C> = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options?: Record<string, unknown>,
+) => C;
+
+/** Creates a ts-proto generated client with the lab's retry policy, default deadline and trace propagation. */
+export function createClient<C>(Ctor: ClientCtor<C>, address: string, opts: { deadlineMs?: number } = {}): C {
+  return new Ctor(address, credentials.createInsecure(), {
+    ...clientChannelOptions,
+    interceptors: [labInterceptor(opts.deadlineMs ?? 30_000)],
+  });
+}
+
+type UnaryFn<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (err: Error | null, res: Res) => void,
+) => unknown;
+
+/** Calls a callback-style unary method of a generated client and returns a promise. */
+export function callUnary<Req, Res>(
+  fn: UnaryFn<Req, Res>,
+  request: Req,
+  options: Partial<CallOptions> = {},
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    fn(request, new Metadata(), options, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+const require = createRequire(import.meta.url);
+type HealthResponse = { status: 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN' };
+type HealthClient = {
+  check(
+    req: { service: string },
+    options: Partial<CallOptions>,
+    cb: (err: Error | null, res?: HealthResponse) => void,
+  ): void;
+  close(): void;
+};
+let HealthClientCtor: (new (address: string, creds: unknown) => HealthClient) | undefined;
+
+/** gRPC health check of one address: SERVING, NOT_SERVING, or UNKNOWN when it cannot be reached in time. */
+export function checkHealth(
+  address: string,
+  service = '',
+  timeoutMs = 1000,
+): Promise<'SERVING' | 'NOT_SERVING' | 'UNKNOWN'> {
+  if (!HealthClientCtor) {
+    const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    const pkg = grpc.loadPackageDefinition(loadSync(healthProtoPath, { keepCase: true })) as unknown as {
+      grpc: { health: { v1: { Health: new (a: string, c: unknown) => HealthClient } } };
+    };
+    HealthClientCtor = pkg.grpc.health.v1.Health;
+  }
+  const client = new HealthClientCtor(address, credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      client.close();
+      if (err || !res) resolve(err?.message && (err as { code?: number }).code === status.NOT_FOUND ? 'NOT_SERVING' : 'UNKNOWN');
+      else resolve(res.status === 'SERVING' ? 'SERVING' : res.status === 'NOT_SERVING' ? 'NOT_SERVING' : 'UNKNOWN');
+    });
+  });
+}
+
+export { Metadata, status as GrpcStatus };

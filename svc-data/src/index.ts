@@ -1,0 +1,1 @@
+export { buildDataService } from './service.ts';

@@ -1,0 +1,1 @@
+export { buildEvalService } from './service.ts';

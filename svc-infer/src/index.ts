@@ -1,0 +1,1 @@
+export { buildInferService } from './service.ts';

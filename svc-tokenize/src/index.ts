@@ -1,0 +1,1 @@
+export { buildTokenizeService } from './service.ts';

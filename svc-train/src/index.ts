@@ -1,0 +1,1 @@
+export { buildTrainService } from './service.ts';
