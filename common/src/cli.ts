@@ -23,7 +23,7 @@ const remoteHelp = { remote: 'host:port of a running service; default: run in th
 /** Shared flag: every service CLI can work in-process or against a server. */
 export const remoteOption: Options = { remote: { type: 'string' } };
 
-function commandHelp(program: string, name: string, cmd: CliCommand): string {
+function commandHelp(program: string, cmd: CliCommand): string {
   const flags = { ...cmd.help, ...(cmd.options?.remote ? remoteHelp : {}) };
   const lines = Object.entries(flags).map(([k, v]) => `  --${k.padEnd(16)} ${v}`);
   return `${cmd.summary}\n\nUsage: ${program} ${cmd.usage}\n${lines.length ? `\nOptions:\n${lines.join('\n')}\n` : ''}`;
@@ -62,7 +62,7 @@ export async function runCli(
     return;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(commandHelp(program, name, cmd));
+    process.stdout.write(commandHelp(program, cmd));
     return;
   }
   try {
@@ -97,23 +97,37 @@ function reportError(err: unknown): number {
 /** Reads a string flag that must be present. */
 export function requireString(values: CliValues, name: string): string {
   const v = values[name];
-  if (typeof v !== 'string' || v === '') throw new LabError('INVALID_ARGUMENT', `--${name} is required`, name);
+  if (typeof v !== 'string' || v === '')
+    throw new LabError('INVALID_ARGUMENT', `--${name} is required`, name);
   return v;
 }
 
 /** Reads an integer flag with bounds, naming the flag in the error. */
-export function intFlag(values: CliValues, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function intFlag(
+  values: CliValues,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);
   if (typeof v !== 'string' || !Number.isInteger(n) || n < min || n > max) {
-    throw new LabError('INVALID_ARGUMENT', `--${name} must be an integer between ${min} and ${max} (got "${v}")`, name);
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `--${name} must be an integer between ${min} and ${max} (got "${v}")`,
+      name,
+    );
   }
   return n;
 }
 
 /** `info` command every service CLI has: GetInfo of a running service (needs --remote or the default port). */
-export function infoCommand(defaultAddress: () => string, getInfo: (address: string) => Promise<unknown>): CliCommand {
+export function infoCommand(
+  defaultAddress: () => string,
+  getInfo: (address: string) => Promise<unknown>,
+): CliCommand {
   return {
     summary: 'Show what a running service reports about itself (version, bus, implemented RPCs)',
     usage: 'info [--remote host:port]',

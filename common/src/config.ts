@@ -53,7 +53,10 @@ const url = (name: string) =>
         try {
           new URL(part.includes('://') ? part : `nats://${part}`);
         } catch {
-          ctx.addIssue({ code: 'custom', message: `${name} must be a URL such as nats://127.0.0.1:4222 (got "${v}")` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `${name} must be a URL such as nats://127.0.0.1:4222 (got "${v}")`,
+          });
           return z.NEVER;
         }
       }
@@ -78,7 +81,9 @@ const schema = z.object({
   LAB_HOST: z
     .string()
     .optional()
-    .refine((v) => v === undefined || /^[\w.:-]+$/.test(v), { message: 'LAB_HOST must be a host name or IP address' }),
+    .refine((v) => v === undefined || /^[\w.:-]+$/.test(v), {
+      message: 'LAB_HOST must be a host name or IP address',
+    }),
   LAB_PORT: port('LAB_PORT', DEFAULT_PORTS.gateway),
   LAB_TOKENIZE_PORT: port('LAB_TOKENIZE_PORT', DEFAULT_PORTS.tokenize),
   LAB_DATA_PORT: port('LAB_DATA_PORT', DEFAULT_PORTS.data),

@@ -55,14 +55,17 @@ export class LabError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string; field?: string } {
-    return this.field ? { code: this.code, message: this.message, field: this.field } : { code: this.code, message: this.message };
+    return this.field
+      ? { code: this.code, message: this.message, field: this.field }
+      : { code: this.code, message: this.message };
   }
 }
 
 export const invalidArgument = (field: string, message: string): LabError =>
   new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
 
-export const notFound = (field: string, message: string): LabError => new LabError('NOT_FOUND', message, field);
+export const notFound = (field: string, message: string): LabError =>
+  new LabError('NOT_FOUND', message, field);
 
 // Metadata key carrying LabError.field across gRPC, so the gateway can name the field in its HTTP answer.
 const FIELD_KEY = 'lab-error-field';
@@ -80,7 +83,8 @@ function fromDomainError(err: unknown): LabError {
   if (err instanceof Error) {
     const field = (err as { field?: unknown }).field;
     if (typeof field === 'string') return new LabError('INVALID_ARGUMENT', err.message, field);
-    if (err instanceof RangeError || err instanceof TypeError) return new LabError('INVALID_ARGUMENT', err.message);
+    if (err instanceof RangeError || err instanceof TypeError)
+      return new LabError('INVALID_ARGUMENT', err.message);
     return new LabError('INTERNAL', err.message);
   }
   return new LabError('INTERNAL', String(err));

@@ -107,7 +107,10 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
       const parent = extractContext(metadataCarrier(call.metadata));
       void inSpan(path, SpanKind.SERVER, parent, attrs, async () => {
         try {
-          const iterable = (impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(call.request, ctx);
+          const iterable = (impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(
+            call.request,
+            ctx,
+          );
           for await (const msg of iterable) {
             if (ctx.signal.aborted) break;
             // Honour backpressure so a slow client bounds the server's memory.
@@ -172,7 +175,10 @@ export async function startGrpcServer(opts: {
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(reflectionPackage()).addToServer(server);
+  // Reflection lists only what this server serves, so grpcurl shows the one lab service plus health.
+  new ReflectionService(reflectionPackage(), {
+    services: [...opts.services.map((b) => b.name), 'grpc.health.v1.Health'],
+  }).addToServer(server);
   for (const binding of opts.services) {
     const handlers: Record<string, (...args: never[]) => void> = {};
     for (const [key, def] of Object.entries(binding.definition) as [string, MethodDef][]) {
@@ -296,7 +302,9 @@ export function checkHealth(
 ): Promise<'SERVING' | 'NOT_SERVING' | 'UNKNOWN'> {
   if (!HealthClientCtor) {
     const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-    const pkg = grpc.loadPackageDefinition(loadSync(healthProtoPath, { keepCase: true })) as unknown as {
+    const pkg = grpc.loadPackageDefinition(
+      loadSync(healthProtoPath, { keepCase: true, enums: String }),
+    ) as unknown as {
       grpc: { health: { v1: { Health: new (a: string, c: unknown) => HealthClient } } };
     };
     HealthClientCtor = pkg.grpc.health.v1.Health;
@@ -305,8 +313,14 @@ export function checkHealth(
   return new Promise((resolve) => {
     client.check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => {
       client.close();
-      if (err || !res) resolve(err?.message && (err as { code?: number }).code === status.NOT_FOUND ? 'NOT_SERVING' : 'UNKNOWN');
-      else resolve(res.status === 'SERVING' ? 'SERVING' : res.status === 'NOT_SERVING' ? 'NOT_SERVING' : 'UNKNOWN');
+      if (err || !res)
+        resolve(
+          err?.message && (err as { code?: number }).code === status.NOT_FOUND ? 'NOT_SERVING' : 'UNKNOWN',
+        );
+      else
+        resolve(
+          res.status === 'SERVING' ? 'SERVING' : res.status === 'NOT_SERVING' ? 'NOT_SERVING' : 'UNKNOWN',
+        );
     });
   });
 }

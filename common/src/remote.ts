@@ -6,7 +6,10 @@ type MethodDef = { responseStream: boolean };
  * Presents a generated gRPC client as a ServiceImpl, so a CLI runs the same code against the in-process
  * implementation or, with `--remote`, against a server.
  */
-export function remoteImpl<D extends Record<string, MethodDef>>(definition: D, client: object): ServiceImpl<D> {
+export function remoteImpl<D extends Record<string, MethodDef>>(
+  definition: D,
+  client: object,
+): ServiceImpl<D> {
   const impl: Record<string, unknown> = {};
   const c = client as Record<string, (...args: unknown[]) => unknown>;
   for (const [key, def] of Object.entries(definition)) {

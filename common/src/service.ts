@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EventBus, createBus } from './bus/index.ts';
+import { createBus, type EventBus } from './bus/index.ts';
 import { type LabConfig, loadConfigOrExit, type ServiceName } from './config.ts';
 import { implementedMethods, type ServiceBinding, startGrpcServer } from './grpc.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -46,6 +46,7 @@ export async function runService(
   build: (deps: ServiceDeps) => ServiceBinding | Promise<ServiceBinding>,
 ): Promise<void> {
   const config = loadConfigOrExit();
+  exitWithParent();
   const telemetry = initTelemetry(name, config.otlpEndpoint);
   const log = createLogger(name, config.logLevel);
   const bus = await createBus(config.natsUrl, `lab-${name}`, log);
@@ -53,9 +54,19 @@ export async function runService(
   const deps: ServiceDeps = { name, config, log, bus, store };
   const binding = await build(deps);
   binding.implementation.getInfo ??= async () => serviceInfo(deps, binding);
-  const grpc = await startGrpcServer({ host: config.host, port: config.ports[name], services: [binding], log });
+  const grpc = await startGrpcServer({
+    host: config.host,
+    port: config.ports[name],
+    services: [binding],
+    log,
+  });
   log.info(`serving ${binding.name} on ${config.host}:${grpc.port}`, { bus: bus.kind, pid: process.pid });
-  await bus.publish(`lab.service.${name}.state`, { service: name, state: 'serving', pid: process.pid, port: grpc.port });
+  await bus.publish(`lab.service.${name}.state`, {
+    service: name,
+    state: 'serving',
+    pid: process.pid,
+    port: grpc.port,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -65,7 +76,9 @@ export async function runService(
     const hardStop = setTimeout(() => process.exit(1), 4000);
     hardStop.unref();
     await grpc.shutdown(1500);
-    await bus.publish(`lab.service.${name}.state`, { service: name, state: 'stopped', pid: process.pid }).catch(() => {});
+    await bus
+      .publish(`lab.service.${name}.state`, { service: name, state: 'stopped', pid: process.pid })
+      .catch(() => {});
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
     await telemetry.shutdown().catch(() => {});
@@ -78,4 +91,16 @@ export async function runService(
 /** True when the module with this import.meta.url is the process's entry point. */
 export function isMain(moduleUrl: string): boolean {
   return !!process.argv[1] && resolve(process.argv[1]) === fileURLToPath(moduleUrl);
+}
+
+/**
+ * Ends this process when its parent (the supervisor) is gone, so a supervisor killed with SIGKILL leaves no
+ * orphaned services behind. Only active under the supervisor, which sets LAB_SUPERVISED=1.
+ */
+export function exitWithParent(): void {
+  if (process.env.LAB_SUPERVISED !== '1') return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 1000).unref();
 }

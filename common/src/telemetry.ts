@@ -23,7 +23,9 @@ export function initTelemetry(serviceName: string, otlpEndpoint?: string): { shu
   if (!provider) {
     provider = new NodeTracerProvider({ resource: new Resource({ 'service.name': `lab-${serviceName}` }) });
     if (otlpEndpoint) {
-      const url = otlpEndpoint.endsWith('/v1/traces') ? otlpEndpoint : `${otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
+      const url = otlpEndpoint.endsWith('/v1/traces')
+        ? otlpEndpoint
+        : `${otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
       provider.addSpanProcessor(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
     }
     provider.register();

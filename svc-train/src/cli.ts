@@ -4,7 +4,8 @@ import { TrainServiceClient } from '@lab/proto/train';
 await runCli('lab-train', 'training: pre-train a GPT, sample from checkpoints, run the job service', {
   pretrain: {
     summary: 'Pre-train a model on a text file in this process (nanoGPT-style logs)',
-    usage: 'pretrain --data FILE --tokenizer char --preset nanogpt-cpu --iters N --out DIR  (see pretrain --help)',
+    usage:
+      'pretrain --data FILE --tokenizer char --preset nanogpt-cpu --iters N --out DIR  (see pretrain --help)',
     runRaw: async (args) => (await import('./commands/pretrain.ts')).pretrain(args),
   },
   sample: {

@@ -3,8 +3,8 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JsMsg,
-  headers as natsHeaders,
   type NatsConnection,
+  headers as natsHeaders,
   RetentionPolicy,
   StorageType,
 } from 'nats';

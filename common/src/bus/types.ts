@@ -29,7 +29,11 @@ export interface EventBus {
   state(): BusState;
   /** Resolves with the event's sequence number once the bus has stored it. */
   publish(subject: string, data: unknown, headers?: Record<string, string>): Promise<number>;
-  subscribe(pattern: string, handler: (event: BusEvent) => void, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(
+    pattern: string,
+    handler: (event: BusEvent) => void,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
   close(): Promise<void>;
 }
 

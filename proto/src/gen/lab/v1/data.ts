@@ -86,6 +86,7 @@ export interface ListDatasetsRequest {
 
 /** A page of datasets. */
 export interface ListDatasetsResponse {
+  /** Datasets of the page, newest first. */
   datasets: Dataset[];
 }
 
@@ -1415,6 +1416,7 @@ export const DatasetStats: MessageFns<DatasetStats> = {
   },
 };
 
+/** Datasets: ingest, version, clean, split, tokenize. */
 export type DataServiceService = typeof DataServiceService;
 export const DataServiceService = {
   /** Describes this service instance. */

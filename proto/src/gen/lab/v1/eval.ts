@@ -478,6 +478,7 @@ export const BenchmarkEvent: MessageFns<BenchmarkEvent> = {
   },
 };
 
+/** Evaluation: text metrics and benchmarks. */
 export type EvalServiceService = typeof EvalServiceService;
 export const EvalServiceService = {
   /** Describes this service instance. */

@@ -52,6 +52,7 @@ export interface ListModelsRequest {
 
 /** Loaded models. */
 export interface ListModelsResponse {
+  /** Loaded models by name. */
   models: ModelInfo[];
 }
 
@@ -706,6 +707,7 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
   },
 };
 
+/** Inference: load checkpoints, generate, inspect. */
 export type InferServiceService = typeof InferServiceService;
 export const InferServiceService = {
   /** Describes this service instance. */

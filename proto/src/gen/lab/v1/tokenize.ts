@@ -129,6 +129,7 @@ export interface CompareResult {
 
 /** Comparison result, in the order of the request. */
 export interface CompareResponse {
+  /** One result per requested tokenizer. */
   results: CompareResult[];
 }
 
@@ -2304,6 +2305,7 @@ export const EstimateCostResponse: MessageFns<EstimateCostResponse> = {
   },
 };
 
+/** Tokenizers: registry, training, encoding, inspection. */
 export type TokenizeServiceService = typeof TokenizeServiceService;
 export const TokenizeServiceService = {
   /** Describes this service instance. */

@@ -108,6 +108,7 @@ export interface ListJobsRequest {
 
 /** A page of jobs. */
 export interface ListJobsResponse {
+  /** Jobs of the page. */
   jobs: Job[];
 }
 
@@ -1388,6 +1389,7 @@ export const JobEvent: MessageFns<JobEvent> = {
   },
 };
 
+/** Training jobs: queue, control, metrics. */
 export type TrainServiceService = typeof TrainServiceService;
 export const TrainServiceService = {
   /** Describes this service instance. */

@@ -1,0 +1,40 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { type EventBus, LAB_VERSION } from '@lab/common';
+import type { ServiceClients } from './clients.ts';
+import { errorResponse, handleError, validationHook } from './errors.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { tokenizeRoutes } from './routes/tokenize.ts';
+import { staticRoutes } from './static.ts';
+import { tracing } from './tracing.ts';
+
+export interface GatewayDeps {
+  services: ServiceClients;
+  bus: EventBus;
+  /** Built UI to serve; defaults to web/dist. */
+  webDist?: string;
+}
+
+/** The gateway: typed JSON routes that validate input, then call services over gRPC; SSE for live data. */
+export function createApp(deps: GatewayDeps): OpenAPIHono {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.use('/api/*', tracing);
+  app.onError(handleError);
+  app.notFound((c) => errorResponse(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
+
+  healthRoutes(app, deps.services.addresses, deps.bus);
+  eventRoutes(app, deps.bus);
+  tokenizeRoutes(app, deps.services);
+
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'LLM Lab gateway',
+      version: LAB_VERSION,
+      description: 'HTTP/JSON and SSE in front of the lab services (tokenize, data, train, infer, eval).',
+    },
+  });
+  app.all('/api/*', (c) => errorResponse(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
+  staticRoutes(app, deps.webDist);
+  return app;
+}

@@ -1,0 +1,2 @@
+export { createApp, type GatewayDeps } from './app.ts';
+export { connectServices, type ServiceClients } from './clients.ts';

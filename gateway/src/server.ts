@@ -1,0 +1,42 @@
+import { serve } from '@hono/node-server';
+import {
+  createBus,
+  createLogger,
+  exitWithParent,
+  initTelemetry,
+  isMain,
+  loadConfigOrExit,
+} from '@lab/common';
+import { createApp } from './app.ts';
+import { connectServices } from './clients.ts';
+
+/** Runs the gateway on LAB_HOST:LAB_PORT until SIGTERM/SIGINT. */
+export async function start(): Promise<void> {
+  const config = loadConfigOrExit();
+  exitWithParent();
+  const telemetry = initTelemetry('gateway', config.otlpEndpoint);
+  const log = createLogger('gateway', config.logLevel);
+  const bus = await createBus(config.natsUrl, 'lab-gateway', log);
+  const services = connectServices(config);
+  const app = createApp({ services, bus, webDist: process.env.LAB_WEB_DIST });
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.gatewayPort }, (info) => {
+    log.info(`listening on http://${config.host}:${info.port}`, { bus: bus.kind });
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(1), 3000).unref();
+    // Open SSE streams would hold close() forever; drop them.
+    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    server.close();
+    services.close();
+    await bus.close().catch(() => {});
+    await telemetry.shutdown().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}
+
+if (isMain(import.meta.url)) await start();
