@@ -71,7 +71,7 @@ function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promis
 describe('npm start supervisor', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`prints the URL, and on ${signal} stops everything within 5 s leaving no process behind`, async () => {
-      const env = {
+      const env: NodeJS.ProcessEnv = {
         ...process.env,
         ...(await portEnv()),
         LAB_HOME: mkdtempSync(join(tmpdir(), 'lab-start-')),
