@@ -42,6 +42,11 @@ export async function runCli(
   )
     .map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`)
     .join('\n')}\n\nRun '${program} <command> --help' for a command's options.\n`;
+  // `lab-tokenize encode … | head` closes the pipe early: that is a normal end, not a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(overview);

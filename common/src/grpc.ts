@@ -30,6 +30,11 @@ export interface CallContext {
   metadata: Metadata;
 }
 
+/** Context for calling an implementation directly in this process (CLIs, tests of domain code). */
+export function localCallContext(signal: AbortSignal = new AbortController().signal): CallContext {
+  return { signal, metadata: new Metadata() };
+}
+
 type MethodDef = {
   path: string;
   requestStream: boolean;

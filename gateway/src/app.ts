@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { type EventBus, LAB_VERSION } from '@lab/common';
+import { bodyLimit } from 'hono/body-limit';
 import type { ServiceClients } from './clients.ts';
 import { errorResponse, handleError, validationHook } from './errors.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -7,6 +8,9 @@ import { healthRoutes } from './routes/health.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 import { staticRoutes } from './static.ts';
 import { tracing } from './tracing.ts';
+
+/** Texts up to 16 Mi characters fit, with room for JSON escaping. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export interface GatewayDeps {
   services: ServiceClients;
@@ -19,6 +23,14 @@ export interface GatewayDeps {
 export function createApp(deps: GatewayDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use('/api/*', tracing);
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        errorResponse(c, 413, 'RESOURCE_EXHAUSTED', `body: larger than ${MAX_BODY_BYTES >> 20} MiB`, 'body'),
+    }),
+  );
   app.onError(handleError);
   app.notFound((c) => errorResponse(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
 

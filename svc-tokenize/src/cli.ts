@@ -1,7 +1,281 @@
-import { callUnary, createClient, infoCommand, loadConfig, runCli, serveCommand } from '@lab/common';
-import { TokenizeServiceClient } from '@lab/proto/tokenize';
+import { createReadStream, readFileSync } from 'node:fs';
+import {
+  type CliValues,
+  callUnary,
+  createClient,
+  createLogger,
+  infoCommand,
+  intFlag,
+  LabError,
+  loadConfig,
+  localCallContext,
+  MemoryBus,
+  openStore,
+  remoteImpl,
+  remoteOption,
+  requireString,
+  runCli,
+  type ServiceImpl,
+  serveCommand,
+} from '@lab/common';
+import { TokenizeServiceClient, TokenizeServiceService } from '@lab/proto/tokenize';
+import { TokenizerRegistry } from './registry.ts';
+import { createTokenizeImpl } from './service.ts';
+
+type Impl = ServiceImpl<typeof TokenizeServiceService>;
+type Required<T> = { [K in keyof T]-?: NonNullable<T[K]> };
+
+/** The same implementation the server runs, in this process; or a client of a server with --remote. */
+function backend(values: CliValues): Required<Impl> {
+  if (typeof values.remote === 'string') {
+    return remoteImpl(
+      TokenizeServiceService,
+      createClient(TokenizeServiceClient, values.remote, { deadlineMs: 600_000 }),
+    ) as Required<Impl>;
+  }
+  const config = loadConfig();
+  const store = openStore(config.home, 'tokenize');
+  return createTokenizeImpl({
+    config,
+    store,
+    bus: new MemoryBus(),
+    log: createLogger('tokenize', 'warn'),
+  }) as Required<Impl>;
+}
+
+/** TEXT from the positional argument or --file. */
+function inputText(values: CliValues, positionals: string[]): string {
+  if (typeof values.file === 'string') return readFileSync(values.file, 'utf8');
+  if (positionals.length) return positionals.join(' ');
+  throw new LabError('INVALID_ARGUMENT', 'give the text as an argument or with --file F', 'text');
+}
+
+const textFlags = { file: { type: 'string' as const }, ...remoteOption };
+const textHelp = { file: 'read the text from this file instead of the argument' };
+const out = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
+const ctx = localCallContext();
+
+// Six readable background colours, cycled, like the web inspector.
+const COLOURS = [43, 46, 45, 42, 44, 41].map((c) => `\x1b[30;${c}m`);
 
 await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compare', {
+  encode: {
+    summary: 'Encode text to token ids',
+    usage: 'encode --tokenizer NAME|PATH (--file F | TEXT) [--json] [--allow-special]',
+    help: {
+      tokenizer: 'gpt2, cl100k_base, o200k_base, a trained name, or a tokenizer.json path',
+      json: 'print only the ids as one JSON array',
+      'allow-special': 'encode special tokens in the text as themselves',
+      ...textHelp,
+    },
+    options: {
+      tokenizer: { type: 'string' },
+      json: { type: 'boolean' },
+      'allow-special': { type: 'boolean' },
+      ...textFlags,
+    },
+    run: async (values, positionals) => {
+      const tokenizer = requireString(values, 'tokenizer');
+      const allowedSpecial = values['allow-special'] ? ['all'] : [];
+      let ids: number[];
+      if (typeof values.file === 'string' && typeof values.remote !== 'string') {
+        // Large files stream through the library with bounded memory.
+        const tok = new TokenizerRegistry(
+          openStore(loadConfig().home, 'tokenize'),
+          `${loadConfig().home}/tokenize/tokenizers`,
+        ).get(tokenizer);
+        ids = [];
+        for await (const chunk of tok.encodeStream(createReadStream(values.file), {
+          allowedSpecial: values['allow-special'] ? 'all' : [],
+        })) {
+          for (const id of chunk) ids.push(id);
+        }
+      } else {
+        ids = (
+          await backend(values).encode(
+            { tokenizer, text: inputText(values, positionals), withTokens: false, allowedSpecial },
+            ctx,
+          )
+        ).ids;
+      }
+      if (values.json) out(JSON.stringify(ids));
+      else out(`${ids.length} tokens\n${ids.join(' ')}`);
+    },
+  },
+  decode: {
+    summary: 'Decode token ids to text',
+    usage: "decode --tokenizer NAME|PATH --json-ids '[1,2,3]'",
+    help: { tokenizer: 'tokenizer name or path', 'json-ids': 'the ids as a JSON array' },
+    options: { tokenizer: { type: 'string' }, 'json-ids': { type: 'string' }, ...remoteOption },
+    run: async (values) => {
+      const tokenizer = requireString(values, 'tokenizer');
+      let ids: unknown;
+      try {
+        ids = JSON.parse(requireString(values, 'json-ids'));
+      } catch {
+        throw new LabError('INVALID_ARGUMENT', '--json-ids must be a JSON array of integers', 'json-ids');
+      }
+      if (!Array.isArray(ids) || !ids.every((i) => Number.isInteger(i) && i >= 0)) {
+        throw new LabError(
+          'INVALID_ARGUMENT',
+          '--json-ids must be a JSON array of non-negative integers',
+          'json-ids',
+        );
+      }
+      process.stdout.write((await backend(values).decode({ tokenizer, ids }, ctx)).text);
+      if (process.stdout.isTTY) process.stdout.write('\n');
+    },
+  },
+  train: {
+    summary: 'Train a byte-level BPE tokenizer on a text file and register it',
+    usage:
+      'train --input F --vocab-size N --name NAME [--min-frequency N] [--special TOK]... [--pattern gpt2|cl100k|o200k|REGEX]',
+    help: {
+      input: 'UTF-8 text file (read by the service with --remote)',
+      'vocab-size': 'vocabulary size including 256 byte tokens and specials',
+      name: 'registry name of the result',
+      'min-frequency': 'pairs seen fewer times are not merged (default 2)',
+      special: 'a special token (repeatable)',
+      pattern: 'pre-tokenisation regex or a built-in pattern name (default gpt2)',
+    },
+    options: {
+      input: { type: 'string' },
+      'vocab-size': { type: 'string' },
+      name: { type: 'string' },
+      'min-frequency': { type: 'string' },
+      special: { type: 'string', multiple: true },
+      pattern: { type: 'string' },
+      ...remoteOption,
+    },
+    run: async (values) => {
+      const req = {
+        name: requireString(values, 'name'),
+        vocabSize: intFlag(values, 'vocab-size', 0, 1),
+        path: requireString(values, 'input'),
+        text: '',
+        datasetId: '',
+        minFrequency: intFlag(values, 'min-frequency', 2, 1),
+        specialTokens: (values.special as string[] | undefined) ?? [],
+        pattern: (values.pattern as string | undefined) ?? 'gpt2',
+      };
+      if (!values['vocab-size'])
+        throw new LabError('INVALID_ARGUMENT', '--vocab-size is required', 'vocab-size');
+      const t0 = performance.now();
+      for await (const ev of backend(values).train(req, ctx)) {
+        const p = ev.progress!;
+        if (ev.done) {
+          process.stderr.write('\n');
+          out(
+            `trained ${ev.done.name}: vocabulary ${ev.done.vocabSize} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+          );
+        } else if (p.total > 0) {
+          const width = 30;
+          const filled = Math.round((p.done / p.total) * width);
+          process.stderr.write(
+            `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} merges`,
+          );
+        }
+      }
+    },
+  },
+  inspect: {
+    summary: 'Show each token of a text: coloured spans, ids and bytes',
+    usage: 'inspect --tokenizer NAME|PATH (--file F | TEXT) [--json]',
+    help: { tokenizer: 'tokenizer name or path', json: 'print the tokens as JSON', ...textHelp },
+    options: { tokenizer: { type: 'string' }, json: { type: 'boolean' }, ...textFlags },
+    run: async (values, positionals) => {
+      const tokenizer = requireString(values, 'tokenizer');
+      const text = inputText(values, positionals);
+      const res = await backend(values).encode(
+        { tokenizer, text, withTokens: true, allowedSpecial: [] },
+        ctx,
+      );
+      if (values.json) return void out(JSON.stringify(res.tokens));
+      out(res.tokens.map((t, i) => `${COLOURS[i % COLOURS.length]}${t.text}\x1b[0m`).join(''));
+      out(`${res.tokens.length} tokens, ${[...text].length} characters`);
+      for (const t of res.tokens)
+        out(`${String(t.id).padStart(7)}  ${t.bytesHex.padEnd(16)} ${JSON.stringify(t.text)}`);
+    },
+  },
+  compare: {
+    summary: 'Compare tokenizers on one text (tokens, characters/token, bytes/token)',
+    usage: 'compare --tokenizers a,b,c (--file F | TEXT) [--json]',
+    help: { tokenizers: 'comma-separated names', json: 'print JSON', ...textHelp },
+    options: { tokenizers: { type: 'string' }, json: { type: 'boolean' }, ...textFlags },
+    run: async (values, positionals) => {
+      const tokenizers = requireString(values, 'tokenizers')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const { results } = await backend(values).compare(
+        { tokenizers, text: inputText(values, positionals) },
+        ctx,
+      );
+      if (values.json) return void out(JSON.stringify(results));
+      out(
+        `${'tokenizer'.padEnd(16)} ${'tokens'.padStart(9)} ${'chars/token'.padStart(12)} ${'bytes/token'.padStart(12)}`,
+      );
+      for (const r of results) {
+        out(
+          `${r.tokenizer.padEnd(16)} ${String(r.tokens).padStart(9)} ${r.charsPerToken.toFixed(2).padStart(12)} ${r.bytesPerToken.toFixed(2).padStart(12)}`,
+        );
+      }
+    },
+  },
+  list: {
+    summary: 'List built-in and trained tokenizers',
+    usage: 'list [--json]',
+    options: { json: { type: 'boolean' }, ...remoteOption },
+    run: async (values) => {
+      const { tokenizers } = await backend(values).listTokenizers({}, ctx);
+      if (values.json) return void out(JSON.stringify(tokenizers));
+      for (const t of tokenizers)
+        out(
+          `${t.name.padEnd(20)} ${t.kind.padEnd(5)} ${String(t.vocabSize).padStart(7)}${t.builtin ? '  built-in' : ''}`,
+        );
+    },
+  },
+  vocab: {
+    summary: 'Page through a vocabulary and its merges',
+    usage: 'vocab --tokenizer NAME [--offset N] [--limit N]',
+    options: {
+      tokenizer: { type: 'string' },
+      offset: { type: 'string' },
+      limit: { type: 'string' },
+      ...remoteOption,
+    },
+    run: async (values) => {
+      const res = await backend(values).getVocab(
+        {
+          tokenizer: requireString(values, 'tokenizer'),
+          page: { offset: intFlag(values, 'offset', 0), limit: intFlag(values, 'limit', 50, 1, 1000) },
+        },
+        ctx,
+      );
+      for (const e of res.entries)
+        out(`${String(e.id).padStart(7)}  ${e.bytesHex.padEnd(16)} ${JSON.stringify(e.text)}`);
+      out(`(${res.total} entries in all)`);
+    },
+  },
+  cost: {
+    summary: 'Estimate the cost of a text at a price per 1,000 tokens',
+    usage: 'cost --tokenizer NAME --price USD_PER_1K (--file F | TEXT)',
+    options: { tokenizer: { type: 'string' }, price: { type: 'string' }, ...textFlags },
+    run: async (values, positionals) => {
+      const price = Number(requireString(values, 'price'));
+      const res = await backend(values).estimateCost(
+        {
+          tokenizer: requireString(values, 'tokenizer'),
+          text: inputText(values, positionals),
+          pricePer1k: price,
+        },
+        ctx,
+      );
+      out(`${res.tokens} tokens, $${res.cost.toFixed(6)}`);
+    },
+  },
   serve: serveCommand(async () => (await import('./server.ts')).start()),
   info: infoCommand(
     () => loadConfig().addresses.tokenize,

@@ -1,7 +1,203 @@
-import { bindService, type ServiceBinding, type ServiceDeps } from '@lab/common';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { bindService, LabError, type ServiceBinding, type ServiceDeps, type ServiceImpl } from '@lab/common';
+import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
 import { TokenizeServiceService } from '@lab/proto/tokenize';
+import { compareTokenizers, estimateCost, inspectTokens, type SpecialSelection } from '@lab/tokenizer';
+import { TokenizerRegistry, type TokenizerSummary } from './registry.ts';
+import { trainInWorker } from './training.ts';
 
-/** RPCs this build implements; the others answer UNIMPLEMENTED until their issue lands. */
-export function buildTokenizeService(_deps: ServiceDeps): ServiceBinding {
-  return bindService(TokenizeServiceService, {});
+/** Texts above this go through `encodeStream` in the library or a file path, not one RPC. */
+const MAX_TEXT_CHARS = 16 * 1024 * 1024;
+/** The inspector renders each token; beyond this the answer would be too large to be useful. */
+const MAX_INSPECT_TOKENS = 200_000;
+
+const invalid = (field: string, message: string) =>
+  new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
+
+function checkText(text: string, field = 'text'): void {
+  if (text.length > MAX_TEXT_CHARS) {
+    throw invalid(
+      field,
+      `is ${text.length} characters; the limit per call is ${MAX_TEXT_CHARS} (train from a file path for more)`,
+    );
+  }
+}
+
+function toInfo(t: TokenizerSummary) {
+  return {
+    name: t.name,
+    kind: t.kind,
+    vocabSize: t.vocabSize,
+    builtin: t.builtin,
+    specialTokens: t.specialTokens,
+  };
+}
+
+/** The tokenizer service: registry, encode/decode, inspector, training. Used by the gRPC server and the CLI. */
+export function createTokenizeImpl(
+  deps: Pick<ServiceDeps, 'bus' | 'store' | 'config' | 'log'>,
+): ServiceImpl<typeof TokenizeServiceService> {
+  const registry = new TokenizerRegistry(deps.store, join(deps.config.home, 'tokenize', 'tokenizers'));
+  const active = new Set<string>();
+
+  return {
+    listTokenizers: async () => ({ tokenizers: registry.list().map(toInfo) }),
+
+    encode: async (req) => {
+      const tok = registry.get(req.tokenizer);
+      checkText(req.text);
+      const allowed: SpecialSelection = req.allowedSpecial.includes('all') ? 'all' : req.allowedSpecial;
+      if (!req.withTokens) return { ids: tok.encode(req.text, { allowedSpecial: allowed }), tokens: [] };
+      const tokens = inspectTokens(tok, req.text, { allowedSpecial: allowed });
+      if (tokens.length > MAX_INSPECT_TOKENS) {
+        throw invalid(
+          'text',
+          `has ${tokens.length} tokens; the inspector shows at most ${MAX_INSPECT_TOKENS}`,
+        );
+      }
+      return {
+        ids: tokens.map((t) => t.id),
+        tokens: tokens.map((t) => ({
+          id: t.id,
+          text: req.text.slice(t.start, t.end),
+          start: t.start,
+          end: t.end,
+          bytesHex: t.bytesHex,
+        })),
+      };
+    },
+
+    decode: async (req) => {
+      const tok = registry.get(req.tokenizer);
+      const bad = req.ids.findIndex((id) => id >= tok.vocabSize || tok.byteStringOf(id) === undefined);
+      if (bad >= 0)
+        throw invalid(
+          'ids',
+          `ids[${bad}] = ${req.ids[bad]} is not in the vocabulary of ${tok.name} (size ${tok.vocabSize})`,
+        );
+      return { text: tok.decode(req.ids) };
+    },
+
+    compare: async (req) => {
+      if (!req.tokenizers.length) throw invalid('tokenizers', 'name at least one tokenizer');
+      if (req.tokenizers.length > 8) throw invalid('tokenizers', 'compare at most 8 tokenizers at once');
+      checkText(req.text);
+      const toks = req.tokenizers.map((n, i) => registry.get(n, `tokenizers[${i}]`));
+      const rows = compareTokenizers(toks, req.text);
+      const characters = [...req.text].length;
+      const bytes = Buffer.byteLength(req.text, 'utf8');
+      return {
+        results: rows.map((r, i) => ({
+          tokenizer: req.tokenizers[i]!,
+          tokens: r.tokens,
+          characters,
+          bytes,
+          charsPerToken: r.charsPerToken,
+          bytesPerToken: r.bytesPerToken,
+        })),
+      };
+    },
+
+    getVocab: async (req) => {
+      const tok = registry.get(req.tokenizer);
+      const offset = req.page?.offset ?? 0;
+      const limit = req.page?.limit || 100;
+      if (limit > 1000) throw invalid('limit', 'at most 1000 entries per page');
+      const entries = [];
+      for (let id = offset; id < Math.min(tok.vocabSize, offset + limit); id++) {
+        const bytes = tok.byteStringOf(id);
+        if (bytes === undefined) continue;
+        entries.push({ id, text: tok.tokenName(id), bytesHex: Buffer.from(bytes, 'latin1').toString('hex') });
+      }
+      const merges = registry
+        .merges(tok)
+        .slice(offset, offset + limit)
+        .map(([left, right]) => ({ left, right }));
+      return { total: tok.vocabSize, entries, merges };
+    },
+
+    estimateCost: async (req) => {
+      if (!(req.pricePer1k >= 0) || !Number.isFinite(req.pricePer1k))
+        throw invalid('pricePer1k', 'must be a number >= 0');
+      checkText(req.text);
+      const est = estimateCost(registry.get(req.tokenizer), req.text, req.pricePer1k);
+      return { tokens: est.tokens, cost: est.cost };
+    },
+
+    train: async function* (req, ctx): AsyncGenerator<TrainTokenizerEvent> {
+      registry.assertNewName(req.name);
+      if (active.has(req.name))
+        throw new LabError('ALREADY_EXISTS', `name: "${req.name}" is being trained now`, 'name');
+      const sources = [
+        req.text ? 'text' : '',
+        req.path ? 'path' : '',
+        req.datasetId ? 'datasetId' : '',
+      ].filter(Boolean);
+      if (sources.length !== 1) throw invalid('text', 'give exactly one of text, path or datasetId');
+      if (req.datasetId) {
+        throw new LabError(
+          'FAILED_PRECONDITION',
+          'datasetId: training from svc-data datasets arrives with the data service; use text or path',
+          'datasetId',
+        );
+      }
+      if (req.path && (!existsSync(req.path) || !statSync(req.path).isFile()))
+        throw invalid('path', `no such file: ${req.path}`);
+      if (req.text) checkText(req.text);
+      const specials = req.specialTokens;
+      if (req.vocabSize < 256 + specials.length) {
+        throw invalid(
+          'vocabSize',
+          `must be at least 256 + ${specials.length} special tokens = ${256 + specials.length} (got ${req.vocabSize})`,
+        );
+      }
+      if (req.vocabSize > 1_000_000) throw invalid('vocabSize', 'must be at most 1,000,000');
+      const pattern = req.pattern || 'gpt2';
+      active.add(req.name);
+      const subject = `lab.job.tokenize-${req.name}.state`;
+      const publish = (state: string, extra: Record<string, unknown>) =>
+        deps.bus
+          .publish(subject, { kind: 'tokenizer-train', name: req.name, state, ...extra })
+          .catch(() => {});
+      try {
+        await publish('running', { done: 0, total: req.vocabSize - 256 - specials.length });
+        const outDir = registry.prepareDir(req.name);
+        const job = {
+          name: req.name,
+          outDir,
+          vocabSize: req.vocabSize,
+          minFrequency: req.minFrequency || 2,
+          specialTokens: specials,
+          pattern,
+          ...(req.path ? { path: req.path } : { text: req.text }),
+        };
+        for await (const p of trainInWorker(job, ctx.signal)) {
+          await publish('running', p);
+          yield {
+            progress: { done: p.done, total: p.total, message: `learned ${p.done} of ${p.total} merges` },
+            done: undefined,
+          };
+        }
+        const info = await registry.register(req.name, {
+          vocabSize: req.vocabSize,
+          minFrequency: job.minFrequency,
+          pattern,
+          specialTokens: specials,
+          source: req.path ? { path: req.path } : { textChars: req.text.length },
+        });
+        await publish('done', { vocabSize: info.vocabSize });
+        yield { progress: { done: 1, total: 1, message: 'done' }, done: toInfo(info) };
+      } catch (err) {
+        await publish('failed', { error: (err as Error).message });
+        throw err;
+      } finally {
+        active.delete(req.name);
+      }
+    },
+  };
+}
+
+export function buildTokenizeService(deps: ServiceDeps): ServiceBinding {
+  return bindService(TokenizeServiceService, createTokenizeImpl(deps));
 }

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { EventBus } from '@lab/common';
-import { sseResponse } from '../sse.ts';
+import { resumePoint, sseResponse } from '../sse.ts';
 
 const query = z.object({
   subject: z
@@ -43,9 +43,8 @@ const route = createRoute({
 export function eventRoutes(app: OpenAPIHono, bus: EventBus) {
   app.openapi(route, (c) => {
     const q = c.req.valid('query');
-    const lastId = c.req.header('last-event-id');
-    const resumeFrom = lastId !== undefined && /^\d+$/.test(lastId) ? Number(lastId) : q.after;
-    return sseResponse(c, (q.heartbeat ?? 15) * 1000, async (stream) => {
+    const resumeFrom = resumePoint(c, q.after);
+    return sseResponse(c, (q.heartbeat ?? 15) * 1000, async (stream, aborted) => {
       // Events arrive faster than a slow client may read: queue them and write in order.
       let chain = Promise.resolve();
       const sub = await bus.subscribe(
@@ -66,7 +65,8 @@ export function eventRoutes(app: OpenAPIHono, bus: EventBus) {
         },
         { afterSeq: resumeFrom },
       );
-      return () => sub.unsubscribe();
+      await aborted;
+      await sub.unsubscribe();
     }) as never;
   });
 }

@@ -1,5 +1,311 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import { randomUUID } from 'node:crypto';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { fromServiceError, localCallContext } from '@lab/common';
+import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
 import type { ServiceClients } from '../clients.ts';
+import { ErrorBody } from '../errors.ts';
+import { StreamRelay } from '../relay.ts';
+import { resumePoint, sseResponse } from '../sse.ts';
 
-/** Tokenizer routes: filled in with the tokenizer service. */
-export function tokenizeRoutes(_app: OpenAPIHono, _services: ServiceClients) {}
+const tags = ['tokenize'];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errors = {
+  400: json(ErrorBody, 'Invalid input; `error.field` names it'),
+  404: json(ErrorBody, 'Unknown tokenizer'),
+};
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { required: true, content: { 'application/json': { schema } } },
+});
+
+const name = z.string().min(1).max(512).openapi({ example: 'cl100k_base' });
+const text = z
+  .string()
+  .max(16 * 1024 * 1024)
+  .openapi({ example: 'Hello, world!' });
+
+const TokenizerInfo = z
+  .object({
+    name: z.string(),
+    kind: z.string().openapi({ description: 'bpe, char or hf' }),
+    vocabSize: z.number().int(),
+    builtin: z.boolean(),
+    specialTokens: z.record(z.string(), z.number().int()),
+  })
+  .openapi('TokenizerInfo');
+
+const Token = z
+  .object({
+    id: z.number().int(),
+    text: z.string().openapi({ description: 'The span of the input this token covers' }),
+    start: z.number().int().openapi({ description: 'UTF-16 offset of the span start' }),
+    end: z.number().int(),
+    bytes: z.string().openapi({ description: 'Token bytes, hex' }),
+  })
+  .openapi('Token');
+
+const TrainProgress = z
+  .object({
+    state: z.enum(['running', 'done', 'failed']),
+    merges: z.number().int(),
+    total: z.number().int(),
+    message: z.string().optional(),
+    tokenizer: TokenizerInfo.optional(),
+    error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
+  })
+  .openapi('TokenizerTrainProgress');
+type TrainProgress = z.infer<typeof TrainProgress>;
+
+const routes = {
+  list: createRoute({
+    method: 'get',
+    path: '/api/tokenize/tokenizers',
+    tags,
+    summary: 'Built-in and trained tokenizers',
+    responses: { 200: json(z.object({ tokenizers: z.array(TokenizerInfo) }), 'Tokenizers') },
+  }),
+  encode: createRoute({
+    method: 'post',
+    path: '/api/tokenize/encode',
+    tags,
+    summary: 'Encode text; every token with its span and bytes (for the inspector)',
+    request: body(
+      z.object({
+        tokenizer: name,
+        text,
+        allowedSpecial: z
+          .array(z.string())
+          .optional()
+          .openapi({ description: 'Special tokens allowed in text; ["all"] for every one' }),
+      }),
+    ),
+    responses: {
+      200: json(z.object({ ids: z.array(z.number().int()), tokens: z.array(Token) }), 'Tokens'),
+      ...errors,
+    },
+  }),
+  decode: createRoute({
+    method: 'post',
+    path: '/api/tokenize/decode',
+    tags,
+    summary: 'Decode ids to text',
+    request: body(z.object({ tokenizer: name, ids: z.array(z.number().int().min(0)).max(4_000_000) })),
+    responses: { 200: json(z.object({ text: z.string() }), 'Text'), ...errors },
+  }),
+  compare: createRoute({
+    method: 'post',
+    path: '/api/tokenize/compare',
+    tags,
+    summary: 'Compare tokenizers on one text',
+    request: body(z.object({ tokenizers: z.array(name).min(1).max(8), text })),
+    responses: {
+      200: json(
+        z.object({
+          results: z.array(
+            z.object({
+              tokenizer: z.string(),
+              tokens: z.number().int(),
+              characters: z.number().int(),
+              bytes: z.number().int(),
+              charsPerToken: z.number(),
+              bytesPerToken: z.number(),
+            }),
+          ),
+        }),
+        'One row per tokenizer',
+      ),
+      ...errors,
+    },
+  }),
+  vocab: createRoute({
+    method: 'get',
+    path: '/api/tokenize/tokenizers/{name}/vocab',
+    tags,
+    summary: 'A page of the vocabulary and of the merges',
+    request: {
+      params: z.object({ name }),
+      query: z.object({
+        offset: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: {
+      200: json(
+        z.object({
+          total: z.number().int(),
+          entries: z.array(z.object({ id: z.number().int(), text: z.string(), bytes: z.string() })),
+          merges: z.array(z.tuple([z.string(), z.string()])),
+        }),
+        'Vocabulary page',
+      ),
+      ...errors,
+    },
+  }),
+  cost: createRoute({
+    method: 'post',
+    path: '/api/tokenize/cost',
+    tags,
+    summary: 'Token count and cost of a text at a price per 1,000 tokens',
+    request: body(z.object({ tokenizer: name, text, pricePer1k: z.number().min(0) })),
+    responses: { 200: json(z.object({ tokens: z.number().int(), cost: z.number() }), 'Estimate'), ...errors },
+  }),
+  train: createRoute({
+    method: 'post',
+    path: '/api/tokenize/train',
+    tags,
+    summary: 'Start training a byte-level BPE tokenizer; follow it at /api/tokenize/train/{jobId}/events',
+    request: body(
+      z
+        .object({
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', at most 64"),
+          vocabSize: z.number().int().min(1).max(1_000_000),
+          text: text.optional(),
+          path: z
+            .string()
+            .optional()
+            .openapi({ description: 'A text file on the machine running svc-tokenize' }),
+          datasetId: z.string().optional(),
+          minFrequency: z.number().int().min(1).optional(),
+          specialTokens: z.array(z.string().min(1)).max(100).optional(),
+          pattern: z.string().optional().openapi({ description: 'gpt2, cl100k, o200k or a regex' }),
+        })
+        .refine(
+          (b) => [b.text, b.path, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1,
+          {
+            message: 'give exactly one of text, path or datasetId',
+            path: ['text'],
+          },
+        ),
+    ),
+    responses: { 202: json(z.object({ jobId: z.string() }), 'Started'), ...errors },
+  }),
+  trainEvents: createRoute({
+    method: 'get',
+    path: '/api/tokenize/train/{jobId}/events',
+    tags,
+    summary:
+      'Progress of a training run as SSE (JSON TokenizerTrainProgress per message); resumable with Last-Event-ID',
+    request: { params: z.object({ jobId: z.string() }) },
+    responses: {
+      200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: TrainProgress } } },
+      404: json(ErrorBody, 'Unknown job'),
+    },
+  }),
+};
+
+export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
+  const svc = services.tokenize;
+  const ctx = () => localCallContext();
+  const relay = new StreamRelay<TrainProgress>();
+
+  app.openapi(routes.list, async (c) => c.json((await svc.listTokenizers!({}, ctx())) as never, 200));
+
+  app.openapi(routes.encode, async (c) => {
+    const b = c.req.valid('json');
+    const res = await svc.encode!(
+      { tokenizer: b.tokenizer, text: b.text, withTokens: true, allowedSpecial: b.allowedSpecial ?? [] },
+      ctx(),
+    );
+    return c.json(
+      {
+        ids: res.ids,
+        tokens: res.tokens.map((t) => ({
+          id: t.id,
+          text: t.text,
+          start: t.start,
+          end: t.end,
+          bytes: t.bytesHex,
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.decode, async (c) => c.json(await svc.decode!(c.req.valid('json'), ctx()), 200));
+
+  app.openapi(routes.compare, async (c) => c.json(await svc.compare!(c.req.valid('json'), ctx()), 200));
+
+  app.openapi(routes.vocab, async (c) => {
+    const { name: tokenizer } = c.req.valid('param');
+    const page = c.req.valid('query');
+    const res = await svc.getVocab!({ tokenizer, page }, ctx());
+    return c.json(
+      {
+        total: res.total,
+        entries: res.entries.map((e) => ({ id: e.id, text: e.text, bytes: e.bytesHex })),
+        merges: res.merges.map((m) => [m.left, m.right] as [string, string]),
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.cost, async (c) => c.json(await svc.estimateCost!(c.req.valid('json'), ctx()), 200));
+
+  app.openapi(routes.train, async (c) => {
+    const b = c.req.valid('json');
+    const jobId = randomUUID();
+    const stream = svc.train!(
+      {
+        name: b.name,
+        vocabSize: b.vocabSize,
+        text: b.text ?? '',
+        path: b.path ?? '',
+        datasetId: b.datasetId ?? '',
+        minFrequency: b.minFrequency ?? 0,
+        specialTokens: b.specialTokens ?? [],
+        pattern: b.pattern ?? '',
+      },
+      ctx(),
+    );
+    // Wait for the first event, so bad input (a taken name, a vocabulary too small) answers this request.
+    const it = stream[Symbol.asyncIterator]();
+    const first = await it.next();
+    async function* rest(): AsyncGenerator<TrainTokenizerEvent> {
+      if (!first.done) yield first.value;
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    }
+    relay.start(jobId, mapProgress(rest()), (err) => {
+      const e = fromServiceError(err).toJSON();
+      return { state: 'failed', merges: 0, total: 0, message: e.message, error: e };
+    });
+    return c.json({ jobId }, 202);
+  });
+
+  app.openapi(routes.trainEvents, (c) => {
+    const { jobId } = c.req.valid('param');
+    if (!relay.has(jobId)) {
+      return c.json(
+        { error: { code: 'NOT_FOUND', message: `jobId: no training run ${jobId}`, field: 'jobId' } },
+        404,
+      );
+    }
+    return sseResponse(c, 15_000, (stream, aborted) =>
+      relay.follow(
+        jobId,
+        resumePoint(c, 0) ?? 0,
+        (e) => stream.writeSSE({ id: String(e.seq), event: 'progress', data: JSON.stringify(e.data) }),
+        aborted,
+      ),
+    ) as never;
+  });
+}
+
+async function* mapProgress(events: AsyncIterable<TrainTokenizerEvent>): AsyncGenerator<TrainProgress> {
+  let total = 0;
+  for await (const e of events) {
+    if (e.done) {
+      yield { state: 'done', merges: total, total, message: 'done', tokenizer: e.done };
+      return;
+    }
+    total = e.progress?.total ?? total;
+    yield { state: 'running', merges: e.progress?.done ?? 0, total, message: e.progress?.message };
+  }
+}
