@@ -37,6 +37,12 @@ export function serviceInfo(deps: ServiceDeps, binding: ServiceBinding): Service
   };
 }
 
+/** Adds the GetInfo every service answers (unless the service implements its own). */
+export function withServiceInfo(deps: ServiceDeps, binding: ServiceBinding): ServiceBinding {
+  binding.implementation.getInfo ??= async () => serviceInfo(deps, binding);
+  return binding;
+}
+
 /**
  * The whole life of a service process: validated config, telemetry, bus, store, gRPC server with health
  * and reflection, a `lab.service.<name>.state` event, and a clean stop on SIGTERM/SIGINT.
@@ -52,8 +58,7 @@ export async function runService(
   const bus = await createBus(config.natsUrl, `lab-${name}`, log);
   const store = openStore(config.home, name);
   const deps: ServiceDeps = { name, config, log, bus, store };
-  const binding = await build(deps);
-  binding.implementation.getInfo ??= async () => serviceInfo(deps, binding);
+  const binding = withServiceInfo(deps, await build(deps));
   const grpc = await startGrpcServer({
     host: config.host,
     port: config.ports[name],

@@ -1,4 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   type CliValues,
   callUnary,
@@ -57,6 +58,32 @@ const out = (s: string): void => {
 };
 const ctx = localCallContext();
 
+/**
+ * Encodes a file of any size with bounded memory: chunks stream through the library and ids are written
+ * as they come (the JSON array is written piece by piece).
+ */
+async function encodeFile(tokenizer: string, file: string, values: CliValues): Promise<void> {
+  const config = loadConfig();
+  const tok = new TokenizerRegistry(
+    openStore(config.home, 'tokenize'),
+    join(config.home, 'tokenize', 'tokenizers'),
+  ).get(tokenizer);
+  const chunks = tok.encodeStream(createReadStream(file), {
+    allowedSpecial: values['allow-special'] ? 'all' : [],
+  });
+  let count = 0;
+  const write = (s: string) =>
+    process.stdout.write(s) ? undefined : new Promise((r) => process.stdout.once('drain', r));
+  if (!values.count) await write(values.json ? '[' : '');
+  for await (const ids of chunks) {
+    if (!values.count && ids.length)
+      await write((count ? (values.json ? ',' : ' ') : '') + ids.join(values.json ? ',' : ' '));
+    count += ids.length;
+  }
+  if (values.count) out(String(count));
+  else await write(values.json ? ']\n' : '\n');
+}
+
 // Six readable background colours, cycled, like the web inspector.
 const COLOURS = [43, 46, 45, 42, 44, 41].map((c) => `\x1b[30;${c}m`);
 
@@ -67,40 +94,28 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
     help: {
       tokenizer: 'gpt2, cl100k_base, o200k_base, a trained name, or a tokenizer.json path',
       json: 'print only the ids as one JSON array',
+      count: 'print only the number of tokens',
       'allow-special': 'encode special tokens in the text as themselves',
       ...textHelp,
     },
     options: {
       tokenizer: { type: 'string' },
       json: { type: 'boolean' },
+      count: { type: 'boolean' },
       'allow-special': { type: 'boolean' },
       ...textFlags,
     },
     run: async (values, positionals) => {
       const tokenizer = requireString(values, 'tokenizer');
+      if (typeof values.file === 'string' && typeof values.remote !== 'string')
+        return encodeFile(tokenizer, values.file, values);
       const allowedSpecial = values['allow-special'] ? ['all'] : [];
-      let ids: number[];
-      if (typeof values.file === 'string' && typeof values.remote !== 'string') {
-        // Large files stream through the library with bounded memory.
-        const tok = new TokenizerRegistry(
-          openStore(loadConfig().home, 'tokenize'),
-          `${loadConfig().home}/tokenize/tokenizers`,
-        ).get(tokenizer);
-        ids = [];
-        for await (const chunk of tok.encodeStream(createReadStream(values.file), {
-          allowedSpecial: values['allow-special'] ? 'all' : [],
-        })) {
-          for (const id of chunk) ids.push(id);
-        }
-      } else {
-        ids = (
-          await backend(values).encode(
-            { tokenizer, text: inputText(values, positionals), withTokens: false, allowedSpecial },
-            ctx,
-          )
-        ).ids;
-      }
-      if (values.json) out(JSON.stringify(ids));
+      const { ids } = await backend(values).encode(
+        { tokenizer, text: inputText(values, positionals), withTokens: false, allowedSpecial },
+        ctx,
+      );
+      if (values.count) out(String(ids.length));
+      else if (values.json) out(JSON.stringify(ids));
       else out(`${ids.length} tokens\n${ids.join(' ')}`);
     },
   },

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { bindService, LabError, type ServiceBinding, type ServiceDeps, type ServiceImpl } from '@lab/common';
 import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
 import { TokenizeServiceService } from '@lab/proto/tokenize';
-import { compareTokenizers, estimateCost, inspectTokens, type SpecialSelection } from '@lab/tokenizer';
+import {
+  byteLevelToByteString,
+  byteStringToUtf8,
+  compareTokenizers,
+  estimateCost,
+  inspectTokens,
+  type SpecialSelection,
+} from '@lab/tokenizer';
 import { TokenizerRegistry, type TokenizerSummary } from './registry.ts';
 import { trainInWorker } from './training.ts';
 
@@ -11,6 +18,12 @@ import { trainInWorker } from './training.ts';
 const MAX_TEXT_CHARS = 16 * 1024 * 1024;
 /** The inspector renders each token; beyond this the answer would be too large to be useful. */
 const MAX_INSPECT_TOKENS = 200_000;
+
+/** A merge side as text a learner can read: byte-level symbols (Ġ for a space) turned back into characters. */
+function readable(piece: string): string {
+  const bytes = byteLevelToByteString(piece);
+  return bytes === undefined ? piece : byteStringToUtf8(bytes);
+}
 
 const invalid = (field: string, message: string) =>
   new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
@@ -108,12 +121,14 @@ export function createTokenizeImpl(
       for (let id = offset; id < Math.min(tok.vocabSize, offset + limit); id++) {
         const bytes = tok.byteStringOf(id);
         if (bytes === undefined) continue;
-        entries.push({ id, text: tok.tokenName(id), bytesHex: Buffer.from(bytes, 'latin1').toString('hex') });
+        const text = tok.isSpecial(id) ? tok.tokenName(id) : byteStringToUtf8(bytes);
+        entries.push({ id, text, bytesHex: Buffer.from(bytes, 'latin1').toString('hex') });
       }
+      // Merge i made the token with id 256 + i: return the merges behind the ids of this page.
       const merges = registry
         .merges(tok)
-        .slice(offset, offset + limit)
-        .map(([left, right]) => ({ left, right }));
+        .slice(Math.max(0, offset - 256), Math.max(0, offset + limit - 256))
+        .map(([left, right]) => ({ left: readable(left), right: readable(right) }));
       return { total: tok.vocabSize, entries, merges };
     },
 

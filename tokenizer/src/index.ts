@@ -5,6 +5,7 @@ export {
   isBuiltinName,
   loadedBuiltinNames,
 } from './builtins.ts';
+export { byteLevelToByteString, byteStringToUtf8 } from './bytes.ts';
 export { CharTokenizer } from './char.ts';
 export { TokenizerError } from './errors.ts';
 export {

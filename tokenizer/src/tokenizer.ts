@@ -259,7 +259,9 @@ export class Tokenizer {
     for (;;) {
       const m = re.exec(text);
       if (m === null || m.index > limit) break;
-      cut = m.index;
+      // A whitespace run before the cut is split by lookahead (`\s+(?!\S)`) depending on the character that
+      // follows it: a cut right after whitespace would change that pre-token, so only cut after non-space.
+      if (m.index === segStart || !/\s/.test(text[m.index - 1]!)) cut = m.index;
       if (m[0].length === 0) re.lastIndex++;
     }
     return cut;

@@ -164,6 +164,19 @@ describe('encodeStream', () => {
     },
   );
 
+  it.each(['gpt2', 'cl100k_base', 'o200k_base'] as const)(
+    '%s: a cut never falls right after a whitespace run (its split depends on what follows)',
+    async (name) => {
+      const tok = getTokenizer(name);
+      // Blank lines between speeches: with 64 KiB reads some cut lands on "\n\n|NAME:".
+      const text = SHAKESPEARE.repeat(2);
+      const bytes = Buffer.from(text, 'utf8');
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += 65_536) chunks.push(bytes.subarray(i, i + 65_536));
+      expect(await collect(tok.encodeStream(chunks))).toEqual(tok.encode(text));
+    },
+  );
+
   it('accepts UTF-8 byte chunks split inside characters', async () => {
     const text = '日本語😀 '.repeat(30_000);
     const bytes = Buffer.from(text, 'utf8');

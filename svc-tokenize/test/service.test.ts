@@ -1,0 +1,269 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type BusEvent,
+  callUnary,
+  checkHealth,
+  createClient,
+  createLogger,
+  fromServiceError,
+  loadConfig,
+  MemoryBus,
+  openStore,
+  type RunningGrpcServer,
+  startGrpcServer,
+  withServiceInfo,
+} from '@lab/common';
+import { TokenizeServiceClient, type TrainTokenizerEvent } from '@lab/proto/tokenize';
+import { getTokenizer } from '@lab/tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTokenizeService } from '../src/service.ts';
+
+const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+let server: RunningGrpcServer;
+let client: TokenizeServiceClient;
+let address: string;
+const bus = new MemoryBus();
+const events: BusEvent[] = [];
+
+beforeAll(async () => {
+  const home = mkdtempSync(join(tmpdir(), 'lab-tok-'));
+  const config = loadConfig({ LAB_HOME: home });
+  const deps = {
+    name: 'tokenize' as const,
+    config,
+    bus,
+    store: openStore(home, 'tokenize'),
+    log: createLogger('tokenize', 'error'),
+  };
+  server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [withServiceInfo(deps, buildTokenizeService(deps))],
+    log: deps.log,
+  });
+  address = `127.0.0.1:${server.port}`;
+  client = createClient(TokenizeServiceClient, address);
+  await bus.subscribe('lab.job.>', (e) => events.push(e));
+});
+
+afterAll(async () => {
+  client?.close();
+  await server?.shutdown(100);
+});
+
+const call = <Req, Res>(
+  fn: (r: Req, m: never, o: never, cb: (e: Error | null, r: Res) => void) => unknown,
+  req: Req,
+) => callUnary(fn.bind(client) as never, req) as Promise<Res>;
+
+async function rejection(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (err) {
+    return fromServiceError(err);
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function trainEvents(
+  req: Partial<Parameters<TokenizeServiceClient['train']>[0]>,
+): Promise<TrainTokenizerEvent[]> {
+  const out: TrainTokenizerEvent[] = [];
+  const stream = client.train({
+    name: '',
+    vocabSize: 0,
+    text: '',
+    path: '',
+    datasetId: '',
+    minFrequency: 0,
+    specialTokens: [],
+    pattern: '',
+    ...req,
+  });
+  for await (const e of stream) out.push(e as TrainTokenizerEvent);
+  return out;
+}
+
+describe('svc-tokenize over gRPC', () => {
+  it('lists the built-in tokenizers with their vocabulary and special tokens', async () => {
+    const { tokenizers } = await call(client.listTokenizers, {});
+    const byName = Object.fromEntries(tokenizers.map((t) => [t.name, t]));
+    expect(byName.gpt2).toMatchObject({
+      vocabSize: 50257,
+      builtin: true,
+      kind: 'bpe',
+      specialTokens: { '<|endoftext|>': 50256 },
+    });
+    expect(byName.cl100k_base!.vocabSize).toBe(100277);
+    expect(byName.o200k_base!.vocabSize).toBe(200019);
+  });
+
+  it('encodes like the library and returns spans that tile the text', async () => {
+    const text = 'Tokenizers split text: 日本語, emoji 🎉, and   spaces.\n';
+    const res = await call(client.encode, {
+      tokenizer: 'cl100k_base',
+      text,
+      withTokens: true,
+      allowedSpecial: [],
+    });
+    expect(res.ids).toEqual(getTokenizer('cl100k_base').encode(text));
+    expect(res.tokens.map((t) => t.id)).toEqual(res.ids);
+    expect(res.tokens[0]!.start).toBe(0);
+    expect(res.tokens.at(-1)!.end).toBe(text.length);
+    for (const t of res.tokens) expect(text.slice(t.start, t.end)).toBe(t.text);
+    const bytes = Buffer.concat(res.tokens.map((t) => Buffer.from(t.bytesHex, 'hex')));
+    expect(bytes.toString('utf8')).toBe(text);
+  });
+
+  it('decodes ids back to the text and rejects ids outside the vocabulary naming the field', async () => {
+    const ids = getTokenizer('gpt2').encode('round trip ✓');
+    expect((await call(client.decode, { tokenizer: 'gpt2', ids })).text).toBe('round trip ✓');
+    const err = await rejection(call(client.decode, { tokenizer: 'gpt2', ids: [1, 60000] }));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.field).toBe('ids');
+    expect(err.message).toContain('ids[1] = 60000');
+  });
+
+  it('answers an unknown tokenizer with NOT_FOUND naming the field and the known names', async () => {
+    const err = await rejection(
+      call(client.encode, { tokenizer: 'gpt5', text: 'x', withTokens: false, allowedSpecial: [] }),
+    );
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.field).toBe('tokenizer');
+    expect(err.message).toContain('cl100k_base');
+  });
+
+  it('refuses a special token in user text unless it is allowed', async () => {
+    const err = await rejection(
+      call(client.encode, {
+        tokenizer: 'gpt2',
+        text: 'a<|endoftext|>',
+        withTokens: false,
+        allowedSpecial: [],
+      }),
+    );
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toContain('<|endoftext|>');
+    const ok = await call(client.encode, {
+      tokenizer: 'gpt2',
+      text: 'a<|endoftext|>',
+      withTokens: false,
+      allowedSpecial: ['all'],
+    });
+    expect(ok.ids.at(-1)).toBe(50256);
+  });
+
+  it('encodes empty text to no ids', async () => {
+    expect(
+      (await call(client.encode, { tokenizer: 'o200k_base', text: '', withTokens: true, allowedSpecial: [] }))
+        .ids,
+    ).toEqual([]);
+  });
+
+  it('compares tokenizers with characters and bytes per token', async () => {
+    const text = 'def main():\n    print("héllo")\n';
+    const { results } = await call(client.compare, { tokenizers: ['gpt2', 'o200k_base'], text });
+    expect(results.map((r) => r.tokenizer)).toEqual(['gpt2', 'o200k_base']);
+    for (const r of results) {
+      expect(r.tokens).toBe(getTokenizer(r.tokenizer).encode(text).length);
+      expect(r.charsPerToken).toBeCloseTo([...text].length / r.tokens, 6);
+      expect(r.bytesPerToken).toBeCloseTo(Buffer.byteLength(text) / r.tokens, 6);
+    }
+    const err = await rejection(call(client.compare, { tokenizers: [], text }));
+    expect(err.field).toBe('tokenizers');
+  });
+
+  it('estimates cost from the token count', async () => {
+    const text = 'The quick brown fox jumps over the lazy dog. '.repeat(50);
+    const res = await call(client.estimateCost, { tokenizer: 'cl100k_base', text, pricePer1k: 0.5 });
+    expect(res.tokens).toBe(getTokenizer('cl100k_base').encode(text).length);
+    expect(res.cost).toBeCloseTo((res.tokens / 1000) * 0.5, 9);
+    expect(
+      (await rejection(call(client.estimateCost, { tokenizer: 'gpt2', text, pricePer1k: -1 }))).field,
+    ).toBe('pricePer1k');
+  });
+
+  it('trains a tokenizer from a file with progress, registers it, and publishes job events', async () => {
+    const evs = await trainEvents({
+      name: 'shakespeare-512',
+      vocabSize: 512,
+      path: shakespeare,
+      specialTokens: ['<|eot|>'],
+    });
+    const progress = evs.filter((e) => !e.done).map((e) => e.progress!.done);
+    expect(progress.length).toBeGreaterThan(0);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1]!);
+    expect(progress.at(-1)).toBe(512 - 256 - 1);
+    const done = evs.at(-1)!.done!;
+    expect(done).toMatchObject({ name: 'shakespeare-512', vocabSize: 512, kind: 'bpe', builtin: false });
+    expect(done.specialTokens['<|eot|>']).toBe(511);
+
+    const { tokenizers } = await call(client.listTokenizers, {});
+    expect(tokenizers.map((t) => t.name)).toContain('shakespeare-512');
+    const text = 'ROMEO: But soft, what light through yonder window breaks?';
+    const enc = await call(client.encode, {
+      tokenizer: 'shakespeare-512',
+      text,
+      withTokens: false,
+      allowedSpecial: [],
+    });
+    expect(enc.ids.length).toBeLessThan(Buffer.byteLength(text));
+    expect((await call(client.decode, { tokenizer: 'shakespeare-512', ids: enc.ids })).text).toBe(text);
+
+    const states = events
+      .filter((e) => e.subject === 'lab.job.tokenize-shakespeare-512.state')
+      .map((e) => (e.data as { state: string }).state);
+    expect(states[0]).toBe('running');
+    expect(states.at(-1)).toBe('done');
+
+    const vocab = await call(client.getVocab, {
+      tokenizer: 'shakespeare-512',
+      page: { offset: 0, limit: 300 },
+    });
+    expect(vocab.total).toBe(512);
+    expect(vocab.merges.length).toBe(300 - 256);
+    const first = vocab.merges[0]!;
+    expect(first.left + first.right).toBe(vocab.entries[256]!.text);
+  });
+
+  it('keeps answering health checks while a large training run is busy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-corpus-'));
+    const { readFileSync } = await import('node:fs');
+    const path = join(dir, 'big.txt');
+    writeFileSync(path, readFileSync(shakespeare, 'utf8').repeat(4));
+    const training = trainEvents({ name: 'big', vocabSize: 4096, path });
+    const t0 = performance.now();
+    expect(await checkHealth(address, '', 1000)).toBe('SERVING');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect((await training).at(-1)!.done?.vocabSize).toBe(4096);
+  });
+
+  it.each([
+    [{ name: 'bad name!', vocabSize: 300, text: 'abc' }, 'INVALID_ARGUMENT', 'name'],
+    [{ name: 'gpt2', vocabSize: 300, text: 'abc' }, 'ALREADY_EXISTS', 'name'],
+    [
+      { name: 'small', vocabSize: 257, text: 'abc', specialTokens: ['<a>', '<b>'] },
+      'INVALID_ARGUMENT',
+      'vocabSize',
+    ],
+    [{ name: 'nosrc', vocabSize: 300 }, 'INVALID_ARGUMENT', 'text'],
+    [{ name: 'missing', vocabSize: 300, path: '/no/such/file.txt' }, 'INVALID_ARGUMENT', 'path'],
+    [{ name: 'badre', vocabSize: 300, text: 'abc', pattern: '([a-z' }, 'INVALID_ARGUMENT', 'pattern'],
+  ])('rejects bad training input %j', async (req, code, field) => {
+    const err = await rejection(trainEvents(req));
+    expect(err.code).toBe(code);
+    expect(err.field).toBe(field);
+    const { tokenizers } = await call(client.listTokenizers, {});
+    expect(tokenizers.map((t) => t.name)).not.toContain(req.name === 'gpt2' ? 'none' : req.name);
+  });
+
+  it('reports what it implements', async () => {
+    const info = await call(client.getInfo, {});
+    expect(info.name).toBe('tokenize');
+    expect(info.implementedMethods).toEqual(
+      expect.arrayContaining(['lab.v1.TokenizeService/Encode', 'lab.v1.TokenizeService/Train']),
+    );
+  });
+});
