@@ -49,9 +49,13 @@ type ResponseOf<M> = M extends { responseDeserialize: (b: Buffer) => infer R } ?
  * return an async iterable. Methods left out answer UNIMPLEMENTED.
  */
 export type ServiceImpl<D> = {
-  [K in keyof D]?: D[K] extends { responseStream: true }
-    ? (request: RequestOf<D[K]>, ctx: CallContext) => AsyncIterable<ResponseOf<D[K]>>
-    : (request: RequestOf<D[K]>, ctx: CallContext) => Promise<ResponseOf<D[K]>>;
+  [K in keyof D]?: D[K] extends { requestStream: true }
+    ? D[K] extends { responseStream: true }
+      ? (requests: AsyncIterable<RequestOf<D[K]>>, ctx: CallContext) => AsyncIterable<ResponseOf<D[K]>>
+      : (requests: AsyncIterable<RequestOf<D[K]>>, ctx: CallContext) => Promise<ResponseOf<D[K]>>
+    : D[K] extends { responseStream: true }
+      ? (request: RequestOf<D[K]>, ctx: CallContext) => AsyncIterable<ResponseOf<D[K]>>
+      : (request: RequestOf<D[K]>, ctx: CallContext) => Promise<ResponseOf<D[K]>>;
 };
 
 export interface ServiceBinding {
@@ -106,6 +110,9 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
     }) as (...args: never[]) => void;
   }
   const attrs = { 'rpc.system': 'grpc', 'rpc.method': path };
+  // A client-streaming call hands the implementation the incoming messages as an async iterable.
+  const requestOf = (call: { request?: unknown }) =>
+    def.requestStream ? (call as unknown as AsyncIterable<unknown>) : call.request;
   if (def.responseStream) {
     return ((call: ServerWritableStream<unknown, unknown>) => {
       const ctx: CallContext = { signal: callSignal(call), metadata: call.metadata };
@@ -113,7 +120,7 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
       void inSpan(path, SpanKind.SERVER, parent, attrs, async () => {
         try {
           const iterable = (impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(
-            call.request,
+            requestOf(call),
             ctx,
           );
           for await (const msg of iterable) {
@@ -135,7 +142,7 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
     const ctx: CallContext = { signal: callSignal(call), metadata: call.metadata };
     const parent = extractContext(metadataCarrier(call.metadata));
     inSpan(path, SpanKind.SERVER, parent, attrs, () =>
-      (impl as (r: unknown, c: CallContext) => Promise<unknown>)(call.request, ctx),
+      (impl as (r: unknown, c: CallContext) => Promise<unknown>)(requestOf(call), ctx),
     ).then(
       (res) => callback(null, res),
       (err) => {
