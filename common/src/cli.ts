@@ -1,6 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ConfigError } from './config.ts';
+import type { CallOptions, credentials, Metadata } from '@grpc/grpc-js';
+import { ConfigError, loadConfig, type ServiceName } from './config.ts';
 import { fromServiceError, LabError } from './errors.ts';
+import { callUnary, createClient } from './grpc.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type CliValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -94,7 +96,9 @@ function reportError(err: unknown): number {
     return 2;
   }
   const lab = err instanceof LabError ? err : fromServiceError(err);
-  if (lab.code === 'INTERNAL') process.stderr.write(`error: ${(err as Error)?.stack ?? lab.message}\n`);
+  if (lab.code === 'UNAVAILABLE') {
+    process.stderr.write(`error: the service cannot be reached (${lab.message}); is the lab running? (npm start)\n`);
+  } else if (lab.code === 'INTERNAL') process.stderr.write(`error: ${(err as Error)?.stack ?? lab.message}\n`);
   else process.stderr.write(`error: ${lab.message}\n`);
   return 1;
 }
@@ -128,18 +132,38 @@ export function intFlag(
   return n;
 }
 
-/** `info` command every service CLI has: GetInfo of a running service (needs --remote or the default port). */
+type InfoClient = {
+  getInfo(
+    req: object,
+    md: Metadata,
+    opts: Partial<CallOptions>,
+    cb: (err: Error | null, res: object) => void,
+  ): unknown;
+  close(): void;
+};
+
+/** `info` command every service CLI has: GetInfo of a running service (at --remote, else its configured address). */
 export function infoCommand(
-  defaultAddress: () => string,
-  getInfo: (address: string) => Promise<unknown>,
+  service: ServiceName,
+  Client: new (
+    address: string,
+    creds: ReturnType<typeof credentials.createInsecure>,
+    options?: Record<string, unknown>,
+  ) => InfoClient,
 ): CliCommand {
   return {
     summary: 'Show what a running service reports about itself (version, bus, implemented RPCs)',
     usage: 'info [--remote host:port]',
     options: remoteOption,
     run: async (values) => {
-      const address = typeof values.remote === 'string' ? values.remote : defaultAddress();
-      process.stdout.write(`${JSON.stringify(await getInfo(address), null, 2)}\n`);
+      const address = typeof values.remote === 'string' ? values.remote : loadConfig().addresses[service];
+      const client = createClient(Client, address);
+      try {
+        const info = await callUnary(client.getInfo.bind(client), {});
+        process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      } finally {
+        client.close();
+      }
     },
   };
 }

@@ -2,7 +2,6 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CliValues,
-  callUnary,
   createClient,
   createLogger,
   infoCommand,
@@ -292,11 +291,5 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
     },
   },
   serve: serveCommand(async () => (await import('./server.ts')).start()),
-  info: infoCommand(
-    () => loadConfig().addresses.tokenize,
-    (address) => {
-      const client = createClient(TokenizeServiceClient, address);
-      return callUnary(client.getInfo.bind(client), {}).finally(() => client.close());
-    },
-  ),
+  info: infoCommand('tokenize', TokenizeServiceClient),
 });

@@ -1,4 +1,4 @@
-import { callUnary, createClient, infoCommand, loadConfig, runCli, serveCommand } from '@lab/common';
+import { infoCommand, runCli, serveCommand } from '@lab/common';
 import { TrainServiceClient } from '@lab/proto/train';
 
 await runCli('lab-train', 'training: pre-train a GPT, sample from checkpoints, run the job service', {
@@ -14,11 +14,5 @@ await runCli('lab-train', 'training: pre-train a GPT, sample from checkpoints, r
     runRaw: async (args) => (await import('./commands/sample.ts')).sample(args),
   },
   serve: serveCommand(async () => (await import('./server.ts')).start()),
-  info: infoCommand(
-    () => loadConfig().addresses.train,
-    (address) => {
-      const client = createClient(TrainServiceClient, address);
-      return callUnary(client.getInfo.bind(client), {}).finally(() => client.close());
-    },
-  ),
+  info: infoCommand('train', TrainServiceClient),
 });
