@@ -1,18 +1,12 @@
-import { type Stack, startStack } from '@lab/supervisor';
 import { getTokenizer } from '@lab/tokenizer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useStack } from '../../supervisor/test/fixture.ts';
 import { openSse } from '../../supervisor/test/sse.ts';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ ports: 'free', nats: true, output: 'buffer' });
-}, 120_000);
-afterAll(async () => {
-  await stack?.stop();
-});
+const lab = useStack();
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${stack.url}${path}`, {
+  fetch(`${lab().url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -61,7 +55,7 @@ describe('tokenizer routes of the gateway', () => {
 
   it('trains a tokenizer with SSE progress, and the job events on the bus carry the caller trace id', async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
-    const bus = await openSse(`${stack.url}/api/events?subject=lab.job.*.state`);
+    const bus = await openSse(`${lab().url}/api/events?subject=lab.job.*.state`);
     try {
       const res = await post(
         '/api/tokenize/train',
@@ -70,7 +64,7 @@ describe('tokenizer routes of the gateway', () => {
       );
       expect(res.status).toBe(202);
       const { jobId } = (await res.json()) as { jobId: string };
-      const progress = await openSse(`${stack.url}/api/tokenize/train/${jobId}/events`);
+      const progress = await openSse(`${lab().url}/api/tokenize/train/${jobId}/events`);
       const events = await progress.waitFor(
         (evs) => evs.some((e) => JSON.parse(e.data).state !== 'running'),
         60_000,
@@ -89,14 +83,14 @@ describe('tokenizer routes of the gateway', () => {
       for (const e of mine) expect(e.traceId).toBe(traceId);
 
       // A replay of the finished run from the start gives the same events.
-      const replay = await openSse(`${stack.url}/api/tokenize/train/${jobId}/events`, {
+      const replay = await openSse(`${lab().url}/api/tokenize/train/${jobId}/events`, {
         'last-event-id': '0',
       });
       const again = await replay.waitFor((evs) => evs.length === events.length);
       replay.close();
       expect(again.map((e) => e.data)).toEqual(events.map((e) => e.data));
 
-      const list = (await (await fetch(`${stack.url}/api/tokenize/tokenizers`)).json()) as {
+      const list = (await (await fetch(`${lab().url}/api/tokenize/tokenizers`)).json()) as {
         tokenizers: { name: string }[];
       };
       expect(list.tokenizers.map((t) => t.name)).toContain('bard-400');
@@ -112,12 +106,12 @@ describe('tokenizer routes of the gateway', () => {
     const two = await post('/api/tokenize/train', { name: 'two', vocabSize: 300, text: 'abc', path: '/x' });
     expect(two.status).toBe(400);
     expect(await two.json()).toMatchObject({ error: { field: 'text' } });
-    const unknownJob = await fetch(`${stack.url}/api/tokenize/train/nope/events`);
+    const unknownJob = await fetch(`${lab().url}/api/tokenize/train/nope/events`);
     expect(unknownJob.status).toBe(404);
   });
 
   it('pages the vocabulary with the merges behind each id', async () => {
-    const res = await fetch(`${stack.url}/api/tokenize/tokenizers/gpt2/vocab?offset=256&limit=3`);
+    const res = await fetch(`${lab().url}/api/tokenize/tokenizers/gpt2/vocab?offset=256&limit=3`);
     const body = (await res.json()) as {
       total: number;
       entries: { id: number; text: string }[];
@@ -126,13 +120,13 @@ describe('tokenizer routes of the gateway', () => {
     expect(body.total).toBe(50257);
     expect(body.entries.map((e) => e.id)).toEqual([256, 257, 258]);
     expect(body.merges.map(([a, b]) => a + b)).toEqual(body.entries.map((e) => e.text));
-    const bad = await fetch(`${stack.url}/api/tokenize/tokenizers/gpt2/vocab?limit=5000`);
+    const bad = await fetch(`${lab().url}/api/tokenize/tokenizers/gpt2/vocab?limit=5000`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { field: 'limit' } });
   });
 
   it('describes every route in the OpenAPI document', async () => {
-    const doc = (await (await fetch(`${stack.url}/api/openapi.json`)).json()) as {
+    const doc = (await (await fetch(`${lab().url}/api/openapi.json`)).json()) as {
       paths: Record<string, unknown>;
     };
     expect(Object.keys(doc.paths)).toEqual(
@@ -152,7 +146,7 @@ describe('tokenizer routes of the gateway', () => {
   it('answers RPCs that are not built yet with 501 saying so, never a fake result', async () => {
     const { createClient, callUnary, fromServiceError } = await import('@lab/common');
     const { TrainServiceClient } = await import('@lab/proto/train');
-    const client = createClient(TrainServiceClient, stack.config.addresses.train);
+    const client = createClient(TrainServiceClient, lab().config.addresses.train);
     const err = await callUnary(client.listJobs.bind(client), { page: undefined }).catch((e) =>
       fromServiceError(e),
     );

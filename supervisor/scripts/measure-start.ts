@@ -9,7 +9,9 @@ function rssKiB(pid: number): number {
 }
 
 const stack = await startStack({ ports: 'free', output: 'buffer' });
-console.log(`all healthy after ${stack.readySeconds.toFixed(2)} s (bus: ${stack.natsUrl ? 'NATS' : 'in-process'})`);
+console.log(
+  `all healthy after ${stack.readySeconds.toFixed(2)} s (bus: ${stack.natsUrl ? 'NATS' : 'in-process'})`,
+);
 await new Promise((r) => setTimeout(r, 2000));
 let total = 0;
 for (const [name, child] of stack.children) {

@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { checkHealth, SERVICE_NAMES } from '@lab/common';
-import { type Stack, startStack } from '@lab/supervisor';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useStack } from './fixture.ts';
 import { openSse } from './sse.ts';
 
 const require = createRequire(import.meta.url);
@@ -13,18 +13,10 @@ type Health = {
   bus: { kind: string; state: string };
 };
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack({ ports: 'free', nats: true, output: 'buffer' });
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const lab = useStack();
 
 const health = async (): Promise<Health> =>
-  (await fetch(`${stack.url}/api/health`)).json() as Promise<Health>;
+  (await fetch(`${lab().url}/api/health`)).json() as Promise<Health>;
 
 async function until<T>(fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -78,18 +70,18 @@ describe('the lab stack on real NATS and gRPC', () => {
 
   it('lets a gRPC client find each service by reflection and check its health by that name', async () => {
     for (const name of SERVICE_NAMES) {
-      const address = stack.config.addresses[name];
+      const address = lab().config.addresses[name];
       const services = await reflectServices(address);
       expect(services).toContain('grpc.health.v1.Health');
-      const lab = services.filter((s) => s.startsWith('lab.v1.'));
-      expect(lab).toHaveLength(1);
-      expect(lab[0]!.toLowerCase()).toBe(`lab.v1.${name}service`);
-      expect(await checkHealth(address, lab[0]!)).toBe('SERVING');
+      const ours = services.filter((s) => s.startsWith('lab.v1.'));
+      expect(ours).toHaveLength(1);
+      expect(ours[0]!.toLowerCase()).toBe(`lab.v1.${name}service`);
+      expect(await checkHealth(address, ours[0]!)).toBe('SERVING');
     }
   });
 
   it('streams events published by services to SSE clients and resumes from Last-Event-ID', async () => {
-    const sse = await openSse(`${stack.url}/api/events?after=0&heartbeat=1`);
+    const sse = await openSse(`${lab().url}/api/events?after=0&heartbeat=1`);
     try {
       const events = await sse.waitFor(
         (evs) => new Set(evs.map((e) => JSON.parse(e.data).subject)).size >= 5,
@@ -104,7 +96,7 @@ describe('the lab stack on real NATS and gRPC', () => {
       const ids = events.map((e) => Number(e.id));
       for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]!);
 
-      const resumed = await openSse(`${stack.url}/api/events`, { 'last-event-id': String(ids[1]) });
+      const resumed = await openSse(`${lab().url}/api/events`, { 'last-event-id': String(ids[1]) });
       try {
         const again = await resumed.waitFor((evs) => evs.length >= events.length - 2);
         expect(again.map((e) => e.id).slice(0, events.length - 2)).toEqual(events.slice(2).map((e) => e.id));
@@ -117,9 +109,9 @@ describe('the lab stack on real NATS and gRPC', () => {
   });
 
   it('after kill -9 of a service reports it down, restarts it, and its new start event reaches SSE', async () => {
-    const sse = await openSse(`${stack.url}/api/events?subject=lab.service.train.state`);
+    const sse = await openSse(`${lab().url}/api/events?subject=lab.service.train.state`);
     try {
-      const child = stack.children.get('train')!;
+      const child = lab().children.get('train')!;
       const oldPid = child.pid!;
       process.kill(oldPid, 'SIGKILL');
       const down = await until(
@@ -140,12 +132,12 @@ describe('the lab stack on real NATS and gRPC', () => {
   });
 
   it('answers unknown API routes with 404 JSON and publishes an OpenAPI document', async () => {
-    const res = await fetch(`${stack.url}/api/no/such/route`);
+    const res = await fetch(`${lab().url}/api/no/such/route`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
       error: { code: 'NOT_FOUND', message: 'no route for GET /api/no/such/route' },
     });
-    const doc = (await (await fetch(`${stack.url}/api/openapi.json`)).json()) as {
+    const doc = (await (await fetch(`${lab().url}/api/openapi.json`)).json()) as {
       openapi: string;
       paths: Record<string, unknown>;
     };
@@ -154,7 +146,7 @@ describe('the lab stack on real NATS and gRPC', () => {
   });
 
   it('rejects a bad subject pattern on /api/events with 400 naming the parameter', async () => {
-    const res = await fetch(`${stack.url}/api/events?subject=lab..x`);
+    const res = await fetch(`${lab().url}/api/events?subject=lab..x`);
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { field: string; code: string } };
     expect(body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'subject' });
@@ -162,7 +154,7 @@ describe('the lab stack on real NATS and gRPC', () => {
 
   it('continues the caller trace: the gateway answers with the trace id of the incoming traceparent', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await fetch(`${stack.url}/api/health`, {
+    const res = await fetch(`${lab().url}/api/health`, {
       headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     });
     expect(res.headers.get('x-trace-id')).toBe(traceId);
