@@ -97,8 +97,11 @@ function reportError(err: unknown): number {
   }
   const lab = err instanceof LabError ? err : fromServiceError(err);
   if (lab.code === 'UNAVAILABLE') {
-    process.stderr.write(`error: the service cannot be reached (${lab.message}); is the lab running? (npm start)\n`);
-  } else if (lab.code === 'INTERNAL') process.stderr.write(`error: ${(err as Error)?.stack ?? lab.message}\n`);
+    process.stderr.write(
+      `error: the service cannot be reached (${lab.message}); is the lab running? (npm start)\n`,
+    );
+  } else if (lab.code === 'INTERNAL')
+    process.stderr.write(`error: ${(err as Error)?.stack ?? lab.message}\n`);
   else process.stderr.write(`error: ${lab.message}\n`);
   return 1;
 }

@@ -53,7 +53,7 @@ export async function runService(
 ): Promise<void> {
   const config = loadConfigOrExit();
   exitWithParent();
-  const telemetry = initTelemetry(name, config.otlpEndpoint);
+  const telemetry = await initTelemetry(name, config.otlpEndpoint);
   const log = createLogger(name, config.logLevel);
   const bus = await createBus(config.natsUrl, `lab-${name}`, log);
   const store = openStore(config.home, name);

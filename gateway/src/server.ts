@@ -14,7 +14,7 @@ import { connectServices } from './clients.ts';
 export async function start(): Promise<void> {
   const config = loadConfigOrExit();
   exitWithParent();
-  const telemetry = initTelemetry('gateway', config.otlpEndpoint);
+  const telemetry = await initTelemetry('gateway', config.otlpEndpoint);
   const log = createLogger('gateway', config.logLevel);
   const bus = await createBus(config.natsUrl, 'lab-gateway', log);
   const services = connectServices(config);
