@@ -1,11 +1,18 @@
 import { loadConfigOrExit } from '@lab/common';
 import { startStack } from './stack.ts';
+import { ensureUiBuilt } from './ui-build.ts';
 
 // Validate the environment before starting anything, so a bad value names its variable and exits.
 const config = loadConfigOrExit();
 const say = (msg: string) => process.stdout.write(`[lab] ${msg}\n`);
 
 say(`starting LLM Lab (LAB_HOME=${config.home})`);
+try {
+  ensureUiBuilt(say);
+} catch (err) {
+  process.stderr.write(`[lab] error: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 const stack = await startStack({ home: config.home, onEvent: say, output: 'inherit' }).catch((err: Error) => {
   process.stderr.write(`[lab] error: ${err.message}\n`);
   process.exit(1);
