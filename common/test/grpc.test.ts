@@ -80,6 +80,7 @@ describe('gRPC helpers on real loopback gRPC', () => {
       minFrequency: 0,
       specialTokens: [],
       pattern: '',
+      kind: '',
     });
     stream.on('error', () => {});
     await new Promise((r) => stream.once('data', r));

@@ -143,15 +143,14 @@ describe('tokenizer routes of the gateway', () => {
     );
   });
 
-  it('answers RPCs that are not built yet with 501 saying so, never a fake result', async () => {
+  it('answers RPCs that are not built yet with UNIMPLEMENTED saying so, never a fake result', async () => {
     const { createClient, callUnary, fromServiceError } = await import('@lab/common');
-    const { TrainServiceClient } = await import('@lab/proto/train');
-    const client = createClient(TrainServiceClient, lab().config.addresses.train);
-    const err = await callUnary(client.listJobs.bind(client), { page: undefined }).catch((e) =>
-      fromServiceError(e),
-    );
+    const { EvalServiceClient } = await import('@lab/proto/eval');
+    const client = createClient(EvalServiceClient, lab().config.addresses.eval);
+    const req = { metric: 'bleu', candidates: ['a'], references: ['a'] };
+    const err = await callUnary(client.scoreTexts.bind(client), req).catch((e) => fromServiceError(e));
     client.close();
     expect(err).toMatchObject({ code: 'UNIMPLEMENTED' });
-    expect((err as Error).message).toContain('lab.v1.TrainService/ListJobs is not implemented yet');
+    expect((err as Error).message).toContain('lab.v1.EvalService/ScoreTexts is not implemented yet');
   });
 });

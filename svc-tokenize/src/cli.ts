@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CliValues,
@@ -153,6 +153,7 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
       'min-frequency': 'pairs seen fewer times are not merged (default 2)',
       special: 'a special token (repeatable)',
       pattern: 'pre-tokenisation regex or a built-in pattern name (default gpt2)',
+      kind: 'bpe (default) or char (one id per distinct character)',
     },
     options: {
       input: { type: 'string' },
@@ -161,6 +162,7 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
       'min-frequency': { type: 'string' },
       special: { type: 'string', multiple: true },
       pattern: { type: 'string' },
+      kind: { type: 'string' },
       ...remoteOption,
     },
     run: async (values) => {
@@ -173,6 +175,7 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
         minFrequency: intFlag(values, 'min-frequency', 2, 1),
         specialTokens: (values.special as string[] | undefined) ?? [],
         pattern: (values.pattern as string | undefined) ?? 'gpt2',
+        kind: (values.kind as string | undefined) ?? 'bpe',
       };
       if (!values['vocab-size'])
         throw new LabError('INVALID_ARGUMENT', '--vocab-size is required', 'vocab-size');
@@ -288,6 +291,65 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
         ctx,
       );
       out(`${res.tokens} tokens, $${res.cost.toFixed(6)}`);
+    },
+  },
+  coverage: {
+    summary: 'How a corpus uses a vocabulary (unused ids, byte-fallback rate, most frequent tokens)',
+    usage: 'coverage --tokenizer NAME --input F [--top N] [--json]',
+    options: {
+      tokenizer: { type: 'string' },
+      input: { type: 'string' },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+      ...remoteOption,
+    },
+    run: async (values) => {
+      const r = await backend(values).coverage(
+        {
+          tokenizer: requireString(values, 'tokenizer'),
+          path: requireString(values, 'input'),
+          text: '',
+          top: intFlag(values, 'top', 20, 1, 1000),
+        },
+        ctx,
+      );
+      if (values.json) return void out(JSON.stringify(r));
+      out(
+        `${r.totalTokens} tokens, ${r.distinctTokens} distinct, ${r.unusedTokens} never used, byte fallback ${(r.byteFallbackRate * 100).toFixed(2)}%`,
+      );
+      for (const t of r.topTokens)
+        out(`${String(t.count).padStart(10)}  ${String(t.id).padStart(7)}  ${JSON.stringify(t.text)}`);
+    },
+  },
+  import: {
+    summary: 'Register a Hugging Face tokenizer.json or a tiktoken rank file under a name',
+    usage: 'import --file PATH --name NAME',
+    options: { file: { type: 'string' }, name: { type: 'string' }, ...remoteOption },
+    run: async (values) => {
+      // A file on this machine travels as its text, so --remote works across machines too.
+      const path = requireString(values, 'file');
+      const isJson = path.endsWith('.json');
+      const req = {
+        name: requireString(values, 'name'),
+        json: isJson ? readFileSync(path, 'utf8') : '',
+        path: isJson ? '' : path,
+      };
+      const info = await backend(values).importTokenizer(req, ctx);
+      out(`imported ${info.name}: ${info.kind}, vocabulary ${info.vocabSize}`);
+    },
+  },
+  export: {
+    summary: 'Write a tokenizer as tokenizer.json (Hugging Face format for BPE kinds)',
+    usage: 'export --tokenizer NAME --out FILE',
+    options: { tokenizer: { type: 'string' }, out: { type: 'string' }, ...remoteOption },
+    run: async (values) => {
+      const { json } = await backend(values).exportTokenizer(
+        { tokenizer: requireString(values, 'tokenizer') },
+        ctx,
+      );
+      const file = requireString(values, 'out');
+      writeFileSync(file, json);
+      out(`wrote ${file}`);
     },
   },
   serve: serveCommand(async () => (await import('./server.ts')).start()),

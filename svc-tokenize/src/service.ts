@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bindService, LabError, type ServiceBinding, type ServiceDeps, type ServiceImpl } from '@lab/common';
 import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
@@ -6,10 +7,16 @@ import { TokenizeServiceService } from '@lab/proto/tokenize';
 import {
   byteLevelToByteString,
   byteStringToUtf8,
+  CharTokenizer,
   compareTokenizers,
   estimateCost,
   inspectTokens,
+  loadTokenizer,
+  parseTokenizerJson,
   type SpecialSelection,
+  serializeTokenizer,
+  type Tokenizer,
+  vocabularyCoverage,
 } from '@lab/tokenizer';
 import { TokenizerRegistry, type TokenizerSummary } from './registry.ts';
 import { trainInWorker } from './training.ts';
@@ -18,6 +25,16 @@ import { trainInWorker } from './training.ts';
 const MAX_TEXT_CHARS = 16 * 1024 * 1024;
 /** The inspector renders each token; beyond this the answer would be too large to be useful. */
 const MAX_INSPECT_TOKENS = 200_000;
+
+/** An id's bytes, or undefined for ids the vocabulary skips (cl100k_base has holes below its specials). */
+function byteStringOrHole(tok: Tokenizer, id: number): string | undefined {
+  if (!Number.isInteger(id) || id < 0 || id >= tok.vocabSize) return undefined;
+  try {
+    return tok.byteStringOf(id);
+  } catch {
+    return undefined;
+  }
+}
 
 /** A merge side as text a learner can read: byte-level symbols (Ġ for a space) turned back into characters. */
 function readable(piece: string): string {
@@ -83,7 +100,7 @@ export function createTokenizeImpl(
 
     decode: async (req) => {
       const tok = registry.get(req.tokenizer);
-      const bad = req.ids.findIndex((id) => id >= tok.vocabSize || tok.byteStringOf(id) === undefined);
+      const bad = req.ids.findIndex((id) => byteStringOrHole(tok, id) === undefined);
       if (bad >= 0)
         throw invalid(
           'ids',
@@ -119,7 +136,7 @@ export function createTokenizeImpl(
       if (limit > 1000) throw invalid('limit', 'at most 1000 entries per page');
       const entries = [];
       for (let id = offset; id < Math.min(tok.vocabSize, offset + limit); id++) {
-        const bytes = tok.byteStringOf(id);
+        const bytes = byteStringOrHole(tok, id);
         if (bytes === undefined) continue;
         const text = tok.isSpecial(id) ? tok.tokenName(id) : byteStringToUtf8(bytes);
         entries.push({ id, text, bytesHex: Buffer.from(bytes, 'latin1').toString('hex') });
@@ -139,6 +156,38 @@ export function createTokenizeImpl(
       const est = estimateCost(registry.get(req.tokenizer), req.text, req.pricePer1k);
       return { tokens: est.tokens, cost: est.cost };
     },
+
+    coverage: async (req) => {
+      const tok = registry.get(req.tokenizer);
+      if (!!req.text === !!req.path) throw invalid('text', 'give exactly one of text or path');
+      if (req.path && (!existsSync(req.path) || !statSync(req.path).isFile()))
+        throw invalid('path', `no such file: ${req.path}`);
+      if (req.text) checkText(req.text);
+      // Encoding line by line keeps each encode call (and its offsets scratch) small.
+      const corpus = req.text ? [req.text] : await readLines(req.path);
+      const r = vocabularyCoverage(tok, corpus, req.top || 20);
+      return {
+        totalTokens: r.totalTokens,
+        distinctTokens: r.distinctTokens,
+        unusedTokens: r.unusedTokens,
+        byteFallbackRate: r.byteFallbackRate,
+        topTokens: r.topTokens.map((t) => ({ id: t.id, text: t.text, count: t.count })),
+      };
+    },
+
+    importTokenizer: async (req) => {
+      if (!!req.json === !!req.path) throw invalid('json', 'give exactly one of json or path');
+      registry.assertNewName(req.name);
+      if (req.path && !existsSync(req.path)) throw invalid('path', `no such file: ${req.path}`);
+      const tok = req.json
+        ? parseTokenizerJson(req.json, req.name)
+        : loadTokenizer(req.path, { name: req.name });
+      return toInfo(await registry.add(tok, req.name, { imported: req.path || 'json' }));
+    },
+
+    exportTokenizer: async (req) => ({
+      json: JSON.stringify(serializeTokenizer(registry.get(req.tokenizer))),
+    }),
 
     train: async function* (req, ctx): AsyncGenerator<TrainTokenizerEvent> {
       registry.assertNewName(req.name);
@@ -160,6 +209,26 @@ export function createTokenizeImpl(
       if (req.path && (!existsSync(req.path) || !statSync(req.path).isFile()))
         throw invalid('path', `no such file: ${req.path}`);
       if (req.text) checkText(req.text);
+      const kind = req.kind || 'bpe';
+      if (kind !== 'bpe' && kind !== 'char') throw invalid('kind', `must be "bpe" or "char" (got "${kind}")`);
+      if (kind === 'char') {
+        // One id per distinct character: nothing to learn, so no worker and no progress to report.
+        const text = req.text || (await readFile(req.path, 'utf8'));
+        const info = await registry.add(CharTokenizer.fromText(text, req.name), req.name, {
+          kind: 'char',
+          source: req.path ? { path: req.path } : { textChars: text.length },
+        });
+        await deps.bus
+          .publish(`lab.job.tokenize-${req.name}.state`, {
+            kind: 'tokenizer-train',
+            name: req.name,
+            state: 'done',
+            vocabSize: info.vocabSize,
+          })
+          .catch(() => {});
+        yield { progress: { done: 1, total: 1, message: 'done' }, done: toInfo(info) };
+        return;
+      }
       const specials = req.specialTokens;
       if (req.vocabSize < 256 + specials.length) {
         throw invalid(
@@ -211,6 +280,19 @@ export function createTokenizeImpl(
       }
     },
   };
+}
+
+/** A text file as lines (each with its newline), read in chunks. */
+async function readLines(path: string): Promise<string[]> {
+  const lines: string[] = [];
+  let rest = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const parts = (rest + chunk).split(/(?<=\n)/);
+    rest = parts.pop() ?? '';
+    lines.push(...parts);
+  }
+  if (rest) lines.push(rest);
+  return lines;
 }
 
 export function buildTokenizeService(deps: ServiceDeps): ServiceBinding {

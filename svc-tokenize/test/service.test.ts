@@ -80,6 +80,7 @@ async function trainEvents(
     minFrequency: 0,
     specialTokens: [],
     pattern: '',
+    kind: '',
     ...req,
   });
   for await (const e of stream) out.push(e as TrainTokenizerEvent);

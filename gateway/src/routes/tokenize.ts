@@ -151,6 +151,71 @@ const routes = {
     request: body(z.object({ tokenizer: name, text, pricePer1k: z.number().min(0) })),
     responses: { 200: json(z.object({ tokens: z.number().int(), cost: z.number() }), 'Estimate'), ...errors },
   }),
+  coverage: createRoute({
+    method: 'post',
+    path: '/api/tokenize/coverage',
+    tags,
+    summary: 'How a corpus uses a vocabulary: unused ids, byte-fallback rate, most frequent tokens',
+    request: body(
+      z
+        .object({
+          tokenizer: name,
+          text: text.optional(),
+          path: z.string().optional(),
+          top: z.number().int().min(1).max(1000).optional(),
+        })
+        .refine((b) => !!b.text !== !!b.path, {
+          message: 'give exactly one of text or path',
+          path: ['text'],
+        }),
+    ),
+    responses: {
+      200: json(
+        z.object({
+          totalTokens: z.number().int(),
+          distinctTokens: z.number().int(),
+          unusedTokens: z.number().int(),
+          byteFallbackRate: z.number(),
+          topTokens: z.array(z.object({ id: z.number().int(), text: z.string(), count: z.number().int() })),
+        }),
+        'Coverage report',
+      ),
+      ...errors,
+    },
+  }),
+  importTokenizer: createRoute({
+    method: 'post',
+    path: '/api/tokenize/tokenizers',
+    tags,
+    summary:
+      'Register a Hugging Face tokenizer.json (inline) or a tokenizer.json / tiktoken file on the server',
+    request: body(
+      z
+        .object({
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', at most 64"),
+          json: z
+            .string()
+            .max(64 * 1024 * 1024)
+            .optional(),
+          path: z.string().optional(),
+        })
+        .refine((b) => !!b.json !== !!b.path, {
+          message: 'give exactly one of json or path',
+          path: ['json'],
+        }),
+    ),
+    responses: { 201: json(TokenizerInfo, 'Registered'), ...errors, 409: json(ErrorBody, 'Name taken') },
+  }),
+  exportTokenizer: createRoute({
+    method: 'get',
+    path: '/api/tokenize/tokenizers/{name}/tokenizer.json',
+    tags,
+    summary: 'Download a tokenizer as tokenizer.json (Hugging Face format for BPE kinds)',
+    request: { params: z.object({ name }) },
+    responses: { 200: json(z.object({}).passthrough(), 'tokenizer.json'), ...errors },
+  }),
   train: createRoute({
     method: 'post',
     path: '/api/tokenize/train',
@@ -172,6 +237,10 @@ const routes = {
           minFrequency: z.number().int().min(1).optional(),
           specialTokens: z.array(z.string().min(1)).max(100).optional(),
           pattern: z.string().optional().openapi({ description: 'gpt2, cl100k, o200k or a regex' }),
+          kind: z
+            .enum(['bpe', 'char'])
+            .optional()
+            .openapi({ description: 'bpe (default) or char (one id per character)' }),
         })
         .refine(
           (b) => [b.text, b.path, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1,
@@ -245,6 +314,31 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
 
   app.openapi(routes.cost, async (c) => c.json(await svc.estimateCost!(c.req.valid('json'), ctx()), 200));
 
+  app.openapi(routes.coverage, async (c) => {
+    const b = c.req.valid('json');
+    return c.json(
+      await svc.coverage!(
+        { tokenizer: b.tokenizer, text: b.text ?? '', path: b.path ?? '', top: b.top ?? 0 },
+        ctx(),
+      ),
+      200,
+    );
+  });
+
+  app.openapi(routes.importTokenizer, async (c) => {
+    const b = c.req.valid('json');
+    return c.json(
+      (await svc.importTokenizer!({ name: b.name, json: b.json ?? '', path: b.path ?? '' }, ctx())) as never,
+      201,
+    );
+  });
+
+  app.openapi(routes.exportTokenizer, async (c) => {
+    const { json: text } = await svc.exportTokenizer!({ tokenizer: c.req.valid('param').name }, ctx());
+    c.header('content-disposition', `attachment; filename="${c.req.valid('param').name}.tokenizer.json"`);
+    return c.body(text, 200, { 'content-type': 'application/json' }) as never;
+  });
+
   app.openapi(routes.train, async (c) => {
     const b = c.req.valid('json');
     const jobId = randomUUID();
@@ -258,6 +352,7 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
         minFrequency: b.minFrequency ?? 0,
         specialTokens: b.specialTokens ?? [],
         pattern: b.pattern ?? '',
+        kind: b.kind ?? '',
       },
       ctx(),
     );

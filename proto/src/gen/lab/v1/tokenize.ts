@@ -187,6 +187,8 @@ export interface TrainTokenizerRequest {
   specialTokens: string[];
   /** Pre-tokenisation regex, or one of "gpt2", "cl100k", "o200k"; empty means "gpt2". */
   pattern: string;
+  /** "bpe" (default) or "char": one id per distinct character of the text, as in nanoGPT's shakespeare_char. */
+  kind: string;
 }
 
 /** Progress of a training run; the last event has done set. */
@@ -215,6 +217,64 @@ export interface EstimateCostResponse {
   tokens: number;
   /** tokens / 1000 * price_per_1k, in US dollars. */
   cost: number;
+}
+
+/** A corpus to measure a vocabulary on. */
+export interface CoverageRequest {
+  /** Tokenizer name. */
+  tokenizer: string;
+  /** The corpus as text. Exactly one of text or path is set. */
+  text: string;
+  /** Path of a UTF-8 text file readable by the service. */
+  path: string;
+  /** How many of the most frequent tokens to return; 0 means 20. */
+  top: number;
+}
+
+/** One token and how often the corpus used it. */
+export interface TokenCount {
+  /** Token id. */
+  id: number;
+  /** Printable form of the token. */
+  text: string;
+  /** Occurrences in the corpus. */
+  count: number;
+}
+
+/** How a corpus uses a vocabulary. */
+export interface CoverageResponse {
+  /** Tokens the corpus encodes to. */
+  totalTokens: number;
+  /** Distinct ids among them. */
+  distinctTokens: number;
+  /** Regular (non-special) ids the corpus never uses. */
+  unusedTokens: number;
+  /** Share of tokens that are byte-fallback tokens (<0xNN>; SentencePiece-style models, else 0). */
+  byteFallbackRate: number;
+  /** The most frequent tokens, most frequent first. */
+  topTokens: TokenCount[];
+}
+
+/** A tokenizer file to register. */
+export interface ImportTokenizerRequest {
+  /** Name to register it under; must not exist yet. */
+  name: string;
+  /** Contents of a tokenizer.json. Exactly one of json or path is set. */
+  json: string;
+  /** Path of a tokenizer.json or tiktoken rank file readable by the service. */
+  path: string;
+}
+
+/** Which tokenizer to export. */
+export interface ExportTokenizerRequest {
+  /** Tokenizer name. */
+  tokenizer: string;
+}
+
+/** An exported tokenizer. */
+export interface ExportTokenizerResponse {
+  /** The tokenizer.json text; Hugging Face tokenizers load it unchanged (BPE kinds). */
+  json: string;
 }
 
 function createBaseTokenizerInfo(): TokenizerInfo {
@@ -1830,7 +1890,17 @@ export const GetVocabResponse: MessageFns<GetVocabResponse> = {
 };
 
 function createBaseTrainTokenizerRequest(): TrainTokenizerRequest {
-  return { name: "", vocabSize: 0, text: "", path: "", datasetId: "", minFrequency: 0, specialTokens: [], pattern: "" };
+  return {
+    name: "",
+    vocabSize: 0,
+    text: "",
+    path: "",
+    datasetId: "",
+    minFrequency: 0,
+    specialTokens: [],
+    pattern: "",
+    kind: "",
+  };
 }
 
 export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
@@ -1858,6 +1928,9 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
     }
     if (message.pattern !== "") {
       writer.uint32(66).string(message.pattern);
+    }
+    if (message.kind !== "") {
+      writer.uint32(74).string(message.kind);
     }
     return writer;
   },
@@ -1939,6 +2012,14 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
             message.pattern = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1977,6 +2058,7 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
         ? object.special_tokens.map((e: any) => globalThis.String(e))
         : [],
       pattern: isSet(object.pattern) ? globalThis.String(object.pattern) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
     };
   },
 
@@ -2006,6 +2088,9 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
     if (message.pattern !== "") {
       obj.pattern = message.pattern;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
     return obj;
   },
 
@@ -2022,6 +2107,7 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
     message.minFrequency = object.minFrequency ?? 0;
     message.specialTokens = object.specialTokens?.map((e) => e) || [];
     message.pattern = object.pattern ?? "";
+    message.kind = object.kind ?? "";
     return message;
   },
 };
@@ -2305,6 +2391,612 @@ export const EstimateCostResponse: MessageFns<EstimateCostResponse> = {
   },
 };
 
+function createBaseCoverageRequest(): CoverageRequest {
+  return { tokenizer: "", text: "", path: "", top: 0 };
+}
+
+export const CoverageRequest: MessageFns<CoverageRequest> = {
+  encode(message: CoverageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenizer !== "") {
+      writer.uint32(10).string(message.tokenizer);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
+    if (message.top !== 0) {
+      writer.uint32(32).uint32(message.top);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoverageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoverageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.top = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoverageRequest {
+    return {
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      top: isSet(object.top) ? globalThis.Number(object.top) : 0,
+    };
+  },
+
+  toJSON(message: CoverageRequest): unknown {
+    const obj: any = {};
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.top !== 0) {
+      obj.top = Math.round(message.top);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoverageRequest>, I>>(base?: I): CoverageRequest {
+    return CoverageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoverageRequest>, I>>(object: I): CoverageRequest {
+    const message = createBaseCoverageRequest();
+    message.tokenizer = object.tokenizer ?? "";
+    message.text = object.text ?? "";
+    message.path = object.path ?? "";
+    message.top = object.top ?? 0;
+    return message;
+  },
+};
+
+function createBaseTokenCount(): TokenCount {
+  return { id: 0, text: "", count: 0 };
+}
+
+export const TokenCount: MessageFns<TokenCount> = {
+  encode(message: TokenCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.count !== 0) {
+      writer.uint32(24).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenCount {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: TokenCount): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenCount>, I>>(base?: I): TokenCount {
+    return TokenCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenCount>, I>>(object: I): TokenCount {
+    const message = createBaseTokenCount();
+    message.id = object.id ?? 0;
+    message.text = object.text ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseCoverageResponse(): CoverageResponse {
+  return { totalTokens: 0, distinctTokens: 0, unusedTokens: 0, byteFallbackRate: 0, topTokens: [] };
+}
+
+export const CoverageResponse: MessageFns<CoverageResponse> = {
+  encode(message: CoverageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totalTokens !== 0) {
+      writer.uint32(8).uint64(message.totalTokens);
+    }
+    if (message.distinctTokens !== 0) {
+      writer.uint32(16).uint32(message.distinctTokens);
+    }
+    if (message.unusedTokens !== 0) {
+      writer.uint32(24).uint32(message.unusedTokens);
+    }
+    if (message.byteFallbackRate !== 0) {
+      writer.uint32(33).double(message.byteFallbackRate);
+    }
+    for (const v of message.topTokens) {
+      TokenCount.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoverageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoverageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totalTokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.distinctTokens = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unusedTokens = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.byteFallbackRate = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.topTokens.push(TokenCount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoverageResponse {
+    return {
+      totalTokens: isSet(object.totalTokens)
+        ? globalThis.Number(object.totalTokens)
+        : isSet(object.total_tokens)
+        ? globalThis.Number(object.total_tokens)
+        : 0,
+      distinctTokens: isSet(object.distinctTokens)
+        ? globalThis.Number(object.distinctTokens)
+        : isSet(object.distinct_tokens)
+        ? globalThis.Number(object.distinct_tokens)
+        : 0,
+      unusedTokens: isSet(object.unusedTokens)
+        ? globalThis.Number(object.unusedTokens)
+        : isSet(object.unused_tokens)
+        ? globalThis.Number(object.unused_tokens)
+        : 0,
+      byteFallbackRate: isSet(object.byteFallbackRate)
+        ? globalThis.Number(object.byteFallbackRate)
+        : isSet(object.byte_fallback_rate)
+        ? globalThis.Number(object.byte_fallback_rate)
+        : 0,
+      topTokens: globalThis.Array.isArray(object?.topTokens)
+        ? object.topTokens.map((e: any) => TokenCount.fromJSON(e))
+        : globalThis.Array.isArray(object?.top_tokens)
+        ? object.top_tokens.map((e: any) => TokenCount.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CoverageResponse): unknown {
+    const obj: any = {};
+    if (message.totalTokens !== 0) {
+      obj.totalTokens = Math.round(message.totalTokens);
+    }
+    if (message.distinctTokens !== 0) {
+      obj.distinctTokens = Math.round(message.distinctTokens);
+    }
+    if (message.unusedTokens !== 0) {
+      obj.unusedTokens = Math.round(message.unusedTokens);
+    }
+    if (message.byteFallbackRate !== 0) {
+      obj.byteFallbackRate = floatToJson(message.byteFallbackRate);
+    }
+    if (message.topTokens?.length) {
+      obj.topTokens = message.topTokens.map((e) => TokenCount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoverageResponse>, I>>(base?: I): CoverageResponse {
+    return CoverageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoverageResponse>, I>>(object: I): CoverageResponse {
+    const message = createBaseCoverageResponse();
+    message.totalTokens = object.totalTokens ?? 0;
+    message.distinctTokens = object.distinctTokens ?? 0;
+    message.unusedTokens = object.unusedTokens ?? 0;
+    message.byteFallbackRate = object.byteFallbackRate ?? 0;
+    message.topTokens = object.topTokens?.map((e) => TokenCount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseImportTokenizerRequest(): ImportTokenizerRequest {
+  return { name: "", json: "", path: "" };
+}
+
+export const ImportTokenizerRequest: MessageFns<ImportTokenizerRequest> = {
+  encode(message: ImportTokenizerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.json !== "") {
+      writer.uint32(18).string(message.json);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportTokenizerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportTokenizerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.json = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportTokenizerRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      json: isSet(object.json) ? globalThis.String(object.json) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: ImportTokenizerRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.json !== "") {
+      obj.json = message.json;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportTokenizerRequest>, I>>(base?: I): ImportTokenizerRequest {
+    return ImportTokenizerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportTokenizerRequest>, I>>(object: I): ImportTokenizerRequest {
+    const message = createBaseImportTokenizerRequest();
+    message.name = object.name ?? "";
+    message.json = object.json ?? "";
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseExportTokenizerRequest(): ExportTokenizerRequest {
+  return { tokenizer: "" };
+}
+
+export const ExportTokenizerRequest: MessageFns<ExportTokenizerRequest> = {
+  encode(message: ExportTokenizerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenizer !== "") {
+      writer.uint32(10).string(message.tokenizer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportTokenizerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportTokenizerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportTokenizerRequest {
+    return { tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "" };
+  },
+
+  toJSON(message: ExportTokenizerRequest): unknown {
+    const obj: any = {};
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportTokenizerRequest>, I>>(base?: I): ExportTokenizerRequest {
+    return ExportTokenizerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportTokenizerRequest>, I>>(object: I): ExportTokenizerRequest {
+    const message = createBaseExportTokenizerRequest();
+    message.tokenizer = object.tokenizer ?? "";
+    return message;
+  },
+};
+
+function createBaseExportTokenizerResponse(): ExportTokenizerResponse {
+  return { json: "" };
+}
+
+export const ExportTokenizerResponse: MessageFns<ExportTokenizerResponse> = {
+  encode(message: ExportTokenizerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.json !== "") {
+      writer.uint32(10).string(message.json);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportTokenizerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportTokenizerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.json = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportTokenizerResponse {
+    return { json: isSet(object.json) ? globalThis.String(object.json) : "" };
+  },
+
+  toJSON(message: ExportTokenizerResponse): unknown {
+    const obj: any = {};
+    if (message.json !== "") {
+      obj.json = message.json;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportTokenizerResponse>, I>>(base?: I): ExportTokenizerResponse {
+    return ExportTokenizerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportTokenizerResponse>, I>>(object: I): ExportTokenizerResponse {
+    const message = createBaseExportTokenizerResponse();
+    message.json = object.json ?? "";
+    return message;
+  },
+};
+
 /** Tokenizers: registry, training, encoding, inspection. */
 export type TokenizeServiceService = typeof TokenizeServiceService;
 export const TokenizeServiceService = {
@@ -2392,6 +3084,39 @@ export const TokenizeServiceService = {
       Buffer.from(EstimateCostResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EstimateCostResponse => EstimateCostResponse.decode(value),
   },
+  /** Reports how a corpus uses a tokenizer's vocabulary. */
+  coverage: {
+    path: "/lab.v1.TokenizeService/Coverage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CoverageRequest): Buffer => Buffer.from(CoverageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CoverageRequest => CoverageRequest.decode(value),
+    responseSerialize: (value: CoverageResponse): Buffer => Buffer.from(CoverageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CoverageResponse => CoverageResponse.decode(value),
+  },
+  /** Registers a tokenizer from a Hugging Face tokenizer.json or a tiktoken rank file. */
+  importTokenizer: {
+    path: "/lab.v1.TokenizeService/ImportTokenizer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportTokenizerRequest): Buffer =>
+      Buffer.from(ImportTokenizerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportTokenizerRequest => ImportTokenizerRequest.decode(value),
+    responseSerialize: (value: TokenizerInfo): Buffer => Buffer.from(TokenizerInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TokenizerInfo => TokenizerInfo.decode(value),
+  },
+  /** Returns a tokenizer as a Hugging Face tokenizer.json (the lab's own format for char-level ones). */
+  exportTokenizer: {
+    path: "/lab.v1.TokenizeService/ExportTokenizer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportTokenizerRequest): Buffer =>
+      Buffer.from(ExportTokenizerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportTokenizerRequest => ExportTokenizerRequest.decode(value),
+    responseSerialize: (value: ExportTokenizerResponse): Buffer =>
+      Buffer.from(ExportTokenizerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportTokenizerResponse => ExportTokenizerResponse.decode(value),
+  },
 } as const;
 
 export interface TokenizeServiceServer extends UntypedServiceImplementation {
@@ -2411,6 +3136,12 @@ export interface TokenizeServiceServer extends UntypedServiceImplementation {
   train: handleServerStreamingCall<TrainTokenizerRequest, TrainTokenizerEvent>;
   /** Estimates the cost of a text at a price per 1,000 tokens. */
   estimateCost: handleUnaryCall<EstimateCostRequest, EstimateCostResponse>;
+  /** Reports how a corpus uses a tokenizer's vocabulary. */
+  coverage: handleUnaryCall<CoverageRequest, CoverageResponse>;
+  /** Registers a tokenizer from a Hugging Face tokenizer.json or a tiktoken rank file. */
+  importTokenizer: handleUnaryCall<ImportTokenizerRequest, TokenizerInfo>;
+  /** Returns a tokenizer as a Hugging Face tokenizer.json (the lab's own format for char-level ones). */
+  exportTokenizer: handleUnaryCall<ExportTokenizerRequest, ExportTokenizerResponse>;
 }
 
 export interface TokenizeServiceClient extends Client {
@@ -2533,6 +3264,54 @@ export interface TokenizeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EstimateCostResponse) => void,
   ): ClientUnaryCall;
+  /** Reports how a corpus uses a tokenizer's vocabulary. */
+  coverage(
+    request: CoverageRequest,
+    callback: (error: ServiceError | null, response: CoverageResponse) => void,
+  ): ClientUnaryCall;
+  coverage(
+    request: CoverageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CoverageResponse) => void,
+  ): ClientUnaryCall;
+  coverage(
+    request: CoverageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CoverageResponse) => void,
+  ): ClientUnaryCall;
+  /** Registers a tokenizer from a Hugging Face tokenizer.json or a tiktoken rank file. */
+  importTokenizer(
+    request: ImportTokenizerRequest,
+    callback: (error: ServiceError | null, response: TokenizerInfo) => void,
+  ): ClientUnaryCall;
+  importTokenizer(
+    request: ImportTokenizerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TokenizerInfo) => void,
+  ): ClientUnaryCall;
+  importTokenizer(
+    request: ImportTokenizerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TokenizerInfo) => void,
+  ): ClientUnaryCall;
+  /** Returns a tokenizer as a Hugging Face tokenizer.json (the lab's own format for char-level ones). */
+  exportTokenizer(
+    request: ExportTokenizerRequest,
+    callback: (error: ServiceError | null, response: ExportTokenizerResponse) => void,
+  ): ClientUnaryCall;
+  exportTokenizer(
+    request: ExportTokenizerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportTokenizerResponse) => void,
+  ): ClientUnaryCall;
+  exportTokenizer(
+    request: ExportTokenizerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportTokenizerResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TokenizeServiceClient = makeGenericClientConstructor(
@@ -2560,6 +3339,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;

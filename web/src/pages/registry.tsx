@@ -1,0 +1,160 @@
+import type { Component, JSX } from 'solid-js';
+import StatusPage from './Status.tsx';
+import TokenizerPage from './Tokenizer.tsx';
+
+export interface PageDef {
+  /** Route id: the page lives at `#/<id>`. */
+  id: string;
+  /** Name in the navigation. */
+  title: string;
+  /** Two or three sentences on the concept the page teaches. */
+  intro: JSX.Element;
+  /** The page body; absent for pages that are not built yet. */
+  component?: Component;
+  /** For pages not built yet: one line on what will be there. */
+  planned?: string;
+}
+
+export const pages: PageDef[] = [
+  {
+    id: 'status',
+    title: 'Status',
+    intro: (
+      <>
+        The lab is a handful of small programs: five services (tokenize, data, train, infer, eval) that each
+        do one job, a gateway that this page talks to, and an event bus that carries progress and metrics
+        between them. This page shows whether each piece is up, live, and the last events that passed over the
+        bus.
+      </>
+    ),
+    component: StatusPage,
+  },
+  {
+    id: 'tokenizer',
+    title: 'Tokenizer',
+    intro: (
+      <>
+        A language model never sees letters: a <strong>tokenizer</strong> first cuts text into pieces (tokens)
+        from a fixed vocabulary and turns each into an integer id, and the model predicts the next id. How the
+        text is cut decides how long sequences are, which words the model sees whole, and how well other
+        languages and code fit in its context. Type below to watch it happen, compare tokenizers, and train
+        your own.
+      </>
+    ),
+    component: TokenizerPage,
+  },
+  {
+    id: 'data',
+    title: 'Data',
+    intro: (
+      <>
+        A model learns only what is in its training data, so most of the work of making a good model is making
+        good data: collecting text, cleaning it, removing duplicates and junk, and splitting it into training
+        and validation sets. The cleaned text is then tokenized into shards the trainer can stream.
+      </>
+    ),
+    planned:
+      'Ingest a dataset, run cleaning / deduplication / filtering steps with before-and-after statistics, split it and tokenize it into shards.',
+  },
+  {
+    id: 'architecture',
+    title: 'Architecture',
+    intro: (
+      <>
+        A GPT is a stack of identical transformer blocks: each block lets every token look at earlier tokens
+        (attention) and then transforms each token on its own (an MLP), adding its result to a running
+        “residual stream”. The number of layers, heads and the width decide how many parameters the model has
+        and how much memory and compute it needs.
+      </>
+    ),
+    planned:
+      'Pick a model family (gpt2 or llama) and its sizes, and see the block diagram, parameter count and memory estimate update live.',
+  },
+  {
+    id: 'train',
+    title: 'Train',
+    intro: (
+      <>
+        <strong>Pre-training</strong> shows the model billions of next-token guesses and nudges every weight a
+        little in the direction that would have made the right token more likely (gradient descent).
+        Fine-tuning (SFT, LoRA, DPO) continues from a trained model on a smaller, targeted dataset. The loss
+        curve is the main instrument: it should fall, and the validation loss tells you whether the model
+        generalises or memorises.
+      </>
+    ),
+    planned:
+      'Start pre-training or fine-tuning runs, and watch loss, learning rate, gradient norm and tokens/s as live curves, with checkpoints and resume.',
+  },
+  {
+    id: 'chat',
+    title: 'Playground / Chat',
+    intro: (
+      <>
+        Generation is repeated next-token prediction: the model outputs a probability for every token in the
+        vocabulary, one is picked, appended, and the process repeats. How it is picked — greedy, temperature,
+        top-k, top-p — changes the text from dull and repetitive to creative and incoherent.
+      </>
+    ),
+    planned:
+      'Load a checkpoint, generate text or chat with streaming tokens, tune the decoding settings, and see each token’s probability.',
+  },
+  {
+    id: 'attention',
+    title: 'Attention',
+    intro: (
+      <>
+        In each attention head, every token computes how much to look at each earlier token; those weights
+        form a matrix per head and layer. Plotting them as heatmaps shows what heads learn: some attend to the
+        previous token, some to the start of the text, some copy earlier patterns (induction heads).
+      </>
+    ),
+    planned:
+      'Run a prompt through a model and browse per-layer, per-head attention heatmaps drawn on canvas.',
+  },
+  {
+    id: 'probing',
+    title: 'Probing',
+    intro: (
+      <>
+        The residual stream carries a vector for every token through the layers. Probing looks at those
+        activations: what the model would predict if it stopped at a given layer (the “logit lens”), which
+        directions light up, and whether a simple classifier can read a property (say, part of speech)
+        straight out of them.
+      </>
+    ),
+    planned:
+      'Inspect residual-stream activations per layer and token, with a logit-lens view and simple linear probes.',
+  },
+  {
+    id: 'eval',
+    title: 'Eval',
+    intro: (
+      <>
+        A falling training loss does not prove a model is good. Evaluation measures it on held-out data:
+        perplexity (how surprised the model is by real text), overlap scores such as BLEU and ROUGE for
+        generated text, multiple-choice benchmarks, and running generated code against tests.
+      </>
+    ),
+    planned:
+      'Run perplexity, BLEU/ROUGE/METEOR, multiple-choice and code-execution evaluations on a checkpoint and see the scores.',
+  },
+  {
+    id: 'experiments',
+    title: 'Experiments',
+    intro: (
+      <>
+        Learning comes from comparing: the same model with a different learning rate, tokenizer or dataset. An
+        experiment groups runs so their curves and scores can be laid side by side, with the settings that
+        differ highlighted.
+      </>
+    ),
+    planned:
+      'List past runs with their settings, overlay their loss curves and compare their evaluation scores.',
+  },
+];
+
+export const defaultPage = pages[0]!;
+
+export function findPage(id: string): PageDef | undefined {
+  return pages.find((p) => p.id === id);
+}

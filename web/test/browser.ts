@@ -1,0 +1,94 @@
+// Browser harness for UI tests: Debian's chromium driven by playwright-core, with a fresh temporary profile
+// (user-data-dir) per launch, and every console error / uncaught page error collected for assertions.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface LaunchedBrowser {
+  /** The browser that owns the persistent context. */
+  browser: Browser;
+  context: BrowserContext;
+  /** The first page of the context, ready to navigate. */
+  page: Page;
+  /** Console messages of type "error" and uncaught exceptions, from every page of the context. */
+  consoleErrors: string[];
+  /** Closes the browser and deletes its temporary profile. */
+  close(): Promise<void>;
+}
+
+/** Waits for the chromium binary, which may still be being installed by apt when the tests start. */
+export async function waitForChromium(timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(CHROMIUM_PATH)) {
+    if (Date.now() > deadline)
+      throw new Error(`${CHROMIUM_PATH} did not appear within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+export async function launchBrowser(
+  opts: { viewport?: { width: number; height: number } } = {},
+): Promise<LaunchedBrowser> {
+  await waitForChromium();
+  const userDataDir = await mkdtemp(join(tmpdir(), 'lab-chromium-'));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: opts.viewport ?? { width: 1280, height: 900 },
+      timeout: 60_000,
+    });
+  } catch (err) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const consoleErrors: string[] = [];
+  const watch = (p: Page) => {
+    p.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+    p.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+
+  const page = context.pages()[0] ?? (await context.newPage());
+  const browser = context.browser();
+  if (!browser) {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+    throw new Error('playwright returned a persistent context without a browser');
+  }
+
+  let closed = false;
+  return {
+    browser,
+    context,
+    page,
+    consoleErrors,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await context.close().catch(() => {});
+      await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}
