@@ -177,7 +177,8 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
         pattern: (values.pattern as string | undefined) ?? 'gpt2',
         kind: (values.kind as string | undefined) ?? 'bpe',
       };
-      if (!values['vocab-size'])
+      // A char tokenizer's vocabulary is the text's characters: only BPE needs a size.
+      if (!values['vocab-size'] && req.kind !== 'char')
         throw new LabError('INVALID_ARGUMENT', '--vocab-size is required', 'vocab-size');
       const t0 = performance.now();
       for await (const ev of backend(values).train(req, ctx)) {
