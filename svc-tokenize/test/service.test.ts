@@ -260,6 +260,74 @@ describe('svc-tokenize over gRPC', () => {
     expect(tokenizers.map((t) => t.name)).not.toContain(req.name === 'gpt2' ? 'none' : req.name);
   });
 
+  it('trains a char-level tokenizer: one id per distinct character', async () => {
+    const evs = await trainEvents({ name: 'bard-char', path: shakespeare, kind: 'char' });
+    expect(evs.at(-1)!.done).toMatchObject({ name: 'bard-char', kind: 'char', vocabSize: 65 });
+    const enc = await call(client.encode, {
+      tokenizer: 'bard-char',
+      text: 'To be',
+      withTokens: false,
+      allowedSpecial: [],
+    });
+    expect(enc.ids).toHaveLength(5);
+    const err = await rejection(
+      call(client.encode, { tokenizer: 'bard-char', text: 'émoji', withTokens: false, allowedSpecial: [] }),
+    );
+    expect(err.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('imports a Hugging Face tokenizer.json, exports one that re-imports to the same ids', async () => {
+    const { readFileSync } = await import('node:fs');
+    const gpt2Json = readFileSync('/work/shared/datasets/gpt2-tokenizer/tokenizer.json', 'utf8');
+    const info = await call(client.importTokenizer, { name: 'hf-gpt2', json: gpt2Json, path: '' });
+    expect(info).toMatchObject({ name: 'hf-gpt2', kind: 'hf', vocabSize: 50257 });
+    const text = "Hugging Face's GPT-2 tokenizer: same ids as ours?";
+    const ids = (t: string) =>
+      call(client.encode, { tokenizer: t, text, withTokens: false, allowedSpecial: [] }).then((r) => r.ids);
+    expect(await ids('hf-gpt2')).toEqual(await ids('gpt2'));
+    const { json } = await call(client.exportTokenizer, { tokenizer: 'shakespeare-512' });
+    expect(JSON.parse(json).model.type).toBe('BPE');
+    await call(client.importTokenizer, { name: 'bard-again', json, path: '' });
+    const sample = 'What light through yonder window breaks?';
+    const a = await call(client.encode, {
+      tokenizer: 'shakespeare-512',
+      text: sample,
+      withTokens: false,
+      allowedSpecial: [],
+    });
+    const b = await call(client.encode, {
+      tokenizer: 'bard-again',
+      text: sample,
+      withTokens: false,
+      allowedSpecial: [],
+    });
+    expect(b.ids).toEqual(a.ids);
+    const taken = await rejection(
+      call(client.importTokenizer, { name: 'hf-gpt2', json: gpt2Json, path: '' }),
+    );
+    expect(taken).toMatchObject({ code: 'ALREADY_EXISTS', field: 'name' });
+    const broken = await rejection(
+      call(client.importTokenizer, { name: 'broken', json: '{"model": ', path: '' }),
+    );
+    expect(broken.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('reports vocabulary coverage of a corpus, with byte fallback for SentencePiece-style models', async () => {
+    await call(client.importTokenizer, {
+      name: 'phi3',
+      json: '',
+      path: '/work/shared/datasets/hf-tokenizer-phi3-mini/tokenizer.json',
+    });
+    const text = 'Plain English words. 🦜 and 東京 need byte fallback in a 32k vocabulary.';
+    const r = await call(client.coverage, { tokenizer: 'phi3', text, path: '', top: 3 });
+    expect(r.totalTokens).toBeGreaterThan(10);
+    expect(r.byteFallbackRate).toBeGreaterThan(0);
+    expect(r.topTokens).toHaveLength(3);
+    expect(r.unusedTokens).toBeGreaterThan(31_000);
+    const g = await call(client.coverage, { tokenizer: 'gpt2', text, path: '', top: 3 });
+    expect(g.byteFallbackRate).toBe(0);
+  });
+
   it('reports what it implements', async () => {
     const info = await call(client.getInfo, {});
     expect(info.name).toBe('tokenize');
