@@ -1,3 +1,4 @@
+import { datasetPath } from '@lab/common';
 import { getTokenizer } from '@lab/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { useStack } from '../../supervisor/test/fixture.ts';
@@ -59,7 +60,7 @@ describe('tokenizer routes of the gateway', () => {
     try {
       const res = await post(
         '/api/tokenize/train',
-        { name: 'bard-400', vocabSize: 400, path: '/work/shared/datasets/tinyshakespeare/input.txt' },
+        { name: 'bard-400', vocabSize: 400, path: datasetPath('tinyshakespeare', 'input.txt') },
         { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
       );
       expect(res.status).toBe(202);

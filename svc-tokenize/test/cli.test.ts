@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { datasetPath } from '@lab/common';
 import { get_encoding } from 'tiktoken';
 import { describe, expect, it } from 'vitest';
 
 const bin = resolve(import.meta.dirname, '../bin/lab-tokenize.js');
-const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 const home = mkdtempSync(join(tmpdir(), 'lab-cli-'));
 
 function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {

@@ -7,6 +7,7 @@ import {
   checkHealth,
   createClient,
   createLogger,
+  datasetPath,
   fromServiceError,
   loadConfig,
   MemoryBus,
@@ -20,7 +21,7 @@ import { getTokenizer } from '@lab/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTokenizeService } from '../src/service.ts';
 
-const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 let server: RunningGrpcServer;
 let client: TokenizeServiceClient;
 let address: string;
@@ -278,7 +279,7 @@ describe('svc-tokenize over gRPC', () => {
 
   it('imports a Hugging Face tokenizer.json, exports one that re-imports to the same ids', async () => {
     const { readFileSync } = await import('node:fs');
-    const gpt2Json = readFileSync('/work/shared/datasets/gpt2-tokenizer/tokenizer.json', 'utf8');
+    const gpt2Json = readFileSync(datasetPath('gpt2-tokenizer', 'tokenizer.json'), 'utf8');
     const info = await call(client.importTokenizer, { name: 'hf-gpt2', json: gpt2Json, path: '' });
     expect(info).toMatchObject({ name: 'hf-gpt2', kind: 'hf', vocabSize: 50257 });
     const text = "Hugging Face's GPT-2 tokenizer: same ids as ours?";
@@ -316,7 +317,7 @@ describe('svc-tokenize over gRPC', () => {
     await call(client.importTokenizer, {
       name: 'phi3',
       json: '',
-      path: '/work/shared/datasets/hf-tokenizer-phi3-mini/tokenizer.json',
+      path: datasetPath('hf-tokenizer-phi3-mini', 'tokenizer.json'),
     });
     const text = 'Plain English words. 🦜 and 東京 need byte fallback in a 32k vocabulary.';
     const r = await call(client.coverage, { tokenizer: 'phi3', text, path: '', top: 3 });

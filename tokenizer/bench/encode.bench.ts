@@ -3,11 +3,12 @@
  * Run: npm run bench:tokenize   (single-threaded; each encoder gets one warm-up pass on 1 MB first)
  */
 import { readFileSync } from 'node:fs';
+import { datasetPath } from '@lab/common';
 import { getEncoding } from 'js-tiktoken';
 import { get_encoding } from 'tiktoken';
 import { getTokenizer, RankTokenizer, trainBpe } from '../src/index.ts';
 
-const base = readFileSync('/work/shared/datasets/tinyshakespeare/input.txt', 'utf8');
+const base = readFileSync(datasetPath('tinyshakespeare', 'input.txt'), 'utf8');
 let text = '';
 while (text.length < 10_000_000) text += base;
 const mb = Buffer.byteLength(text, 'utf8') / 1e6;
@@ -60,7 +61,7 @@ for (const name of ['cl100k_base', 'gpt2'] as const) {
 
 // Repeated Shakespeare flatters our piece cache; also measure unseen, non-repeating text with a fresh cache.
 {
-  const dir = '/work/shared/datasets/wikitext-2';
+  const dir = datasetPath('wikitext-2');
   const wiki = ['wiki.test.raw.crlf-nonempty-lines', 'wiki.valid.tokens', 'wiki.test.tokens']
     .map((f) => readFileSync(`${dir}/${f}`, 'utf8'))
     .join('\n');
@@ -96,7 +97,7 @@ const trainSeconds = (performance.now() - t0) / 1000;
 console.log(`trained ${trained.vocabSize} ids in ${trainSeconds.toFixed(2)} s (target < 10 s)`);
 
 {
-  const dir = '/work/shared/datasets/wikitext-2';
+  const dir = datasetPath('wikitext-2');
   const unique = [
     base,
     ...['wiki.test.raw.crlf-nonempty-lines', 'wiki.valid.tokens', 'wiki.test.tokens'].map((f) =>

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { datasetPath } from '@lab/common';
 
-export const DATASETS = '/work/shared/datasets';
+export const DATASETS = datasetPath();
 export const SHAKESPEARE = readFileSync(`${DATASETS}/tinyshakespeare/input.txt`, 'utf8');
 
 /** Deterministic PRNG (mulberry32) so property tests are reproducible. */

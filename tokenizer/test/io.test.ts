@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { datasetPath } from '@lab/common';
 import { describe, expect, it } from 'vitest';
 import {
   CharTokenizer,
@@ -45,7 +46,7 @@ describe('loadTokenizer / saveTokenizer', () => {
   });
 
   it('saves an imported tokenizer.json unchanged', () => {
-    const src = '/work/shared/datasets/hf-tokenizer-phi3-mini/tokenizer.json';
+    const src = datasetPath('hf-tokenizer-phi3-mini', 'tokenizer.json');
     const dir = tmp();
     saveTokenizer(loadTokenizer(src), dir);
     expect(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'))).toEqual(
