@@ -1,0 +1,62 @@
+// @lab/engine: build GPT graphs in TypeScript, differentiate them, and train/run them on ONNX Runtime.
+
+export {
+  type Checkpoint,
+  configFromHf,
+  hfConfig,
+  loadCheckpoint,
+  saveCheckpoint,
+  type TrainerState,
+} from './checkpoint/checkpoint.ts';
+export { type NamedTensor, readSafetensors, writeSafetensors } from './checkpoint/safetensors.ts';
+export { type Estimate, estimateModel } from './estimate.ts';
+export { gradients } from './graph/autodiff.ts';
+export {
+  type GradCheckInput,
+  type GradCheckOptions,
+  type GradCheckResult,
+  gradCheck,
+} from './graph/gradcheck.ts';
+export {
+  type Dim,
+  type DType,
+  Graph,
+  GraphError,
+  type GraphNode,
+  type Shape,
+  type Value,
+} from './graph/graph.ts';
+export * as ops from './graph/ops.ts';
+export { buildInferenceGraph, type ExportOptions } from './infer/export.ts';
+export { Decoder, type SampleOptions, sampleToken } from './infer/generate.ts';
+export {
+  type Activation,
+  type Family,
+  gpt2Config,
+  llamaConfig,
+  type ModelConfig,
+  type NormKind,
+  type PositionKind,
+  PRESETS,
+  type PresetName,
+  preset,
+} from './models/config.ts';
+export { forward, paramLayout, paramSpecs } from './models/model.ts';
+export { ParamLayout, type ParamSpec } from './models/params.ts';
+export { ModelProto as OnnxModelProto } from './onnx/gen/onnx.ts';
+export { Rng, type RngState } from './rng.ts';
+export { type AdaptiveOptions, AdaptiveSession } from './runtime/adaptive.ts';
+export {
+  createSession,
+  DEFAULT_OPT_LEVEL,
+  type ExecutionProvider,
+  type OptLevel,
+  ort,
+  type Session,
+  type SessionOptions,
+} from './runtime/session.ts';
+export { BatchSampler } from './train/data.ts';
+export { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig } from './train/graphs.ts';
+export { type PretrainEvent, type PretrainOptions, type PretrainResult, pretrain } from './train/pretrain.ts';
+export { cosineLr, type LrSchedule } from './train/schedule.ts';
+export { type Batch, type StepResult, Trainer, type TrainerOptions } from './train/trainer.ts';

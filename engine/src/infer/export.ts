@@ -1,0 +1,102 @@
+// Inference graph in the Hugging Face ONNX naming: input_ids, attention_mask, position_ids and
+// past_key_values.N.key/value in; logits and present.N.key/value out; optionally attention
+// probabilities and residual-stream activations for the lab's visualisations. Weights are initializers
+// under their Hugging Face names.
+import { Graph, type Value } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
+import { headDim, type ModelConfig } from '../models/config.ts';
+import type { ForwardCtx, KvPair } from '../models/layers.ts';
+import { forward, paramLayout } from '../models/model.ts';
+
+export interface ExportOptions {
+  /** Also output `attn_probs.N` [batch, heads, seq, total] per layer. */
+  attentionProbs?: boolean;
+  /** Also output `residual.K` [batch, seq, width]: after embeddings, then after each attention and MLP. */
+  residuals?: boolean;
+}
+
+/** Scalar dim `axis` of x's runtime shape, as int64. */
+function dimOf(g: Graph, x: Value, axis: number): Value {
+  const [shape] = g.node('Shape', [x], [{ dtype: 'int64', shape: [x.shape.length] }]);
+  return g.node('Gather', [shape, g.constant('int64', [], [axis])], [{ dtype: 'int64', shape: [] }], {
+    axis: 0,
+  })[0];
+}
+
+function range(g: Graph, start: Value, limit: Value, name: string): Value {
+  return g.node(
+    'Range',
+    [start, limit, g.constant('int64', [], [1])],
+    [{ dtype: 'int64', shape: [name] }],
+  )[0];
+}
+
+export function buildInferenceGraph(cfg: ModelConfig, params: Float32Array, opts: ExportOptions = {}): Graph {
+  const layout = paramLayout(cfg);
+  const g = new Graph(`${cfg.family}_inference`);
+  const d = headDim(cfg);
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const attn = g.input('attention_mask', 'int64', ['batch', 'total']);
+  const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
+  const past: KvPair[] = [];
+  for (let i = 0; i < cfg.nLayer; i++) {
+    const shape = ['batch', cfg.nKvHead, 'past', d];
+    past.push({
+      key: g.input(`past_key_values.${i}.key`, 'float32', shape),
+      value: g.input(`past_key_values.${i}.value`, 'float32', shape),
+    });
+  }
+  const weights = new Map<string, Value>();
+  for (const e of layout.entries) {
+    weights.set(e.name, g.initializer(e.name, 'float32', e.shape, params.slice(e.offset, e.offset + e.size)));
+  }
+
+  // Additive mask [batch, 1, seq, total]: key j is visible to query i iff j ≤ past + i and not padding.
+  const mask = g.scope('mask', () => {
+    const total = dimOf(g, attn, 1);
+    const seq = dimOf(g, ids, 1);
+    const pastLen = op.sub(g, total, seq);
+    const kpos = op.unsqueeze(g, range(g, g.constant('int64', [], [0]), total, 'total'), [0]);
+    const qpos = op.unsqueeze(g, range(g, pastLen, total, 'seq'), [1]);
+    const causal = op.not(g, op.greater(g, kpos, qpos));
+    const notPad = op.unsqueeze(g, op.equal(g, attn, g.constant('int64', [], [1])), [1, 2]);
+    const [ok] = g.node('And', [causal, notPad], [{ dtype: 'bool', shape: ['batch', 1, 'seq', 'total'] }]);
+    return op.where(g, ok, g.scalar(0), g.scalar(-1e9));
+  });
+
+  const presents: KvPair[] = [];
+  const attnProbs: Value[] = [];
+  const residuals: Value[] = [];
+  const ctx: ForwardCtx = {
+    g,
+    cfg,
+    p: (name) => {
+      const w = weights.get(name);
+      if (!w) throw new Error(`unknown parameter '${name}'`);
+      return w;
+    },
+    batch: 'batch',
+    seq: 'seq',
+    positions,
+    mask,
+    train: false,
+    nextSeed: () => 0,
+    past,
+    presents,
+    attnProbs: opts.attentionProbs ? attnProbs : undefined,
+    residuals: opts.residuals ? residuals : undefined,
+  };
+  const logits = forward(ctx, ids);
+  g.output(logits, 'logits');
+  presents.forEach((p, i) => {
+    g.output(p.key, `present.${i}.key`);
+    g.output(p.value, `present.${i}.value`);
+  });
+  attnProbs.forEach((p, i) => {
+    g.output(p, `attn_probs.${i}`);
+  });
+  residuals.forEach((r, i) => {
+    g.output(r, `residual.${i}`);
+  });
+  return g;
+}

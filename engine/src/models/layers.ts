@@ -1,0 +1,161 @@
+// Transformer building blocks shared by the model families: the forward context, norms, the MLP
+// variants, rotary embeddings and causal self-attention (with GQA and an optional KV cache).
+import type { Dim, Graph, Value } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
+import { headDim, type ModelConfig } from './config.ts';
+
+export interface KvPair {
+  key: Value;
+  value: Value;
+}
+
+export interface ForwardCtx {
+  g: Graph;
+  cfg: ModelConfig;
+  /** Parameter lookup by Hugging Face name. */
+  p: (name: string) => Value;
+  batch: Dim;
+  seq: Dim;
+  /** int64 positions, [T] or [B, T]. */
+  positions: Value;
+  /** Additive attention mask broadcastable to [B, H, T, S] (0 = attend, large negative = blocked). */
+  mask: Value;
+  /** Training graphs apply dropout; each dropout node gets its own seed. */
+  train: boolean;
+  nextSeed: () => number;
+  /** Inference with a KV cache: past per layer in, present per layer collected. */
+  past?: readonly KvPair[];
+  presents?: KvPair[];
+  /** Optional captures for the lab's visualisations. */
+  attnProbs?: Value[];
+  residuals?: Value[];
+}
+
+export function dropout(ctx: ForwardCtx, x: Value): Value {
+  return ctx.train && ctx.cfg.dropout > 0 ? op.dropout(ctx.g, x, ctx.cfg.dropout, ctx.nextSeed()) : x;
+}
+
+/** x @ W (+ b). `transposed` weights are stored [out, in] (Llama/nn.Linear); otherwise [in, out] (GPT-2 Conv1D). */
+export function linear(g: Graph, x: Value, w: Value, b?: Value, transposed = false): Value {
+  const wt = transposed ? op.transpose(g, w, [1, 0]) : w;
+  const y = op.matmul(g, x, wt);
+  return b ? op.add(g, y, b) : y;
+}
+
+export function norm(ctx: ForwardCtx, x: Value, prefix: string): Value {
+  const { g, cfg } = ctx;
+  if (cfg.norm === 'rmsnorm') return op.rmsNorm(g, x, ctx.p(`${prefix}.weight`), cfg.normEps);
+  return op.layerNorm(
+    g,
+    x,
+    ctx.p(`${prefix}.weight`),
+    cfg.bias ? ctx.p(`${prefix}.bias`) : undefined,
+    cfg.normEps,
+  );
+}
+
+export function activation(g: Graph, x: Value, kind: ModelConfig['activation']): Value {
+  if (kind === 'gelu') return op.gelu(g, x, 'none');
+  if (kind === 'gelu_tanh') return op.gelu(g, x, 'tanh');
+  if (kind === 'relu') return op.relu(g, x);
+  throw new Error(`activation '${kind}' is gated; use swiglu()`);
+}
+
+/** SiLU(gate) * up. */
+export function swiglu(g: Graph, gate: Value, up: Value): Value {
+  return op.mul(g, op.mul(g, gate, op.sigmoid(g, gate)), up);
+}
+
+/** Sinusoidal table [n, d] (Vaswani et al.), used both for absolute positions and RoPE angles. */
+export function sinusoidTable(n: number, d: number): Float32Array {
+  const t = new Float32Array(n * d);
+  for (let pos = 0; pos < n; pos++) {
+    for (let i = 0; i < d / 2; i++) {
+      const a = pos / 10000 ** ((2 * i) / d);
+      t[pos * d + 2 * i] = Math.sin(a);
+      t[pos * d + 2 * i + 1] = Math.cos(a);
+    }
+  }
+  return t;
+}
+
+/** cos/sin of RoPE angles for every position, [blockSize, headDim/2]. */
+export function ropeTables(cfg: ModelConfig): { cos: Float32Array; sin: Float32Array } {
+  const half = headDim(cfg) / 2;
+  const cos = new Float32Array(cfg.blockSize * half);
+  const sin = new Float32Array(cfg.blockSize * half);
+  for (let pos = 0; pos < cfg.blockSize; pos++) {
+    for (let i = 0; i < half; i++) {
+      const a = pos / cfg.ropeTheta ** ((2 * i) / (2 * half));
+      cos[pos * half + i] = Math.cos(a);
+      sin[pos * half + i] = Math.sin(a);
+    }
+  }
+  return { cos, sin };
+}
+
+/** Rotate-half RoPE on x [B, H, T, D] (the Hugging Face Llama convention). */
+function rope(ctx: ForwardCtx, x: Value): Value {
+  const { g, cfg } = ctx;
+  const half = headDim(cfg) / 2;
+  const t = ropeTables(cfg);
+  const cosT = g.constant('float32', [cfg.blockSize, half], t.cos);
+  const sinT = g.constant('float32', [cfg.blockSize, half], t.sin);
+  // positions [T] -> [T, half] broadcasts over [B, H]; [B, T] -> [B, 1, T, half]
+  const pick = (table: Value): Value => {
+    const rows = op.gather(g, table, ctx.positions);
+    return ctx.positions.shape.length === 2 ? op.unsqueeze(g, rows, [1]) : rows;
+  };
+  const c = pick(cosT);
+  const s = pick(sinT);
+  const [x1, x2] = op.split(g, x, [half, half], -1);
+  const r1 = op.sub(g, op.mul(g, x1, c), op.mul(g, x2, s));
+  const r2 = op.add(g, op.mul(g, x2, c), op.mul(g, x1, s));
+  return op.concat(g, [r1, r2], -1);
+}
+
+/**
+ * Causal self-attention on projected q [B,T,H·D], k and v [B,T,KV·D]; returns [B,T,H·D].
+ * Keys/values are concatenated onto the cache when one is given (inference export).
+ */
+export function attention(ctx: ForwardCtx, q: Value, k: Value, v: Value, layer: number): Value {
+  const { g, cfg, batch, seq } = ctx;
+  const d = headDim(cfg);
+  const heads = (x: Value, n: number): Value =>
+    op.transpose(g, op.reshape(g, x, [batch, seq, n, d]), [0, 2, 1, 3]);
+  let qh = heads(op.mul(g, q, g.scalar(1 / Math.sqrt(d))), cfg.nHead);
+  let kh = heads(k, cfg.nKvHead);
+  let vh = heads(v, cfg.nKvHead);
+  if (cfg.positions === 'rope') {
+    qh = rope(ctx, qh);
+    kh = rope(ctx, kh);
+  }
+  if (ctx.past) {
+    kh = op.concat(g, [ctx.past[layer].key, kh], 2);
+    vh = op.concat(g, [ctx.past[layer].value, vh], 2);
+    ctx.presents?.push({ key: kh, value: vh });
+  }
+  const rep = cfg.nHead / cfg.nKvHead;
+  if (rep > 1) {
+    // GQA: each kv head serves `rep` query heads; Expand broadcasts without knowing B or S.
+    const repeat = (x: Value): Value => {
+      const e = op.expand(g, op.unsqueeze(g, x, [2]), [1, 1, rep, 1, 1]);
+      return op.reshape(g, e, [x.shape[0], cfg.nHead, x.shape[2], d]);
+    };
+    kh = repeat(kh);
+    vh = repeat(vh);
+  }
+  const scores = op.add(g, op.matmul(g, qh, op.transpose(g, kh, [0, 1, 3, 2])), ctx.mask);
+  let probs = op.softmax(g, scores, -1);
+  ctx.attnProbs?.push(probs);
+  probs = dropout(ctx, probs);
+  const y = op.matmul(g, probs, vh);
+  return op.reshape(g, op.transpose(g, y, [0, 2, 1, 3]), [batch, seq, cfg.nHead * d]);
+}
+
+/** Constant causal mask [T, T] for training graphs (static T). */
+export function causalMask(g: Graph, t: number): Value {
+  const m = new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
+  return g.constant('float32', [t, t], m);
+}

@@ -1,0 +1,74 @@
+// Parameter specs and the flat layout: all weights live in one Float32Array (and so do the AdamW
+// moments), which keeps a training step to three state tensors in and three out instead of hundreds.
+import { Rng } from '../rng.ts';
+
+export type InitKind =
+  | { kind: 'normal'; std: number }
+  | { kind: 'ones' }
+  | { kind: 'zeros' }
+  | { kind: 'table'; values: Float32Array };
+
+export interface ParamSpec {
+  /** Hugging Face tensor name, e.g. `transformer.h.0.attn.c_attn.weight`. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: InitKind;
+  /** Whether AdamW applies weight decay (not to norms, biases, embeddings). */
+  readonly decay: boolean;
+}
+
+export interface ParamEntry extends ParamSpec {
+  readonly offset: number;
+  readonly size: number;
+}
+
+export class ParamLayout {
+  readonly entries: ParamEntry[] = [];
+  readonly byName = new Map<string, ParamEntry>();
+  readonly total: number;
+
+  constructor(specs: readonly ParamSpec[]) {
+    let offset = 0;
+    for (const s of specs) {
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      const e = { ...s, offset, size };
+      if (this.byName.has(s.name)) throw new Error(`duplicate parameter '${s.name}'`);
+      this.entries.push(e);
+      this.byName.set(s.name, e);
+      offset += size;
+    }
+    this.total = offset;
+  }
+
+  get(name: string): ParamEntry {
+    const e = this.byName.get(name);
+    if (!e) throw new Error(`unknown parameter '${name}'`);
+    return e;
+  }
+
+  /** A view (no copy) of one parameter inside a flat buffer. */
+  view(flat: Float32Array, name: string): Float32Array {
+    const e = this.get(name);
+    return flat.subarray(e.offset, e.offset + e.size);
+  }
+
+  /** GPT-2 style init from a seeded RNG, in layout order so the same seed gives the same weights. */
+  init(seed: number): Float32Array {
+    const rng = new Rng(seed);
+    const flat = new Float32Array(this.total);
+    for (const e of this.entries) {
+      const v = flat.subarray(e.offset, e.offset + e.size);
+      if (e.init.kind === 'normal') for (let i = 0; i < v.length; i++) v[i] = rng.normal() * e.init.std;
+      else if (e.init.kind === 'ones') v.fill(1);
+      else if (e.init.kind === 'table') v.set(e.init.values);
+    }
+    return flat;
+  }
+
+  /** 1 where AdamW decays the weight, 0 elsewhere. */
+  decayMask(): Float32Array {
+    const m = new Float32Array(this.total);
+    for (const e of this.entries) if (e.decay) m.fill(1, e.offset, e.offset + e.size);
+    return m;
+  }
+}

@@ -1,0 +1,28 @@
+// Random contiguous windows from a token stream, as nanoGPT's get_batch.
+import type { Rng } from '../rng.ts';
+import type { Batch } from './trainer.ts';
+
+export class BatchSampler {
+  constructor(
+    private readonly tokens: Int32Array | Uint16Array,
+    readonly batch: number,
+    readonly seq: number,
+  ) {
+    if (tokens.length <= seq + 1)
+      throw new Error(`data has ${tokens.length} tokens; need more than ${seq + 1}`);
+  }
+
+  next(rng: Rng): Batch {
+    const { batch, seq, tokens } = this;
+    const idx = new BigInt64Array(batch * seq);
+    const targets = new BigInt64Array(batch * seq);
+    for (let b = 0; b < batch; b++) {
+      const start = rng.int(tokens.length - seq);
+      for (let t = 0; t < seq; t++) {
+        idx[b * seq + t] = BigInt(tokens[start + t]);
+        targets[b * seq + t] = BigInt(tokens[start + t + 1]);
+      }
+    }
+    return { idx, targets };
+  }
+}
