@@ -5,6 +5,7 @@ import type { EventBus } from './types.ts';
 
 export { MemoryBus } from './memory.ts';
 export { NatsBus, STREAM_NAME } from './nats.ts';
+export * from './queue.ts';
 export * from './types.ts';
 
 /** NATS when a URL is configured, else the in-process bus with a one-line warning. */
