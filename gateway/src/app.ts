@@ -6,6 +6,7 @@ import { errorResponse, handleError, validationHook } from './errors.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
+import { trainRoutes } from './routes/train.ts';
 import { staticRoutes } from './static.ts';
 import { tracing } from './tracing.ts';
 
@@ -37,6 +38,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   healthRoutes(app, deps.services.addresses, deps.bus);
   eventRoutes(app, deps.bus);
   tokenizeRoutes(app, deps.services);
+  trainRoutes(app, deps.services);
 
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

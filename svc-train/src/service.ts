@@ -1,7 +1,130 @@
-import { bindService, type ServiceBinding, type ServiceDeps } from '@lab/common';
-import { TrainServiceService } from '@lab/proto/train';
+import {
+  bindService,
+  type CallContext,
+  openWorkQueue,
+  type ServiceBinding,
+  type ServiceDeps,
+  type ServiceImpl,
+  type WorkQueue,
+} from '@lab/common';
+import { type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { JobManager, type QueueMessage } from './jobs/manager.ts';
+import type { JobPoint, JobRecord } from './jobs/types.ts';
+import { specToRequest } from './jobs/validate.ts';
 
-/** RPCs this build implements; the others answer UNIMPLEMENTED until their issue lands. */
-export function buildTrainService(_deps: ServiceDeps): ServiceBinding {
-  return bindService(TrainServiceService, {});
+/** Name of the work queue every svc-train process shares (JetStream stream WORK_TRAIN_JOBS). */
+export const TRAIN_QUEUE = 'train-jobs';
+
+export interface TrainServiceOptions {
+  /** A queue to use instead of opening one from the config (tests share one in-process queue this way). */
+  queue?: WorkQueue<QueueMessage>;
+  /** Jobs run at once by this process (default LAB_TRAIN_CONCURRENCY or 1). */
+  concurrency?: number;
+  /** Claim lease of a running job (default LAB_TRAIN_LEASE_MS or 10 s). */
+  leaseMs?: number;
+  /** Ack wait of the JetStream consumer (default LAB_TRAIN_ACK_WAIT_MS or max(30 s, 3 leases)). */
+  ackWaitMs?: number;
+  workerId?: string;
+}
+
+function envInt(name: string, min: number): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min} (got "${v}")`);
+  return n;
+}
+
+export function toJob(r: JobRecord): Job {
+  return {
+    id: r.id,
+    name: r.spec.name,
+    state: r.state,
+    step: r.step,
+    iters: r.spec.iters,
+    error: r.error,
+    request: specToRequest(r.spec),
+    checkpoints: r.checkpoints,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    lastSeq: r.lastSeq,
+    pendingAction: r.pendingAction,
+    worker: r.worker,
+    attempts: r.attempts,
+    loss: r.loss,
+    valLoss: r.valLoss,
+    vocabSize: r.vocabSize,
+    parameters: r.parameters,
+  };
+}
+
+export function toEvent(p: JobPoint): JobEvent {
+  return {
+    seq: p.seq,
+    kind: p.kind,
+    step: p.step,
+    state: p.state,
+    time: p.time,
+    loss: p.loss ?? 0,
+    lr: p.lr ?? 0,
+    gradNorm: p.gradNorm ?? 0,
+    tokensPerSecond: p.tokensPerSecond ?? 0,
+    elapsedSeconds: p.elapsed ?? 0,
+    valLoss: p.valLoss ?? 0,
+    trainLoss: p.trainLoss ?? 0,
+    perplexity: p.perplexity ?? 0,
+    sample: p.sample ?? '',
+    message: p.message ?? '',
+  };
+}
+
+/** The training job service and the manager behind it (tests close the manager to stop its workers). */
+export async function createTrainImpl(
+  deps: Pick<ServiceDeps, 'bus' | 'store' | 'config' | 'log'>,
+  options: TrainServiceOptions = {},
+): Promise<{ impl: ServiceImpl<typeof TrainServiceService>; manager: JobManager }> {
+  const leaseMs = options.leaseMs ?? envInt('LAB_TRAIN_LEASE_MS', 100) ?? 10_000;
+  const ackWaitMs =
+    options.ackWaitMs ?? envInt('LAB_TRAIN_ACK_WAIT_MS', 1000) ?? Math.max(30_000, 3 * leaseMs);
+  const queue =
+    options.queue ??
+    (await openWorkQueue<QueueMessage>(deps.bus.kind === 'nats' ? deps.config.natsUrl : undefined, {
+      name: TRAIN_QUEUE,
+      ackWaitMs,
+    }));
+  const manager = new JobManager({
+    home: deps.config.home,
+    store: deps.store,
+    bus: deps.bus,
+    log: deps.log,
+    queue,
+    concurrency: options.concurrency ?? envInt('LAB_TRAIN_CONCURRENCY', 1) ?? 1,
+    leaseMs,
+    workerId: options.workerId,
+  });
+  await manager.start();
+
+  const impl: ServiceImpl<typeof TrainServiceService> = {
+    submitJob: async (req) => toJob(await manager.submit(req)),
+    listJobs: async (req) => {
+      const all = manager.list(req.state);
+      const offset = req.page?.offset ?? 0;
+      const limit = Math.min(req.page?.limit || 100, 1000);
+      return { jobs: all.slice(offset, offset + limit).map(toJob), total: all.length };
+    },
+    getJob: async (req) => toJob(manager.get(req.id)),
+    cancelJob: async (req) => toJob(await manager.cancel(req.id)),
+    pauseJob: async (req) => toJob(await manager.pause(req.id)),
+    resumeJob: async (req) => toJob(await manager.resume(req.id)),
+    watchJob: async function* (req, ctx: CallContext): AsyncGenerator<JobEvent> {
+      for await (const p of manager.watch(req.id, req.afterSeq, ctx.signal)) yield toEvent(p);
+    },
+  };
+  return { impl, manager };
+}
+
+/** The gRPC binding of svc-train: the job queue (SubmitJob … WatchJob). */
+export async function buildTrainService(deps: ServiceDeps): Promise<ServiceBinding> {
+  const { impl } = await createTrainImpl(deps);
+  return bindService(TrainServiceService, impl);
 }

@@ -26,47 +26,71 @@ export const protobufPackage = "lab.v1";
 
 export const protobufFileName = "lab/v1/train.proto";
 
-/** Hyper-parameters of a pre-training job. */
+/** Hyper-parameters of a pre-training job. Zero values of non-optional fields mean "the default". */
 export interface TrainConfig {
-  /** Model preset, e.g. "nanogpt-cpu"; ignored when model_json is set. */
+  /** Model preset, e.g. "nanogpt-cpu" (the default). */
   preset: string;
-  /** Full model config as JSON (the engine's ModelConfig). */
+  /**
+   * Overrides of the preset as JSON (fields of the engine's ModelConfig, e.g. {"nLayer":2,"nEmbd":64});
+   * vocabSize comes from the tokenizer and blockSize from context.
+   */
   modelJson: string;
-  /** Micro-batch size. */
+  /** Sequences per micro-batch, 1-1024 (default 12). */
   batchSize: number;
-  /** Context length in tokens. */
+  /** Context length in tokens, 1-8192 (default: the preset's block size). */
   context: number;
-  /** Number of optimizer steps. */
+  /** Number of optimizer steps, 1-10,000,000 (required). */
   iters: number;
-  /** Peak learning rate. */
+  /** Peak learning rate, in (0, 1] (default 1e-3). */
   learningRate: number;
-  /** Final learning rate of the schedule. */
-  minLearningRate: number;
-  /** Warm-up steps. */
+  /** Final learning rate of the schedule, in [0, learning_rate] (default learning_rate / 10). */
+  minLearningRate?:
+    | number
+    | undefined;
+  /** Linear warm-up steps, at most iters (default 0). */
   warmupIters: number;
-  /** Schedule after warm-up: "cosine", "linear" or "constant". */
+  /** Schedule after warm-up: "cosine" (default), "linear" or "constant". */
   schedule: string;
-  /** Micro-batches per optimizer step. */
+  /** Micro-batches per optimizer step (gradient accumulation), 1-1024 (default 1). */
   gradAccum: number;
-  /** AdamW weight decay. */
-  weightDecay: number;
-  /** Global gradient-norm clip; 0 disables. */
-  gradClip: number;
-  /** Steps between evaluations. */
+  /** AdamW decoupled weight decay, in [0, 1] (default 0.1). */
+  weightDecay?:
+    | number
+    | undefined;
+  /** Global gradient-norm clip, in [0, 1000]; 0 disables (default 1.0). */
+  gradClip?:
+    | number
+    | undefined;
+  /** Steps between evaluations, 1-iters (default max(1, iters / 10)); the last step is always evaluated. */
   evalInterval: number;
-  /** Steps between checkpoints. */
+  /** Steps between checkpoints, 1-iters (default eval_interval); the last step always writes one. */
   checkpointInterval: number;
-  /** Seed for initialisation, batches and dropout. */
-  seed: number;
+  /** Seed for initialisation, batches and dropout (default 1337). */
+  seed?:
+    | number
+    | undefined;
+  /** Batches per split per evaluation, 1-1000 (default 10). */
+  evalIters: number;
+  /** Fraction of the tokens held out for validation (at the end), in (0, 0.5] (default 0.1). */
+  valFraction: number;
+  /** Tokens of the text sample generated at each evaluation, 0-1000 (default 64; 0 with sample_off). */
+  sampleTokens: number;
+  /** No text sample at evaluations. */
+  sampleOff: boolean;
+  /** ONNX Runtime intra-op threads for this job; 0 uses the engine default (all cores). */
+  threads: number;
 }
 
-/** A job to submit. */
+/** A job to submit. Give exactly one data source: data_path or dataset_id. */
 export interface SubmitJobRequest {
-  /** Dataset id of svc-data. */
+  /** Dataset id of svc-data (not supported yet: answers FAILED_PRECONDITION). */
   datasetId: string;
   /** Dataset version; 0 means the latest. */
   datasetVersion: number;
-  /** Tokenizer name of svc-tokenize. */
+  /**
+   * Tokenizer: "char" (built from the data, as `lab-train pretrain` does), a built-in name (gpt2,
+   * cl100k_base, o200k_base) or the name of a tokenizer trained by svc-tokenize.
+   */
   tokenizer: string;
   /** Hyper-parameters. */
   config:
@@ -74,6 +98,8 @@ export interface SubmitJobRequest {
     | undefined;
   /** Optional display name. */
   name: string;
+  /** A UTF-8 text file on the machine running svc-train. */
+  dataPath: string;
 }
 
 /** A training job. */
@@ -84,32 +110,56 @@ export interface Job {
   name: string;
   /** "queued", "running", "paused", "completed", "failed" or "cancelled". */
   state: string;
-  /** Optimizer steps done. */
+  /** Optimizer steps done (as of the last reported step). */
   step: number;
   /** Total optimizer steps. */
   iters: number;
   /** Error message when failed. */
   error: string;
-  /** The submitted request. */
+  /** The submitted request, with defaults filled in. */
   request:
     | SubmitJobRequest
     | undefined;
-  /** Checkpoint directories written so far. */
+  /** Checkpoint directories kept so far, oldest first (the last one is what a resume continues from). */
   checkpoints: string[];
   /** Creation time, RFC 3339. */
   createdAt: string;
+  /** Time of the last state change, RFC 3339. */
+  updatedAt: string;
+  /** Sequence number of the job's last event (WatchJob after_seq resumes from it). */
+  lastSeq: number;
+  /** Control requested but not yet carried out by the worker: "pause", "cancel" or "". */
+  pendingAction: string;
+  /** Id of the worker running the job ("" when none). */
+  worker: string;
+  /** Times the job was started or resumed by a worker (after a pause or a crash). */
+  attempts: number;
+  /** Latest training loss. */
+  loss: number;
+  /** Latest validation loss (0 before the first evaluation). */
+  valLoss: number;
+  /** Vocabulary size of the tokenizer (0 until the job first ran). */
+  vocabSize: number;
+  /** Parameter count of the model (0 until the job first ran). */
+  parameters: number;
 }
 
 /** Request for ListJobs. */
 export interface ListJobsRequest {
   /** Page of jobs. */
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /** Only jobs in this state; empty for all. */
+  state: string;
 }
 
 /** A page of jobs. */
 export interface ListJobsResponse {
   /** Jobs of the page. */
   jobs: Job[];
+  /** Number of jobs matching the request, all pages together. */
+  total: number;
 }
 
 /** Which job. */
@@ -130,17 +180,17 @@ export interface WatchJobRequest {
 export interface JobEvent {
   /** Sequence number within the job, from 1, without gaps. */
   seq: number;
-  /** Optimizer step. */
+  /** Optimizer steps done when this event happened. */
   step: number;
   /** Training loss, when this is a step point. */
   loss: number;
-  /** Learning rate. */
+  /** Learning rate of the step. */
   lr: number;
   /** Gradient norm before clipping. */
   gradNorm: number;
-  /** Tokens per second. */
+  /** Tokens per second of the step. */
   tokensPerSecond: number;
-  /** Seconds since the job started. */
+  /** Training seconds since the job first started (time spent paused or crashed does not count). */
   elapsedSeconds: number;
   /** Validation loss, when this is an evaluation point. */
   valLoss: number;
@@ -148,6 +198,16 @@ export interface JobEvent {
   sample: string;
   /** Job state after this event. */
   state: string;
+  /** "step" (a training step), "eval" (an evaluation) or "state" (a state change). */
+  kind: string;
+  /** Validation perplexity exp(val_loss), on evaluation points. */
+  perplexity: number;
+  /** Training loss estimated over eval_iters batches, on evaluation points. */
+  trainLoss: number;
+  /** Message of a state change (e.g. the error of a failure, or where a resume continued from). */
+  message: string;
+  /** When the event was recorded, RFC 3339. */
+  time: string;
 }
 
 function createBaseTrainConfig(): TrainConfig {
@@ -158,15 +218,20 @@ function createBaseTrainConfig(): TrainConfig {
     context: 0,
     iters: 0,
     learningRate: 0,
-    minLearningRate: 0,
+    minLearningRate: undefined,
     warmupIters: 0,
     schedule: "",
     gradAccum: 0,
-    weightDecay: 0,
-    gradClip: 0,
+    weightDecay: undefined,
+    gradClip: undefined,
     evalInterval: 0,
     checkpointInterval: 0,
-    seed: 0,
+    seed: undefined,
+    evalIters: 0,
+    valFraction: 0,
+    sampleTokens: 0,
+    sampleOff: false,
+    threads: 0,
   };
 }
 
@@ -190,7 +255,7 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.learningRate !== 0) {
       writer.uint32(49).double(message.learningRate);
     }
-    if (message.minLearningRate !== 0) {
+    if (message.minLearningRate !== undefined) {
       writer.uint32(57).double(message.minLearningRate);
     }
     if (message.warmupIters !== 0) {
@@ -202,10 +267,10 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.gradAccum !== 0) {
       writer.uint32(80).uint32(message.gradAccum);
     }
-    if (message.weightDecay !== 0) {
+    if (message.weightDecay !== undefined) {
       writer.uint32(89).double(message.weightDecay);
     }
-    if (message.gradClip !== 0) {
+    if (message.gradClip !== undefined) {
       writer.uint32(97).double(message.gradClip);
     }
     if (message.evalInterval !== 0) {
@@ -214,8 +279,23 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.checkpointInterval !== 0) {
       writer.uint32(112).uint32(message.checkpointInterval);
     }
-    if (message.seed !== 0) {
+    if (message.seed !== undefined) {
       writer.uint32(120).uint64(message.seed);
+    }
+    if (message.evalIters !== 0) {
+      writer.uint32(128).uint32(message.evalIters);
+    }
+    if (message.valFraction !== 0) {
+      writer.uint32(137).double(message.valFraction);
+    }
+    if (message.sampleTokens !== 0) {
+      writer.uint32(144).uint32(message.sampleTokens);
+    }
+    if (message.sampleOff !== false) {
+      writer.uint32(152).bool(message.sampleOff);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(160).uint32(message.threads);
     }
     return writer;
   },
@@ -353,6 +433,46 @@ export const TrainConfig: MessageFns<TrainConfig> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.evalIters = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.valFraction = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.sampleTokens = reader.uint32();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.sampleOff = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -389,7 +509,7 @@ export const TrainConfig: MessageFns<TrainConfig> = {
         ? globalThis.Number(object.minLearningRate)
         : isSet(object.min_learning_rate)
         ? globalThis.Number(object.min_learning_rate)
-        : 0,
+        : undefined,
       warmupIters: isSet(object.warmupIters)
         ? globalThis.Number(object.warmupIters)
         : isSet(object.warmup_iters)
@@ -405,12 +525,12 @@ export const TrainConfig: MessageFns<TrainConfig> = {
         ? globalThis.Number(object.weightDecay)
         : isSet(object.weight_decay)
         ? globalThis.Number(object.weight_decay)
-        : 0,
+        : undefined,
       gradClip: isSet(object.gradClip)
         ? globalThis.Number(object.gradClip)
         : isSet(object.grad_clip)
         ? globalThis.Number(object.grad_clip)
-        : 0,
+        : undefined,
       evalInterval: isSet(object.evalInterval)
         ? globalThis.Number(object.evalInterval)
         : isSet(object.eval_interval)
@@ -421,7 +541,28 @@ export const TrainConfig: MessageFns<TrainConfig> = {
         : isSet(object.checkpoint_interval)
         ? globalThis.Number(object.checkpoint_interval)
         : 0,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      evalIters: isSet(object.evalIters)
+        ? globalThis.Number(object.evalIters)
+        : isSet(object.eval_iters)
+        ? globalThis.Number(object.eval_iters)
+        : 0,
+      valFraction: isSet(object.valFraction)
+        ? globalThis.Number(object.valFraction)
+        : isSet(object.val_fraction)
+        ? globalThis.Number(object.val_fraction)
+        : 0,
+      sampleTokens: isSet(object.sampleTokens)
+        ? globalThis.Number(object.sampleTokens)
+        : isSet(object.sample_tokens)
+        ? globalThis.Number(object.sample_tokens)
+        : 0,
+      sampleOff: isSet(object.sampleOff)
+        ? globalThis.Boolean(object.sampleOff)
+        : isSet(object.sample_off)
+        ? globalThis.Boolean(object.sample_off)
+        : false,
+      threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
     };
   },
 
@@ -445,7 +586,7 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.learningRate !== 0) {
       obj.learningRate = floatToJson(message.learningRate);
     }
-    if (message.minLearningRate !== 0) {
+    if (message.minLearningRate !== undefined) {
       obj.minLearningRate = floatToJson(message.minLearningRate);
     }
     if (message.warmupIters !== 0) {
@@ -457,10 +598,10 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.gradAccum !== 0) {
       obj.gradAccum = Math.round(message.gradAccum);
     }
-    if (message.weightDecay !== 0) {
+    if (message.weightDecay !== undefined) {
       obj.weightDecay = floatToJson(message.weightDecay);
     }
-    if (message.gradClip !== 0) {
+    if (message.gradClip !== undefined) {
       obj.gradClip = floatToJson(message.gradClip);
     }
     if (message.evalInterval !== 0) {
@@ -469,8 +610,23 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.checkpointInterval !== 0) {
       obj.checkpointInterval = Math.round(message.checkpointInterval);
     }
-    if (message.seed !== 0) {
+    if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
+    }
+    if (message.evalIters !== 0) {
+      obj.evalIters = Math.round(message.evalIters);
+    }
+    if (message.valFraction !== 0) {
+      obj.valFraction = floatToJson(message.valFraction);
+    }
+    if (message.sampleTokens !== 0) {
+      obj.sampleTokens = Math.round(message.sampleTokens);
+    }
+    if (message.sampleOff !== false) {
+      obj.sampleOff = message.sampleOff;
+    }
+    if (message.threads !== 0) {
+      obj.threads = Math.round(message.threads);
     }
     return obj;
   },
@@ -486,21 +642,26 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     message.context = object.context ?? 0;
     message.iters = object.iters ?? 0;
     message.learningRate = object.learningRate ?? 0;
-    message.minLearningRate = object.minLearningRate ?? 0;
+    message.minLearningRate = object.minLearningRate ?? undefined;
     message.warmupIters = object.warmupIters ?? 0;
     message.schedule = object.schedule ?? "";
     message.gradAccum = object.gradAccum ?? 0;
-    message.weightDecay = object.weightDecay ?? 0;
-    message.gradClip = object.gradClip ?? 0;
+    message.weightDecay = object.weightDecay ?? undefined;
+    message.gradClip = object.gradClip ?? undefined;
     message.evalInterval = object.evalInterval ?? 0;
     message.checkpointInterval = object.checkpointInterval ?? 0;
-    message.seed = object.seed ?? 0;
+    message.seed = object.seed ?? undefined;
+    message.evalIters = object.evalIters ?? 0;
+    message.valFraction = object.valFraction ?? 0;
+    message.sampleTokens = object.sampleTokens ?? 0;
+    message.sampleOff = object.sampleOff ?? false;
+    message.threads = object.threads ?? 0;
     return message;
   },
 };
 
 function createBaseSubmitJobRequest(): SubmitJobRequest {
-  return { datasetId: "", datasetVersion: 0, tokenizer: "", config: undefined, name: "" };
+  return { datasetId: "", datasetVersion: 0, tokenizer: "", config: undefined, name: "", dataPath: "" };
 }
 
 export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
@@ -519,6 +680,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(42).string(message.name);
+    }
+    if (message.dataPath !== "") {
+      writer.uint32(50).string(message.dataPath);
     }
     return writer;
   },
@@ -576,6 +740,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.dataPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -603,6 +775,11 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
       tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
       config: isSet(object.config) ? TrainConfig.fromJSON(object.config) : undefined,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      dataPath: isSet(object.dataPath)
+        ? globalThis.String(object.dataPath)
+        : isSet(object.data_path)
+        ? globalThis.String(object.data_path)
+        : "",
     };
   },
 
@@ -623,6 +800,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.dataPath !== "") {
+      obj.dataPath = message.dataPath;
+    }
     return obj;
   },
 
@@ -638,6 +818,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
       ? TrainConfig.fromPartial(object.config)
       : undefined;
     message.name = object.name ?? "";
+    message.dataPath = object.dataPath ?? "";
     return message;
   },
 };
@@ -653,6 +834,15 @@ function createBaseJob(): Job {
     request: undefined,
     checkpoints: [],
     createdAt: "",
+    updatedAt: "",
+    lastSeq: 0,
+    pendingAction: "",
+    worker: "",
+    attempts: 0,
+    loss: 0,
+    valLoss: 0,
+    vocabSize: 0,
+    parameters: 0,
   };
 }
 
@@ -684,6 +874,33 @@ export const Job: MessageFns<Job> = {
     }
     if (message.createdAt !== "") {
       writer.uint32(74).string(message.createdAt);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(82).string(message.updatedAt);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(88).uint64(message.lastSeq);
+    }
+    if (message.pendingAction !== "") {
+      writer.uint32(98).string(message.pendingAction);
+    }
+    if (message.worker !== "") {
+      writer.uint32(106).string(message.worker);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(112).uint32(message.attempts);
+    }
+    if (message.loss !== 0) {
+      writer.uint32(121).double(message.loss);
+    }
+    if (message.valLoss !== 0) {
+      writer.uint32(129).double(message.valLoss);
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(136).uint32(message.vocabSize);
+    }
+    if (message.parameters !== 0) {
+      writer.uint32(144).uint64(message.parameters);
     }
     return writer;
   },
@@ -773,6 +990,78 @@ export const Job: MessageFns<Job> = {
             message.createdAt = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.pendingAction = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.loss = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.valLoss = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.parameters = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -802,6 +1091,35 @@ export const Job: MessageFns<Job> = {
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+      lastSeq: isSet(object.lastSeq)
+        ? globalThis.Number(object.lastSeq)
+        : isSet(object.last_seq)
+        ? globalThis.Number(object.last_seq)
+        : 0,
+      pendingAction: isSet(object.pendingAction)
+        ? globalThis.String(object.pendingAction)
+        : isSet(object.pending_action)
+        ? globalThis.String(object.pending_action)
+        : "",
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      loss: isSet(object.loss) ? globalThis.Number(object.loss) : 0,
+      valLoss: isSet(object.valLoss)
+        ? globalThis.Number(object.valLoss)
+        : isSet(object.val_loss)
+        ? globalThis.Number(object.val_loss)
+        : 0,
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      parameters: isSet(object.parameters) ? globalThis.Number(object.parameters) : 0,
     };
   },
 
@@ -834,6 +1152,33 @@ export const Job: MessageFns<Job> = {
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    if (message.lastSeq !== 0) {
+      obj.lastSeq = Math.round(message.lastSeq);
+    }
+    if (message.pendingAction !== "") {
+      obj.pendingAction = message.pendingAction;
+    }
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.loss !== 0) {
+      obj.loss = floatToJson(message.loss);
+    }
+    if (message.valLoss !== 0) {
+      obj.valLoss = floatToJson(message.valLoss);
+    }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.parameters !== 0) {
+      obj.parameters = Math.round(message.parameters);
+    }
     return obj;
   },
 
@@ -853,18 +1198,30 @@ export const Job: MessageFns<Job> = {
       : undefined;
     message.checkpoints = object.checkpoints?.map((e) => e) || [];
     message.createdAt = object.createdAt ?? "";
+    message.updatedAt = object.updatedAt ?? "";
+    message.lastSeq = object.lastSeq ?? 0;
+    message.pendingAction = object.pendingAction ?? "";
+    message.worker = object.worker ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.loss = object.loss ?? 0;
+    message.valLoss = object.valLoss ?? 0;
+    message.vocabSize = object.vocabSize ?? 0;
+    message.parameters = object.parameters ?? 0;
     return message;
   },
 };
 
 function createBaseListJobsRequest(): ListJobsRequest {
-  return { page: undefined };
+  return { page: undefined, state: "" };
 }
 
 export const ListJobsRequest: MessageFns<ListJobsRequest> = {
   encode(message: ListJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
     }
     return writer;
   },
@@ -890,6 +1247,14 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -903,13 +1268,19 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
   },
 
   fromJSON(object: any): ListJobsRequest {
-    return { page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined };
+    return {
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+    };
   },
 
   toJSON(message: ListJobsRequest): unknown {
     const obj: any = {};
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
     }
     return obj;
   },
@@ -922,18 +1293,22 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.state = object.state ?? "";
     return message;
   },
 };
 
 function createBaseListJobsResponse(): ListJobsResponse {
-  return { jobs: [] };
+  return { jobs: [], total: 0 };
 }
 
 export const ListJobsResponse: MessageFns<ListJobsResponse> = {
   encode(message: ListJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.jobs) {
       Job.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
     }
     return writer;
   },
@@ -959,6 +1334,14 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
             message.jobs.push(Job.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -972,13 +1355,19 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
   },
 
   fromJSON(object: any): ListJobsResponse {
-    return { jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => Job.fromJSON(e)) : [] };
+    return {
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => Job.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
   },
 
   toJSON(message: ListJobsResponse): unknown {
     const obj: any = {};
     if (message.jobs?.length) {
       obj.jobs = message.jobs.map((e) => Job.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
     }
     return obj;
   },
@@ -989,6 +1378,7 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListJobsResponse>, I>>(object: I): ListJobsResponse {
     const message = createBaseListJobsResponse();
     message.jobs = object.jobs?.map((e) => Job.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
     return message;
   },
 };
@@ -1161,6 +1551,11 @@ function createBaseJobEvent(): JobEvent {
     valLoss: 0,
     sample: "",
     state: "",
+    kind: "",
+    perplexity: 0,
+    trainLoss: 0,
+    message: "",
+    time: "",
   };
 }
 
@@ -1195,6 +1590,21 @@ export const JobEvent: MessageFns<JobEvent> = {
     }
     if (message.state !== "") {
       writer.uint32(82).string(message.state);
+    }
+    if (message.kind !== "") {
+      writer.uint32(90).string(message.kind);
+    }
+    if (message.perplexity !== 0) {
+      writer.uint32(97).double(message.perplexity);
+    }
+    if (message.trainLoss !== 0) {
+      writer.uint32(105).double(message.trainLoss);
+    }
+    if (message.message !== "") {
+      writer.uint32(114).string(message.message);
+    }
+    if (message.time !== "") {
+      writer.uint32(122).string(message.time);
     }
     return writer;
   },
@@ -1292,6 +1702,46 @@ export const JobEvent: MessageFns<JobEvent> = {
             message.state = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.perplexity = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.trainLoss = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.time = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1332,6 +1782,15 @@ export const JobEvent: MessageFns<JobEvent> = {
         : 0,
       sample: isSet(object.sample) ? globalThis.String(object.sample) : "",
       state: isSet(object.state) ? globalThis.String(object.state) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      perplexity: isSet(object.perplexity) ? globalThis.Number(object.perplexity) : 0,
+      trainLoss: isSet(object.trainLoss)
+        ? globalThis.Number(object.trainLoss)
+        : isSet(object.train_loss)
+        ? globalThis.Number(object.train_loss)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      time: isSet(object.time) ? globalThis.String(object.time) : "",
     };
   },
 
@@ -1367,6 +1826,21 @@ export const JobEvent: MessageFns<JobEvent> = {
     if (message.state !== "") {
       obj.state = message.state;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.perplexity !== 0) {
+      obj.perplexity = floatToJson(message.perplexity);
+    }
+    if (message.trainLoss !== 0) {
+      obj.trainLoss = floatToJson(message.trainLoss);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.time !== "") {
+      obj.time = message.time;
+    }
     return obj;
   },
 
@@ -1385,6 +1859,11 @@ export const JobEvent: MessageFns<JobEvent> = {
     message.valLoss = object.valLoss ?? 0;
     message.sample = object.sample ?? "";
     message.state = object.state ?? "";
+    message.kind = object.kind ?? "";
+    message.perplexity = object.perplexity ?? 0;
+    message.trainLoss = object.trainLoss ?? 0;
+    message.message = object.message ?? "";
+    message.time = object.time ?? "";
     return message;
   },
 };
@@ -1402,7 +1881,7 @@ export const TrainServiceService = {
     responseSerialize: (value: ServiceInfo): Buffer => Buffer.from(ServiceInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceInfo => ServiceInfo.decode(value),
   },
-  /** Submits a job to the queue. */
+  /** Validates a job, stores it and appends it to the FIFO queue; answers the queued job. */
   submitJob: {
     path: "/lab.v1.TrainService/SubmitJob" as const,
     requestStream: false as const,
@@ -1432,7 +1911,7 @@ export const TrainServiceService = {
     responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
     responseDeserialize: (value: Buffer): Job => Job.decode(value),
   },
-  /** Cancels a queued or running job. */
+  /** Cancels a queued, running or paused job; a running job stops after its current step. */
   cancelJob: {
     path: "/lab.v1.TrainService/CancelJob" as const,
     requestStream: false as const,
@@ -1442,7 +1921,7 @@ export const TrainServiceService = {
     responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
     responseDeserialize: (value: Buffer): Job => Job.decode(value),
   },
-  /** Pauses a running job after its current step, writing a checkpoint. */
+  /** Pauses a running job after its current step, writing a checkpoint; a queued job is paused at once. */
   pauseJob: {
     path: "/lab.v1.TrainService/PauseJob" as const,
     requestStream: false as const,
@@ -1452,7 +1931,7 @@ export const TrainServiceService = {
     responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
     responseDeserialize: (value: Buffer): Job => Job.decode(value),
   },
-  /** Resumes a paused job from its checkpoint. */
+  /** Resumes a paused job: it goes back to the end of the queue and continues from its checkpoint. */
   resumeJob: {
     path: "/lab.v1.TrainService/ResumeJob" as const,
     requestStream: false as const,
@@ -1462,7 +1941,7 @@ export const TrainServiceService = {
     responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
     responseDeserialize: (value: Buffer): Job => Job.decode(value),
   },
-  /** Streams a job's metric history, then live points until the job ends. */
+  /** Streams a job's stored history after after_seq, then live events until the job ends. */
   watchJob: {
     path: "/lab.v1.TrainService/WatchJob" as const,
     requestStream: false as const,
@@ -1477,19 +1956,19 @@ export const TrainServiceService = {
 export interface TrainServiceServer extends UntypedServiceImplementation {
   /** Describes this service instance. */
   getInfo: handleUnaryCall<GetInfoRequest, ServiceInfo>;
-  /** Submits a job to the queue. */
+  /** Validates a job, stores it and appends it to the FIFO queue; answers the queued job. */
   submitJob: handleUnaryCall<SubmitJobRequest, Job>;
   /** Lists jobs, newest first. */
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
   /** Gets one job. */
   getJob: handleUnaryCall<GetJobRequest, Job>;
-  /** Cancels a queued or running job. */
+  /** Cancels a queued, running or paused job; a running job stops after its current step. */
   cancelJob: handleUnaryCall<GetJobRequest, Job>;
-  /** Pauses a running job after its current step, writing a checkpoint. */
+  /** Pauses a running job after its current step, writing a checkpoint; a queued job is paused at once. */
   pauseJob: handleUnaryCall<GetJobRequest, Job>;
-  /** Resumes a paused job from its checkpoint. */
+  /** Resumes a paused job: it goes back to the end of the queue and continues from its checkpoint. */
   resumeJob: handleUnaryCall<GetJobRequest, Job>;
-  /** Streams a job's metric history, then live points until the job ends. */
+  /** Streams a job's stored history after after_seq, then live events until the job ends. */
   watchJob: handleServerStreamingCall<WatchJobRequest, JobEvent>;
 }
 
@@ -1510,7 +1989,7 @@ export interface TrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceInfo) => void,
   ): ClientUnaryCall;
-  /** Submits a job to the queue. */
+  /** Validates a job, stores it and appends it to the FIFO queue; answers the queued job. */
   submitJob(request: SubmitJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
   submitJob(
     request: SubmitJobRequest,
@@ -1552,7 +2031,7 @@ export interface TrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
-  /** Cancels a queued or running job. */
+  /** Cancels a queued, running or paused job; a running job stops after its current step. */
   cancelJob(request: GetJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
   cancelJob(
     request: GetJobRequest,
@@ -1565,7 +2044,7 @@ export interface TrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
-  /** Pauses a running job after its current step, writing a checkpoint. */
+  /** Pauses a running job after its current step, writing a checkpoint; a queued job is paused at once. */
   pauseJob(request: GetJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
   pauseJob(
     request: GetJobRequest,
@@ -1578,7 +2057,7 @@ export interface TrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
-  /** Resumes a paused job from its checkpoint. */
+  /** Resumes a paused job: it goes back to the end of the queue and continues from its checkpoint. */
   resumeJob(request: GetJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
   resumeJob(
     request: GetJobRequest,
@@ -1591,7 +2070,7 @@ export interface TrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
-  /** Streams a job's metric history, then live points until the job ends. */
+  /** Streams a job's stored history after after_seq, then live events until the job ends. */
   watchJob(request: WatchJobRequest, options?: Partial<CallOptions>): ClientReadableStream<JobEvent>;
   watchJob(
     request: WatchJobRequest,

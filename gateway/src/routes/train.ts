@@ -1,0 +1,321 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { localCallContext } from '@lab/common';
+import { type Job, type JobEvent, SubmitJobRequest } from '@lab/proto/train';
+import type { ServiceClients } from '../clients.ts';
+import { ErrorBody } from '../errors.ts';
+import { resumePoint, sseResponse } from '../sse.ts';
+
+const tags = ['train'];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errors = {
+  400: json(ErrorBody, 'Invalid input; `error.field` names it'),
+  404: json(ErrorBody, 'Unknown job'),
+  409: json(ErrorBody, 'Not possible in the job’s state (e.g. resuming a job that is not paused)'),
+};
+
+const int = (min: number, max: number, description: string) =>
+  z.number().int().min(min).max(max).optional().openapi({ description });
+
+const TrainConfig = z
+  .object({
+    preset: z
+      .string()
+      .optional()
+      .openapi({ description: 'Model preset (default nanogpt-cpu)', example: 'nanogpt-cpu' }),
+    model: z
+      .record(z.string(), z.union([z.number(), z.string(), z.boolean()]))
+      .optional()
+      .openapi({
+        description: 'Overrides of the preset (engine ModelConfig fields)',
+        example: { nLayer: 2, nHead: 4, nEmbd: 64 },
+      }),
+    batchSize: int(1, 1024, 'Sequences per micro-batch (default 12)'),
+    context: int(1, 8192, 'Context length in tokens (default: the preset’s)'),
+    iters: z.number().int().min(1).max(10_000_000).openapi({ description: 'Optimizer steps', example: 2000 }),
+    learningRate: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .openapi({ description: 'Peak learning rate (default 1e-3)' }),
+    minLearningRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .openapi({ description: 'Final learning rate (default lr/10)' }),
+    warmupIters: int(0, 10_000_000, 'Linear warm-up steps (default 0)'),
+    schedule: z
+      .enum(['cosine', 'linear', 'constant'])
+      .optional()
+      .openapi({ description: 'After warm-up (default cosine)' }),
+    gradAccum: int(1, 1024, 'Micro-batches per step (default 1)'),
+    weightDecay: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .openapi({ description: 'AdamW weight decay (default 0.1)' }),
+    gradClip: z
+      .number()
+      .min(0)
+      .max(1000)
+      .optional()
+      .openapi({ description: 'Gradient-norm clip, 0 = off (default 1)' }),
+    evalInterval: int(1, 10_000_000, 'Steps between evaluations (default iters/10)'),
+    checkpointInterval: int(1, 10_000_000, 'Steps between checkpoints (default evalInterval)'),
+    seed: int(0, 2 ** 32 - 1, 'Seed (default 1337)'),
+    evalIters: int(1, 1000, 'Batches per split per evaluation (default 10)'),
+    valFraction: z
+      .number()
+      .gt(0)
+      .max(0.5)
+      .optional()
+      .openapi({ description: 'Held-out fraction (default 0.1)' }),
+    sampleTokens: int(0, 1000, 'Tokens of the sample at each evaluation; 0 = none (default 64)'),
+    threads: int(0, 256, 'ONNX Runtime threads; 0 = all cores'),
+  })
+  .openapi('TrainConfig');
+
+const SubmitBody = z
+  .object({
+    name: z.string().max(200).optional(),
+    dataPath: z
+      .string()
+      .optional()
+      .openapi({ description: 'A UTF-8 text file on the machine running svc-train' }),
+    datasetId: z.string().optional().openapi({ description: 'A svc-data dataset (not available yet)' }),
+    datasetVersion: z.number().int().min(0).optional(),
+    tokenizer: z
+      .string()
+      .optional()
+      .openapi({ description: 'char (default), gpt2, cl100k_base, o200k_base or a trained tokenizer' }),
+    config: TrainConfig,
+  })
+  .refine((b) => [b.dataPath, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1, {
+    message: 'give exactly one of dataPath or datasetId',
+    path: ['dataPath'],
+  });
+
+const TrainJob = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']),
+    step: z.number().int(),
+    iters: z.number().int(),
+    error: z.string(),
+    request: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'The submitted request with defaults' }),
+    checkpoints: z.array(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    lastSeq: z.number().int().openapi({ description: 'Sequence of the last event (resume events after it)' }),
+    pendingAction: z.string().openapi({ description: '"pause" or "cancel" while the worker carries it out' }),
+    worker: z.string(),
+    attempts: z.number().int(),
+    loss: z.number(),
+    valLoss: z.number(),
+    vocabSize: z.number().int(),
+    parameters: z.number().int(),
+  })
+  .openapi('TrainJob');
+
+const TrainEvent = z
+  .object({
+    seq: z.number().int(),
+    kind: z.enum(['step', 'eval', 'state']),
+    step: z.number().int(),
+    state: z.string(),
+    time: z.string(),
+    loss: z.number().optional(),
+    lr: z.number().optional(),
+    gradNorm: z.number().optional(),
+    tokensPerSecond: z.number().optional(),
+    elapsedSeconds: z.number().optional(),
+    valLoss: z.number().optional(),
+    trainLoss: z.number().optional(),
+    perplexity: z.number().optional(),
+    sample: z.string().optional(),
+    message: z.string().optional(),
+  })
+  .openapi('TrainEvent');
+
+const idParam = { params: z.object({ id: z.string().min(1).max(100) }) };
+const action = (verb: 'cancel' | 'pause' | 'resume', summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/api/train/jobs/{id}/${verb}`,
+    tags,
+    summary,
+    request: idParam,
+    responses: { 200: json(TrainJob, 'The job after the action'), ...errors },
+  });
+
+const routes = {
+  submit: createRoute({
+    method: 'post',
+    path: '/api/train/jobs',
+    tags,
+    summary: 'Queue a pre-training job; follow it at /api/train/jobs/{id}/events',
+    request: { body: { required: true, content: { 'application/json': { schema: SubmitBody } } } },
+    responses: { 201: json(z.object({ id: z.string() }), 'Queued'), ...errors },
+  }),
+  list: createRoute({
+    method: 'get',
+    path: '/api/train/jobs',
+    tags,
+    summary: 'Training jobs, newest first',
+    request: {
+      query: z.object({
+        state: z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']).optional(),
+        offset: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: { 200: json(z.object({ jobs: z.array(TrainJob), total: z.number().int() }), 'Jobs') },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/api/train/jobs/{id}',
+    tags,
+    summary: 'One training job',
+    request: idParam,
+    responses: { 200: json(TrainJob, 'The job'), ...errors },
+  }),
+  cancel: action('cancel', 'Cancel a queued, running or paused job'),
+  pause: action('pause', 'Pause a running job after its current step (writes a checkpoint)'),
+  resume: action('resume', 'Queue a paused job again; it continues from its checkpoint'),
+  events: createRoute({
+    method: 'get',
+    path: '/api/train/jobs/{id}/events',
+    tags,
+    summary:
+      'The job’s history, then live step/eval/state events as SSE until it ends; resumable with Last-Event-ID (= seq)',
+    request: {
+      ...idParam,
+      query: z.object({
+        after: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .openapi({ description: 'Replay events after this seq' }),
+      }),
+    },
+    responses: {
+      200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: TrainEvent } } },
+      404: json(ErrorBody, 'Unknown job'),
+    },
+  }),
+};
+
+function jobJson(j: Job) {
+  return {
+    ...j,
+    request: (SubmitJobRequest.toJSON(j.request ?? SubmitJobRequest.fromPartial({})) ?? {}) as Record<
+      string,
+      unknown
+    >,
+  };
+}
+
+/** Only the fields that mean something for the event's kind. */
+function eventJson(e: JobEvent) {
+  const base = { seq: e.seq, kind: e.kind, step: e.step, state: e.state, time: e.time };
+  if (e.kind === 'step')
+    return {
+      ...base,
+      loss: e.loss,
+      lr: e.lr,
+      gradNorm: e.gradNorm,
+      tokensPerSecond: e.tokensPerSecond,
+      elapsedSeconds: e.elapsedSeconds,
+    };
+  if (e.kind === 'eval')
+    return {
+      ...base,
+      valLoss: e.valLoss,
+      trainLoss: e.trainLoss,
+      perplexity: e.perplexity,
+      sample: e.sample,
+      elapsedSeconds: e.elapsedSeconds,
+    };
+  return { ...base, message: e.message };
+}
+
+export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
+  const svc = services.train;
+  const ctx = () => localCallContext();
+
+  app.openapi(routes.submit, async (c) => {
+    const b = c.req.valid('json');
+    const { model, ...config } = b.config;
+    const job = await svc.submitJob!(
+      SubmitJobRequest.fromPartial({
+        name: b.name ?? '',
+        dataPath: b.dataPath ?? '',
+        datasetId: b.datasetId ?? '',
+        datasetVersion: b.datasetVersion ?? 0,
+        tokenizer: b.tokenizer ?? '',
+        config: { ...config, modelJson: model ? JSON.stringify(model) : '' },
+      }),
+      ctx(),
+    );
+    return c.json({ id: job.id }, 201);
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const q = c.req.valid('query');
+    const res = await svc.listJobs!(
+      { state: q.state ?? '', page: { offset: q.offset, limit: q.limit } },
+      ctx(),
+    );
+    return c.json({ jobs: res.jobs.map(jobJson), total: res.total } as never, 200);
+  });
+
+  app.openapi(routes.get, async (c) =>
+    c.json(jobJson(await svc.getJob!(c.req.valid('param'), ctx())) as never, 200),
+  );
+  app.openapi(routes.cancel, async (c) =>
+    c.json(jobJson(await svc.cancelJob!(c.req.valid('param'), ctx())) as never, 200),
+  );
+  app.openapi(routes.pause, async (c) =>
+    c.json(jobJson(await svc.pauseJob!(c.req.valid('param'), ctx())) as never, 200),
+  );
+  app.openapi(routes.resume, async (c) =>
+    c.json(jobJson(await svc.resumeJob!(c.req.valid('param'), ctx())) as never, 200),
+  );
+
+  app.openapi(routes.events, async (c) => {
+    const { id } = c.req.valid('param');
+    // An unknown job answers 404 as JSON before the stream starts.
+    await svc.getJob!({ id }, ctx());
+    const afterSeq = resumePoint(c, c.req.valid('query').after) ?? 0;
+    return sseResponse(c, 15_000, async (stream, aborted) => {
+      const controller = new AbortController();
+      const call = svc.watchJob!({ id, afterSeq }, localCallContext(controller.signal));
+      // Over gRPC the iterable is the client call: cancelling it ends the server's stream too.
+      const cancel = () => {
+        controller.abort();
+        (call as { cancel?: () => void }).cancel?.();
+      };
+      void aborted.then(cancel);
+      try {
+        for await (const e of call) {
+          await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(eventJson(e)) });
+        }
+      } catch (err) {
+        if (!controller.signal.aborted) {
+          await stream
+            .writeSSE({ event: 'error', data: JSON.stringify({ message: (err as Error).message }) })
+            .catch(() => {});
+        }
+      }
+    }) as never;
+  });
+}

@@ -1,0 +1,253 @@
+// The gateway's training routes in front of a real svc-train (gRPC over loopback, real nats-server, real
+// ONNX Runtime training of a tiny model): the gateway app in this process, svc-train in this process too so
+// the test can reach its job manager; then the same through the whole lab started as processes.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import {
+  bindService,
+  createLogger,
+  datasetPath,
+  loadConfig,
+  NatsBus,
+  openStore,
+  type RunningGrpcServer,
+  type Store,
+  startGrpcServer,
+} from '@lab/common';
+import { TrainServiceService } from '@lab/proto/train';
+import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useStack } from '../../supervisor/test/fixture.ts';
+import { openSse } from '../../supervisor/test/sse.ts';
+import type { JobManager } from '../../svc-train/src/jobs/manager.ts';
+import { createTrainImpl } from '../../svc-train/src/service.ts';
+import { createApp } from '../src/app.ts';
+import { connectServices, type ServiceClients } from '../src/clients.ts';
+
+const home = mkdtempSync(join(tmpdir(), 'lab-gw-train-'));
+const dataPath = join(home, 'input.txt');
+writeFileSync(dataPath, readFileSync(datasetPath('tinyshakespeare', 'input.txt'), 'utf8').slice(0, 20_000));
+
+let nats: NatsServerHandle;
+let store: Store;
+let bus: NatsBus;
+let manager: JobManager;
+let server: RunningGrpcServer;
+let services: ServiceClients;
+let app: OpenAPIHono;
+
+beforeAll(async () => {
+  nats = await runNatsServer(home);
+  store = openStore(home, 'train');
+  bus = await NatsBus.connect(nats.url, { name: 'train' });
+  const log = createLogger('train', 'warn');
+  const created = await createTrainImpl({
+    bus,
+    store,
+    config: loadConfig({ LAB_HOME: home, NATS_URL: nats.url }),
+    log,
+  });
+  manager = created.manager;
+  server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [bindService(TrainServiceService, created.impl)],
+    log,
+  });
+  services = connectServices(loadConfig({ LAB_HOME: home, LAB_TRAIN_ADDR: `127.0.0.1:${server.port}` }));
+  app = createApp({ services, bus });
+}, 60_000);
+
+afterAll(async () => {
+  services?.close();
+  await server?.shutdown(200);
+  await manager?.close();
+  await bus?.close();
+  await store?.close();
+  await nats?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  app.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+interface Sse {
+  id?: string;
+  event?: string;
+  data: Record<string, unknown>;
+}
+
+/** Reads an SSE response to its end. */
+async function readSse(res: Response): Promise<Sse[]> {
+  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const text = await res.text();
+  const out: Sse[] = [];
+  for (const block of text.split('\n\n')) {
+    const ev: Partial<Sse> = {};
+    for (const line of block.split('\n')) {
+      if (line.startsWith('id:')) ev.id = line.slice(3).trim();
+      else if (line.startsWith('event:')) ev.event = line.slice(6).trim();
+      else if (line.startsWith('data:')) ev.data = JSON.parse(line.slice(5));
+    }
+    if (ev.data) out.push(ev as Sse);
+  }
+  return out;
+}
+
+const config = {
+  model: { nLayer: 1, nHead: 2, nEmbd: 16, ffnHidden: 32 },
+  context: 16,
+  batchSize: 4,
+  iters: 20,
+  evalInterval: 10,
+  evalIters: 2,
+  sampleTokens: 8,
+  threads: 1,
+};
+
+describe('training routes of the gateway', () => {
+  it('queues a job, streams its history as SSE (resumable by Last-Event-ID), and shows it in the list', async () => {
+    const res = await post('/api/train/jobs', { name: 'gw', dataPath, tokenizer: 'char', config });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    const events = await readSse(await app.request(`/api/train/jobs/${id}/events`));
+    expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1));
+    expect(events.filter((e) => e.event === 'step')).toHaveLength(20);
+    const evals = events.filter((e) => e.event === 'eval');
+    expect(evals.map((e) => e.data.step)).toEqual([10, 20]);
+    expect(evals[0]!.data).toMatchObject({ kind: 'eval' });
+    expect(typeof evals[0]!.data.perplexity).toBe('number');
+    expect(events.at(-1)).toMatchObject({ event: 'state', data: { state: 'completed' } });
+
+    const again = await readSse(
+      await app.request(`/api/train/jobs/${id}/events`, {
+        headers: { 'last-event-id': String(events.length - 2) },
+      }),
+    );
+    expect(again.map((e) => e.id)).toEqual(events.slice(-2).map((e) => e.id));
+
+    const job = (await (await app.request(`/api/train/jobs/${id}`)).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({ id, name: 'gw', state: 'completed', step: 20, iters: 20 });
+    expect((job.request as { dataPath: string }).dataPath).toBe(dataPath);
+    const list = (await (await app.request('/api/train/jobs?state=completed')).json()) as {
+      jobs: { id: string }[];
+      total: number;
+    };
+    expect(list.jobs.map((j) => j.id)).toContain(id);
+  });
+
+  it('pauses, resumes and cancels through POST actions; a wrong action answers 409', async () => {
+    const { id } = (await (
+      await post('/api/train/jobs', { dataPath, config: { ...config, iters: 100_000, evalInterval: 50_000 } })
+    ).json()) as {
+      id: string;
+    };
+    for (;;) {
+      const j = (await (await app.request(`/api/train/jobs/${id}`)).json()) as {
+        state: string;
+        step: number;
+      };
+      if (j.step > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const paused = await post(`/api/train/jobs/${id}/pause`);
+    expect(paused.status).toBe(200);
+    expect(await paused.clone().json()).toMatchObject({ state: 'paused' });
+    const at = ((await paused.clone().json()) as { step: number }).step;
+    const twice = await post(`/api/train/jobs/${id}/pause`);
+    expect(twice.status).toBe(409);
+    expect(await twice.json()).toMatchObject({ error: { code: 'FAILED_PRECONDITION' } });
+    expect((await post(`/api/train/jobs/${id}/resume`)).status).toBe(200);
+    for (;;) {
+      const j = (await (await app.request(`/api/train/jobs/${id}`)).json()) as { step: number };
+      if (j.step > at) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cancelled = await post(`/api/train/jobs/${id}/cancel`);
+    expect(await cancelled.json()).toMatchObject({ state: 'cancelled' });
+    const events = await readSse(await app.request(`/api/train/jobs/${id}/events`));
+    expect(events.filter((e) => e.event === 'state').map((e) => e.data.state)).toEqual([
+      'queued',
+      'running',
+      'paused',
+      'queued',
+      'running',
+      'running',
+      'cancelled',
+    ]);
+  });
+
+  it('answers bad input with 400 naming the field, and an unknown job with 404', async () => {
+    const cases: [unknown, string][] = [
+      [{ dataPath, config: { ...config, batchSize: 0 } }, 'config.batchSize'],
+      [{ dataPath, config: { ...config, schedule: 'step' } }, 'config.schedule'],
+      [{ config }, 'dataPath'],
+      [{ dataPath: join(home, 'nope.txt'), config }, 'dataPath'],
+      [{ dataPath, tokenizer: 'nope', config }, 'tokenizer'],
+      [
+        { dataPath, config: { ...config, minLearningRate: 0.5, learningRate: 0.1 } },
+        'config.minLearningRate',
+      ],
+    ];
+    for (const [body, field] of cases) {
+      const res = await post('/api/train/jobs', body);
+      expect(res.status, field).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENT', field } });
+    }
+    const ds = await post('/api/train/jobs', { datasetId: 'ds-1', config });
+    expect(ds.status).toBe(409);
+    expect(await ds.json()).toMatchObject({ error: { code: 'FAILED_PRECONDITION', field: 'datasetId' } });
+    expect((await app.request('/api/train/jobs/job-nope')).status).toBe(404);
+    expect((await app.request('/api/train/jobs/job-nope/events')).status).toBe(404);
+  });
+
+  it('documents the routes in the OpenAPI document', async () => {
+    const doc = (await (await app.request('/api/openapi.json')).json()) as { paths: Record<string, unknown> };
+    for (const p of [
+      '/api/train/jobs',
+      '/api/train/jobs/{id}',
+      '/api/train/jobs/{id}/cancel',
+      '/api/train/jobs/{id}/pause',
+      '/api/train/jobs/{id}/resume',
+      '/api/train/jobs/{id}/events',
+    ])
+      expect(Object.keys(doc.paths)).toContain(p);
+  });
+});
+
+// The whole lab: nats-server, five services and the gateway as processes.
+describe('training routes in the running lab', () => {
+  const lab = useStack();
+  it('trains through the gateway: SSE from the job, metrics on the bus', async () => {
+    const bus = await openSse(`${lab().url}/api/events?subject=lab.run.*.metrics`);
+    try {
+      const res = await fetch(`${lab().url}/api/train/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ dataPath, config }),
+      });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const sse = await openSse(`${lab().url}/api/train/jobs/${id}/events`);
+      const events = await sse.waitFor(
+        (evs) => evs.some((e) => e.event === 'state' && /completed|failed/.test(e.data)),
+        60_000,
+      );
+      sse.close();
+      expect(events.filter((e) => e.event === 'step')).toHaveLength(20);
+      expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ state: 'completed' });
+      const metrics = await bus.waitFor(
+        (evs) => evs.filter((e) => JSON.parse(e.data).subject === `lab.run.${id}.metrics`).length >= 22,
+      );
+      expect(metrics.length).toBeGreaterThanOrEqual(22);
+    } finally {
+      bus.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,134 @@
+// Checkpoints of a job, each a directory `checkpoints/step-<N>/` written so that a crash at any moment
+// never leaves one that gets loaded half-written:
+//  - the engine's saveCheckpoint writes each file to a temp name and renames it, but a directory holds
+//    several files (weights, optimizer moments, trainer_state.json), so a crash between two of them would
+//    pair new weights with an old step and RNG state. Here the whole checkpoint is written into
+//    `step-<N>.tmp-<pid>`, every file is fsynced, a manifest.json with each file's size and SHA-256 is
+//    written last, and only then is the directory renamed to `step-<N>`;
+//  - loading verifies the manifest's checksums and falls back to the previous checkpoint when one fails.
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '@lab/engine';
+
+const MANIFEST = 'manifest.json';
+const stepDir = (step: number) => `step-${String(step).padStart(9, '0')}`;
+
+interface Manifest {
+  step: number;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes a checkpoint for `step` under `<root>/checkpoints/`, plus `extraFiles` copied in (tokenizer.json),
+ * and keeps only the newest `keep`. Returns the directory and the directories kept (oldest first).
+ */
+export function writeCheckpoint(
+  root: string,
+  step: number,
+  ck: Omit<Checkpoint, 'layout'> & { layout?: Checkpoint['layout'] },
+  extraFiles: string[] = [],
+  keep = 2,
+): { dir: string; kept: string[] } {
+  const base = join(root, 'checkpoints');
+  const final = join(base, stepDir(step));
+  const tmp = `${final}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  saveCheckpoint(tmp, ck);
+  for (const f of extraFiles) if (existsSync(f)) copyFileSync(f, join(tmp, f.split('/').pop()!));
+  const manifest: Manifest = { step, files: {} };
+  for (const name of readdirSync(tmp).sort()) {
+    const path = join(tmp, name);
+    fsyncPath(path);
+    manifest.files[name] = { bytes: statSync(path).size, sha256: sha256(path) };
+  }
+  writeFileSync(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  fsyncPath(join(tmp, MANIFEST));
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  fsyncPath(base);
+  // Older checkpoints and leftovers of interrupted writes go.
+  const all = listCheckpoints(root);
+  for (const d of all.slice(0, Math.max(0, all.length - keep)))
+    rmSync(d.dir, { recursive: true, force: true });
+  for (const name of readdirSync(base))
+    if (name.includes('.tmp-') && !name.endsWith(`.tmp-${process.pid}`))
+      rmSync(join(base, name), { recursive: true, force: true });
+  return { dir: final, kept: listCheckpoints(root).map((d) => d.dir) };
+}
+
+/** Finished checkpoint directories (renamed into place), oldest first. */
+export function listCheckpoints(root: string): { dir: string; step: number }[] {
+  const base = join(root, 'checkpoints');
+  if (!existsSync(base)) return [];
+  return readdirSync(base)
+    .filter((n) => /^step-\d+$/.test(n))
+    .map((n) => ({ dir: join(base, n), step: Number(n.slice(5)) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** Why a checkpoint directory must not be loaded, or undefined when its manifest and checksums hold. */
+export function verifyCheckpoint(dir: string): string | undefined {
+  const mpath = join(dir, MANIFEST);
+  if (!existsSync(mpath)) return 'no manifest.json (written last): the checkpoint is incomplete';
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
+  } catch {
+    return 'manifest.json is not valid JSON';
+  }
+  for (const [name, want] of Object.entries(manifest.files ?? {})) {
+    const path = join(dir, name);
+    if (!existsSync(path)) return `${name} is missing`;
+    if (statSync(path).size !== want.bytes)
+      return `${name} has ${statSync(path).size} bytes, expected ${want.bytes}`;
+    if (sha256(path) !== want.sha256) return `${name} fails its SHA-256 check`;
+  }
+  return undefined;
+}
+
+/** The newest checkpoint that verifies, with the ones refused on the way. */
+export function latestValidCheckpoint(root: string): {
+  found?: { dir: string; step: number; checkpoint: Checkpoint };
+  rejected: { dir: string; reason: string }[];
+} {
+  const rejected: { dir: string; reason: string }[] = [];
+  for (const c of listCheckpoints(root).reverse()) {
+    const reason = verifyCheckpoint(c.dir);
+    if (reason) {
+      rejected.push({ dir: c.dir, reason });
+      continue;
+    }
+    try {
+      return { found: { ...c, checkpoint: loadCheckpoint(c.dir) }, rejected };
+    } catch (err) {
+      rejected.push({ dir: c.dir, reason: (err as Error).message });
+    }
+  }
+  return { rejected };
+}

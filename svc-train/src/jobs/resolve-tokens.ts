@@ -1,0 +1,105 @@
+// Where a job's training tokens come from. Today: a UTF-8 text file the service can read, tokenized with
+// `char` (sorted distinct characters of the file, as `lab-train pretrain` does) or a named tokenizer of
+// @lab/tokenizer (a built-in, or one svc-tokenize trained under $LAB_HOME/tokenize/tokenizers/<name>/).
+//
+// THE SEAM FOR svc-data: a `{ kind: 'dataset' }` source is refused at submit time (FAILED_PRECONDITION)
+// until svc-data serves tokenized shards; when it does, `checkSource` asks svc-data whether the version
+// exists and `resolveTokens` reads its shards (the tokenizer is then the one the shards were made with).
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError } from '@lab/common';
+import type { SubmitJobRequest } from '@lab/proto/train';
+import { isBuiltinName, loadTokenizer, type Tokenizer } from '@lab/tokenizer';
+import { CharCodec } from '../commands/char-codec.ts';
+import type { DataSource } from './types.ts';
+
+const invalid = (field: string, message: string) =>
+  new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
+
+/** Directory of a tokenizer trained by svc-tokenize (same layout as its registry). */
+export function trainedTokenizerDir(home: string, name: string): string {
+  return join(home, 'tokenize', 'tokenizers', name);
+}
+
+/** Submit-time checks of the data source and tokenizer: cheap, no tokenizing. */
+export function checkSource(req: SubmitJobRequest, home: string): DataSource {
+  const given = [req.dataPath ? 'dataPath' : '', req.datasetId ? 'datasetId' : ''].filter(Boolean);
+  if (given.length !== 1) throw invalid('dataPath', 'give exactly one of dataPath or datasetId');
+  if (req.datasetId) {
+    throw new LabError(
+      'FAILED_PRECONDITION',
+      'datasetId: training from svc-data dataset versions is not available yet (svc-data shards are being built); give dataPath, a text file',
+      'datasetId',
+    );
+  }
+  const path = req.dataPath;
+  if (!existsSync(path)) throw invalid('dataPath', `no such file: ${path}`);
+  const st = statSync(path);
+  if (!st.isFile()) throw invalid('dataPath', `not a regular file: ${path}`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw invalid('dataPath', `the service cannot read ${path}`);
+  }
+  if (st.size === 0) throw invalid('dataPath', `${path} is empty`);
+  const tok = req.tokenizer || 'char';
+  if (tok !== 'char' && !isBuiltinName(tok)) {
+    if (
+      !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tok) ||
+      !existsSync(join(trainedTokenizerDir(home, tok), 'tokenizer.json'))
+    )
+      throw invalid(
+        'tokenizer',
+        `unknown tokenizer "${tok}": use char, gpt2, cl100k_base, o200k_base or a tokenizer trained with svc-tokenize`,
+      );
+  }
+  return { kind: 'file', path };
+}
+
+export interface ResolvedTokens {
+  /** Token ids of the whole corpus. */
+  tokens: Int32Array;
+  vocabSize: number;
+  /** Turns generated ids back into text (for samples). */
+  decode(ids: readonly number[]): string;
+  /** Ids of a prompt for samples. */
+  encode(text: string): number[];
+}
+
+/**
+ * Token ids for a job. `dir` is the job's directory: a char vocabulary is built once and saved there as
+ * tokenizer.json (the format `lab-train sample` reads), so a resumed job keeps the vocabulary it started with.
+ */
+export function resolveTokens(
+  source: DataSource,
+  tokenizer: string,
+  opts: { home: string; dir: string },
+): ResolvedTokens {
+  if (source.kind === 'dataset')
+    throw new LabError(
+      'FAILED_PRECONDITION',
+      'datasetId: dataset versions are not available yet',
+      'datasetId',
+    );
+  const text = readFileSync(source.path, 'utf8');
+  if (tokenizer === 'char') {
+    const saved = join(opts.dir, 'tokenizer.json');
+    const codec = existsSync(saved) ? CharCodec.load(saved) : CharCodec.fromText(text);
+    if (!existsSync(saved)) codec.save(saved);
+    return {
+      tokens: codec.encode(text),
+      vocabSize: codec.vocabSize,
+      decode: (ids) => codec.decode(ids),
+      encode: (t) => [...codec.encode(t)],
+    };
+  }
+  const tok: Tokenizer = isBuiltinName(tokenizer)
+    ? loadTokenizer(tokenizer)
+    : loadTokenizer(trainedTokenizerDir(opts.home, tokenizer));
+  return {
+    tokens: Int32Array.from(tok.encode(text)),
+    vocabSize: tok.vocabSize,
+    decode: (ids) => tok.decode(ids),
+    encode: (t) => tok.encode(t),
+  };
+}

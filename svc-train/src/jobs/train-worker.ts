@@ -1,0 +1,181 @@
+// Trains one job off the service's event loop (a step of even a small model is tens of milliseconds of
+// CPU, during which gRPC and health checks must still be answered). Continues from the job's newest valid
+// checkpoint when there is one. Posts WorkerMessage; obeys { type: 'pause' } between steps.
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { BatchSampler, DEFAULT_OPTIM, Decoder, preset, Rng, type RngState, Trainer } from '@lab/engine';
+import { latestValidCheckpoint, writeCheckpoint } from './checkpoints.ts';
+import { resolveTokens } from './resolve-tokens.ts';
+import { lrAt } from './schedule.ts';
+import type { WorkerControl, WorkerJob, WorkerMessage } from './types.ts';
+
+const job = workerData as WorkerJob;
+const spec = job.spec;
+const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+let pauseRequested = false;
+let cancelRequested = false;
+parentPort!.on('message', (m: WorkerControl) => {
+  if (m.type === 'pause') pauseRequested = true;
+  if (m.type === 'cancel') cancelRequested = true;
+});
+// Control messages must not keep the thread alive once training is over.
+parentPort!.unref();
+
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function run(): Promise<WorkerMessage> {
+  const data = resolveTokens(spec.source, spec.tokenizer, { home: job.home, dir: job.dir });
+  const cfg = preset(spec.preset, { ...spec.model, vocabSize: data.vocabSize, blockSize: spec.context });
+  const split = Math.floor(data.tokens.length * (1 - spec.valFraction));
+  const need = spec.context + 2;
+  if (split < need || data.tokens.length - split < need) {
+    throw new FieldError(
+      'dataPath',
+      `dataPath: the data has ${data.tokens.length} tokens; with context ${spec.context} and valFraction ${spec.valFraction} each split needs more than ${need - 1}`,
+    );
+  }
+  const train = new BatchSampler(data.tokens.subarray(0, split), spec.batch, spec.context);
+  const val = new BatchSampler(data.tokens.subarray(split), spec.batch, spec.context);
+  const session = spec.threads ? { threads: spec.threads } : undefined;
+  const trainer = await Trainer.create({
+    cfg,
+    batch: spec.batch,
+    seq: spec.context,
+    optim: { ...DEFAULT_OPTIM, weightDecay: spec.weightDecay, clip: spec.clip },
+    seed: spec.seed,
+    accumulate: spec.accumulate,
+    session,
+  });
+  try {
+    let rng = new Rng(spec.seed);
+    let start = 0;
+    let elapsedBase = 0;
+    const latest = latestValidCheckpoint(job.dir);
+    if (latest.found) {
+      const ck = latest.found.checkpoint;
+      if (ck.layout.total !== trainer.layout.total)
+        throw new Error(
+          `checkpoint ${latest.found.dir} is for a different model (${ck.layout.total} parameters)`,
+        );
+      trainer.load({ params: ck.params, m: ck.m, v: ck.v, step: ck.state?.step ?? 0 });
+      start = ck.state?.step ?? 0;
+      if (ck.state?.rng) rng = new Rng(ck.state.rng as RngState);
+      elapsedBase = Number(ck.state?.elapsed ?? 0);
+    }
+    post({
+      type: 'ready',
+      vocabSize: data.vocabSize,
+      parameters: trainer.layout.total,
+      resumedFrom: start,
+      rejected: latest.rejected,
+    });
+
+    const t0 = performance.now();
+    const elapsed = () => elapsedBase + (performance.now() - t0) / 1000;
+    const tokenizerFile = join(job.dir, 'tokenizer.json');
+    let lastSaved = start;
+    const save = (step: number) => {
+      const { dir, kept } = writeCheckpoint(
+        job.dir,
+        step,
+        {
+          cfg,
+          layout: trainer.layout,
+          params: trainer.params,
+          m: trainer.m,
+          v: trainer.v,
+          state: { step, rng: rng.state(), seed: spec.seed, elapsed: elapsed(), jobId: job.jobId },
+        },
+        spec.tokenizer === 'char' ? [tokenizerFile] : [],
+      );
+      lastSaved = step;
+      post({ type: 'checkpoint', step, dir, kept });
+    };
+    // Evaluation batches come from an RNG seeded by the step (as the engine's pretrain does), so they do not
+    // disturb the training stream and a resumed run evaluates on the same batches.
+    const estimate = async (sampler: BatchSampler, step: number, salt: number) => {
+      const er = new Rng((spec.seed * 7919 + step * 104729 + salt) >>> 0);
+      let sum = 0;
+      for (let k = 0; k < spec.evalIters; k++) sum += await trainer.evaluate(sampler.next(er));
+      return sum / spec.evalIters;
+    };
+    const sample = async (step: number) => {
+      if (!spec.sampleTokens) return '';
+      const decoder = await Decoder.create(cfg, trainer.params.slice(), session ?? {});
+      try {
+        const prompt = [data.tokens[split]!];
+        const ids = await decoder.generate(prompt, spec.sampleTokens, {
+          temperature: 0.8,
+          topK: 50,
+          seed: (spec.seed + step) >>> 0,
+        });
+        return data.decode([...prompt, ...ids]);
+      } finally {
+        await decoder.release();
+      }
+    };
+
+    const tokensPerStep = spec.batch * spec.context * spec.accumulate;
+    for (let iter = start; iter < spec.iters; iter++) {
+      if (cancelRequested) return { type: 'cancelled', step: iter };
+      if (pauseRequested) {
+        if (lastSaved !== iter) save(iter);
+        return { type: 'paused', step: iter };
+      }
+      const lr = lrAt(iter, {
+        kind: spec.schedule,
+        lr: spec.lr,
+        minLr: spec.minLr,
+        warmup: spec.warmup,
+        iters: spec.iters,
+      });
+      const micro = Array.from({ length: spec.accumulate }, () => train.next(rng));
+      const ts = performance.now();
+      const r = await trainer.step(micro, lr);
+      const ms = performance.now() - ts;
+      const step = iter + 1;
+      post({
+        type: 'step',
+        step,
+        loss: r.loss,
+        lr,
+        gradNorm: r.gradNorm,
+        tokensPerSecond: tokensPerStep / Math.max(ms / 1000, 1e-9),
+        elapsed: elapsed(),
+      });
+      if (step % spec.evalInterval === 0 || step === spec.iters) {
+        const trainLoss = await estimate(train, step, 1);
+        const valLoss = await estimate(val, step, 2);
+        post({
+          type: 'eval',
+          step,
+          trainLoss,
+          valLoss,
+          perplexity: Math.exp(valLoss),
+          sample: await sample(step),
+          elapsed: elapsed(),
+        });
+      }
+      if (step % spec.checkpointInterval === 0 || step === spec.iters) save(step);
+    }
+    return { type: 'done', step: spec.iters };
+  } finally {
+    await trainer.release();
+  }
+}
+
+// The last message goes out after the ONNX Runtime sessions are released, so the thread then ends by itself.
+let last: WorkerMessage;
+try {
+  last = await run();
+} catch (err) {
+  last = { type: 'error', message: (err as Error).message, field: (err as { field?: string }).field };
+}
+post(last);

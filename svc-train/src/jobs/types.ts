@@ -1,0 +1,136 @@
+// The records svc-train keeps for a job (in its lmdb store) and what travels between the service and the
+// worker thread that trains.
+import type { ModelConfig } from '@lab/engine';
+
+export type JobState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
+export const isTerminal = (s: JobState): boolean => TERMINAL_STATES.includes(s);
+
+export type LrScheduleKind = 'cosine' | 'linear' | 'constant';
+
+/** Where the training text comes from. `dataset` is the seam for svc-data (not served yet). */
+export type DataSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'dataset'; datasetId: string; version: number };
+
+/** A validated job with every default filled in: all the worker needs to train (and resume). */
+export interface JobSpec {
+  name: string;
+  source: DataSource;
+  tokenizer: string;
+  preset: string;
+  /** Overrides of the preset (never vocabSize/blockSize: those come from the tokenizer and `context`). */
+  model: Partial<ModelConfig>;
+  batch: number;
+  context: number;
+  iters: number;
+  lr: number;
+  minLr: number;
+  warmup: number;
+  schedule: LrScheduleKind;
+  accumulate: number;
+  weightDecay: number;
+  clip: number;
+  evalInterval: number;
+  checkpointInterval: number;
+  seed: number;
+  evalIters: number;
+  valFraction: number;
+  /** Tokens of the sample generated at each evaluation; 0 = none. */
+  sampleTokens: number;
+  /** ORT intra-op threads; 0 = engine default. */
+  threads: number;
+}
+
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  state: JobState;
+  step: number;
+  error: string;
+  /** Checkpoint directories kept, oldest first. */
+  checkpoints: string[];
+  createdAt: string;
+  updatedAt: string;
+  /** Sequence of the last stored event. */
+  lastSeq: number;
+  /** Highest step whose step point / eval point is stored: recomputed steps after a resume are not re-emitted. */
+  lastStepPoint: number;
+  lastEvalPoint: number;
+  pendingAction: '' | 'pause' | 'cancel';
+  /** Worker holding the job while running ('' otherwise). */
+  worker: string;
+  /** Until when the worker's claim holds without a heartbeat (epoch ms). */
+  leaseUntil: number;
+  attempts: number;
+  loss: number;
+  valLoss: number;
+  vocabSize: number;
+  parameters: number;
+}
+
+/** One event of a job's history (stored, published, streamed): a training step, an evaluation or a state change. */
+export interface JobPoint {
+  seq: number;
+  kind: 'step' | 'eval' | 'state';
+  step: number;
+  state: JobState;
+  time: string;
+  loss?: number;
+  lr?: number;
+  gradNorm?: number;
+  tokensPerSecond?: number;
+  elapsed?: number;
+  valLoss?: number;
+  trainLoss?: number;
+  perplexity?: number;
+  sample?: string;
+  message?: string;
+}
+
+/** Messages from the worker thread. */
+export type WorkerMessage =
+  | {
+      type: 'ready';
+      vocabSize: number;
+      parameters: number;
+      /** Step of the checkpoint the run continues from (0 = fresh start). */
+      resumedFrom: number;
+      /** Checkpoints found but refused (half-written or corrupt), with the reason. */
+      rejected: { dir: string; reason: string }[];
+    }
+  | {
+      type: 'step';
+      step: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      tokensPerSecond: number;
+      elapsed: number;
+    }
+  | {
+      type: 'eval';
+      step: number;
+      trainLoss: number;
+      valLoss: number;
+      perplexity: number;
+      sample: string;
+      elapsed: number;
+    }
+  | { type: 'checkpoint'; step: number; dir: string; kept: string[] }
+  | { type: 'paused'; step: number }
+  | { type: 'cancelled'; step: number }
+  | { type: 'done'; step: number }
+  | { type: 'error'; message: string; field?: string };
+
+/** Messages to the worker thread. */
+export type WorkerControl = { type: 'pause' } | { type: 'cancel' };
+
+/** What the worker thread is started with. */
+export interface WorkerJob {
+  jobId: string;
+  spec: JobSpec;
+  /** The job's directory: checkpoints/, tokenizer.json. */
+  dir: string;
+  home: string;
+}

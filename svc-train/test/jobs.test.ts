@@ -1,0 +1,413 @@
+// The training job service over real gRPC (loopback), a real nats-server (JetStream work queue and events)
+// and real ONNX Runtime training of a tiny model.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type BusEvent,
+  bindService,
+  createClient,
+  createLogger,
+  datasetPath,
+  type EventBus,
+  fromServiceError,
+  loadConfig,
+  MemoryBus,
+  NatsBus,
+  openStore,
+  type RunningGrpcServer,
+  remoteImpl,
+  type ServiceImpl,
+  type Store,
+  startGrpcServer,
+} from '@lab/common';
+import {
+  type JobEvent,
+  SubmitJobRequest,
+  type TrainConfig,
+  TrainServiceClient,
+  TrainServiceService,
+} from '@lab/proto/train';
+import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobManager } from '../src/jobs/manager.ts';
+import { createTrainImpl } from '../src/service.ts';
+
+const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
+const home = mkdtempSync(join(tmpdir(), 'lab-train-jobs-'));
+const dataPath = join(home, 'input.txt');
+writeFileSync(dataPath, readFileSync(shakespeare, 'utf8').slice(0, 20_000));
+
+/** A model small enough for a loaded 2-core machine: one layer, 16 wide. */
+const tiny = (over: Partial<TrainConfig> = {}): Partial<TrainConfig> => ({
+  preset: 'nanogpt-cpu',
+  modelJson: JSON.stringify({ nLayer: 1, nHead: 2, nEmbd: 16, ffnHidden: 32 }),
+  context: 16,
+  batchSize: 4,
+  iters: 30,
+  evalInterval: 10,
+  checkpointInterval: 10,
+  evalIters: 2,
+  sampleTokens: 12,
+  threads: 1,
+  learningRate: 3e-3,
+  ...over,
+});
+
+const request = (config: Partial<TrainConfig>, over: Partial<SubmitJobRequest> = {}): SubmitJobRequest =>
+  SubmitJobRequest.fromPartial({ name: 'tiny', dataPath, tokenizer: 'char', config, ...over });
+
+type Train = ServiceImpl<typeof TrainServiceService>;
+
+interface Instance {
+  train: Train;
+  manager: JobManager;
+  server: RunningGrpcServer;
+  bus: EventBus;
+  client: TrainServiceClient;
+  stop(): Promise<void>;
+}
+
+let nats: NatsServerHandle;
+let store: Store;
+
+/** One svc-train instance: its own NATS connections and gRPC server, the shared store of $LAB_HOME/train. */
+async function startInstance(workerId: string): Promise<Instance> {
+  const config = loadConfig({ LAB_HOME: home, NATS_URL: nats.url });
+  const log = createLogger(`train-${workerId}`, 'warn');
+  const bus = await NatsBus.connect(nats.url, { name: workerId });
+  const { impl, manager } = await createTrainImpl({ bus, store, config, log }, { workerId, leaseMs: 3000 });
+  const server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [bindService(TrainServiceService, impl)],
+    log,
+  });
+  const client = createClient(TrainServiceClient, `127.0.0.1:${server.port}`);
+  return {
+    train: remoteImpl(TrainServiceService, client),
+    manager,
+    server,
+    bus,
+    client,
+    stop: async () => {
+      client.close();
+      await server.shutdown(200);
+      await manager.close();
+      await bus.close();
+    },
+  };
+}
+
+async function collect(train: Train, id: string, afterSeq = 0): Promise<JobEvent[]> {
+  const out: JobEvent[] = [];
+  for await (const e of train.watchJob!({ id, afterSeq }, undefined as never)) out.push(e);
+  return out;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function expectContinuous(events: JobEvent[]): void {
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  const steps = events.filter((e) => e.kind === 'step').map((e) => e.step);
+  expect(steps).toEqual(steps.map((_, i) => i + 1));
+}
+
+let a: Instance;
+
+beforeAll(async () => {
+  nats = await runNatsServer(home);
+  store = openStore(home, 'train');
+  a = await startInstance('worker-a');
+}, 60_000);
+
+afterAll(async () => {
+  await a?.stop();
+  await store?.close();
+  await nats?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('svc-train jobs', () => {
+  it('runs a submitted job: step and eval points stream live, on NATS too, and it ends completed with a checkpoint', async () => {
+    const busEvents: BusEvent[] = [];
+    const sub = await a.bus.subscribe('lab.>', (e) => busEvents.push(e), {});
+    const job = await a.train.submitJob!(request(tiny()), undefined as never);
+    expect(job.id).toMatch(/^job-/);
+    expect(['queued', 'running']).toContain(job.state);
+    expect(job.request?.config?.batchSize).toBe(4);
+
+    const events = await collect(a.train, job.id);
+    expectContinuous(events);
+    const steps = events.filter((e) => e.kind === 'step');
+    expect(steps).toHaveLength(30);
+    for (const s of steps) {
+      expect(s.loss).toBeGreaterThan(0);
+      expect(s.lr).toBeGreaterThan(0);
+      expect(s.gradNorm).toBeGreaterThan(0);
+      expect(s.tokensPerSecond).toBeGreaterThan(0);
+      expect(s.elapsedSeconds).toBeGreaterThan(0);
+    }
+    const evals = events.filter((e) => e.kind === 'eval');
+    expect(evals.map((e) => e.step)).toEqual([10, 20, 30]);
+    for (const e of evals) {
+      expect(e.perplexity).toBeCloseTo(Math.exp(e.valLoss), 5);
+      expect(e.sample.length).toBeGreaterThan(0);
+    }
+    expect(evals.at(-1)!.valLoss).toBeLessThan(Math.log(60));
+    expect(events.at(-1)).toMatchObject({ kind: 'state', state: 'completed' });
+
+    const done = await a.train.getJob!({ id: job.id }, undefined as never);
+    expect(done).toMatchObject({
+      state: 'completed',
+      step: 30,
+      iters: 30,
+      lastSeq: events.length,
+      attempts: 1,
+    });
+    expect(done.vocabSize).toBeGreaterThan(30);
+    expect(done.checkpoints.length).toBeGreaterThan(0);
+    const last = done.checkpoints.at(-1)!;
+    for (const f of [
+      'model.safetensors',
+      'optimizer.safetensors',
+      'config.json',
+      'trainer_state.json',
+      'tokenizer.json',
+      'manifest.json',
+    ])
+      expect(existsSync(join(last, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(last, 'trainer_state.json'), 'utf8')).step).toBe(30);
+
+    // Replays resume after a sequence number.
+    const tail = await collect(a.train, job.id, events.length - 3);
+    expect(tail.map((e) => e.seq)).toEqual(events.slice(-3).map((e) => e.seq));
+
+    // The same points went out on NATS, metrics and state changes on their subjects.
+    await waitFor(
+      'bus events',
+      async () =>
+        busEvents.some(
+          (e) =>
+            e.subject === `lab.job.${job.id}.state` && (e.data as { state: string }).state === 'completed',
+        ) || undefined,
+    );
+    await sub.unsubscribe();
+    const metrics = busEvents
+      .filter((e) => e.subject === `lab.run.${job.id}.metrics`)
+      .map((e) => e.data as { seq: number });
+    expect(metrics.map((m) => m.seq)).toEqual(events.filter((e) => e.kind !== 'state').map((e) => e.seq));
+
+    const list = await a.train.listJobs!({ page: { offset: 0, limit: 10 }, state: '' }, undefined as never);
+    expect(list.jobs.map((j) => j.id)).toContain(job.id);
+  });
+
+  it('pauses a running job at a checkpoint and resumes it to completion with a continuous history', async () => {
+    const job = await a.train.submitJob!(
+      request(tiny({ iters: 2000, evalInterval: 1000, checkpointInterval: 1000 })),
+      undefined as never,
+    );
+    // Pause as soon as the first step is reported.
+    for await (const e of a.train.watchJob!({ id: job.id, afterSeq: 0 }, undefined as never)) {
+      if (e.kind === 'step') break;
+    }
+    const paused = await a.train.pauseJob!({ id: job.id }, undefined as never);
+    expect(paused.state).toBe('paused');
+    expect(paused.step).toBeLessThan(2000);
+    expect(paused.checkpoints.at(-1)).toMatch(new RegExp(`step-0*${paused.step}$`));
+    // A paused job stays put.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await a.train.getJob!({ id: job.id }, undefined as never)).step).toBe(paused.step);
+    await expect(a.train.pauseJob!({ id: job.id }, undefined as never)).rejects.toMatchObject({ code: 9 });
+
+    const resumed = await a.train.resumeJob!({ id: job.id }, undefined as never);
+    expect(['queued', 'running']).toContain(resumed.state);
+    const events = await collect(a.train, job.id);
+    expectContinuous(events);
+    expect(events.filter((e) => e.kind === 'step')).toHaveLength(2000);
+    const states = events.filter((e) => e.kind === 'state').map((e) => e.state);
+    expect(states).toEqual(['queued', 'running', 'paused', 'queued', 'running', 'running', 'completed']);
+    expect(events.find((e) => e.message.startsWith('continuing from the checkpoint'))?.step).toBe(
+      paused.step,
+    );
+    expect((await a.train.getJob!({ id: job.id }, undefined as never)).attempts).toBe(2);
+  });
+
+  it('cancels a running job and a queued one', async () => {
+    const running = await a.train.submitJob!(request(tiny({ iters: 5000 })), undefined as never);
+    const queued = await a.train.submitJob!(request(tiny({ iters: 10 })), undefined as never);
+    await waitFor('the first job to run', async () => {
+      const j = await a.train.getJob!({ id: running.id }, undefined as never);
+      return j.step >= 1 ? j : undefined;
+    });
+    expect((await a.train.getJob!({ id: queued.id }, undefined as never)).state).toBe('queued');
+    const q = await a.train.cancelJob!({ id: queued.id }, undefined as never);
+    expect(q.state).toBe('cancelled');
+    const r = await a.train.cancelJob!({ id: running.id }, undefined as never);
+    expect(r.state).toBe('cancelled');
+    expect(r.step).toBeLessThan(5000);
+    const events = await collect(a.train, running.id);
+    expect(events.at(-1)).toMatchObject({ kind: 'state', state: 'cancelled' });
+    await expect(a.train.cancelJob!({ id: running.id }, undefined as never)).rejects.toMatchObject({
+      code: 9,
+    });
+    // The cancelled queued job never runs.
+    await new Promise((res) => setTimeout(res, 1500));
+    expect((await a.train.getJob!({ id: queued.id }, undefined as never)).attempts).toBe(0);
+  });
+
+  it('rejects bad input with the field named, and stores nothing', async () => {
+    const before = (await a.train.listJobs!({ page: undefined, state: '' }, undefined as never)).total;
+    const cases: [SubmitJobRequest, string, string, RegExp][] = [
+      [
+        request(tiny(), { dataPath: join(home, 'missing.txt') }),
+        'INVALID_ARGUMENT',
+        'dataPath',
+        /no such file/,
+      ],
+      [request(tiny(), { tokenizer: 'nope' }), 'INVALID_ARGUMENT', 'tokenizer', /unknown tokenizer "nope"/],
+      [
+        request(tiny(), { dataPath: '', datasetId: 'ds-1' }),
+        'FAILED_PRECONDITION',
+        'datasetId',
+        /not available yet/,
+      ],
+      [request(tiny({ batchSize: 100_000 })), 'INVALID_ARGUMENT', 'config.batchSize', /1 to 1,024/],
+      [request(tiny({ learningRate: -1 })), 'INVALID_ARGUMENT', 'config.learningRate', /\(0, 1\]/],
+      [request(tiny({ minLearningRate: 1 })), 'INVALID_ARGUMENT', 'config.minLearningRate', /\[0, 0.003\]/],
+      [
+        request(tiny({ schedule: 'step' })),
+        'INVALID_ARGUMENT',
+        'config.schedule',
+        /cosine, linear or constant/,
+      ],
+      [request(tiny({ iters: 0 })), 'INVALID_ARGUMENT', 'config.iters', /required/],
+      [request(tiny({ evalInterval: 31 })), 'INVALID_ARGUMENT', 'config.evalInterval', /1 to 30/],
+      [request(tiny({ preset: 'gpt5' })), 'INVALID_ARGUMENT', 'config.preset', /unknown preset/],
+      [request(tiny({ modelJson: '{"nHead":3}' })), 'INVALID_ARGUMENT', 'config.modelJson', /not divisible/],
+    ];
+    for (const [req, code, field, message] of cases) {
+      const err = await a.train.submitJob!(req, undefined as never).then(
+        () => undefined,
+        (e) => fromServiceError(e),
+      );
+      expect(err, field).toBeDefined();
+      expect({ code: err!.code, field: err!.field }).toEqual({ code, field });
+      expect(err!.message).toMatch(message);
+    }
+    expect((await a.train.listJobs!({ page: undefined, state: '' }, undefined as never)).total).toBe(before);
+    await expect(a.train.getJob!({ id: 'job-nope' }, undefined as never)).rejects.toMatchObject({ code: 5 });
+  });
+
+  it('fails a job whose data turns out too short for its context, with the reason', async () => {
+    const short = join(home, 'short.txt');
+    writeFileSync(short, 'To be, or not to be.');
+    const job = await a.train.submitJob!(request(tiny(), { dataPath: short }), undefined as never);
+    const events = await collect(a.train, job.id);
+    expect(events.at(-1)).toMatchObject({ kind: 'state', state: 'failed' });
+    const failed = await a.train.getJob!({ id: job.id }, undefined as never);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatch(/has 20 tokens; with context 16/);
+  });
+
+  it('runs every job exactly once when two service instances share one NATS', async () => {
+    const b = await startInstance('worker-b');
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const via = i % 2 ? b : a;
+        ids.push(
+          (
+            await via.train.submitJob!(
+              request(tiny({ iters: 12, evalInterval: 12, checkpointInterval: 12, sampleTokens: 0 }), {
+                name: `pair-${i}`,
+              }),
+              undefined as never,
+            )
+          ).id,
+        );
+      }
+      const workers = new Set<string>();
+      for (const id of ids) {
+        const events = await collect(a.train, id);
+        expectContinuous(events);
+        expect(events.filter((e) => e.kind === 'step')).toHaveLength(12);
+        const started = events.filter((e) => e.kind === 'state' && e.state === 'running');
+        expect(started).toHaveLength(1);
+        workers.add(started[0]!.message.split(' ').at(-1)!);
+        const j = await b.train.getJob!({ id }, undefined as never);
+        expect(j).toMatchObject({ state: 'completed', attempts: 1 });
+      }
+      expect(workers).toEqual(new Set(['worker-a', 'worker-b']));
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('without NATS: runs jobs side by side with concurrency 2, and a restart picks up running and queued jobs', async () => {
+    const memHome = mkdtempSync(join(tmpdir(), 'lab-train-mem-'));
+    const memStore = openStore(memHome, 'train');
+    const config = loadConfig({ LAB_HOME: memHome });
+    const log = createLogger('train-mem', 'error');
+    const start = async (workerId: string) => {
+      const bus = new MemoryBus();
+      const { impl, manager } = await createTrainImpl(
+        { bus, store: memStore, config, log },
+        { workerId, concurrency: 2, leaseMs: 1000 },
+      );
+      return { impl, manager, bus };
+    };
+    try {
+      const first = await start('mem-1');
+      const ctx = { signal: new AbortController().signal } as never;
+      const long = tiny({ iters: 100_000, evalInterval: 50_000, sampleTokens: 0 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await first.impl.submitJob!(request(long), ctx)).id);
+      // Two run at once; the third waits for a free slot.
+      await waitFor('two running jobs', async () => {
+        const jobs = await Promise.all(ids.map((id) => first.impl.getJob!({ id }, ctx)));
+        return jobs.filter((j) => j.state === 'running' && j.step > 0).length === 2 || undefined;
+      });
+      expect((await first.impl.getJob!({ id: ids[2]! }, ctx)).state).toBe('queued');
+      // The process goes away (its in-process queue with it) with two jobs running and one queued.
+      await first.manager.close();
+      await first.bus.close();
+
+      const second = await start('mem-2');
+      try {
+        await waitFor(
+          'two jobs running on the new instance, one queued',
+          async () => {
+            const jobs = await Promise.all(ids.map((id) => second.impl.getJob!({ id }, ctx)));
+            const mine = jobs.filter((j) => j.state === 'running' && j.worker === 'mem-2');
+            return mine.length === 2 && jobs.filter((j) => j.state === 'queued').length === 1
+              ? jobs
+              : undefined;
+          },
+          30_000,
+        );
+        for (const id of ids) await second.impl.cancelJob!({ id }, ctx);
+        for (const id of ids) {
+          const events: JobEvent[] = [];
+          for await (const e of second.impl.watchJob!({ id, afterSeq: 0 }, ctx)) events.push(e);
+          expectContinuous(events);
+          expect(events.at(-1)).toMatchObject({ state: 'cancelled' });
+        }
+      } finally {
+        await second.manager.close();
+        await second.bus.close();
+      }
+    } finally {
+      await memStore.close();
+      rmSync(memHome, { recursive: true, force: true });
+    }
+  });
+});
