@@ -1,12 +1,15 @@
 import {
   bindService,
   type CallContext,
+  callUnary,
+  createClient,
   openWorkQueue,
   type ServiceBinding,
   type ServiceDeps,
   type ServiceImpl,
   type WorkQueue,
 } from '@lab/common';
+import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
 import { JobManager, type QueueMessage } from './jobs/manager.ts';
 import type { JobPoint, JobRecord } from './jobs/types.ts';
@@ -101,6 +104,14 @@ export async function createTrainImpl(
     concurrency: options.concurrency ?? envInt('LAB_TRAIN_CONCURRENCY', 1) ?? 1,
     leaseMs,
     workerId: options.workerId,
+    fetchTokenizer: async (name) => {
+      const client = createClient(TokenizeServiceClient, deps.config.addresses.tokenize);
+      try {
+        return (await callUnary(client.exportTokenizer.bind(client), { tokenizer: name })).json;
+      } finally {
+        client.close();
+      }
+    },
   });
   await manager.start();
 

@@ -21,6 +21,7 @@ import {
   type Store,
   startGrpcServer,
 } from '@lab/common';
+import { TokenizeServiceClient, TrainTokenizerRequest } from '@lab/proto/tokenize';
 import {
   type JobEvent,
   SubmitJobRequest,
@@ -30,6 +31,7 @@ import {
 } from '@lab/proto/train';
 import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTokenizeService } from '../../svc-tokenize/src/service.ts';
 import type { JobManager } from '../src/jobs/manager.ts';
 import { createTrainImpl } from '../src/service.ts';
 
@@ -70,10 +72,17 @@ interface Instance {
 
 let nats: NatsServerHandle;
 let store: Store;
+/** A real svc-tokenize: jobs naming a registry tokenizer ask it for the tokenizer over gRPC. */
+let tokenize: RunningGrpcServer;
+let tokenizeStore: Store;
 
 /** One svc-train instance: its own NATS connections and gRPC server, the shared store of $LAB_HOME/train. */
 async function startInstance(workerId: string): Promise<Instance> {
-  const config = loadConfig({ LAB_HOME: home, NATS_URL: nats.url });
+  const config = loadConfig({
+    LAB_HOME: home,
+    NATS_URL: nats.url,
+    LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}`,
+  });
   const log = createLogger(`train-${workerId}`, 'warn');
   const bus = await NatsBus.connect(nats.url, { name: workerId });
   const { impl, manager } = await createTrainImpl({ bus, store, config, log }, { workerId, leaseMs: 3000 });
@@ -126,11 +135,27 @@ let a: Instance;
 beforeAll(async () => {
   nats = await runNatsServer(home);
   store = openStore(home, 'train');
+  tokenizeStore = openStore(home, 'tokenize');
+  const tokDeps = {
+    name: 'tokenize' as const,
+    config: loadConfig({ LAB_HOME: home }),
+    bus: new MemoryBus(),
+    store: tokenizeStore,
+    log: createLogger('tokenize', 'error'),
+  };
+  tokenize = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [buildTokenizeService(tokDeps)],
+    log: tokDeps.log,
+  });
   a = await startInstance('worker-a');
 }, 60_000);
 
 afterAll(async () => {
   await a?.stop();
+  await tokenize?.shutdown(100);
+  await tokenizeStore?.close();
   await store?.close();
   await nats?.stop();
   rmSync(home, { recursive: true, force: true });
@@ -262,6 +287,24 @@ describe('svc-train jobs', () => {
     // The cancelled queued job never runs.
     await new Promise((res) => setTimeout(res, 1500));
     expect((await a.train.getJob!({ id: queued.id }, undefined as never)).attempts).toBe(0);
+  });
+
+  it("trains with a tokenizer of svc-tokenize's registry, fetched over gRPC when the job is submitted", async () => {
+    const tc = createClient(TokenizeServiceClient, `127.0.0.1:${tokenize.port}`);
+    for await (const _ of tc.train(
+      TrainTokenizerRequest.fromPartial({ name: 'job-bpe', vocabSize: 300, path: dataPath }),
+    )) {
+      // progress of the tokenizer run; the job below waits for it to finish
+    }
+    tc.close();
+    const job = await a.train.submitJob!(
+      request(tiny({ iters: 6, evalInterval: 6, checkpointInterval: 6 }), { tokenizer: 'job-bpe' }),
+      undefined as never,
+    );
+    const events = await collect(a.train, job.id);
+    expect(events.at(-1)!.state).toBe('completed');
+    const done = await a.train.getJob!({ id: job.id }, undefined as never);
+    expect(done.vocabSize).toBe(300);
   });
 
   it('rejects bad input with the field named, and stores nothing', async () => {

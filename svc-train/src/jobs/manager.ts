@@ -9,11 +9,12 @@
 // it out again if that runner dies; independently, a reaper re-queues running jobs whose lease expired.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkItem, WorkQueue } from '@lab/common';
-import { type EventBus, LabError, type Logger, type Store } from '@lab/common';
+import { type EventBus, fromServiceError, LabError, type Logger, type Store } from '@lab/common';
 import type { SubmitJobRequest } from '@lab/proto/train';
+import { isBuiltinName } from '@lab/tokenizer';
 import { TrainRun } from './runner.ts';
 import { JobStore, type NewPoint } from './store.ts';
 import { isTerminal, type JobPoint, type JobRecord, type WorkerMessage } from './types.ts';
@@ -36,6 +37,11 @@ export interface JobManagerOptions {
   leaseMs?: number;
   /** This worker's id (default: host-pid-random). */
   workerId?: string;
+  /**
+   * tokenizer.json of a tokenizer in svc-tokenize's registry (asked over gRPC: no service reads another's
+   * storage); rejects with NOT_FOUND for an unknown name.
+   */
+  fetchTokenizer(name: string): Promise<string>;
 }
 
 interface LocalRun {
@@ -97,9 +103,24 @@ export class JobManager {
   // ---- API ---------------------------------------------------------------------------------------------
 
   async submit(req: SubmitJobRequest): Promise<JobRecord> {
-    const spec = validateSubmit(req, this.opts.home);
+    const spec = validateSubmit(req);
     const now = new Date().toISOString();
     const id = `job-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    if (spec.tokenizer !== 'char' && !isBuiltinName(spec.tokenizer)) {
+      const json = await this.opts.fetchTokenizer(spec.tokenizer).catch((err) => {
+        const e = fromServiceError(err);
+        throw e.code === 'NOT_FOUND'
+          ? new LabError(
+              'INVALID_ARGUMENT',
+              `tokenizer: unknown tokenizer "${spec.tokenizer}" (${e.message})`,
+              'tokenizer',
+            )
+          : e;
+      });
+      const dir = this.jobDir(id);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'tokenizer.json'), json);
+    }
     const rec: JobRecord = {
       id,
       spec,
@@ -320,10 +341,15 @@ export class JobManager {
     await this.run(claim.rec!, item);
   }
 
+  /** A job's folder: its checkpoints, and the tokenizer it trains with. */
+  private jobDir(id: string): string {
+    return join(this.opts.home, 'train', 'jobs', id);
+  }
+
   private async run(rec: JobRecord, item: WorkItem<QueueMessage>): Promise<void> {
     const id = rec.id;
     const me = this.workerId;
-    const dir = join(this.opts.home, 'train', 'jobs', id);
+    const dir = this.jobDir(id);
     mkdirSync(dir, { recursive: true });
     const run = new TrainRun({ jobId: id, spec: rec.spec, dir, home: this.opts.home });
     const local: LocalRun = { run, pausing: false, cancelling: false };

@@ -1,6 +1,7 @@
 // Where a job's training tokens come from. Today: a UTF-8 text file the service can read, tokenized with
-// `char` (sorted distinct characters of the file, as `lab-train pretrain` does) or a named tokenizer of
-// @lab/tokenizer (a built-in, or one svc-tokenize trained under $LAB_HOME/tokenize/tokenizers/<name>/).
+// `char` (sorted distinct characters of the file, as `lab-train pretrain` does), a built-in of
+// @lab/tokenizer, or a tokenizer of svc-tokenize's registry, which the job manager asks svc-tokenize for at
+// submit time and keeps in the job's folder (so the job trains with the vocabulary it was submitted with).
 //
 // THE SEAM FOR svc-data: a `{ kind: 'dataset' }` source is refused at submit time (FAILED_PRECONDITION)
 // until svc-data serves tokenized shards; when it does, `checkSource` asks svc-data whether the version
@@ -16,13 +17,8 @@ import type { DataSource } from './types.ts';
 const invalid = (field: string, message: string) =>
   new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
 
-/** Directory of a tokenizer trained by svc-tokenize (same layout as its registry). */
-export function trainedTokenizerDir(home: string, name: string): string {
-  return join(home, 'tokenize', 'tokenizers', name);
-}
-
 /** Submit-time checks of the data source and tokenizer: cheap, no tokenizing. */
-export function checkSource(req: SubmitJobRequest, home: string): DataSource {
+export function checkSource(req: SubmitJobRequest): DataSource {
   const given = [req.dataPath ? 'dataPath' : '', req.datasetId ? 'datasetId' : ''].filter(Boolean);
   if (given.length !== 1) throw invalid('dataPath', 'give exactly one of dataPath or datasetId');
   if (req.datasetId) {
@@ -43,15 +39,8 @@ export function checkSource(req: SubmitJobRequest, home: string): DataSource {
   }
   if (st.size === 0) throw invalid('dataPath', `${path} is empty`);
   const tok = req.tokenizer || 'char';
-  if (tok !== 'char' && !isBuiltinName(tok)) {
-    if (
-      !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tok) ||
-      !existsSync(join(trainedTokenizerDir(home, tok), 'tokenizer.json'))
-    )
-      throw invalid(
-        'tokenizer',
-        `unknown tokenizer "${tok}": use char, gpt2, cl100k_base, o200k_base or a tokenizer trained with svc-tokenize`,
-      );
+  if (tok !== 'char' && !isBuiltinName(tok) && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tok)) {
+    throw invalid('tokenizer', `"${tok}" is not a tokenizer name`);
   }
   return { kind: 'file', path };
 }
@@ -70,11 +59,7 @@ export interface ResolvedTokens {
  * Token ids for a job. `dir` is the job's directory: a char vocabulary is built once and saved there as
  * tokenizer.json (the format `lab-train sample` reads), so a resumed job keeps the vocabulary it started with.
  */
-export function resolveTokens(
-  source: DataSource,
-  tokenizer: string,
-  opts: { home: string; dir: string },
-): ResolvedTokens {
+export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir: string }): ResolvedTokens {
   if (source.kind === 'dataset')
     throw new LabError(
       'FAILED_PRECONDITION',
@@ -93,9 +78,8 @@ export function resolveTokens(
       encode: (t) => [...codec.encode(t)],
     };
   }
-  const tok: Tokenizer = isBuiltinName(tokenizer)
-    ? loadTokenizer(tokenizer)
-    : loadTokenizer(trainedTokenizerDir(opts.home, tokenizer));
+  // Registry tokenizers were fetched from svc-tokenize into the job's folder at submit time.
+  const tok: Tokenizer = loadTokenizer(isBuiltinName(tokenizer) ? tokenizer : opts.dir);
   return {
     tokens: Int32Array.from(tok.encode(text)),
     vocabSize: tok.vocabSize,

@@ -31,7 +31,7 @@ class FieldError extends Error {
 }
 
 async function run(): Promise<WorkerMessage> {
-  const data = resolveTokens(spec.source, spec.tokenizer, { home: job.home, dir: job.dir });
+  const data = resolveTokens(spec.source, spec.tokenizer, { dir: job.dir });
   const cfg = preset(spec.preset, { ...spec.model, vocabSize: data.vocabSize, blockSize: spec.context });
   const split = Math.floor(data.tokens.length * (1 - spec.valFraction));
   const need = spec.context + 2;

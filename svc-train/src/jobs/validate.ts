@@ -70,7 +70,7 @@ function parseModel(json: string): Partial<ModelConfig> {
 }
 
 /** Validates a SubmitJob request and fills in the defaults. `home` locates trained tokenizers. */
-export function validateSubmit(req: SubmitJobRequest, home: string): JobSpec {
+export function validateSubmit(req: SubmitJobRequest): JobSpec {
   if (req.name.length > 200) throw invalid('name', 'at most 200 characters');
   const c = req.config ?? ({} as NonNullable<SubmitJobRequest['config']>);
   const presetName = c.preset || 'nanogpt-cpu';
@@ -118,7 +118,7 @@ export function validateSubmit(req: SubmitJobRequest, home: string): JobSpec {
       ? intIn('config.sampleTokens', c.sampleTokens, 0, 1000)
       : 64;
   const threads = intIn('config.threads', c.threads ?? 0, 0, 256);
-  const source = checkSource(req, home);
+  const source = checkSource(req);
   return {
     name: req.name,
     source,
