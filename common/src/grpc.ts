@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { Readable } from 'node:stream';
 import {
   type CallOptions,
   type ChannelOptions,
@@ -111,8 +112,9 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
   }
   const attrs = { 'rpc.system': 'grpc', 'rpc.method': path };
   // A client-streaming call hands the implementation the incoming messages as an async iterable.
+  // Iterating must not destroy the call when the input ends: a bidirectional handler still answers after it.
   const requestOf = (call: { request?: unknown }) =>
-    def.requestStream ? (call as unknown as AsyncIterable<unknown>) : call.request;
+    def.requestStream ? (call as unknown as Readable).iterator({ destroyOnReturn: false }) : call.request;
   if (def.responseStream) {
     return ((call: ServerWritableStream<unknown, unknown>) => {
       const ctx: CallContext = { signal: callSignal(call), metadata: call.metadata };

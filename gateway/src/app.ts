@@ -3,6 +3,7 @@ import { type EventBus, LAB_VERSION } from '@lab/common';
 import { bodyLimit } from 'hono/body-limit';
 import type { ServiceClients } from './clients.ts';
 import { errorResponse, handleError, validationHook } from './errors.ts';
+import { dataRoutes } from './routes/data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
@@ -38,6 +39,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   healthRoutes(app, deps.services.addresses, deps.bus);
   eventRoutes(app, deps.bus);
   tokenizeRoutes(app, deps.services);
+  dataRoutes(app, deps.services);
   trainRoutes(app, deps.services);
 
   app.doc31('/api/openapi.json', {

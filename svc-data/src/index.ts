@@ -1,1 +1,9 @@
-export { buildDataService } from './service.ts';
+export { buildDataService, createDataImpl } from './service.ts';
+export {
+  type Batch,
+  type Dtype,
+  openShards,
+  type ShardIndexJson,
+  type ShardSet,
+  ShardSplit,
+} from './shards.ts';

@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -28,16 +30,52 @@ export const protobufFileName = "lab/v1/data.proto";
 
 /** Where to read a dataset from. */
 export interface IngestRequest {
-  /** Display name of the dataset. */
+  /** Display name of the dataset; empty uses the file name. */
   name: string;
   /** Server-side file path. */
   path: string;
-  /** Format: "txt", "jsonl", "csv", "parquet", "alpaca", "sharegpt", "chatml"; empty guesses from the extension. */
+  /**
+   * Format: "txt", "jsonl", "json", "csv", "parquet", "alpaca", "sharegpt", "chatml"; empty guesses from the
+   * extension.
+   */
   format: string;
-  /** For jsonl/csv/parquet: the field holding the text. */
+  /**
+   * For jsonl/json/csv/parquet: the field holding the text; empty means "text" (instruction records are
+   * recognised by their keys).
+   */
   textField: string;
   /** Maximum accepted size in bytes; 0 means the service default. */
   maxBytes: number;
+  /** For txt: "paragraph" (blank-line separated, the default), "line" or "file" (one document). */
+  documentSplit: string;
+}
+
+/** First message of an upload: what the bytes that follow are. */
+export interface UploadHeader {
+  /** Display name of the dataset; empty uses the file name. */
+  name: string;
+  /** Original file name; its extension picks the format when format is empty. */
+  filename: string;
+  /** Format, as in IngestRequest. */
+  format: string;
+  /** Field holding the text, as in IngestRequest. */
+  textField: string;
+  /** Maximum accepted size in bytes; 0 means the service default. */
+  maxBytes: number;
+  /** For txt: how to cut documents, as in IngestRequest. */
+  documentSplit: string;
+  /** Total size in bytes when known (for progress); 0 when unknown. */
+  size: number;
+}
+
+/** One message of an upload stream. */
+export interface UploadChunk {
+  /** Set on the first message only. */
+  header:
+    | UploadHeader
+    | undefined;
+  /** File bytes; empty on the first message. */
+  data: Buffer;
 }
 
 /** Progress of an ingest; the last event carries the dataset. */
@@ -47,7 +85,11 @@ export interface IngestEvent {
     | Progress
     | undefined;
   /** Set on the last event. */
-  dataset: Dataset | undefined;
+  dataset:
+    | Dataset
+    | undefined;
+  /** Set on the last event: problems that skipped input but did not stop the ingest (e.g. a malformed line). */
+  warnings: string[];
 }
 
 /** One immutable version of a dataset. */
@@ -56,16 +98,25 @@ export interface DatasetVersion {
   version: number;
   /** Version this one was made from; 0 for the first. */
   parent: number;
-  /** The step that made it, e.g. "ingest", "clean", "dedup", "split", "tokenize". */
+  /** The step that made it, e.g. "ingest", or the transform kinds joined with "+". */
   step: string;
-  /** The step's parameters as JSON. */
+  /** The step's parameters as JSON (for transforms: the list of steps with every default filled in). */
   paramsJson: string;
   /** Number of documents. */
   documents: number;
-  /** Number of characters. */
+  /** Number of characters (UTF-16 code units). */
   characters: number;
   /** Creation time, RFC 3339. */
   createdAt: string;
+  /** Documents per split ("train", "val", "test"); empty before a split step. */
+  splits: { [key: string]: number };
+  /** Size of the stored documents in bytes. */
+  bytes: number;
+}
+
+export interface DatasetVersion_SplitsEntry {
+  key: string;
+  value: number;
 }
 
 /** A dataset and its lineage. */
@@ -76,6 +127,12 @@ export interface Dataset {
   name: string;
   /** All versions, oldest first. */
   versions: DatasetVersion[];
+  /** Where the data came from: a path or "upload:<file name>". */
+  source: string;
+  /** Format it was read as. */
+  format: string;
+  /** Creation time, RFC 3339. */
+  createdAt: string;
 }
 
 /** Request for ListDatasets. */
@@ -88,6 +145,8 @@ export interface ListDatasetsRequest {
 export interface ListDatasetsResponse {
   /** Datasets of the page, newest first. */
   datasets: Dataset[];
+  /** Number of datasets in all. */
+  total: number;
 }
 
 /** Which dataset to get. */
@@ -98,9 +157,9 @@ export interface GetDatasetRequest {
 
 /** One transform step. */
 export interface TransformStep {
-  /** Step kind: "clean", "pii", "quality", "dedup_exact", "dedup_near", "split", "tokenize". */
+  /** Step kind: "clean", "pii", "quality", "dedup_exact", "dedup_near", "split". */
   kind: string;
-  /** Step parameters as JSON (see the data service docs for each kind). */
+  /** Step parameters as a JSON object; empty means every default (see svc-data/README.md for each kind). */
   paramsJson: string;
 }
 
@@ -114,14 +173,69 @@ export interface TransformRequest {
   steps: TransformStep[];
 }
 
+/** A document before and after a step, or a removed one with the reason. */
+export interface StepExample {
+  /** Why it changed or was removed, e.g. "email", "min_words", "near_duplicate". */
+  reason: string;
+  /** The document (or an excerpt) before the step. */
+  before: string;
+  /** After the step; empty when the document was removed. */
+  after: string;
+  /** Index of the document in the step's input. */
+  index: number;
+  /** For duplicates: the index of the document kept in its place. */
+  keptIndex: number;
+  /**
+   * For near duplicates: estimated Jaccard similarity to the kept document; for quality removals: the
+   * measured value of the rule that failed.
+   */
+  similarity: number;
+}
+
+/** What one step did. */
+export interface StepReport {
+  /** Step kind. */
+  kind: string;
+  /** Parameters used, defaults filled in, as JSON. */
+  paramsJson: string;
+  /** Documents that went in. */
+  documentsIn: number;
+  /** Documents that came out. */
+  documentsOut: number;
+  /** Documents removed, by reason. */
+  removed: { [key: string]: number };
+  /** Other counts, by name: e.g. PII found per kind, documents changed, characters removed. */
+  counts: { [key: string]: number };
+  /** A few examples per reason for the cleaning report. */
+  examples: StepExample[];
+  /** For dedup steps: number of duplicate clusters found (groups of two or more). */
+  clusters: number;
+  /** Time the step took, milliseconds. */
+  durationMs: number;
+}
+
+export interface StepReport_RemovedEntry {
+  key: string;
+  value: number;
+}
+
+export interface StepReport_CountsEntry {
+  key: string;
+  value: number;
+}
+
 /** Progress of a transform; the last event carries the new version. */
 export interface TransformEvent {
-  /** Documents processed so far. */
+  /** Documents processed so far in the current step; the message names the step. */
   progress:
     | Progress
     | undefined;
   /** Set on the last event. */
-  version: DatasetVersion | undefined;
+  version:
+    | DatasetVersion
+    | undefined;
+  /** Set on the last event: one report per step. */
+  reports: StepReport[];
 }
 
 /** Which version to describe. */
@@ -132,6 +246,18 @@ export interface GetStatsRequest {
   version: number;
   /** Tokenizer used to count tokens; empty skips token counts. */
   tokenizer: string;
+  /** Length of the word n-grams listed in top_ngrams; 0 means 2. */
+  ngram: number;
+  /** Number of top n-grams; 0 means 20. */
+  topK: number;
+}
+
+/** An n-gram and how often it occurs. */
+export interface NgramCount {
+  /** The n-gram's words joined with spaces. */
+  ngram: string;
+  /** Occurrences. */
+  count: number;
 }
 
 /** Statistics of a version. */
@@ -146,10 +272,147 @@ export interface DatasetStats {
   lengthBucketBounds: number[];
   /** Document counts per bucket. */
   lengthBucketCounts: number[];
+  /** Number of words (whitespace-separated). */
+  words: number;
+  /** UTF-8 bytes. */
+  bytes: number;
+  /** Tokenizer the tokens were counted with; empty when not counted. */
+  tokenizer: string;
+  /** Most frequent word n-grams, most frequent first. */
+  topNgrams: NgramCount[];
+  /** Documents per split; empty before a split step. */
+  splits: { [key: string]: number };
+  /** Shortest document, characters. */
+  minLength: number;
+  /** Longest document, characters. */
+  maxLength: number;
+  /** Mean document length, characters. */
+  meanLength: number;
+  /** Version described. */
+  version: number;
+}
+
+export interface DatasetStats_SplitsEntry {
+  key: string;
+  value: number;
+}
+
+/** Which documents to return. */
+export interface ListDocumentsRequest {
+  /** Dataset id. */
+  datasetId: string;
+  /** Version; 0 means the latest. */
+  version: number;
+  /** Page of documents (by index). */
+  page:
+    | PageRequest
+    | undefined;
+  /** Only documents of this split; empty for all. */
+  split: string;
+}
+
+/** One document. */
+export interface Document {
+  /** Index in the version. */
+  index: number;
+  /** Text. */
+  text: string;
+  /** Split, when the version has been split. */
+  split: string;
+}
+
+/** A page of documents. */
+export interface ListDocumentsResponse {
+  /** Number of documents matching (the whole version, or the split). */
+  total: number;
+  /** Documents of the page. */
+  documents: Document[];
+}
+
+/** Which version's report to return. */
+export interface GetReportRequest {
+  /** Dataset id. */
+  datasetId: string;
+  /** Version; 0 means the latest. */
+  version: number;
+}
+
+/** The steps that made a version. */
+export interface GetReportResponse {
+  /** The version described. */
+  version:
+    | DatasetVersion
+    | undefined;
+  /** One report per step; empty for an ingested version. */
+  reports: StepReport[];
+  /** Warnings of the ingest, for version 1. */
+  warnings: string[];
+}
+
+/** Which version to tokenize, and how. */
+export interface TokenizeRequest {
+  /** Dataset id. */
+  datasetId: string;
+  /** Version; 0 means the latest. */
+  version: number;
+  /** Tokenizer name (built-in, a trained tokenizer's folder, or a tokenizer.json path). */
+  tokenizer: string;
+  /** Tokens per shard file; 0 means 16,777,216. */
+  shardTokens: number;
+  /** When true, no end-of-text token is put between documents (by default the tokenizer's one, if any). */
+  noSeparator: boolean;
+}
+
+/** One shard file. */
+export interface ShardFile {
+  /** File name inside the shard folder. */
+  file: string;
+  /** Tokens in it. */
+  tokens: number;
+}
+
+/** Shards of one split. */
+export interface ShardSplit {
+  /** Split name: "train", "val", "test", or "all" for a version without splits. */
+  name: string;
+  /** Tokens in the split. */
+  tokens: number;
+  /** Documents in the split. */
+  documents: number;
+  /** Shard files in order. */
+  files: ShardFile[];
+}
+
+/** Where shards were written and what they hold (the same as index.json in the folder). */
+export interface ShardIndex {
+  /** Folder holding index.json and the .bin files. */
+  dir: string;
+  /** "uint16" when the vocabulary fits, else "uint32"; little-endian. */
+  dtype: string;
+  /** Tokenizer name. */
+  tokenizer: string;
+  /** Vocabulary size of the tokenizer. */
+  vocabSize: number;
+  /** Token put between documents, or -1 for none. */
+  separatorId: number;
+  /** Splits, in the order train, val, test (or "all"). */
+  splits: ShardSplit[];
+  /** Total tokens. */
+  tokens: number;
+}
+
+/** Progress of a tokenization; the last event carries the index. */
+export interface TokenizeEvent {
+  /** Documents tokenized so far of the total. */
+  progress:
+    | Progress
+    | undefined;
+  /** Set on the last event. */
+  index: ShardIndex | undefined;
 }
 
 function createBaseIngestRequest(): IngestRequest {
-  return { name: "", path: "", format: "", textField: "", maxBytes: 0 };
+  return { name: "", path: "", format: "", textField: "", maxBytes: 0, documentSplit: "" };
 }
 
 export const IngestRequest: MessageFns<IngestRequest> = {
@@ -168,6 +431,9 @@ export const IngestRequest: MessageFns<IngestRequest> = {
     }
     if (message.maxBytes !== 0) {
       writer.uint32(40).uint64(message.maxBytes);
+    }
+    if (message.documentSplit !== "") {
+      writer.uint32(50).string(message.documentSplit);
     }
     return writer;
   },
@@ -225,6 +491,14 @@ export const IngestRequest: MessageFns<IngestRequest> = {
             message.maxBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.documentSplit = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -252,6 +526,11 @@ export const IngestRequest: MessageFns<IngestRequest> = {
         : isSet(object.max_bytes)
         ? globalThis.Number(object.max_bytes)
         : 0,
+      documentSplit: isSet(object.documentSplit)
+        ? globalThis.String(object.documentSplit)
+        : isSet(object.document_split)
+        ? globalThis.String(object.document_split)
+        : "",
     };
   },
 
@@ -272,6 +551,9 @@ export const IngestRequest: MessageFns<IngestRequest> = {
     if (message.maxBytes !== 0) {
       obj.maxBytes = Math.round(message.maxBytes);
     }
+    if (message.documentSplit !== "") {
+      obj.documentSplit = message.documentSplit;
+    }
     return obj;
   },
 
@@ -285,12 +567,277 @@ export const IngestRequest: MessageFns<IngestRequest> = {
     message.format = object.format ?? "";
     message.textField = object.textField ?? "";
     message.maxBytes = object.maxBytes ?? 0;
+    message.documentSplit = object.documentSplit ?? "";
+    return message;
+  },
+};
+
+function createBaseUploadHeader(): UploadHeader {
+  return { name: "", filename: "", format: "", textField: "", maxBytes: 0, documentSplit: "", size: 0 };
+}
+
+export const UploadHeader: MessageFns<UploadHeader> = {
+  encode(message: UploadHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.filename !== "") {
+      writer.uint32(18).string(message.filename);
+    }
+    if (message.format !== "") {
+      writer.uint32(26).string(message.format);
+    }
+    if (message.textField !== "") {
+      writer.uint32(34).string(message.textField);
+    }
+    if (message.maxBytes !== 0) {
+      writer.uint32(40).uint64(message.maxBytes);
+    }
+    if (message.documentSplit !== "") {
+      writer.uint32(50).string(message.documentSplit);
+    }
+    if (message.size !== 0) {
+      writer.uint32(56).uint64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filename = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.textField = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.documentSplit = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadHeader {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      filename: isSet(object.filename) ? globalThis.String(object.filename) : "",
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+      textField: isSet(object.textField)
+        ? globalThis.String(object.textField)
+        : isSet(object.text_field)
+        ? globalThis.String(object.text_field)
+        : "",
+      maxBytes: isSet(object.maxBytes)
+        ? globalThis.Number(object.maxBytes)
+        : isSet(object.max_bytes)
+        ? globalThis.Number(object.max_bytes)
+        : 0,
+      documentSplit: isSet(object.documentSplit)
+        ? globalThis.String(object.documentSplit)
+        : isSet(object.document_split)
+        ? globalThis.String(object.document_split)
+        : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: UploadHeader): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.filename !== "") {
+      obj.filename = message.filename;
+    }
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    if (message.textField !== "") {
+      obj.textField = message.textField;
+    }
+    if (message.maxBytes !== 0) {
+      obj.maxBytes = Math.round(message.maxBytes);
+    }
+    if (message.documentSplit !== "") {
+      obj.documentSplit = message.documentSplit;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadHeader>, I>>(base?: I): UploadHeader {
+    return UploadHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadHeader>, I>>(object: I): UploadHeader {
+    const message = createBaseUploadHeader();
+    message.name = object.name ?? "";
+    message.filename = object.filename ?? "";
+    message.format = object.format ?? "";
+    message.textField = object.textField ?? "";
+    message.maxBytes = object.maxBytes ?? 0;
+    message.documentSplit = object.documentSplit ?? "";
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
+
+function createBaseUploadChunk(): UploadChunk {
+  return { header: undefined, data: Buffer.alloc(0) };
+}
+
+export const UploadChunk: MessageFns<UploadChunk> = {
+  encode(message: UploadChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      UploadHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = UploadHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadChunk {
+    return {
+      header: isSet(object.header) ? UploadHeader.fromJSON(object.header) : undefined,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: UploadChunk): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = UploadHeader.toJSON(message.header);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadChunk>, I>>(base?: I): UploadChunk {
+    return UploadChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadChunk>, I>>(object: I): UploadChunk {
+    const message = createBaseUploadChunk();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? UploadHeader.fromPartial(object.header)
+      : undefined;
+    message.data = object.data ?? Buffer.alloc(0);
     return message;
   },
 };
 
 function createBaseIngestEvent(): IngestEvent {
-  return { progress: undefined, dataset: undefined };
+  return { progress: undefined, dataset: undefined, warnings: [] };
 }
 
 export const IngestEvent: MessageFns<IngestEvent> = {
@@ -300,6 +847,9 @@ export const IngestEvent: MessageFns<IngestEvent> = {
     }
     if (message.dataset !== undefined) {
       Dataset.encode(message.dataset, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -333,6 +883,14 @@ export const IngestEvent: MessageFns<IngestEvent> = {
             message.dataset = Dataset.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -349,6 +907,7 @@ export const IngestEvent: MessageFns<IngestEvent> = {
     return {
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
       dataset: isSet(object.dataset) ? Dataset.fromJSON(object.dataset) : undefined,
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -359,6 +918,9 @@ export const IngestEvent: MessageFns<IngestEvent> = {
     }
     if (message.dataset !== undefined) {
       obj.dataset = Dataset.toJSON(message.dataset);
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
     }
     return obj;
   },
@@ -374,12 +936,23 @@ export const IngestEvent: MessageFns<IngestEvent> = {
     message.dataset = (object.dataset !== undefined && object.dataset !== null)
       ? Dataset.fromPartial(object.dataset)
       : undefined;
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseDatasetVersion(): DatasetVersion {
-  return { version: 0, parent: 0, step: "", paramsJson: "", documents: 0, characters: 0, createdAt: "" };
+  return {
+    version: 0,
+    parent: 0,
+    step: "",
+    paramsJson: "",
+    documents: 0,
+    characters: 0,
+    createdAt: "",
+    splits: {},
+    bytes: 0,
+  };
 }
 
 export const DatasetVersion: MessageFns<DatasetVersion> = {
@@ -404,6 +977,12 @@ export const DatasetVersion: MessageFns<DatasetVersion> = {
     }
     if (message.createdAt !== "") {
       writer.uint32(58).string(message.createdAt);
+    }
+    globalThis.Object.entries(message.splits).forEach(([key, value]: [string, number]) => {
+      DatasetVersion_SplitsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    if (message.bytes !== 0) {
+      writer.uint32(72).uint64(message.bytes);
     }
     return writer;
   },
@@ -477,6 +1056,25 @@ export const DatasetVersion: MessageFns<DatasetVersion> = {
             message.createdAt = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = DatasetVersion_SplitsEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.splits[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -506,6 +1104,21 @@ export const DatasetVersion: MessageFns<DatasetVersion> = {
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      splits: isObject(object.splits)
+        ? (globalThis.Object.entries(object.splits) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
     };
   },
 
@@ -532,6 +1145,18 @@ export const DatasetVersion: MessageFns<DatasetVersion> = {
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.splits) {
+      const entries = globalThis.Object.entries(message.splits) as [string, number][];
+      if (entries.length > 0) {
+        obj.splits = {};
+        entries.forEach(([k, v]) => {
+          obj.splits[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
     return obj;
   },
 
@@ -547,12 +1172,107 @@ export const DatasetVersion: MessageFns<DatasetVersion> = {
     message.documents = object.documents ?? 0;
     message.characters = object.characters ?? 0;
     message.createdAt = object.createdAt ?? "";
+    message.splits = (globalThis.Object.entries(object.splits ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.bytes = object.bytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseDatasetVersion_SplitsEntry(): DatasetVersion_SplitsEntry {
+  return { key: "", value: 0 };
+}
+
+export const DatasetVersion_SplitsEntry: MessageFns<DatasetVersion_SplitsEntry> = {
+  encode(message: DatasetVersion_SplitsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DatasetVersion_SplitsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDatasetVersion_SplitsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DatasetVersion_SplitsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: DatasetVersion_SplitsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DatasetVersion_SplitsEntry>, I>>(base?: I): DatasetVersion_SplitsEntry {
+    return DatasetVersion_SplitsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DatasetVersion_SplitsEntry>, I>>(object: I): DatasetVersion_SplitsEntry {
+    const message = createBaseDatasetVersion_SplitsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
 
 function createBaseDataset(): Dataset {
-  return { id: "", name: "", versions: [] };
+  return { id: "", name: "", versions: [], source: "", format: "", createdAt: "" };
 }
 
 export const Dataset: MessageFns<Dataset> = {
@@ -565,6 +1285,15 @@ export const Dataset: MessageFns<Dataset> = {
     }
     for (const v of message.versions) {
       DatasetVersion.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(34).string(message.source);
+    }
+    if (message.format !== "") {
+      writer.uint32(42).string(message.format);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(50).string(message.createdAt);
     }
     return writer;
   },
@@ -606,6 +1335,30 @@ export const Dataset: MessageFns<Dataset> = {
             message.versions.push(DatasetVersion.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -625,6 +1378,13 @@ export const Dataset: MessageFns<Dataset> = {
       versions: globalThis.Array.isArray(object?.versions)
         ? object.versions.map((e: any) => DatasetVersion.fromJSON(e))
         : [],
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
     };
   },
 
@@ -639,6 +1399,15 @@ export const Dataset: MessageFns<Dataset> = {
     if (message.versions?.length) {
       obj.versions = message.versions.map((e) => DatasetVersion.toJSON(e));
     }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
     return obj;
   },
 
@@ -650,6 +1419,9 @@ export const Dataset: MessageFns<Dataset> = {
     message.id = object.id ?? "";
     message.name = object.name ?? "";
     message.versions = object.versions?.map((e) => DatasetVersion.fromPartial(e)) || [];
+    message.source = object.source ?? "";
+    message.format = object.format ?? "";
+    message.createdAt = object.createdAt ?? "";
     return message;
   },
 };
@@ -724,13 +1496,16 @@ export const ListDatasetsRequest: MessageFns<ListDatasetsRequest> = {
 };
 
 function createBaseListDatasetsResponse(): ListDatasetsResponse {
-  return { datasets: [] };
+  return { datasets: [], total: 0 };
 }
 
 export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
   encode(message: ListDatasetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.datasets) {
       Dataset.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
     }
     return writer;
   },
@@ -756,6 +1531,14 @@ export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
             message.datasets.push(Dataset.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -771,6 +1554,7 @@ export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
   fromJSON(object: any): ListDatasetsResponse {
     return {
       datasets: globalThis.Array.isArray(object?.datasets) ? object.datasets.map((e: any) => Dataset.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
     };
   },
 
@@ -778,6 +1562,9 @@ export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
     const obj: any = {};
     if (message.datasets?.length) {
       obj.datasets = message.datasets.map((e) => Dataset.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
     }
     return obj;
   },
@@ -788,6 +1575,7 @@ export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListDatasetsResponse>, I>>(object: I): ListDatasetsResponse {
     const message = createBaseListDatasetsResponse();
     message.datasets = object.datasets?.map((e) => Dataset.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
     return message;
   },
 };
@@ -1053,8 +1841,616 @@ export const TransformRequest: MessageFns<TransformRequest> = {
   },
 };
 
+function createBaseStepExample(): StepExample {
+  return { reason: "", before: "", after: "", index: 0, keptIndex: 0, similarity: 0 };
+}
+
+export const StepExample: MessageFns<StepExample> = {
+  encode(message: StepExample, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.before !== "") {
+      writer.uint32(18).string(message.before);
+    }
+    if (message.after !== "") {
+      writer.uint32(26).string(message.after);
+    }
+    if (message.index !== 0) {
+      writer.uint32(32).uint64(message.index);
+    }
+    if (message.keptIndex !== 0) {
+      writer.uint32(40).int64(message.keptIndex);
+    }
+    if (message.similarity !== 0) {
+      writer.uint32(49).double(message.similarity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepExample {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepExample();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.before = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.keptIndex = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.similarity = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepExample {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      before: isSet(object.before) ? globalThis.String(object.before) : "",
+      after: isSet(object.after) ? globalThis.String(object.after) : "",
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      keptIndex: isSet(object.keptIndex)
+        ? globalThis.Number(object.keptIndex)
+        : isSet(object.kept_index)
+        ? globalThis.Number(object.kept_index)
+        : 0,
+      similarity: isSet(object.similarity) ? globalThis.Number(object.similarity) : 0,
+    };
+  },
+
+  toJSON(message: StepExample): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.before !== "") {
+      obj.before = message.before;
+    }
+    if (message.after !== "") {
+      obj.after = message.after;
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.keptIndex !== 0) {
+      obj.keptIndex = Math.round(message.keptIndex);
+    }
+    if (message.similarity !== 0) {
+      obj.similarity = floatToJson(message.similarity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StepExample>, I>>(base?: I): StepExample {
+    return StepExample.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StepExample>, I>>(object: I): StepExample {
+    const message = createBaseStepExample();
+    message.reason = object.reason ?? "";
+    message.before = object.before ?? "";
+    message.after = object.after ?? "";
+    message.index = object.index ?? 0;
+    message.keptIndex = object.keptIndex ?? 0;
+    message.similarity = object.similarity ?? 0;
+    return message;
+  },
+};
+
+function createBaseStepReport(): StepReport {
+  return {
+    kind: "",
+    paramsJson: "",
+    documentsIn: 0,
+    documentsOut: 0,
+    removed: {},
+    counts: {},
+    examples: [],
+    clusters: 0,
+    durationMs: 0,
+  };
+}
+
+export const StepReport: MessageFns<StepReport> = {
+  encode(message: StepReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.paramsJson !== "") {
+      writer.uint32(18).string(message.paramsJson);
+    }
+    if (message.documentsIn !== 0) {
+      writer.uint32(24).uint64(message.documentsIn);
+    }
+    if (message.documentsOut !== 0) {
+      writer.uint32(32).uint64(message.documentsOut);
+    }
+    globalThis.Object.entries(message.removed).forEach(([key, value]: [string, number]) => {
+      StepReport_RemovedEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    globalThis.Object.entries(message.counts).forEach(([key, value]: [string, number]) => {
+      StepReport_CountsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    for (const v of message.examples) {
+      StepExample.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.clusters !== 0) {
+      writer.uint32(64).uint64(message.clusters);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(73).double(message.durationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paramsJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.documentsIn = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.documentsOut = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = StepReport_RemovedEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.removed[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = StepReport_CountsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.counts[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.examples.push(StepExample.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.clusters = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.durationMs = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepReport {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      paramsJson: isSet(object.paramsJson)
+        ? globalThis.String(object.paramsJson)
+        : isSet(object.params_json)
+        ? globalThis.String(object.params_json)
+        : "",
+      documentsIn: isSet(object.documentsIn)
+        ? globalThis.Number(object.documentsIn)
+        : isSet(object.documents_in)
+        ? globalThis.Number(object.documents_in)
+        : 0,
+      documentsOut: isSet(object.documentsOut)
+        ? globalThis.Number(object.documentsOut)
+        : isSet(object.documents_out)
+        ? globalThis.Number(object.documents_out)
+        : 0,
+      removed: isObject(object.removed)
+        ? (globalThis.Object.entries(object.removed) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      counts: isObject(object.counts)
+        ? (globalThis.Object.entries(object.counts) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      examples: globalThis.Array.isArray(object?.examples)
+        ? object.examples.map((e: any) => StepExample.fromJSON(e))
+        : [],
+      clusters: isSet(object.clusters) ? globalThis.Number(object.clusters) : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: StepReport): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.paramsJson !== "") {
+      obj.paramsJson = message.paramsJson;
+    }
+    if (message.documentsIn !== 0) {
+      obj.documentsIn = Math.round(message.documentsIn);
+    }
+    if (message.documentsOut !== 0) {
+      obj.documentsOut = Math.round(message.documentsOut);
+    }
+    if (message.removed) {
+      const entries = globalThis.Object.entries(message.removed) as [string, number][];
+      if (entries.length > 0) {
+        obj.removed = {};
+        entries.forEach(([k, v]) => {
+          obj.removed[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.counts) {
+      const entries = globalThis.Object.entries(message.counts) as [string, number][];
+      if (entries.length > 0) {
+        obj.counts = {};
+        entries.forEach(([k, v]) => {
+          obj.counts[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.examples?.length) {
+      obj.examples = message.examples.map((e) => StepExample.toJSON(e));
+    }
+    if (message.clusters !== 0) {
+      obj.clusters = Math.round(message.clusters);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = floatToJson(message.durationMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StepReport>, I>>(base?: I): StepReport {
+    return StepReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StepReport>, I>>(object: I): StepReport {
+    const message = createBaseStepReport();
+    message.kind = object.kind ?? "";
+    message.paramsJson = object.paramsJson ?? "";
+    message.documentsIn = object.documentsIn ?? 0;
+    message.documentsOut = object.documentsOut ?? 0;
+    message.removed = (globalThis.Object.entries(object.removed ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.counts = (globalThis.Object.entries(object.counts ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.examples = object.examples?.map((e) => StepExample.fromPartial(e)) || [];
+    message.clusters = object.clusters ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseStepReport_RemovedEntry(): StepReport_RemovedEntry {
+  return { key: "", value: 0 };
+}
+
+export const StepReport_RemovedEntry: MessageFns<StepReport_RemovedEntry> = {
+  encode(message: StepReport_RemovedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepReport_RemovedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepReport_RemovedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepReport_RemovedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: StepReport_RemovedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StepReport_RemovedEntry>, I>>(base?: I): StepReport_RemovedEntry {
+    return StepReport_RemovedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StepReport_RemovedEntry>, I>>(object: I): StepReport_RemovedEntry {
+    const message = createBaseStepReport_RemovedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseStepReport_CountsEntry(): StepReport_CountsEntry {
+  return { key: "", value: 0 };
+}
+
+export const StepReport_CountsEntry: MessageFns<StepReport_CountsEntry> = {
+  encode(message: StepReport_CountsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepReport_CountsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepReport_CountsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepReport_CountsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: StepReport_CountsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StepReport_CountsEntry>, I>>(base?: I): StepReport_CountsEntry {
+    return StepReport_CountsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StepReport_CountsEntry>, I>>(object: I): StepReport_CountsEntry {
+    const message = createBaseStepReport_CountsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
 function createBaseTransformEvent(): TransformEvent {
-  return { progress: undefined, version: undefined };
+  return { progress: undefined, version: undefined, reports: [] };
 }
 
 export const TransformEvent: MessageFns<TransformEvent> = {
@@ -1064,6 +2460,9 @@ export const TransformEvent: MessageFns<TransformEvent> = {
     }
     if (message.version !== undefined) {
       DatasetVersion.encode(message.version, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.reports) {
+      StepReport.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1097,6 +2496,14 @@ export const TransformEvent: MessageFns<TransformEvent> = {
             message.version = DatasetVersion.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reports.push(StepReport.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1113,6 +2520,7 @@ export const TransformEvent: MessageFns<TransformEvent> = {
     return {
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
       version: isSet(object.version) ? DatasetVersion.fromJSON(object.version) : undefined,
+      reports: globalThis.Array.isArray(object?.reports) ? object.reports.map((e: any) => StepReport.fromJSON(e)) : [],
     };
   },
 
@@ -1123,6 +2531,9 @@ export const TransformEvent: MessageFns<TransformEvent> = {
     }
     if (message.version !== undefined) {
       obj.version = DatasetVersion.toJSON(message.version);
+    }
+    if (message.reports?.length) {
+      obj.reports = message.reports.map((e) => StepReport.toJSON(e));
     }
     return obj;
   },
@@ -1138,12 +2549,13 @@ export const TransformEvent: MessageFns<TransformEvent> = {
     message.version = (object.version !== undefined && object.version !== null)
       ? DatasetVersion.fromPartial(object.version)
       : undefined;
+    message.reports = object.reports?.map((e) => StepReport.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseGetStatsRequest(): GetStatsRequest {
-  return { datasetId: "", version: 0, tokenizer: "" };
+  return { datasetId: "", version: 0, tokenizer: "", ngram: 0, topK: 0 };
 }
 
 export const GetStatsRequest: MessageFns<GetStatsRequest> = {
@@ -1156,6 +2568,12 @@ export const GetStatsRequest: MessageFns<GetStatsRequest> = {
     }
     if (message.tokenizer !== "") {
       writer.uint32(26).string(message.tokenizer);
+    }
+    if (message.ngram !== 0) {
+      writer.uint32(32).uint32(message.ngram);
+    }
+    if (message.topK !== 0) {
+      writer.uint32(40).uint32(message.topK);
     }
     return writer;
   },
@@ -1197,6 +2615,22 @@ export const GetStatsRequest: MessageFns<GetStatsRequest> = {
             message.tokenizer = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ngram = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1218,6 +2652,12 @@ export const GetStatsRequest: MessageFns<GetStatsRequest> = {
         : "",
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      ngram: isSet(object.ngram) ? globalThis.Number(object.ngram) : 0,
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
     };
   },
 
@@ -1232,6 +2672,12 @@ export const GetStatsRequest: MessageFns<GetStatsRequest> = {
     if (message.tokenizer !== "") {
       obj.tokenizer = message.tokenizer;
     }
+    if (message.ngram !== 0) {
+      obj.ngram = Math.round(message.ngram);
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
     return obj;
   },
 
@@ -1243,12 +2689,114 @@ export const GetStatsRequest: MessageFns<GetStatsRequest> = {
     message.datasetId = object.datasetId ?? "";
     message.version = object.version ?? 0;
     message.tokenizer = object.tokenizer ?? "";
+    message.ngram = object.ngram ?? 0;
+    message.topK = object.topK ?? 0;
+    return message;
+  },
+};
+
+function createBaseNgramCount(): NgramCount {
+  return { ngram: "", count: 0 };
+}
+
+export const NgramCount: MessageFns<NgramCount> = {
+  encode(message: NgramCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ngram !== "") {
+      writer.uint32(10).string(message.ngram);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NgramCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNgramCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ngram = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NgramCount {
+    return {
+      ngram: isSet(object.ngram) ? globalThis.String(object.ngram) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: NgramCount): unknown {
+    const obj: any = {};
+    if (message.ngram !== "") {
+      obj.ngram = message.ngram;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NgramCount>, I>>(base?: I): NgramCount {
+    return NgramCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NgramCount>, I>>(object: I): NgramCount {
+    const message = createBaseNgramCount();
+    message.ngram = object.ngram ?? "";
+    message.count = object.count ?? 0;
     return message;
   },
 };
 
 function createBaseDatasetStats(): DatasetStats {
-  return { documents: 0, characters: 0, tokens: 0, lengthBucketBounds: [], lengthBucketCounts: [] };
+  return {
+    documents: 0,
+    characters: 0,
+    tokens: 0,
+    lengthBucketBounds: [],
+    lengthBucketCounts: [],
+    words: 0,
+    bytes: 0,
+    tokenizer: "",
+    topNgrams: [],
+    splits: {},
+    minLength: 0,
+    maxLength: 0,
+    meanLength: 0,
+    version: 0,
+  };
 }
 
 export const DatasetStats: MessageFns<DatasetStats> = {
@@ -1275,6 +2823,33 @@ export const DatasetStats: MessageFns<DatasetStats> = {
         writer.uint64(v);
       }
       writer.join();
+    }
+    if (message.words !== 0) {
+      writer.uint32(48).uint64(message.words);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(56).uint64(message.bytes);
+    }
+    if (message.tokenizer !== "") {
+      writer.uint32(66).string(message.tokenizer);
+    }
+    for (const v of message.topNgrams) {
+      NgramCount.encode(v!, writer.uint32(74).fork()).join();
+    }
+    globalThis.Object.entries(message.splits).forEach(([key, value]: [string, number]) => {
+      DatasetStats_SplitsEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.minLength !== 0) {
+      writer.uint32(88).uint64(message.minLength);
+    }
+    if (message.maxLength !== 0) {
+      writer.uint32(96).uint64(message.maxLength);
+    }
+    if (message.meanLength !== 0) {
+      writer.uint32(105).double(message.meanLength);
+    }
+    if (message.version !== 0) {
+      writer.uint32(112).uint32(message.version);
     }
     return writer;
   },
@@ -1352,6 +2927,81 @@ export const DatasetStats: MessageFns<DatasetStats> = {
 
             break;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.words = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.topNgrams.push(NgramCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = DatasetStats_SplitsEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.splits[entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.minLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.meanLength = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1379,6 +3029,44 @@ export const DatasetStats: MessageFns<DatasetStats> = {
         : globalThis.Array.isArray(object?.length_bucket_counts)
         ? object.length_bucket_counts.map((e: any) => globalThis.Number(e))
         : [],
+      words: isSet(object.words) ? globalThis.Number(object.words) : 0,
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      topNgrams: globalThis.Array.isArray(object?.topNgrams)
+        ? object.topNgrams.map((e: any) => NgramCount.fromJSON(e))
+        : globalThis.Array.isArray(object?.top_ngrams)
+        ? object.top_ngrams.map((e: any) => NgramCount.fromJSON(e))
+        : [],
+      splits: isObject(object.splits)
+        ? (globalThis.Object.entries(object.splits) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      minLength: isSet(object.minLength)
+        ? globalThis.Number(object.minLength)
+        : isSet(object.min_length)
+        ? globalThis.Number(object.min_length)
+        : 0,
+      maxLength: isSet(object.maxLength)
+        ? globalThis.Number(object.maxLength)
+        : isSet(object.max_length)
+        ? globalThis.Number(object.max_length)
+        : 0,
+      meanLength: isSet(object.meanLength)
+        ? globalThis.Number(object.meanLength)
+        : isSet(object.mean_length)
+        ? globalThis.Number(object.mean_length)
+        : 0,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
     };
   },
 
@@ -1399,6 +3087,39 @@ export const DatasetStats: MessageFns<DatasetStats> = {
     if (message.lengthBucketCounts?.length) {
       obj.lengthBucketCounts = message.lengthBucketCounts.map((e) => Math.round(e));
     }
+    if (message.words !== 0) {
+      obj.words = Math.round(message.words);
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    if (message.topNgrams?.length) {
+      obj.topNgrams = message.topNgrams.map((e) => NgramCount.toJSON(e));
+    }
+    if (message.splits) {
+      const entries = globalThis.Object.entries(message.splits) as [string, number][];
+      if (entries.length > 0) {
+        obj.splits = {};
+        entries.forEach(([k, v]) => {
+          obj.splits[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.minLength !== 0) {
+      obj.minLength = Math.round(message.minLength);
+    }
+    if (message.maxLength !== 0) {
+      obj.maxLength = Math.round(message.maxLength);
+    }
+    if (message.meanLength !== 0) {
+      obj.meanLength = floatToJson(message.meanLength);
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
     return obj;
   },
 
@@ -1412,6 +3133,1220 @@ export const DatasetStats: MessageFns<DatasetStats> = {
     message.tokens = object.tokens ?? 0;
     message.lengthBucketBounds = object.lengthBucketBounds?.map((e) => e) || [];
     message.lengthBucketCounts = object.lengthBucketCounts?.map((e) => e) || [];
+    message.words = object.words ?? 0;
+    message.bytes = object.bytes ?? 0;
+    message.tokenizer = object.tokenizer ?? "";
+    message.topNgrams = object.topNgrams?.map((e) => NgramCount.fromPartial(e)) || [];
+    message.splits = (globalThis.Object.entries(object.splits ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.minLength = object.minLength ?? 0;
+    message.maxLength = object.maxLength ?? 0;
+    message.meanLength = object.meanLength ?? 0;
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseDatasetStats_SplitsEntry(): DatasetStats_SplitsEntry {
+  return { key: "", value: 0 };
+}
+
+export const DatasetStats_SplitsEntry: MessageFns<DatasetStats_SplitsEntry> = {
+  encode(message: DatasetStats_SplitsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DatasetStats_SplitsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDatasetStats_SplitsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DatasetStats_SplitsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: DatasetStats_SplitsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DatasetStats_SplitsEntry>, I>>(base?: I): DatasetStats_SplitsEntry {
+    return DatasetStats_SplitsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DatasetStats_SplitsEntry>, I>>(object: I): DatasetStats_SplitsEntry {
+    const message = createBaseDatasetStats_SplitsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseListDocumentsRequest(): ListDocumentsRequest {
+  return { datasetId: "", version: 0, page: undefined, split: "" };
+}
+
+export const ListDocumentsRequest: MessageFns<ListDocumentsRequest> = {
+  encode(message: ListDocumentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint32(message.version);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    if (message.split !== "") {
+      writer.uint32(34).string(message.split);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDocumentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDocumentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDocumentsRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+    };
+  },
+
+  toJSON(message: ListDocumentsRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDocumentsRequest>, I>>(base?: I): ListDocumentsRequest {
+    return ListDocumentsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDocumentsRequest>, I>>(object: I): ListDocumentsRequest {
+    const message = createBaseListDocumentsRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.version = object.version ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    message.split = object.split ?? "";
+    return message;
+  },
+};
+
+function createBaseDocument(): Document {
+  return { index: 0, text: "", split: "" };
+}
+
+export const Document: MessageFns<Document> = {
+  encode(message: Document, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.split !== "") {
+      writer.uint32(26).string(message.split);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Document {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDocument();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Document {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+    };
+  },
+
+  toJSON(message: Document): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Document>, I>>(base?: I): Document {
+    return Document.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Document>, I>>(object: I): Document {
+    const message = createBaseDocument();
+    message.index = object.index ?? 0;
+    message.text = object.text ?? "";
+    message.split = object.split ?? "";
+    return message;
+  },
+};
+
+function createBaseListDocumentsResponse(): ListDocumentsResponse {
+  return { total: 0, documents: [] };
+}
+
+export const ListDocumentsResponse: MessageFns<ListDocumentsResponse> = {
+  encode(message: ListDocumentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).uint64(message.total);
+    }
+    for (const v of message.documents) {
+      Document.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDocumentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDocumentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.documents.push(Document.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDocumentsResponse {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      documents: globalThis.Array.isArray(object?.documents)
+        ? object.documents.map((e: any) => Document.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListDocumentsResponse): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.documents?.length) {
+      obj.documents = message.documents.map((e) => Document.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDocumentsResponse>, I>>(base?: I): ListDocumentsResponse {
+    return ListDocumentsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDocumentsResponse>, I>>(object: I): ListDocumentsResponse {
+    const message = createBaseListDocumentsResponse();
+    message.total = object.total ?? 0;
+    message.documents = object.documents?.map((e) => Document.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetReportRequest(): GetReportRequest {
+  return { datasetId: "", version: 0 };
+}
+
+export const GetReportRequest: MessageFns<GetReportRequest> = {
+  encode(message: GetReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint32(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReportRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+    };
+  },
+
+  toJSON(message: GetReportRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReportRequest>, I>>(base?: I): GetReportRequest {
+    return GetReportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReportRequest>, I>>(object: I): GetReportRequest {
+    const message = createBaseGetReportRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetReportResponse(): GetReportResponse {
+  return { version: undefined, reports: [], warnings: [] };
+}
+
+export const GetReportResponse: MessageFns<GetReportResponse> = {
+  encode(message: GetReportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== undefined) {
+      DatasetVersion.encode(message.version, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.reports) {
+      StepReport.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = DatasetVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reports.push(StepReport.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReportResponse {
+    return {
+      version: isSet(object.version) ? DatasetVersion.fromJSON(object.version) : undefined,
+      reports: globalThis.Array.isArray(object?.reports) ? object.reports.map((e: any) => StepReport.fromJSON(e)) : [],
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: GetReportResponse): unknown {
+    const obj: any = {};
+    if (message.version !== undefined) {
+      obj.version = DatasetVersion.toJSON(message.version);
+    }
+    if (message.reports?.length) {
+      obj.reports = message.reports.map((e) => StepReport.toJSON(e));
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReportResponse>, I>>(base?: I): GetReportResponse {
+    return GetReportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReportResponse>, I>>(object: I): GetReportResponse {
+    const message = createBaseGetReportResponse();
+    message.version = (object.version !== undefined && object.version !== null)
+      ? DatasetVersion.fromPartial(object.version)
+      : undefined;
+    message.reports = object.reports?.map((e) => StepReport.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTokenizeRequest(): TokenizeRequest {
+  return { datasetId: "", version: 0, tokenizer: "", shardTokens: 0, noSeparator: false };
+}
+
+export const TokenizeRequest: MessageFns<TokenizeRequest> = {
+  encode(message: TokenizeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint32(message.version);
+    }
+    if (message.tokenizer !== "") {
+      writer.uint32(26).string(message.tokenizer);
+    }
+    if (message.shardTokens !== 0) {
+      writer.uint32(32).uint64(message.shardTokens);
+    }
+    if (message.noSeparator !== false) {
+      writer.uint32(40).bool(message.noSeparator);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenizeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenizeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shardTokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.noSeparator = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenizeRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      shardTokens: isSet(object.shardTokens)
+        ? globalThis.Number(object.shardTokens)
+        : isSet(object.shard_tokens)
+        ? globalThis.Number(object.shard_tokens)
+        : 0,
+      noSeparator: isSet(object.noSeparator)
+        ? globalThis.Boolean(object.noSeparator)
+        : isSet(object.no_separator)
+        ? globalThis.Boolean(object.no_separator)
+        : false,
+    };
+  },
+
+  toJSON(message: TokenizeRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    if (message.shardTokens !== 0) {
+      obj.shardTokens = Math.round(message.shardTokens);
+    }
+    if (message.noSeparator !== false) {
+      obj.noSeparator = message.noSeparator;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenizeRequest>, I>>(base?: I): TokenizeRequest {
+    return TokenizeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenizeRequest>, I>>(object: I): TokenizeRequest {
+    const message = createBaseTokenizeRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.version = object.version ?? 0;
+    message.tokenizer = object.tokenizer ?? "";
+    message.shardTokens = object.shardTokens ?? 0;
+    message.noSeparator = object.noSeparator ?? false;
+    return message;
+  },
+};
+
+function createBaseShardFile(): ShardFile {
+  return { file: "", tokens: 0 };
+}
+
+export const ShardFile: MessageFns<ShardFile> = {
+  encode(message: ShardFile, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== "") {
+      writer.uint32(10).string(message.file);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(16).uint64(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardFile {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardFile();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tokens = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardFile {
+    return {
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+    };
+  },
+
+  toJSON(message: ShardFile): unknown {
+    const obj: any = {};
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ShardFile>, I>>(base?: I): ShardFile {
+    return ShardFile.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ShardFile>, I>>(object: I): ShardFile {
+    const message = createBaseShardFile();
+    message.file = object.file ?? "";
+    message.tokens = object.tokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseShardSplit(): ShardSplit {
+  return { name: "", tokens: 0, documents: 0, files: [] };
+}
+
+export const ShardSplit: MessageFns<ShardSplit> = {
+  encode(message: ShardSplit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(16).uint64(message.tokens);
+    }
+    if (message.documents !== 0) {
+      writer.uint32(24).uint64(message.documents);
+    }
+    for (const v of message.files) {
+      ShardFile.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardSplit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardSplit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.documents = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.files.push(ShardFile.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardSplit {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+      documents: isSet(object.documents) ? globalThis.Number(object.documents) : 0,
+      files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => ShardFile.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ShardSplit): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    if (message.documents !== 0) {
+      obj.documents = Math.round(message.documents);
+    }
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => ShardFile.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ShardSplit>, I>>(base?: I): ShardSplit {
+    return ShardSplit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ShardSplit>, I>>(object: I): ShardSplit {
+    const message = createBaseShardSplit();
+    message.name = object.name ?? "";
+    message.tokens = object.tokens ?? 0;
+    message.documents = object.documents ?? 0;
+    message.files = object.files?.map((e) => ShardFile.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseShardIndex(): ShardIndex {
+  return { dir: "", dtype: "", tokenizer: "", vocabSize: 0, separatorId: 0, splits: [], tokens: 0 };
+}
+
+export const ShardIndex: MessageFns<ShardIndex> = {
+  encode(message: ShardIndex, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dir !== "") {
+      writer.uint32(10).string(message.dir);
+    }
+    if (message.dtype !== "") {
+      writer.uint32(18).string(message.dtype);
+    }
+    if (message.tokenizer !== "") {
+      writer.uint32(26).string(message.tokenizer);
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(32).uint32(message.vocabSize);
+    }
+    if (message.separatorId !== 0) {
+      writer.uint32(40).int64(message.separatorId);
+    }
+    for (const v of message.splits) {
+      ShardSplit.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(56).uint64(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardIndex {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardIndex();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dtype = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.separatorId = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.splits.push(ShardSplit.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.tokens = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardIndex {
+    return {
+      dir: isSet(object.dir) ? globalThis.String(object.dir) : "",
+      dtype: isSet(object.dtype) ? globalThis.String(object.dtype) : "",
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      separatorId: isSet(object.separatorId)
+        ? globalThis.Number(object.separatorId)
+        : isSet(object.separator_id)
+        ? globalThis.Number(object.separator_id)
+        : 0,
+      splits: globalThis.Array.isArray(object?.splits) ? object.splits.map((e: any) => ShardSplit.fromJSON(e)) : [],
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+    };
+  },
+
+  toJSON(message: ShardIndex): unknown {
+    const obj: any = {};
+    if (message.dir !== "") {
+      obj.dir = message.dir;
+    }
+    if (message.dtype !== "") {
+      obj.dtype = message.dtype;
+    }
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.separatorId !== 0) {
+      obj.separatorId = Math.round(message.separatorId);
+    }
+    if (message.splits?.length) {
+      obj.splits = message.splits.map((e) => ShardSplit.toJSON(e));
+    }
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ShardIndex>, I>>(base?: I): ShardIndex {
+    return ShardIndex.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ShardIndex>, I>>(object: I): ShardIndex {
+    const message = createBaseShardIndex();
+    message.dir = object.dir ?? "";
+    message.dtype = object.dtype ?? "";
+    message.tokenizer = object.tokenizer ?? "";
+    message.vocabSize = object.vocabSize ?? 0;
+    message.separatorId = object.separatorId ?? 0;
+    message.splits = object.splits?.map((e) => ShardSplit.fromPartial(e)) || [];
+    message.tokens = object.tokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseTokenizeEvent(): TokenizeEvent {
+  return { progress: undefined, index: undefined };
+}
+
+export const TokenizeEvent: MessageFns<TokenizeEvent> = {
+  encode(message: TokenizeEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(10).fork()).join();
+    }
+    if (message.index !== undefined) {
+      ShardIndex.encode(message.index, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenizeEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenizeEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.index = ShardIndex.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenizeEvent {
+    return {
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
+      index: isSet(object.index) ? ShardIndex.fromJSON(object.index) : undefined,
+    };
+  },
+
+  toJSON(message: TokenizeEvent): unknown {
+    const obj: any = {};
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
+    if (message.index !== undefined) {
+      obj.index = ShardIndex.toJSON(message.index);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenizeEvent>, I>>(base?: I): TokenizeEvent {
+    return TokenizeEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenizeEvent>, I>>(object: I): TokenizeEvent {
+    const message = createBaseTokenizeEvent();
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
+    message.index = (object.index !== undefined && object.index !== null)
+      ? ShardIndex.fromPartial(object.index)
+      : undefined;
     return message;
   },
 };
@@ -1436,6 +4371,19 @@ export const DataServiceService = {
     responseStream: true as const,
     requestSerialize: (value: IngestRequest): Buffer => Buffer.from(IngestRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): IngestRequest => IngestRequest.decode(value),
+    responseSerialize: (value: IngestEvent): Buffer => Buffer.from(IngestEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IngestEvent => IngestEvent.decode(value),
+  },
+  /**
+   * Uploads a file: the first message carries an UploadHeader, later ones bytes; streams progress back and
+   * ends with the dataset, like Ingest.
+   */
+  upload: {
+    path: "/lab.v1.DataService/Upload" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: UploadChunk): Buffer => Buffer.from(UploadChunk.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadChunk => UploadChunk.decode(value),
     responseSerialize: (value: IngestEvent): Buffer => Buffer.from(IngestEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): IngestEvent => IngestEvent.decode(value),
   },
@@ -1480,6 +4428,37 @@ export const DataServiceService = {
     responseSerialize: (value: DatasetStats): Buffer => Buffer.from(DatasetStats.encode(value).finish()),
     responseDeserialize: (value: Buffer): DatasetStats => DatasetStats.decode(value),
   },
+  /** Returns a page of a version's documents. */
+  listDocuments: {
+    path: "/lab.v1.DataService/ListDocuments" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDocumentsRequest): Buffer => Buffer.from(ListDocumentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDocumentsRequest => ListDocumentsRequest.decode(value),
+    responseSerialize: (value: ListDocumentsResponse): Buffer =>
+      Buffer.from(ListDocumentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDocumentsResponse => ListDocumentsResponse.decode(value),
+  },
+  /** Returns the report of the steps that made a version (the cleaning report). */
+  getReport: {
+    path: "/lab.v1.DataService/GetReport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReportRequest): Buffer => Buffer.from(GetReportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReportRequest => GetReportRequest.decode(value),
+    responseSerialize: (value: GetReportResponse): Buffer => Buffer.from(GetReportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReportResponse => GetReportResponse.decode(value),
+  },
+  /** Tokenizes a version into binary shards with a JSON index; streams progress, ends with the index. */
+  tokenize: {
+    path: "/lab.v1.DataService/Tokenize" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: TokenizeRequest): Buffer => Buffer.from(TokenizeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TokenizeRequest => TokenizeRequest.decode(value),
+    responseSerialize: (value: TokenizeEvent): Buffer => Buffer.from(TokenizeEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TokenizeEvent => TokenizeEvent.decode(value),
+  },
 } as const;
 
 export interface DataServiceServer extends UntypedServiceImplementation {
@@ -1487,6 +4466,11 @@ export interface DataServiceServer extends UntypedServiceImplementation {
   getInfo: handleUnaryCall<GetInfoRequest, ServiceInfo>;
   /** Ingests a file from a server-side path into a new dataset; streams progress, ends with the dataset. */
   ingest: handleServerStreamingCall<IngestRequest, IngestEvent>;
+  /**
+   * Uploads a file: the first message carries an UploadHeader, later ones bytes; streams progress back and
+   * ends with the dataset, like Ingest.
+   */
+  upload: handleBidiStreamingCall<UploadChunk, IngestEvent>;
   /** Lists datasets. */
   listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
   /** Gets one dataset with all its versions. */
@@ -1495,6 +4479,12 @@ export interface DataServiceServer extends UntypedServiceImplementation {
   transform: handleServerStreamingCall<TransformRequest, TransformEvent>;
   /** Computes statistics of a version. */
   getStats: handleUnaryCall<GetStatsRequest, DatasetStats>;
+  /** Returns a page of a version's documents. */
+  listDocuments: handleUnaryCall<ListDocumentsRequest, ListDocumentsResponse>;
+  /** Returns the report of the steps that made a version (the cleaning report). */
+  getReport: handleUnaryCall<GetReportRequest, GetReportResponse>;
+  /** Tokenizes a version into binary shards with a JSON index; streams progress, ends with the index. */
+  tokenize: handleServerStreamingCall<TokenizeRequest, TokenizeEvent>;
 }
 
 export interface DataServiceClient extends Client {
@@ -1521,6 +4511,13 @@ export interface DataServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<IngestEvent>;
+  /**
+   * Uploads a file: the first message carries an UploadHeader, later ones bytes; streams progress back and
+   * ends with the dataset, like Ingest.
+   */
+  upload(): ClientDuplexStream<UploadChunk, IngestEvent>;
+  upload(options: Partial<CallOptions>): ClientDuplexStream<UploadChunk, IngestEvent>;
+  upload(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<UploadChunk, IngestEvent>;
   /** Lists datasets. */
   listDatasets(
     request: ListDatasetsRequest,
@@ -1576,6 +4573,45 @@ export interface DataServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DatasetStats) => void,
   ): ClientUnaryCall;
+  /** Returns a page of a version's documents. */
+  listDocuments(
+    request: ListDocumentsRequest,
+    callback: (error: ServiceError | null, response: ListDocumentsResponse) => void,
+  ): ClientUnaryCall;
+  listDocuments(
+    request: ListDocumentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDocumentsResponse) => void,
+  ): ClientUnaryCall;
+  listDocuments(
+    request: ListDocumentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDocumentsResponse) => void,
+  ): ClientUnaryCall;
+  /** Returns the report of the steps that made a version (the cleaning report). */
+  getReport(
+    request: GetReportRequest,
+    callback: (error: ServiceError | null, response: GetReportResponse) => void,
+  ): ClientUnaryCall;
+  getReport(
+    request: GetReportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetReportResponse) => void,
+  ): ClientUnaryCall;
+  getReport(
+    request: GetReportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetReportResponse) => void,
+  ): ClientUnaryCall;
+  /** Tokenizes a version into binary shards with a JSON index; streams progress, ends with the index. */
+  tokenize(request: TokenizeRequest, options?: Partial<CallOptions>): ClientReadableStream<TokenizeEvent>;
+  tokenize(
+    request: TokenizeRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<TokenizeEvent>;
 }
 
 export const DataServiceClient = makeGenericClientConstructor(DataServiceService, "lab.v1.DataService") as unknown as {
@@ -1583,6 +4619,18 @@ export const DataServiceClient = makeGenericClientConstructor(DataServiceService
   service: typeof DataServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
@@ -1606,6 +4654,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,557 @@
+import { randomUUID } from 'node:crypto';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { fromServiceError, LabError, localCallContext } from '@lab/common';
+import type { Progress } from '@lab/proto/common';
+import type { IngestEvent, UploadChunk } from '@lab/proto/data';
+import type { ServiceClients } from '../clients.ts';
+import { ErrorBody } from '../errors.ts';
+import { StreamRelay } from '../relay.ts';
+import { resumePoint, sseResponse } from '../sse.ts';
+
+const tags = ['data'];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errors = {
+  400: json(ErrorBody, 'Invalid input; `error.field` names it'),
+  404: json(ErrorBody, 'Unknown dataset or version'),
+};
+const counts = z.record(z.string(), z.number().int());
+
+const DatasetVersion = z
+  .object({
+    version: z.number().int(),
+    parent: z.number().int().openapi({ description: 'Version this one was made from; 0 for the first' }),
+    step: z.string().openapi({ example: 'clean+pii+dedup_near' }),
+    paramsJson: z.string().openapi({ description: 'The steps with every parameter, as JSON' }),
+    documents: z.number().int(),
+    characters: z.number().int(),
+    bytes: z.number().int(),
+    splits: counts,
+    createdAt: z.string(),
+  })
+  .openapi('DatasetVersion');
+
+const Dataset = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    source: z.string(),
+    format: z.string(),
+    createdAt: z.string(),
+    versions: z.array(DatasetVersion),
+  })
+  .openapi('Dataset');
+
+const StepReport = z
+  .object({
+    kind: z.string(),
+    paramsJson: z.string(),
+    documentsIn: z.number().int(),
+    documentsOut: z.number().int(),
+    removed: counts.openapi({ description: 'Documents removed, by reason' }),
+    counts: counts.openapi({ description: 'PII per kind, documents changed, splits, …' }),
+    examples: z.array(
+      z.object({
+        reason: z.string(),
+        before: z.string(),
+        after: z.string(),
+        index: z.number().int(),
+        keptIndex: z.number().int(),
+        similarity: z.number(),
+      }),
+    ),
+    clusters: z.number().int(),
+    durationMs: z.number(),
+  })
+  .openapi('StepReport');
+
+const Stats = z
+  .object({
+    version: z.number().int(),
+    documents: z.number().int(),
+    characters: z.number().int(),
+    bytes: z.number().int(),
+    words: z.number().int(),
+    tokens: z.number().int(),
+    tokenizer: z.string(),
+    lengthBucketBounds: z.array(z.number()),
+    lengthBucketCounts: z.array(z.number().int()),
+    topNgrams: z.array(z.object({ ngram: z.string(), count: z.number().int() })),
+    splits: counts,
+    minLength: z.number().int(),
+    maxLength: z.number().int(),
+    meanLength: z.number(),
+  })
+  .openapi('DatasetStats');
+
+const ShardIndex = z
+  .object({
+    dir: z.string(),
+    dtype: z.enum(['uint16', 'uint32']),
+    tokenizer: z.string(),
+    vocabSize: z.number().int(),
+    separatorId: z.number().int(),
+    tokens: z.number().int(),
+    splits: z.array(
+      z.object({
+        name: z.string(),
+        tokens: z.number().int(),
+        documents: z.number().int(),
+        files: z.array(z.object({ file: z.string(), tokens: z.number().int() })),
+      }),
+    ),
+  })
+  .openapi('ShardIndex');
+
+const JobProgress = z
+  .object({
+    state: z.enum(['running', 'done', 'failed']),
+    done: z.number().int(),
+    total: z.number().int(),
+    message: z.string(),
+    version: DatasetVersion.optional().openapi({ description: 'Transform jobs, when done' }),
+    reports: z.array(StepReport).optional(),
+    index: ShardIndex.optional().openapi({ description: 'Shard jobs, when done' }),
+    error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
+  })
+  .openapi('DataJobProgress');
+type JobProgress = z.infer<typeof JobProgress>;
+
+const ingestFields = {
+  name: z.string().max(200).optional().openapi({ description: 'Display name; default the file name' }),
+  format: z.string().optional().openapi({
+    description: 'txt, jsonl, json, csv, parquet, alpaca, sharegpt, chatml; default from the extension',
+  }),
+  textField: z.string().max(200).optional().openapi({ description: 'Field or column holding the text' }),
+  documentSplit: z.enum(['paragraph', 'line', 'file']).optional().openapi({ description: 'For txt files' }),
+};
+const IngestJson = z
+  .object({
+    path: z.string().min(1).openapi({ description: 'A file on the machine running svc-data' }),
+    maxBytes: z.number().int().min(1).optional(),
+    ...ingestFields,
+  })
+  .openapi('IngestPath');
+const IngestForm = z
+  .object({
+    file: z.any().openapi({ type: 'string', format: 'binary', description: 'The file to upload' }),
+    maxBytes: z.coerce.number().int().min(1).optional(),
+    ...ingestFields,
+  })
+  .openapi('IngestUpload');
+
+const id = z.string().min(1).max(100).openapi({ example: 'tinyshakespeare-1a2b3c' });
+const versionParams = z.object({
+  id,
+  version: z.coerce.number().int().min(0).openapi({ description: 'Version number; 0 for the latest' }),
+});
+
+const StepsBody = z.object({
+  from: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({ description: 'Version to start from; default the latest' }),
+  steps: z
+    .array(
+      z.looseObject({ kind: z.string().min(1) }).openapi({
+        description: 'The step kind and its parameters',
+        example: { kind: 'dedup_near', threshold: 0.8 },
+      }),
+    )
+    .min(1)
+    .max(32),
+});
+const ShardsBody = z.object({
+  tokenizer: z.string().min(1).openapi({ example: 'gpt2' }),
+  shardTokens: z.number().int().min(1024).optional(),
+  noSeparator: z.boolean().optional(),
+});
+const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { required: true, content: { 'application/json': { schema } } },
+});
+const startedResponse = json(
+  z.object({ jobId: z.string() }),
+  'Started; follow it at /api/data/jobs/{jobId}/events',
+);
+
+const routes = {
+  list: createRoute({
+    method: 'get',
+    path: '/api/data/datasets',
+    tags,
+    summary: 'Datasets, newest first',
+    request: {
+      query: z.object({
+        offset: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: {
+      200: json(z.object({ datasets: z.array(Dataset), total: z.number().int() }), 'Datasets'),
+      400: errors[400],
+    },
+  }),
+  create: createRoute({
+    method: 'post',
+    path: '/api/data/datasets',
+    tags,
+    summary:
+      'Create a dataset: upload a file (multipart: file, name, format, textField) or name a server-side path',
+    request: {
+      body: {
+        required: false,
+        content: {
+          'application/json': { schema: IngestJson },
+          'multipart/form-data': { schema: IngestForm },
+        },
+      },
+    },
+    responses: {
+      201: json(
+        z.object({
+          id: z.string(),
+          version: z.number().int(),
+          dataset: Dataset,
+          warnings: z
+            .array(z.string())
+            .openapi({ description: 'Input skipped, e.g. a malformed JSONL line' }),
+        }),
+        'Created',
+      ),
+      ...errors,
+      413: json(ErrorBody, 'File above the size limit'),
+    },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/api/data/datasets/{id}',
+    tags,
+    summary: 'A dataset with all its versions (lineage)',
+    request: { params: z.object({ id }) },
+    responses: { 200: json(Dataset, 'Dataset'), ...errors },
+  }),
+  transform: createRoute({
+    method: 'post',
+    path: '/api/data/datasets/{id}/versions',
+    tags,
+    summary:
+      'Apply steps (clean, pii, quality, dedup_exact, dedup_near, split) to a version, making a new one',
+    request: {
+      params: z.object({ id }),
+      ...jsonBody(StepsBody),
+    },
+    responses: {
+      201: json(
+        z.object({ version: DatasetVersion, reports: z.array(StepReport) }),
+        'The new version and its report',
+      ),
+      ...errors,
+    },
+  }),
+  report: createRoute({
+    method: 'get',
+    path: '/api/data/datasets/{id}/versions/{version}',
+    tags,
+    summary: 'One version with the report of the steps that made it (the cleaning report)',
+    request: { params: versionParams },
+    responses: {
+      200: json(
+        z.object({ version: DatasetVersion, reports: z.array(StepReport), warnings: z.array(z.string()) }),
+        'Version and report',
+      ),
+      ...errors,
+    },
+  }),
+  stats: createRoute({
+    method: 'get',
+    path: '/api/data/datasets/{id}/versions/{version}/stats',
+    tags,
+    summary: 'Statistics of a version: documents, characters, tokens, length histogram, top n-grams',
+    request: {
+      params: versionParams,
+      query: z.object({
+        tokenizer: z.string().optional().openapi({ description: 'Count tokens with this tokenizer' }),
+        ngram: z.coerce.number().int().min(1).max(10).default(2),
+        topK: z.coerce.number().int().min(1).max(1000).default(20),
+      }),
+    },
+    responses: { 200: json(Stats, 'Statistics'), ...errors },
+  }),
+  documents: createRoute({
+    method: 'get',
+    path: '/api/data/datasets/{id}/versions/{version}/documents',
+    tags,
+    summary: 'A page of documents of a version',
+    request: {
+      params: versionParams,
+      query: z.object({
+        offset: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(20),
+        split: z.string().optional(),
+      }),
+    },
+    responses: {
+      200: json(
+        z.object({
+          total: z.number().int(),
+          documents: z.array(z.object({ index: z.number().int(), text: z.string(), split: z.string() })),
+        }),
+        'Documents',
+      ),
+      ...errors,
+    },
+  }),
+  shards: createRoute({
+    method: 'post',
+    path: '/api/data/datasets/{id}/versions/{version}/shards',
+    tags,
+    summary: 'Tokenize a version into binary shards (uint16/uint32) with index.json, for training',
+    request: {
+      params: versionParams,
+      ...jsonBody(ShardsBody),
+    },
+    responses: { 201: json(ShardIndex, 'Where the shards are and what they hold'), ...errors },
+  }),
+  transformJob: createRoute({
+    method: 'post',
+    path: '/api/data/datasets/{id}/versions/jobs',
+    tags,
+    summary: 'Like POST …/versions, but answers at once; follow progress at /api/data/jobs/{jobId}/events',
+    request: { params: z.object({ id }), ...jsonBody(StepsBody) },
+    responses: { 202: startedResponse, ...errors },
+  }),
+  shardsJob: createRoute({
+    method: 'post',
+    path: '/api/data/datasets/{id}/versions/{version}/shards/jobs',
+    tags,
+    summary: 'Like POST …/shards, but answers at once; follow progress at /api/data/jobs/{jobId}/events',
+    request: { params: versionParams, ...jsonBody(ShardsBody) },
+    responses: { 202: startedResponse, ...errors },
+  }),
+  jobEvents: createRoute({
+    method: 'get',
+    path: '/api/data/jobs/{jobId}/events',
+    tags,
+    summary: 'Progress of a data job as SSE (JSON DataJobProgress per message); resumable with Last-Event-ID',
+    request: { params: z.object({ jobId: z.string() }) },
+    responses: {
+      200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: JobProgress } } },
+      404: json(ErrorBody, 'Unknown job'),
+    },
+  }),
+};
+
+/** Waits for a stream's first event (so bad input fails the request that started it), then relays the rest. */
+async function started<T>(events: AsyncIterable<T>): Promise<AsyncGenerator<T>> {
+  const it = events[Symbol.asyncIterator]();
+  const first = await it.next();
+  return (async function* () {
+    if (!first.done) yield first.value;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  })();
+}
+
+/** Progress events as DataJobProgress; `last` picks the result fields out of the final event. */
+async function* toJobProgress<E extends { progress?: Progress | undefined }>(
+  events: AsyncIterable<E>,
+  last: (e: E) => Partial<JobProgress> | undefined,
+): AsyncGenerator<JobProgress> {
+  for await (const e of events) {
+    const p = e.progress ?? { done: 0, total: 0, message: '' };
+    const end = last(e);
+    yield { state: end ? 'done' : 'running', done: p.done, total: p.total, message: p.message, ...end };
+  }
+}
+
+const UPLOAD_CHUNK = 256 * 1024;
+
+/** The Upload stream's messages: the header, then the file's bytes in chunks as they are read. */
+async function* uploadMessages(
+  file: File,
+  header: NonNullable<UploadChunk['header']>,
+): AsyncGenerator<UploadChunk> {
+  yield { header, data: Buffer.alloc(0) };
+  const reader = file.stream().getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    for (let i = 0; i < value.length; i += UPLOAD_CHUNK)
+      yield { header: undefined, data: Buffer.from(value.subarray(i, i + UPLOAD_CHUNK)) };
+  }
+}
+
+async function lastOf<T>(events: AsyncIterable<T>): Promise<T> {
+  let last: T | undefined;
+  for await (const e of events) last = e;
+  if (last === undefined) throw new LabError('INTERNAL', 'the data service ended without an answer');
+  return last;
+}
+
+export function dataRoutes(app: OpenAPIHono, services: ServiceClients) {
+  const svc = services.data;
+  const ctx = () => localCallContext();
+  const relay = new StreamRelay<JobProgress>();
+  const failed = (err: unknown): JobProgress => {
+    const e = fromServiceError(err).toJSON();
+    return { state: 'failed', done: 0, total: 0, message: e.message, error: e };
+  };
+  const transformRequest = (datasetId: string, b: z.infer<typeof StepsBody>) => ({
+    datasetId,
+    version: b.from ?? 0,
+    steps: b.steps.map(({ kind, ...params }) => ({
+      kind: kind as string,
+      paramsJson: JSON.stringify(params),
+    })),
+  });
+  const shardsRequest = (datasetId: string, version: number, b: z.infer<typeof ShardsBody>) => ({
+    datasetId,
+    version,
+    tokenizer: b.tokenizer,
+    shardTokens: b.shardTokens ?? 0,
+    noSeparator: b.noSeparator ?? false,
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const page = c.req.valid('query');
+    return c.json((await svc.listDatasets!({ page }, ctx())) as never, 200);
+  });
+
+  app.openapi(routes.create, async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    let events: AsyncIterable<IngestEvent>;
+    if (/^multipart\/form-data/i.test(type)) {
+      const f = c.req.valid('form') as z.infer<typeof IngestForm>;
+      if (!(f.file instanceof File))
+        throw new LabError('INVALID_ARGUMENT', 'file: attach the file as the multipart field "file"', 'file');
+      events = svc.upload!(
+        uploadMessages(f.file, {
+          name: f.name ?? '',
+          filename: f.file.name || 'upload',
+          format: f.format ?? '',
+          textField: f.textField ?? '',
+          documentSplit: f.documentSplit ?? '',
+          maxBytes: f.maxBytes ?? 0,
+          size: f.file.size,
+        }),
+        ctx(),
+      );
+    } else {
+      const b = c.req.valid('json') as Partial<z.infer<typeof IngestJson>>;
+      if (!b.path)
+        throw new LabError(
+          'INVALID_ARGUMENT',
+          'path: give {"path": …} as JSON, or upload a file as multipart/form-data',
+          'path',
+        );
+      events = svc.ingest!(
+        {
+          name: b.name ?? '',
+          path: b.path,
+          format: b.format ?? '',
+          textField: b.textField ?? '',
+          documentSplit: b.documentSplit ?? '',
+          maxBytes: b.maxBytes ?? 0,
+        },
+        ctx(),
+      );
+    }
+    const last = await lastOf(events);
+    const dataset = last.dataset!;
+    return c.json({ id: dataset.id, version: 1, dataset, warnings: last.warnings } as never, 201);
+  });
+
+  app.openapi(routes.get, async (c) =>
+    c.json((await svc.getDataset!(c.req.valid('param'), ctx())) as never, 200),
+  );
+
+  app.openapi(routes.transform, async (c) => {
+    const { id: datasetId } = c.req.valid('param');
+    const last = await lastOf(svc.transform!(transformRequest(datasetId, c.req.valid('json')), ctx()));
+    return c.json({ version: last.version, reports: last.reports } as never, 201);
+  });
+
+  app.openapi(routes.transformJob, async (c) => {
+    const { id: datasetId } = c.req.valid('param');
+    const events = await started(svc.transform!(transformRequest(datasetId, c.req.valid('json')), ctx()));
+    const jobId = randomUUID();
+    relay.start(
+      jobId,
+      toJobProgress(events, (e) =>
+        e.version ? ({ version: e.version, reports: e.reports } as never) : undefined,
+      ),
+      failed,
+    );
+    return c.json({ jobId }, 202);
+  });
+
+  app.openapi(routes.report, async (c) => {
+    const { id: datasetId, version } = c.req.valid('param');
+    return c.json((await svc.getReport!({ datasetId, version }, ctx())) as never, 200);
+  });
+
+  app.openapi(routes.stats, async (c) => {
+    const { id: datasetId, version } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const s = await svc.getStats!(
+      { datasetId, version, tokenizer: q.tokenizer ?? '', ngram: q.ngram, topK: q.topK },
+      ctx(),
+    );
+    return c.json(s as never, 200);
+  });
+
+  app.openapi(routes.documents, async (c) => {
+    const { id: datasetId, version } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const res = await svc.listDocuments!(
+      { datasetId, version, page: { offset: q.offset, limit: q.limit }, split: q.split ?? '' },
+      ctx(),
+    );
+    return c.json(res as never, 200);
+  });
+
+  app.openapi(routes.shards, async (c) => {
+    const { id: datasetId, version } = c.req.valid('param');
+    const last = await lastOf(svc.tokenize!(shardsRequest(datasetId, version, c.req.valid('json')), ctx()));
+    return c.json(last.index as never, 201);
+  });
+
+  app.openapi(routes.shardsJob, async (c) => {
+    const { id: datasetId, version } = c.req.valid('param');
+    const events = await started(
+      svc.tokenize!(shardsRequest(datasetId, version, c.req.valid('json')), ctx()),
+    );
+    const jobId = randomUUID();
+    relay.start(
+      jobId,
+      toJobProgress(events, (e) => (e.index ? ({ index: e.index } as never) : undefined)),
+      failed,
+    );
+    return c.json({ jobId }, 202);
+  });
+
+  app.openapi(routes.jobEvents, (c) => {
+    const { jobId } = c.req.valid('param');
+    if (!relay.has(jobId)) {
+      return c.json(
+        { error: { code: 'NOT_FOUND', message: `jobId: no data job ${jobId}`, field: 'jobId' } },
+        404,
+      );
+    }
+    return sseResponse(c, 15_000, (stream, aborted) =>
+      relay.follow(
+        jobId,
+        resumePoint(c, 0) ?? 0,
+        (e) => stream.writeSSE({ id: String(e.seq), event: 'progress', data: JSON.stringify(e.data) }),
+        aborted,
+      ),
+    ) as never;
+  });
+}

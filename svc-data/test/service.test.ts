@@ -1,0 +1,396 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type BusEvent,
+  callUnary,
+  checkHealth,
+  createClient,
+  createLogger,
+  fromServiceError,
+  loadConfig,
+  MemoryBus,
+  openStore,
+  type RunningGrpcServer,
+  remoteImpl,
+  type ServiceImpl,
+  startGrpcServer,
+  withServiceInfo,
+} from '@lab/common';
+import {
+  DataServiceClient,
+  DataServiceService,
+  type IngestEvent,
+  type IngestRequest,
+  type UploadChunk,
+} from '@lab/proto/data';
+import { getTokenizer } from '@lab/tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDataService } from '../src/service.ts';
+import { openShards } from '../src/shards.ts';
+
+const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+let server: RunningGrpcServer;
+let client: DataServiceClient;
+let svc: Required<ServiceImpl<typeof DataServiceService>>;
+let address: string;
+let home: string;
+const bus = new MemoryBus();
+const events: BusEvent[] = [];
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'lab-data-'));
+  const config = loadConfig({ LAB_HOME: home });
+  const deps = {
+    name: 'data' as const,
+    config,
+    bus,
+    store: openStore(home, 'data'),
+    log: createLogger('data', 'error'),
+  };
+  server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [withServiceInfo(deps, buildDataService(deps))],
+    log: deps.log,
+  });
+  address = `127.0.0.1:${server.port}`;
+  client = createClient(DataServiceClient, address);
+  svc = remoteImpl(DataServiceService, client) as typeof svc;
+  await bus.subscribe('lab.job.>', (e) => events.push(e));
+});
+
+afterAll(async () => {
+  client?.close();
+  await server?.shutdown(100);
+});
+
+const ctx = { signal: new AbortController().signal } as never;
+
+async function rejection(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (err) {
+    return fromServiceError(err);
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+const ingest = (req: Partial<IngestRequest>) =>
+  collect(
+    svc.ingest(
+      { name: '', path: '', format: '', textField: '', maxBytes: 0, documentSplit: '', ...req },
+      ctx,
+    ),
+  );
+
+/** Uploads bytes through the bidirectional Upload stream in 64 KiB chunks. */
+function upload(header: Partial<NonNullable<UploadChunk['header']>>, bytes: Buffer): Promise<IngestEvent[]> {
+  const call = client.upload();
+  const out: IngestEvent[] = [];
+  return new Promise((resolve, reject) => {
+    call.on('data', (e: IngestEvent) => out.push(e));
+    call.on('error', reject);
+    call.on('end', () => resolve(out));
+    call.write({
+      header: {
+        name: '',
+        filename: '',
+        format: '',
+        textField: '',
+        maxBytes: 0,
+        documentSplit: '',
+        size: bytes.length,
+        ...header,
+      },
+      data: Buffer.alloc(0),
+    });
+    for (let i = 0; i < bytes.length; i += 65536)
+      call.write({ header: undefined, data: bytes.subarray(i, i + 65536) });
+    call.end();
+  });
+}
+
+const datasetDirs = () => readdirSync(join(home, 'data', 'datasets')).filter((d) => !d.startsWith('.'));
+
+describe('svc-data over gRPC', () => {
+  let bardId = '';
+
+  it('ingests a text file from a path with progress and stores version 1 on disk', async () => {
+    const evs = await ingest({ path: shakespeare, name: 'bard' });
+    const last = evs.at(-1)!;
+    expect(evs[0]!.progress!.total).toBeGreaterThan(1_000_000);
+    const ds = last.dataset!;
+    bardId = ds.id;
+    expect(ds).toMatchObject({ name: 'bard', format: 'txt', source: shakespeare });
+    expect(ds.versions).toHaveLength(1);
+    expect(ds.versions[0]).toMatchObject({ version: 1, parent: 0, step: 'ingest', documents: 7222 });
+    expect(existsSync(join(home, 'data', 'datasets', ds.id, 'v1', 'docs.jsonl'))).toBe(true);
+    const page = await svc.listDocuments(
+      { datasetId: ds.id, version: 1, page: { offset: 0, limit: 2 }, split: '' },
+      ctx,
+    );
+    expect(page.total).toBe(7222);
+    expect(page.documents.map((d) => d.text)).toEqual([
+      'First Citizen:\nBefore we proceed any further, hear me speak.',
+      'All:\nSpeak, speak.',
+    ]);
+  });
+
+  it('uploads a JSONL file over the Upload stream, keeping good lines and warning about a bad one', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) =>
+      JSON.stringify({ body: `Document ${i} from alice${i}@example.com` }),
+    );
+    lines.splice(10, 0, '{"body": "broken');
+    const evs = await upload(
+      { filename: 'notes.jsonl', textField: 'body', name: 'notes' },
+      Buffer.from(lines.join('\n')),
+    );
+    const last = evs.at(-1)!;
+    expect(last.dataset!.versions[0]!.documents).toBe(3000);
+    expect(last.dataset!.source).toBe('upload:notes.jsonl');
+    expect(last.warnings[0]).toMatch(/^line 11: not valid JSON/);
+    const report = await svc.getReport({ datasetId: last.dataset!.id, version: 1 }, ctx);
+    expect(report.warnings[0]).toMatch(/^line 11/);
+    // The temporary upload file is gone.
+    expect(readdirSync(join(home, 'data', 'datasets')).filter((d) => d.startsWith('.tmp'))).toEqual([]);
+  });
+
+  it('uploads a gzipped JSONL (hh-rlhf) and a ShareGPT JSON', async () => {
+    const hh = readFileSync('/work/shared/datasets/preference-hh-rlhf/harmless-base_test.jsonl.gz');
+    const evs = await upload({ filename: 'hh.jsonl.gz', textField: 'chosen' }, hh);
+    expect(evs.at(-1)!.dataset!.versions[0]!.documents).toBeGreaterThan(1000);
+    const share = JSON.stringify([
+      {
+        conversations: [
+          { from: 'human', value: 'Hi' },
+          { from: 'gpt', value: 'Hello!' },
+        ],
+      },
+    ]);
+    const s = await upload({ filename: 'chat.json', format: 'sharegpt' }, Buffer.from(share));
+    const id = s.at(-1)!.dataset!.id;
+    const docs = await svc.listDocuments({ datasetId: id, version: 0, page: undefined, split: '' }, ctx);
+    expect(docs.documents[0]!.text).toContain('<|im_start|>assistant\nHello!<|im_end|>');
+  });
+
+  it('transforms with a report per step, records lineage, and publishes a job event', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-dirty-'));
+    const para = readFileSync(shakespeare, 'utf8').split('\n\n').slice(0, 40);
+    const dirty = [
+      ...para,
+      para[3]!, // exact duplicate
+      `${para[5]!.replace(/,/g, '')}`, // near duplicate
+      '<p>Contact  me at  bob@example.org or 555-123-4567</p>',
+      '   ',
+    ];
+    writeFileSync(join(dir, 'dirty.jsonl'), dirty.map((text) => JSON.stringify({ text })).join('\n'));
+    const ds = (await ingest({ path: join(dir, 'dirty.jsonl') })).at(-1)!.dataset!;
+    expect(ds.versions[0]!.documents).toBe(dirty.length - 1); // the blank one is skipped
+    const evs = await collect(
+      svc.transform(
+        {
+          datasetId: ds.id,
+          version: 1,
+          steps: [
+            { kind: 'clean', paramsJson: '{"stripHtml": true}' },
+            { kind: 'pii', paramsJson: '' },
+            { kind: 'dedup_exact', paramsJson: '' },
+            { kind: 'dedup_near', paramsJson: '{"threshold": 0.6, "ngram": 3}' },
+            { kind: 'split', paramsJson: '{"seed": 3}' },
+          ],
+        },
+        ctx,
+      ),
+    );
+    expect(evs.filter((e) => !e.version).length).toBeGreaterThan(0);
+    const last = evs.at(-1)!;
+    expect(last.version).toMatchObject({
+      version: 2,
+      parent: 1,
+      step: 'clean+pii+dedup_exact+dedup_near+split',
+    });
+    const [clean, pii, exact, near, split] = last.reports;
+    expect(clean!.counts.documents_changed).toBeGreaterThan(0);
+    expect(pii!.counts).toMatchObject({ email: 1, phone: 1, documents_changed: 1 });
+    expect(pii!.examples.find((e) => e.reason === 'email')!.after).toContain('[EMAIL]');
+    expect(exact!.removed).toEqual({ exact_duplicate: 1 });
+    expect(exact!.clusters).toBe(1);
+    expect(near!.removed).toEqual({ near_duplicate: 1 });
+    expect(near!.examples[0]).toMatchObject({ keptIndex: 5 });
+    expect(split!.documentsOut).toBe(last.version!.documents);
+    expect(Object.values(last.version!.splits).reduce((a, b) => a + b, 0)).toBe(last.version!.documents);
+
+    const got = await callUnary(client.getDataset.bind(client), { id: ds.id });
+    expect(got.versions.map((v) => [v.version, v.parent])).toEqual([
+      [1, 0],
+      [2, 1],
+    ]);
+    expect(JSON.parse(got.versions[1]!.paramsJson)[3]).toMatchObject({
+      kind: 'dedup_near',
+      params: { threshold: 0.6, numPerm: 128 },
+    });
+    const report = await svc.getReport({ datasetId: ds.id, version: 2 }, ctx);
+    expect(report.reports.map((r) => r.kind)).toEqual(['clean', 'pii', 'dedup_exact', 'dedup_near', 'split']);
+    const train = await svc.listDocuments(
+      { datasetId: ds.id, version: 2, page: { offset: 0, limit: 1000 }, split: 'train' },
+      ctx,
+    );
+    expect(train.total).toBe(last.version!.splits.train);
+    expect(train.documents.every((d) => d.split === 'train')).toBe(true);
+    expect(events.some((e) => e.subject === `lab.job.data-${ds.id}.state`)).toBe(true);
+  });
+
+  it('computes stats with a token count, and tokenizes into shards the reader opens', async () => {
+    const stats = await svc.getStats(
+      { datasetId: bardId, version: 0, tokenizer: 'gpt2', ngram: 1, topK: 5 },
+      ctx,
+    );
+    expect(stats.documents).toBe(7222);
+    expect(stats.tokenizer).toBe('gpt2');
+    expect(stats.tokens).toBeGreaterThan(250_000);
+    expect(stats.topNgrams).toHaveLength(5);
+    expect(stats.lengthBucketCounts.reduce((a, b) => a + b, 0)).toBe(7222);
+
+    const evs = await collect(
+      svc.tokenize(
+        { datasetId: bardId, version: 1, tokenizer: 'gpt2', shardTokens: 100_000, noSeparator: false },
+        ctx,
+      ),
+    );
+    const index = evs.at(-1)!.index!;
+    expect(index).toMatchObject({ dtype: 'uint16', tokenizer: 'gpt2', vocabSize: 50257, separatorId: 50256 });
+    expect(index.tokens).toBe(stats.tokens + 7222);
+    expect(index.splits[0]!.name).toBe('all');
+    expect(index.splits[0]!.files.length).toBe(Math.ceil(index.tokens / 100_000));
+    const set = openShards(index.dir);
+    const first = set.split('all').read(0, 12);
+    const gpt2 = getTokenizer('gpt2');
+    expect(gpt2.decode([...first])).toBe(
+      'First Citizen:\nBefore we proceed any further, hear me speak.<|endoftext|>'.slice(
+        0,
+        gpt2.decode([...first]).length,
+      ),
+    );
+    set.close();
+    // o200k does not fit 16 bits.
+    const big = await collect(
+      svc.tokenize(
+        { datasetId: bardId, version: 1, tokenizer: 'o200k_base', shardTokens: 0, noSeparator: true },
+        ctx,
+      ),
+    );
+    expect(big.at(-1)!.index).toMatchObject({ dtype: 'uint32', separatorId: -1 });
+  });
+
+  it('keeps answering health checks while a transform runs', async () => {
+    const running = collect(
+      svc.transform(
+        { datasetId: bardId, version: 1, steps: [{ kind: 'dedup_near', paramsJson: '{"numPerm": 512}' }] },
+        ctx,
+      ),
+    );
+    const t0 = performance.now();
+    expect(await checkHealth(address, '', 1000)).toBe('SERVING');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect((await running).at(-1)!.version!.version).toBeGreaterThan(1);
+  });
+
+  it.each([
+    [{ path: '/no/such/file.txt' }, 'INVALID_ARGUMENT', 'path', /no such file/],
+    [
+      { path: '/work/shared/datasets/gpt2-tokenizer/vocab.bpe' },
+      'INVALID_ARGUMENT',
+      'format',
+      /unsupported file type "\.bpe"/,
+    ],
+    [{ path: shakespeare, maxBytes: 1000 }, 'RESOURCE_EXHAUSTED', 'path', /above the limit of 1000 bytes/],
+    [
+      { path: shakespeare, documentSplit: 'sentence' },
+      'INVALID_ARGUMENT',
+      'documentSplit',
+      /paragraph, line, file/,
+    ],
+    [
+      { path: '/work/shared/datasets/arc/arc_easy_test.jsonl', textField: 'nope' },
+      'INVALID_ARGUMENT',
+      'textField',
+      /no documents/,
+    ],
+  ])('rejects a bad ingest %j and creates nothing', async (req, code, field, message) => {
+    const before = datasetDirs().length;
+    const err = await rejection(ingest(req));
+    expect(err).toMatchObject({ code, field });
+    expect(err.message).toMatch(message);
+    expect(datasetDirs().length).toBe(before);
+  });
+
+  it('rejects a 0-byte upload, an unsupported one and one above the limit, creating nothing', async () => {
+    const before = (await svc.listDatasets({ page: undefined }, ctx)).total;
+    const empty = await rejection(upload({ filename: 'empty.txt' }, Buffer.alloc(0)));
+    expect(empty).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'file' });
+    expect(empty.message).toMatch(/empty \(0 bytes\)/);
+    const exe = await rejection(upload({ filename: 'tool.exe' }, Buffer.from('MZ')));
+    expect(exe).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'format' });
+    const big = await rejection(
+      upload({ filename: 'big.txt', maxBytes: 100_000, size: 0 }, Buffer.alloc(300_000, 97)),
+    );
+    expect(big).toMatchObject({ code: 'RESOURCE_EXHAUSTED', field: 'file' });
+    expect((await svc.listDatasets({ page: undefined }, ctx)).total).toBe(before);
+    expect(readdirSync(join(home, 'data', 'datasets')).filter((d) => d.startsWith('.tmp'))).toEqual([]);
+  });
+
+  it('answers unknown ids and versions with NOT_FOUND, and bad steps naming the field', async () => {
+    expect(await rejection(callUnary(client.getDataset.bind(client), { id: 'nope' }))).toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'id',
+    });
+    expect(
+      await rejection(
+        collect(
+          svc.transform({ datasetId: bardId, version: 99, steps: [{ kind: 'clean', paramsJson: '' }] }, ctx),
+        ),
+      ),
+    ).toMatchObject({ code: 'NOT_FOUND', field: 'version' });
+    const bad = await rejection(
+      collect(
+        svc.transform(
+          { datasetId: bardId, version: 1, steps: [{ kind: 'dedup_near', paramsJson: '{"threshold": 2}' }] },
+          ctx,
+        ),
+      ),
+    );
+    expect(bad).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'steps[0].threshold' });
+    expect(
+      await rejection(
+        svc.getStats({ datasetId: bardId, version: 0, tokenizer: 'nope', ngram: 0, topK: 0 }, ctx),
+      ),
+    ).toMatchObject({ code: 'NOT_FOUND', field: 'tokenizer' });
+    expect(
+      await rejection(
+        svc.listDocuments({ datasetId: bardId, version: 1, page: undefined, split: 'train' }, ctx),
+      ),
+    ).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'split' });
+  });
+
+  it('lists datasets newest first and reports what it implements', async () => {
+    const { datasets, total } = await svc.listDatasets({ page: { offset: 0, limit: 100 } }, ctx);
+    expect(total).toBe(datasets.length);
+    expect(datasets.map((d) => d.id)).toContain(bardId);
+    const info = await callUnary(client.getInfo.bind(client), {});
+    expect(info.name).toBe('data');
+    expect(info.implementedMethods).toEqual(
+      expect.arrayContaining([
+        'lab.v1.DataService/Upload',
+        'lab.v1.DataService/Transform',
+        'lab.v1.DataService/Tokenize',
+      ]),
+    );
+  });
+});
