@@ -21,6 +21,7 @@ import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useStack } from '../../supervisor/test/fixture.ts';
 import { openSse } from '../../supervisor/test/sse.ts';
+import { buildTokenizeService } from '../../svc-tokenize/src/service.ts';
 import type { JobManager } from '../../svc-train/src/jobs/manager.ts';
 import { createTrainImpl } from '../../svc-train/src/service.ts';
 import { createApp } from '../src/app.ts';
@@ -37,16 +38,34 @@ let manager: JobManager;
 let server: RunningGrpcServer;
 let services: ServiceClients;
 let app: OpenAPIHono;
+/** svc-tokenize, which svc-train asks about tokenizers. */
+let tokenize: RunningGrpcServer;
+let tokenizeStore: Store;
 
 beforeAll(async () => {
   nats = await runNatsServer(home);
   store = openStore(home, 'train');
   bus = await NatsBus.connect(nats.url, { name: 'train' });
   const log = createLogger('train', 'warn');
+  tokenizeStore = openStore(home, 'tokenize');
+  const tokDeps = {
+    name: 'tokenize' as const,
+    config: loadConfig({ LAB_HOME: home }),
+    bus,
+    store: tokenizeStore,
+    log,
+  };
+  tokenize = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [buildTokenizeService(tokDeps)],
+    log,
+  });
+  const addresses = { LAB_HOME: home, LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}` };
   const created = await createTrainImpl({
     bus,
     store,
-    config: loadConfig({ LAB_HOME: home, NATS_URL: nats.url }),
+    config: loadConfig({ ...addresses, NATS_URL: nats.url }),
     log,
   });
   manager = created.manager;
@@ -56,7 +75,7 @@ beforeAll(async () => {
     services: [bindService(TrainServiceService, created.impl)],
     log,
   });
-  services = connectServices(loadConfig({ LAB_HOME: home, LAB_TRAIN_ADDR: `127.0.0.1:${server.port}` }));
+  services = connectServices(loadConfig({ ...addresses, LAB_TRAIN_ADDR: `127.0.0.1:${server.port}` }));
   app = createApp({ services, bus });
 }, 60_000);
 
@@ -64,6 +83,8 @@ afterAll(async () => {
   services?.close();
   await server?.shutdown(200);
   await manager?.close();
+  await tokenize?.shutdown(100);
+  await tokenizeStore?.close();
   await bus?.close();
   await store?.close();
   await nats?.stop();

@@ -168,7 +168,8 @@ export class DatasetRegistry {
       if (!d.startsWith('.tmp-')) continue;
       const path = join(this.root, d);
       try {
-        if (Date.now() - statSync(path).mtimeMs > STALE_TMP_MS) rmSync(path, { recursive: true, force: true });
+        if (Date.now() - statSync(path).mtimeMs > STALE_TMP_MS)
+          rmSync(path, { recursive: true, force: true });
       } catch {}
     }
   }
