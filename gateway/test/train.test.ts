@@ -133,6 +133,27 @@ const config = {
 };
 
 describe('training routes of the gateway', () => {
+  it('estimates a model before training it: GPT-2 small has 124,439,808 parameters', async () => {
+    const res = await post('/api/train/estimate', { preset: 'gpt2-small', batchSize: 1, context: 1024 });
+    expect(res.status).toBe(200);
+    const e = (await res.json()) as {
+      parameters: { total: number; embeddings: number };
+      memory: { optimizer: number; weights: number };
+      secondsPerStep: number;
+    };
+    expect(e.parameters.total).toBe(124_439_808);
+    expect(e.memory.weights).toBe(124_439_808 * 4);
+    expect(e.memory.optimizer).toBe(2 * e.memory.weights);
+    const small = (await (await post('/api/train/estimate', { preset: 'nanogpt-cpu' })).json()) as {
+      secondsPerStep: number;
+    };
+    expect(small.secondsPerStep).toBeGreaterThan(0);
+    expect(small.secondsPerStep).toBeLessThan(e.secondsPerStep);
+    const bad = await post('/api/train/estimate', { preset: 'gpt9' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { field: 'config.preset' } });
+  });
+
   it('queues a job, streams its history as SSE (resumable by Last-Event-ID), and shows it in the list', async () => {
     const res = await post('/api/train/jobs', { name: 'gw', dataPath, tokenizer: 'char', config });
     expect(res.status).toBe(201);

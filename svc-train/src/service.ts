@@ -11,6 +11,7 @@ import {
 } from '@lab/common';
 import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { estimate } from './jobs/estimate.ts';
 import { JobManager, type QueueMessage } from './jobs/manager.ts';
 import type { JobPoint, JobRecord } from './jobs/types.ts';
 import { specToRequest } from './jobs/validate.ts';
@@ -124,6 +125,7 @@ export async function createTrainImpl(
       return { jobs: all.slice(offset, offset + limit).map(toJob), total: all.length };
     },
     getJob: async (req) => toJob(manager.get(req.id)),
+    estimateModel: async (req) => estimate(req),
     cancelJob: async (req) => toJob(await manager.cancel(req.id)),
     pauseJob: async (req) => toJob(await manager.pause(req.id)),
     resumeJob: async (req) => toJob(await manager.resume(req.id)),

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { localCallContext } from '@lab/common';
-import { type Job, type JobEvent, SubmitJobRequest } from '@lab/proto/train';
+import { type Job, type JobEvent, SubmitJobRequest, TrainConfig as TrainConfigProto } from '@lab/proto/train';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
 import { resumePoint, sseResponse } from '../sse.ts';
@@ -156,7 +156,48 @@ const action = (verb: 'cancel' | 'pause' | 'resume', summary: string) =>
     responses: { 200: json(TrainJob, 'The job after the action'), ...errors },
   });
 
+const EstimateBody = TrainConfig.extend({
+  iters: z.number().int().min(1).optional(),
+  vocabSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .optional()
+    .openapi({ description: 'Default: the preset’s' }),
+});
+
+const Estimate = z
+  .object({
+    parameters: z.object({
+      embeddings: z.number().int(),
+      attention: z.number().int(),
+      mlp: z.number().int(),
+      norms: z.number().int(),
+      head: z.number().int(),
+      total: z.number().int(),
+    }),
+    flopsPerToken: z.object({ forward: z.number(), backward: z.number(), total: z.number() }),
+    memory: z.object({
+      weights: z.number().int(),
+      gradients: z.number().int(),
+      optimizer: z.number().int(),
+      activations: z.number().int(),
+      total: z.number().int(),
+    }),
+    secondsPerStep: z.number().openapi({ description: 'At the throughput bench:train measured on this CPU' }),
+  })
+  .openapi('ModelEstimate');
+
 const routes = {
+  estimate: createRoute({
+    method: 'post',
+    path: '/api/train/estimate',
+    tags,
+    summary: 'Parameters, FLOPs per token, memory and time per step of a model config, before training it',
+    request: { body: { required: true, content: { 'application/json': { schema: EstimateBody } } } },
+    responses: { 200: json(Estimate, 'Estimate'), ...errors },
+  }),
   submit: createRoute({
     method: 'post',
     path: '/api/train/jobs',
@@ -251,6 +292,40 @@ function eventJson(e: JobEvent) {
 export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
   const svc = services.train;
   const ctx = () => localCallContext();
+
+  app.openapi(routes.estimate, async (c) => {
+    const { model, vocabSize, ...config } = c.req.valid('json');
+    const e = await svc.estimateModel!(
+      {
+        config: { ...TrainConfigProto.fromPartial(config), modelJson: model ? JSON.stringify(model) : '' },
+        vocabSize: vocabSize ?? 0,
+      },
+      ctx(),
+    );
+    const p = e.parameters!;
+    const memory = {
+      weights: e.weightsBytes,
+      gradients: e.gradientsBytes,
+      optimizer: e.optimizerBytes,
+      activations: e.activationsBytes,
+    };
+    return c.json(
+      {
+        parameters: p,
+        flopsPerToken: {
+          forward: e.forwardFlopsPerToken,
+          backward: e.backwardFlopsPerToken,
+          total: e.forwardFlopsPerToken + e.backwardFlopsPerToken,
+        },
+        memory: {
+          ...memory,
+          total: memory.weights + memory.gradients + memory.optimizer + memory.activations,
+        },
+        secondsPerStep: e.secondsPerStep,
+      },
+      200,
+    );
+  });
 
   app.openapi(routes.submit, async (c) => {
     const b = c.req.valid('json');

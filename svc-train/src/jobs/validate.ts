@@ -2,7 +2,7 @@
 // touches the store: a rejected request leaves no trace.
 import { LabError } from '@lab/common';
 import { type ModelConfig, PRESETS, preset } from '@lab/engine';
-import type { SubmitJobRequest } from '@lab/proto/train';
+import type { SubmitJobRequest, TrainConfig } from '@lab/proto/train';
 import { checkSource } from './resolve-tokens.ts';
 import type { JobSpec, LrScheduleKind } from './types.ts';
 
@@ -69,10 +69,13 @@ function parseModel(json: string): Partial<ModelConfig> {
   return out as Partial<ModelConfig>;
 }
 
-/** Validates a SubmitJob request and fills in the defaults. `home` locates trained tokenizers. */
-export function validateSubmit(req: SubmitJobRequest): JobSpec {
-  if (req.name.length > 200) throw invalid('name', 'at most 200 characters');
-  const c = req.config ?? ({} as NonNullable<SubmitJobRequest['config']>);
+/** The model a job's config describes: preset plus validated overrides, and the context length. */
+export function modelOf(c: TrainConfig): {
+  presetName: string;
+  model: Partial<ModelConfig>;
+  context: number;
+  base: ModelConfig;
+} {
   const presetName = c.preset || 'nanogpt-cpu';
   if (!(presetName in PRESETS))
     throw invalid(
@@ -90,6 +93,14 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
     throw invalid('config.modelJson', `nEmbd ${base.nEmbd} is not divisible by nHead ${base.nHead}`);
   if (base.nHead % base.nKvHead !== 0)
     throw invalid('config.modelJson', `nHead ${base.nHead} is not a multiple of nKvHead ${base.nKvHead}`);
+  return { presetName, model, context, base };
+}
+
+/** Validates a SubmitJob request and fills in the defaults. */
+export function validateSubmit(req: SubmitJobRequest): JobSpec {
+  if (req.name.length > 200) throw invalid('name', 'at most 200 characters');
+  const c = req.config ?? ({} as TrainConfig);
+  const { presetName, model, context } = modelOf(c);
   if (!c.iters) throw invalid('config.iters', 'is required: the number of optimizer steps (1 or more)');
   const iters = intIn('config.iters', c.iters, 1, 10_000_000);
   const batch = c.batchSize ? intIn('config.batchSize', c.batchSize, 1, 1024) : 12;

@@ -210,6 +210,54 @@ export interface JobEvent {
   time: string;
 }
 
+/** The model and batch to estimate. */
+export interface EstimateModelRequest {
+  /** Preset, overrides, batch size, context and accumulation as a job would give them (iters is ignored). */
+  config:
+    | TrainConfig
+    | undefined;
+  /** Vocabulary size; 0 means the preset's. */
+  vocabSize: number;
+}
+
+/** Parameter counts by component. */
+export interface ParameterCounts {
+  /** Token and position embeddings. */
+  embeddings: number;
+  /** Attention projections of all layers. */
+  attention: number;
+  /** MLP weights of all layers. */
+  mlp: number;
+  /** Norm scales and biases. */
+  norms: number;
+  /** Output head (0 when tied to the embeddings). */
+  head: number;
+  /** All parameters. */
+  total: number;
+}
+
+/** Size, compute and memory of a model at a batch. */
+export interface ModelEstimate {
+  /** Parameters by component. */
+  parameters:
+    | ParameterCounts
+    | undefined;
+  /** Forward FLOPs per token. */
+  forwardFlopsPerToken: number;
+  /** Backward FLOPs per token (about twice the forward). */
+  backwardFlopsPerToken: number;
+  /** Bytes of weights (float32). */
+  weightsBytes: number;
+  /** Bytes of gradients. */
+  gradientsBytes: number;
+  /** Bytes of AdamW's two moments. */
+  optimizerBytes: number;
+  /** Bytes of activations kept for the backward pass at this batch and context. */
+  activationsBytes: number;
+  /** Seconds per optimizer step at the throughput measured on this machine's CPU (bench:train). */
+  secondsPerStep: number;
+}
+
 function createBaseTrainConfig(): TrainConfig {
   return {
     preset: "",
@@ -1868,6 +1916,466 @@ export const JobEvent: MessageFns<JobEvent> = {
   },
 };
 
+function createBaseEstimateModelRequest(): EstimateModelRequest {
+  return { config: undefined, vocabSize: 0 };
+}
+
+export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
+  encode(message: EstimateModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      TrainConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(16).uint32(message.vocabSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EstimateModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEstimateModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = TrainConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EstimateModelRequest {
+    return {
+      config: isSet(object.config) ? TrainConfig.fromJSON(object.config) : undefined,
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: EstimateModelRequest): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = TrainConfig.toJSON(message.config);
+    }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EstimateModelRequest>, I>>(base?: I): EstimateModelRequest {
+    return EstimateModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EstimateModelRequest>, I>>(object: I): EstimateModelRequest {
+    const message = createBaseEstimateModelRequest();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? TrainConfig.fromPartial(object.config)
+      : undefined;
+    message.vocabSize = object.vocabSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseParameterCounts(): ParameterCounts {
+  return { embeddings: 0, attention: 0, mlp: 0, norms: 0, head: 0, total: 0 };
+}
+
+export const ParameterCounts: MessageFns<ParameterCounts> = {
+  encode(message: ParameterCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.embeddings !== 0) {
+      writer.uint32(8).uint64(message.embeddings);
+    }
+    if (message.attention !== 0) {
+      writer.uint32(16).uint64(message.attention);
+    }
+    if (message.mlp !== 0) {
+      writer.uint32(24).uint64(message.mlp);
+    }
+    if (message.norms !== 0) {
+      writer.uint32(32).uint64(message.norms);
+    }
+    if (message.head !== 0) {
+      writer.uint32(40).uint64(message.head);
+    }
+    if (message.total !== 0) {
+      writer.uint32(48).uint64(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParameterCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParameterCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.embeddings = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.attention = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mlp = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.norms = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.head = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParameterCounts {
+    return {
+      embeddings: isSet(object.embeddings) ? globalThis.Number(object.embeddings) : 0,
+      attention: isSet(object.attention) ? globalThis.Number(object.attention) : 0,
+      mlp: isSet(object.mlp) ? globalThis.Number(object.mlp) : 0,
+      norms: isSet(object.norms) ? globalThis.Number(object.norms) : 0,
+      head: isSet(object.head) ? globalThis.Number(object.head) : 0,
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ParameterCounts): unknown {
+    const obj: any = {};
+    if (message.embeddings !== 0) {
+      obj.embeddings = Math.round(message.embeddings);
+    }
+    if (message.attention !== 0) {
+      obj.attention = Math.round(message.attention);
+    }
+    if (message.mlp !== 0) {
+      obj.mlp = Math.round(message.mlp);
+    }
+    if (message.norms !== 0) {
+      obj.norms = Math.round(message.norms);
+    }
+    if (message.head !== 0) {
+      obj.head = Math.round(message.head);
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParameterCounts>, I>>(base?: I): ParameterCounts {
+    return ParameterCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParameterCounts>, I>>(object: I): ParameterCounts {
+    const message = createBaseParameterCounts();
+    message.embeddings = object.embeddings ?? 0;
+    message.attention = object.attention ?? 0;
+    message.mlp = object.mlp ?? 0;
+    message.norms = object.norms ?? 0;
+    message.head = object.head ?? 0;
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseModelEstimate(): ModelEstimate {
+  return {
+    parameters: undefined,
+    forwardFlopsPerToken: 0,
+    backwardFlopsPerToken: 0,
+    weightsBytes: 0,
+    gradientsBytes: 0,
+    optimizerBytes: 0,
+    activationsBytes: 0,
+    secondsPerStep: 0,
+  };
+}
+
+export const ModelEstimate: MessageFns<ModelEstimate> = {
+  encode(message: ModelEstimate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.parameters !== undefined) {
+      ParameterCounts.encode(message.parameters, writer.uint32(10).fork()).join();
+    }
+    if (message.forwardFlopsPerToken !== 0) {
+      writer.uint32(17).double(message.forwardFlopsPerToken);
+    }
+    if (message.backwardFlopsPerToken !== 0) {
+      writer.uint32(25).double(message.backwardFlopsPerToken);
+    }
+    if (message.weightsBytes !== 0) {
+      writer.uint32(32).uint64(message.weightsBytes);
+    }
+    if (message.gradientsBytes !== 0) {
+      writer.uint32(40).uint64(message.gradientsBytes);
+    }
+    if (message.optimizerBytes !== 0) {
+      writer.uint32(48).uint64(message.optimizerBytes);
+    }
+    if (message.activationsBytes !== 0) {
+      writer.uint32(56).uint64(message.activationsBytes);
+    }
+    if (message.secondsPerStep !== 0) {
+      writer.uint32(65).double(message.secondsPerStep);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelEstimate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelEstimate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.parameters = ParameterCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.forwardFlopsPerToken = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.backwardFlopsPerToken = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.weightsBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.gradientsBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.optimizerBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.activationsBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.secondsPerStep = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelEstimate {
+    return {
+      parameters: isSet(object.parameters) ? ParameterCounts.fromJSON(object.parameters) : undefined,
+      forwardFlopsPerToken: isSet(object.forwardFlopsPerToken)
+        ? globalThis.Number(object.forwardFlopsPerToken)
+        : isSet(object.forward_flops_per_token)
+        ? globalThis.Number(object.forward_flops_per_token)
+        : 0,
+      backwardFlopsPerToken: isSet(object.backwardFlopsPerToken)
+        ? globalThis.Number(object.backwardFlopsPerToken)
+        : isSet(object.backward_flops_per_token)
+        ? globalThis.Number(object.backward_flops_per_token)
+        : 0,
+      weightsBytes: isSet(object.weightsBytes)
+        ? globalThis.Number(object.weightsBytes)
+        : isSet(object.weights_bytes)
+        ? globalThis.Number(object.weights_bytes)
+        : 0,
+      gradientsBytes: isSet(object.gradientsBytes)
+        ? globalThis.Number(object.gradientsBytes)
+        : isSet(object.gradients_bytes)
+        ? globalThis.Number(object.gradients_bytes)
+        : 0,
+      optimizerBytes: isSet(object.optimizerBytes)
+        ? globalThis.Number(object.optimizerBytes)
+        : isSet(object.optimizer_bytes)
+        ? globalThis.Number(object.optimizer_bytes)
+        : 0,
+      activationsBytes: isSet(object.activationsBytes)
+        ? globalThis.Number(object.activationsBytes)
+        : isSet(object.activations_bytes)
+        ? globalThis.Number(object.activations_bytes)
+        : 0,
+      secondsPerStep: isSet(object.secondsPerStep)
+        ? globalThis.Number(object.secondsPerStep)
+        : isSet(object.seconds_per_step)
+        ? globalThis.Number(object.seconds_per_step)
+        : 0,
+    };
+  },
+
+  toJSON(message: ModelEstimate): unknown {
+    const obj: any = {};
+    if (message.parameters !== undefined) {
+      obj.parameters = ParameterCounts.toJSON(message.parameters);
+    }
+    if (message.forwardFlopsPerToken !== 0) {
+      obj.forwardFlopsPerToken = floatToJson(message.forwardFlopsPerToken);
+    }
+    if (message.backwardFlopsPerToken !== 0) {
+      obj.backwardFlopsPerToken = floatToJson(message.backwardFlopsPerToken);
+    }
+    if (message.weightsBytes !== 0) {
+      obj.weightsBytes = Math.round(message.weightsBytes);
+    }
+    if (message.gradientsBytes !== 0) {
+      obj.gradientsBytes = Math.round(message.gradientsBytes);
+    }
+    if (message.optimizerBytes !== 0) {
+      obj.optimizerBytes = Math.round(message.optimizerBytes);
+    }
+    if (message.activationsBytes !== 0) {
+      obj.activationsBytes = Math.round(message.activationsBytes);
+    }
+    if (message.secondsPerStep !== 0) {
+      obj.secondsPerStep = floatToJson(message.secondsPerStep);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelEstimate>, I>>(base?: I): ModelEstimate {
+    return ModelEstimate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelEstimate>, I>>(object: I): ModelEstimate {
+    const message = createBaseModelEstimate();
+    message.parameters = (object.parameters !== undefined && object.parameters !== null)
+      ? ParameterCounts.fromPartial(object.parameters)
+      : undefined;
+    message.forwardFlopsPerToken = object.forwardFlopsPerToken ?? 0;
+    message.backwardFlopsPerToken = object.backwardFlopsPerToken ?? 0;
+    message.weightsBytes = object.weightsBytes ?? 0;
+    message.gradientsBytes = object.gradientsBytes ?? 0;
+    message.optimizerBytes = object.optimizerBytes ?? 0;
+    message.activationsBytes = object.activationsBytes ?? 0;
+    message.secondsPerStep = object.secondsPerStep ?? 0;
+    return message;
+  },
+};
+
 /** Training jobs: queue, control, metrics. */
 export type TrainServiceService = typeof TrainServiceService;
 export const TrainServiceService = {
@@ -1951,6 +2459,16 @@ export const TrainServiceService = {
     responseSerialize: (value: JobEvent): Buffer => Buffer.from(JobEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): JobEvent => JobEvent.decode(value),
   },
+  /** Estimates a model's size, compute and memory before training it. */
+  estimateModel: {
+    path: "/lab.v1.TrainService/EstimateModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EstimateModelRequest): Buffer => Buffer.from(EstimateModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EstimateModelRequest => EstimateModelRequest.decode(value),
+    responseSerialize: (value: ModelEstimate): Buffer => Buffer.from(ModelEstimate.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelEstimate => ModelEstimate.decode(value),
+  },
 } as const;
 
 export interface TrainServiceServer extends UntypedServiceImplementation {
@@ -1970,6 +2488,8 @@ export interface TrainServiceServer extends UntypedServiceImplementation {
   resumeJob: handleUnaryCall<GetJobRequest, Job>;
   /** Streams a job's stored history after after_seq, then live events until the job ends. */
   watchJob: handleServerStreamingCall<WatchJobRequest, JobEvent>;
+  /** Estimates a model's size, compute and memory before training it. */
+  estimateModel: handleUnaryCall<EstimateModelRequest, ModelEstimate>;
 }
 
 export interface TrainServiceClient extends Client {
@@ -2077,6 +2597,22 @@ export interface TrainServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<JobEvent>;
+  /** Estimates a model's size, compute and memory before training it. */
+  estimateModel(
+    request: EstimateModelRequest,
+    callback: (error: ServiceError | null, response: ModelEstimate) => void,
+  ): ClientUnaryCall;
+  estimateModel(
+    request: EstimateModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelEstimate) => void,
+  ): ClientUnaryCall;
+  estimateModel(
+    request: EstimateModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelEstimate) => void,
+  ): ClientUnaryCall;
 }
 
 export const TrainServiceClient = makeGenericClientConstructor(
