@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { datasetPath } from '@lab/common';
 import { type Stack, startStack } from '@lab/supervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSse } from '../../supervisor/test/sse.ts';
@@ -12,7 +13,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 const post = (path: string, body: unknown) =>
   fetch(`${stack.url}${path}`, {
     method: 'POST',
@@ -46,7 +47,7 @@ describe('data routes of the gateway', () => {
 
   it('creates a dataset from a server-side path, with a warning for a malformed line', async () => {
     const res = await post('/api/data/datasets', {
-      path: '/work/shared/datasets/arc/arc_easy_test.jsonl',
+      path: datasetPath('arc', 'arc_easy_test.jsonl'),
       textField: 'query',
     });
     expect(res.status).toBe(201);

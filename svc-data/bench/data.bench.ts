@@ -6,11 +6,12 @@
 // 2. Quality of near-duplicate detection: real paragraphs with planted near duplicates at several edit
 //    rates; precision and recall at several thresholds.
 import { readFileSync } from 'node:fs';
+import { datasetPath } from '@lab/common';
 import { jaccardSorted, MinHasher, mulberry32, nearDedup } from '../src/dedup.ts';
 import type { Doc } from '../src/registry.ts';
 import { parseSteps, runStep } from '../src/steps.ts';
 
-const D = '/work/shared/datasets';
+const D = datasetPath();
 const targetMB = Number(process.argv[2] ?? 50);
 
 function baseParagraphs(): string[] {

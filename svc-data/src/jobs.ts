@@ -1,7 +1,15 @@
 // The heavy work of the service as plain functions: run in a worker thread by the service (so health checks
 // and other calls are answered meanwhile), or directly by tests and the benchmark.
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import { getTokenizer, isBuiltinName, loadTokenizer, type Tokenizer } from '@lab/tokenizer';
+import {
+  CharTokenizer,
+  getTokenizer,
+  isBuiltinName,
+  loadTokenizer,
+  parseTokenizerJson,
+  saveTokenizer,
+  type Tokenizer,
+} from '@lab/tokenizer';
 import {
   type Doc,
   type FinishedVersion,
@@ -16,9 +24,20 @@ import { type ParsedStep, runStep } from './steps.ts';
 export type Progress = (done: number, total: number, message: string) => void;
 
 /** A tokenizer by built-in name or by path (a tokenizer.json, or a folder holding one). */
-export type TokenizerSpec = { name: string; path?: string };
+/**
+ * Which tokenizer a job uses: a built-in by name, a tokenizer.json the user pointed at (`path`), one of
+ * svc-tokenize's registry (its tokenizer.json text, fetched over gRPC), or `char` — one id per distinct
+ * character of the version's own text.
+ */
+export type TokenizerSpec = { name: string; path?: string; json?: string; char?: boolean };
 
-export function loadTokenizerSpec(spec: TokenizerSpec): Tokenizer {
+export function loadTokenizerSpec(spec: TokenizerSpec, srcDir: string): Tokenizer {
+  if (spec.char) {
+    const chars = new Set<string>();
+    for (const d of readDocs(srcDir)) for (const ch of d.text) chars.add(ch);
+    return new CharTokenizer([...chars].sort(), 'char');
+  }
+  if (spec.json !== undefined) return parseTokenizerJson(spec.json, spec.name);
   if (isBuiltinName(spec.name) && !spec.path) return getTokenizer(spec.name);
   return loadTokenizer(spec.path!, { name: spec.name });
 }
@@ -69,7 +88,7 @@ const SEPARATORS = ['<|endoftext|>', '<|eot|>', '</s>', '<eos>', '<|end_of_text|
 
 /** Tokenizes a version into shards in a temporary folder, then moves it to `outDir` (replacing it). */
 export function runTokenize(job: TokenizeJob, progress?: Progress): ShardIndexJson {
-  const tok = loadTokenizerSpec(job.tokenizer);
+  const tok = loadTokenizerSpec(job.tokenizer, job.srcDir);
   const sepName = SEPARATORS.find((s) => tok.specialTokens.has(s));
   const separatorId = job.noSeparator || !sepName ? -1 : tok.specialTokens.get(sepName)!;
   const tmp = `${job.outDir}.tmp-${process.pid}-${Date.now()}`;
@@ -87,6 +106,8 @@ export function runTokenize(job: TokenizeJob, progress?: Progress): ShardIndexJs
       if (++i % 500 === 0) progress?.(i, job.documents, 'tokenizing');
     }
     const index = w.finish();
+    // The exact vocabulary travels with the shards: a trainer decodes samples with it.
+    saveTokenizer(tok, tmp);
     if (existsSync(job.outDir)) rmSync(job.outDir, { recursive: true, force: true });
     renameSync(tmp, job.outDir);
     progress?.(i, job.documents, 'tokenized');
@@ -106,7 +127,7 @@ export interface StatsJob {
 
 export function runStats(job: StatsJob): Stats {
   return computeStats(readDocs(job.srcDir), {
-    tokenizer: job.tokenizer ? loadTokenizerSpec(job.tokenizer) : undefined,
+    tokenizer: job.tokenizer ? loadTokenizerSpec(job.tokenizer, job.srcDir) : undefined,
     ngram: job.ngram,
     topK: job.topK,
   });

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   bindService,
   type CallContext,
+  callUnary,
+  createClient,
+  fromServiceError,
   LabError,
   type ServiceBinding,
   type ServiceDeps,
@@ -17,10 +20,12 @@ import {
   type IngestEvent,
   type ShardIndex,
   type StepReport,
+  type TokenChunk,
   type TokenizeEvent,
   type TransformEvent,
   type UploadChunk,
 } from '@lab/proto/data';
+import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { isBuiltinName } from '@lab/tokenizer';
 import {
   checkFile,
@@ -40,7 +45,7 @@ import {
   type VersionRecord,
 } from './registry.ts';
 import { resultOf, runInWorker } from './run-worker.ts';
-import type { ShardIndexJson } from './shards.ts';
+import { openShards, type ShardIndexJson } from './shards.ts';
 import type { Stats } from './stats.ts';
 import { parseSteps } from './steps.ts';
 
@@ -187,22 +192,33 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
     }
   }
 
-  function resolveTokenizer(name: string): TokenizerSpec {
+  /** A built-in, `char`, a tokenizer.json path, or a name of svc-tokenize's registry (asked over gRPC). */
+  async function resolveTokenizer(name: string): Promise<TokenizerSpec> {
     if (!name) throw invalid('tokenizer', 'name a tokenizer');
+    if (name === 'char') return { name, char: true };
     if (isBuiltinName(name)) return { name };
     if (/[/\\]|\.json$/.test(name)) {
       if (!existsSync(name))
         throw new LabError('NOT_FOUND', `tokenizer: no tokenizer file at ${name}`, 'tokenizer');
       return { name: basename(name).replace(/\.json$/, ''), path: name };
     }
-    const dir = join(deps.config.home, 'tokenize', 'tokenizers', name);
-    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) && existsSync(join(dir, 'tokenizer.json')))
-      return { name, path: dir };
-    throw new LabError(
-      'NOT_FOUND',
-      `tokenizer: unknown tokenizer "${name}" (built-ins: gpt2, cl100k_base, o200k_base; or a trained name or tokenizer.json path)`,
-      'tokenizer',
-    );
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+      throw invalid('tokenizer', `"${name}" is not a tokenizer name`);
+    const client = createClient(TokenizeServiceClient, deps.config.addresses.tokenize);
+    try {
+      const { json } = await callUnary(client.exportTokenizer.bind(client), { tokenizer: name });
+      return { name, json };
+    } catch (err) {
+      const e = fromServiceError(err);
+      if (e.code !== 'NOT_FOUND') throw e;
+      throw new LabError(
+        'NOT_FOUND',
+        `tokenizer: unknown tokenizer "${name}" (char, gpt2, cl100k_base, o200k_base, a tokenizer.json path, or a name from svc-tokenize)`,
+        'tokenizer',
+      );
+    } finally {
+      client.close();
+    }
   }
 
   return {
@@ -353,7 +369,7 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       const topK = req.topK || 20;
       if (ngram > 10) throw invalid('ngram', 'at most 10');
       if (topK > 1000) throw invalid('topK', 'at most 1000');
-      const tokenizer = req.tokenizer ? resolveTokenizer(req.tokenizer) : undefined;
+      const tokenizer = req.tokenizer ? await resolveTokenizer(req.tokenizer) : undefined;
       const s = await resultOf<Stats>(
         runInWorker(
           {
@@ -393,9 +409,50 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       return { version: toVersion(version), reports: r.reports.map(toReport), warnings: r.warnings };
     },
 
+    readTokens: async function* (req): AsyncGenerator<TokenChunk> {
+      const { dataset, version } = registry.version(req.datasetId, req.version);
+      if (!req.tokenizer) throw invalid('tokenizer', 'name the tokenizer the version was tokenized with');
+      const dir = join(
+        registry.dir(dataset.id, version.version),
+        'shards',
+        req.tokenizer.replace(/[^\w.-]/g, '_'),
+      );
+      if (!existsSync(join(dir, 'index.json'))) {
+        throw new LabError(
+          'FAILED_PRECONDITION',
+          `tokenizer: version ${version.version} of ${dataset.id} has no shards for "${req.tokenizer}"; tokenize it first (lab-data tokenize ${dataset.id} --tokenizer ${req.tokenizer})`,
+          'tokenizer',
+        );
+      }
+      const shards = openShards(dir);
+      try {
+        yield {
+          split: '',
+          tokens: Buffer.alloc(0),
+          tokenizerJson: readFileSync(join(dir, 'tokenizer.json'), 'utf8'),
+          vocabSize: shards.index.vocabSize,
+          splitTokens: Object.fromEntries(shards.index.splits.map((s) => [s.name, s.tokens])),
+        };
+        for (const name of shards.names) {
+          for (const chunk of shards.split(name).chunks(1 << 20)) {
+            // Little-endian on every platform Node runs on; the proto documents it.
+            yield {
+              split: name,
+              tokens: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+              tokenizerJson: '',
+              vocabSize: 0,
+              splitTokens: {},
+            };
+          }
+        }
+      } finally {
+        shards.close();
+      }
+    },
+
     tokenize: async function* (req, ctx): AsyncGenerator<TokenizeEvent> {
       const { dataset, version } = registry.version(req.datasetId, req.version);
-      const tokenizer = resolveTokenizer(req.tokenizer);
+      const tokenizer = await resolveTokenizer(req.tokenizer);
       const shardTokens = req.shardTokens || 1 << 24;
       if (shardTokens < 1024) throw invalid('shardTokens', 'at least 1024 tokens per shard');
       const outDir = join(

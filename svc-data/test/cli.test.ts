@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { datasetPath } from '@lab/common';
 import { describe, expect, it } from 'vitest';
 import { openShards } from '../src/shards.ts';
 
 const bin = resolve(import.meta.dirname, '../bin/lab-data.js');
-const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 const home = mkdtempSync(join(tmpdir(), 'lab-data-cli-'));
 
 function cli(args: string[]) {

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { datasetPath } from '@lab/common';
 import { describe, expect, it } from 'vitest';
 import { luhnValid, normalizeText, scrubPii, stripHtml } from '../src/clean.ts';
 import { exactDedup, lshParams, MinHasher, mulberry32, nearDedup } from '../src/dedup.ts';
@@ -12,7 +13,7 @@ import { parseSteps, runStep, splitOf } from '../src/steps.ts';
 import { writeParquet } from './parquet-writer.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'lab-data-'));
-const wiki = readFileSync('/work/shared/datasets/wikitext-2/wiki.test.tokens', 'utf8');
+const wiki = readFileSync(datasetPath('wikitext-2', 'wiki.test.tokens'), 'utf8');
 /** Real paragraphs of at least 60 words. */
 const paragraphs = wiki
   .split('\n')

@@ -7,6 +7,7 @@ import {
   checkHealth,
   createClient,
   createLogger,
+  datasetPath,
   fromServiceError,
   loadConfig,
   MemoryBus,
@@ -14,6 +15,7 @@ import {
   type RunningGrpcServer,
   remoteImpl,
   type ServiceImpl,
+  type Store,
   startGrpcServer,
   withServiceInfo,
 } from '@lab/common';
@@ -26,11 +28,14 @@ import {
 } from '@lab/proto/data';
 import { getTokenizer } from '@lab/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTokenizeService } from '../../svc-tokenize/src/service.ts';
 import { buildDataService } from '../src/service.ts';
 import { openShards } from '../src/shards.ts';
 
-const shakespeare = '/work/shared/datasets/tinyshakespeare/input.txt';
+const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 let server: RunningGrpcServer;
+let tokenize: RunningGrpcServer;
+let tokenizeStore: Store;
 let client: DataServiceClient;
 let svc: Required<ServiceImpl<typeof DataServiceService>>;
 let address: string;
@@ -40,7 +45,23 @@ const events: BusEvent[] = [];
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'lab-data-'));
-  const config = loadConfig({ LAB_HOME: home });
+  // A real svc-tokenize beside it: registry tokenizers are asked for over gRPC.
+  tokenizeStore = openStore(home, 'tokenize');
+  const tokLog = createLogger('tokenize', 'error');
+  const tokDeps = {
+    name: 'tokenize' as const,
+    config: loadConfig({ LAB_HOME: home }),
+    bus,
+    store: tokenizeStore,
+    log: tokLog,
+  };
+  tokenize = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [buildTokenizeService(tokDeps)],
+    log: tokLog,
+  });
+  const config = loadConfig({ LAB_HOME: home, LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}` });
   const deps = {
     name: 'data' as const,
     config,
@@ -63,6 +84,8 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await server?.shutdown(100);
+  await tokenize?.shutdown(100);
+  await tokenizeStore?.close();
 });
 
 const ctx = { signal: new AbortController().signal } as never;
@@ -163,7 +186,7 @@ describe('svc-data over gRPC', () => {
   });
 
   it('uploads a gzipped JSONL (hh-rlhf) and a ShareGPT JSON', async () => {
-    const hh = readFileSync('/work/shared/datasets/preference-hh-rlhf/harmless-base_test.jsonl.gz');
+    const hh = readFileSync(datasetPath('preference-hh-rlhf', 'harmless-base_test.jsonl.gz'));
     const evs = await upload({ filename: 'hh.jsonl.gz', textField: 'chosen' }, hh);
     expect(evs.at(-1)!.dataset!.versions[0]!.documents).toBeGreaterThan(1000);
     const share = JSON.stringify([
@@ -305,7 +328,7 @@ describe('svc-data over gRPC', () => {
   it.each([
     [{ path: '/no/such/file.txt' }, 'INVALID_ARGUMENT', 'path', /no such file/],
     [
-      { path: '/work/shared/datasets/gpt2-tokenizer/vocab.bpe' },
+      { path: datasetPath('gpt2-tokenizer', 'vocab.bpe') },
       'INVALID_ARGUMENT',
       'format',
       /unsupported file type "\.bpe"/,
@@ -318,7 +341,7 @@ describe('svc-data over gRPC', () => {
       /paragraph, line, file/,
     ],
     [
-      { path: '/work/shared/datasets/arc/arc_easy_test.jsonl', textField: 'nope' },
+      { path: datasetPath('arc', 'arc_easy_test.jsonl'), textField: 'nope' },
       'INVALID_ARGUMENT',
       'textField',
       /no documents/,

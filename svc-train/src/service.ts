@@ -4,13 +4,16 @@ import {
   callUnary,
   createClient,
   openWorkQueue,
+  remoteImpl,
   type ServiceBinding,
   type ServiceDeps,
   type ServiceImpl,
   type WorkQueue,
 } from '@lab/common';
+import { DataServiceClient, DataServiceService } from '@lab/proto/data';
 import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { collectTokens } from './jobs/dataset-tokens.ts';
 import { estimate } from './jobs/estimate.ts';
 import { JobManager, type QueueMessage } from './jobs/manager.ts';
 import type { JobPoint, JobRecord } from './jobs/types.ts';
@@ -105,6 +108,19 @@ export async function createTrainImpl(
     concurrency: options.concurrency ?? envInt('LAB_TRAIN_CONCURRENCY', 1) ?? 1,
     leaseMs,
     workerId: options.workerId,
+    readDatasetTokens: async (datasetId, version, tokenizer) => {
+      const client = createClient(DataServiceClient, deps.config.addresses.data);
+      try {
+        return await collectTokens(
+          remoteImpl(DataServiceService, client).readTokens!(
+            { datasetId, version, tokenizer },
+            undefined as never,
+          ),
+        );
+      } finally {
+        client.close();
+      }
+    },
     fetchTokenizer: async (name) => {
       const client = createClient(TokenizeServiceClient, deps.config.addresses.tokenize);
       try {

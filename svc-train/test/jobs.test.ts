@@ -12,6 +12,7 @@ import {
   type EventBus,
   fromServiceError,
   loadConfig,
+  localCallContext,
   MemoryBus,
   NatsBus,
   openStore,
@@ -21,6 +22,7 @@ import {
   type Store,
   startGrpcServer,
 } from '@lab/common';
+import { DataServiceService } from '@lab/proto/data';
 import { TokenizeServiceClient, TrainTokenizerRequest } from '@lab/proto/tokenize';
 import {
   type JobEvent,
@@ -31,6 +33,7 @@ import {
 } from '@lab/proto/train';
 import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDataImpl } from '../../svc-data/src/service.ts';
 import { buildTokenizeService } from '../../svc-tokenize/src/service.ts';
 import type { JobManager } from '../src/jobs/manager.ts';
 import { createTrainImpl } from '../src/service.ts';
@@ -75,6 +78,10 @@ let store: Store;
 /** A real svc-tokenize: jobs naming a registry tokenizer ask it for the tokenizer over gRPC. */
 let tokenize: RunningGrpcServer;
 let tokenizeStore: Store;
+/** A real svc-data: jobs naming a dataset version read its shards over gRPC. */
+let data: RunningGrpcServer;
+let dataStore: Store;
+let dataImpl: ReturnType<typeof createDataImpl>;
 
 /** One svc-train instance: its own NATS connections and gRPC server, the shared store of $LAB_HOME/train. */
 async function startInstance(workerId: string): Promise<Instance> {
@@ -82,6 +89,7 @@ async function startInstance(workerId: string): Promise<Instance> {
     LAB_HOME: home,
     NATS_URL: nats.url,
     LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}`,
+    LAB_DATA_ADDR: `127.0.0.1:${data.port}`,
   });
   const log = createLogger(`train-${workerId}`, 'warn');
   const bus = await NatsBus.connect(nats.url, { name: workerId });
@@ -149,12 +157,22 @@ beforeAll(async () => {
     services: [buildTokenizeService(tokDeps)],
     log: tokDeps.log,
   });
+  dataStore = openStore(home, 'data');
+  dataImpl = createDataImpl({ ...tokDeps, store: dataStore, log: createLogger('data', 'error') });
+  data = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [bindService(DataServiceService, dataImpl)],
+    log: tokDeps.log,
+  });
   a = await startInstance('worker-a');
 }, 60_000);
 
 afterAll(async () => {
   await a?.stop();
   await tokenize?.shutdown(100);
+  await data?.shutdown(100);
+  await dataStore?.close();
   await tokenizeStore?.close();
   await store?.close();
   await nats?.stop();
@@ -307,6 +325,64 @@ describe('svc-train jobs', () => {
     expect(done.vocabSize).toBe(300);
   });
 
+  it('trains on a svc-data dataset version: its char shards, train and val splits, read over gRPC', async () => {
+    const ctx = localCallContext();
+    const drain = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
+      const out: T[] = [];
+      for await (const e of it) out.push(e);
+      return out;
+    };
+    const ingested = await drain(
+      dataImpl.ingest!(
+        { name: 'bard', path: dataPath, format: '', textField: '', maxBytes: 0, documentSplit: '' },
+        ctx,
+      ),
+    );
+    const id = ingested.at(-1)!.dataset!.id;
+    await drain(
+      dataImpl.transform!(
+        {
+          datasetId: id,
+          version: 1,
+          steps: [{ kind: 'split', paramsJson: '{"train": 0.9, "val": 0.1, "test": 0}' }],
+        },
+        ctx,
+      ),
+    );
+    const shards = await drain(
+      dataImpl.tokenize!(
+        { datasetId: id, version: 2, tokenizer: 'char', shardTokens: 0, noSeparator: false },
+        ctx,
+      ),
+    );
+    expect(
+      shards
+        .at(-1)!
+        .index!.splits.map((s) => s.name)
+        .sort(),
+    ).toEqual(['train', 'val']);
+
+    const job = await a.train.submitJob!(
+      request(tiny({ iters: 6, evalInterval: 6, checkpointInterval: 6 }), {
+        dataPath: '',
+        datasetId: id,
+        datasetVersion: 2,
+      }),
+      ctx,
+    );
+    const events = await collect(a.train, job.id);
+    expect(events.at(-1)!.state).toBe('completed');
+    const done = await a.train.getJob!({ id: job.id }, ctx);
+    expect(done.vocabSize).toBe(new Set(readFileSync(dataPath, 'utf8')).size);
+    expect(events.some((e) => e.kind === 'eval' && e.valLoss > 0)).toBe(true);
+
+    const noShards = await a.train.submitJob!(
+      request(tiny(), { dataPath: '', datasetId: id, datasetVersion: 1 }),
+      ctx,
+    ).catch((e: unknown) => fromServiceError(e));
+    expect(noShards).toMatchObject({ code: 'FAILED_PRECONDITION', field: 'tokenizer' });
+  });
+
   it('rejects bad input with the field named, and stores nothing', async () => {
     const before = (await a.train.listJobs!({ page: undefined, state: '' }, undefined as never)).total;
     const cases: [SubmitJobRequest, string, string, RegExp][] = [
@@ -317,12 +393,7 @@ describe('svc-train jobs', () => {
         /no such file/,
       ],
       [request(tiny(), { tokenizer: 'nope' }), 'INVALID_ARGUMENT', 'tokenizer', /unknown tokenizer "nope"/],
-      [
-        request(tiny(), { dataPath: '', datasetId: 'ds-1' }),
-        'FAILED_PRECONDITION',
-        'datasetId',
-        /not available yet/,
-      ],
+      [request(tiny(), { dataPath: '', datasetId: 'ds-1' }), 'INVALID_ARGUMENT', 'datasetId', /ds-1/],
       [request(tiny({ batchSize: 100_000 })), 'INVALID_ARGUMENT', 'config.batchSize', /1 to 1,024/],
       [request(tiny({ learningRate: -1 })), 'INVALID_ARGUMENT', 'config.learningRate', /\(0, 1\]/],
       [request(tiny({ minLearningRate: 1 })), 'INVALID_ARGUMENT', 'config.minLearningRate', /\[0, 0.003\]/],

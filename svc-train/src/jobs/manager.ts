@@ -15,6 +15,7 @@ import type { WorkItem, WorkQueue } from '@lab/common';
 import { type EventBus, fromServiceError, LabError, type Logger, type Store } from '@lab/common';
 import type { SubmitJobRequest } from '@lab/proto/train';
 import { isBuiltinName } from '@lab/tokenizer';
+import { DATASET_META, DATASET_TOKENS } from './resolve-tokens.ts';
 import { TrainRun } from './runner.ts';
 import { JobStore, type NewPoint } from './store.ts';
 import { isTerminal, type JobPoint, type JobRecord, type WorkerMessage } from './types.ts';
@@ -42,6 +43,15 @@ export interface JobManagerOptions {
    * storage); rejects with NOT_FOUND for an unknown name.
    */
   fetchTokenizer(name: string): Promise<string>;
+  /** A svc-data version's shards for a tokenizer (asked over gRPC), with the tokenizer they were made with. */
+  readDatasetTokens(datasetId: string, version: number, tokenizer: string): Promise<DatasetTokens>;
+}
+
+/** Tokens of a dataset version: train split first, then val (if the version was split). */
+export interface DatasetTokens {
+  tokens: Int32Array;
+  valStart?: number;
+  tokenizerJson: string;
 }
 
 interface LocalRun {
@@ -106,7 +116,26 @@ export class JobManager {
     const spec = validateSubmit(req);
     const now = new Date().toISOString();
     const id = `job-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    if (spec.tokenizer !== 'char' && !isBuiltinName(spec.tokenizer)) {
+    if (spec.source.kind === 'dataset') {
+      const { datasetId, version } = spec.source;
+      const data = await this.opts.readDatasetTokens(datasetId, version, spec.tokenizer).catch((err) => {
+        const e = fromServiceError(err);
+        throw e.code === 'NOT_FOUND'
+          ? new LabError('INVALID_ARGUMENT', `datasetId: ${e.message}`, 'datasetId')
+          : e;
+      });
+      const dir = this.jobDir(id);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        join(dir, DATASET_TOKENS),
+        new Uint8Array(data.tokens.buffer, data.tokens.byteOffset, data.tokens.byteLength),
+      );
+      writeFileSync(
+        join(dir, DATASET_META),
+        JSON.stringify({ valStart: data.valStart, tokens: data.tokens.length }),
+      );
+      writeFileSync(join(dir, 'tokenizer.json'), data.tokenizerJson);
+    } else if (spec.tokenizer !== 'char' && !isBuiltinName(spec.tokenizer)) {
       const json = await this.opts.fetchTokenizer(spec.tokenizer).catch((err) => {
         const e = fromServiceError(err);
         throw e.code === 'NOT_FOUND'

@@ -1,11 +1,10 @@
-// Where a job's training tokens come from. Today: a UTF-8 text file the service can read, tokenized with
-// `char` (sorted distinct characters of the file, as `lab-train pretrain` does), a built-in of
-// @lab/tokenizer, or a tokenizer of svc-tokenize's registry, which the job manager asks svc-tokenize for at
-// submit time and keeps in the job's folder (so the job trains with the vocabulary it was submitted with).
-//
-// THE SEAM FOR svc-data: a `{ kind: 'dataset' }` source is refused at submit time (FAILED_PRECONDITION)
-// until svc-data serves tokenized shards; when it does, `checkSource` asks svc-data whether the version
-// exists and `resolveTokens` reads its shards (the tokenizer is then the one the shards were made with).
+// Where a job's training tokens come from:
+// - a version of a svc-data dataset, tokenized there into shards: the job manager reads them over gRPC at
+//   submit time (with the tokenizer they were made with) into the job's folder — train split first, then
+//   val — so the worker, and a resumed job, read local files;
+// - or a UTF-8 text file the service can read, tokenized with `char` (sorted distinct characters of the file,
+//   as `lab-train pretrain` does), a built-in of @lab/tokenizer, or a tokenizer of svc-tokenize's registry
+//   (fetched over gRPC at submit time into the job's folder).
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '@lab/common';
@@ -21,13 +20,7 @@ const invalid = (field: string, message: string) =>
 export function checkSource(req: SubmitJobRequest): DataSource {
   const given = [req.dataPath ? 'dataPath' : '', req.datasetId ? 'datasetId' : ''].filter(Boolean);
   if (given.length !== 1) throw invalid('dataPath', 'give exactly one of dataPath or datasetId');
-  if (req.datasetId) {
-    throw new LabError(
-      'FAILED_PRECONDITION',
-      'datasetId: training from svc-data dataset versions is not available yet (svc-data shards are being built); give dataPath, a text file',
-      'datasetId',
-    );
-  }
+  if (req.datasetId) return { kind: 'dataset', datasetId: req.datasetId, version: req.datasetVersion };
   const path = req.dataPath;
   if (!existsSync(path)) throw invalid('dataPath', `no such file: ${path}`);
   const st = statSync(path);
@@ -53,19 +46,32 @@ export interface ResolvedTokens {
   decode(ids: readonly number[]): string;
   /** Ids of a prompt for samples. */
   encode(text: string): number[];
+  /** Where the validation tokens start, when the data comes with its own split. */
+  valStart?: number;
 }
+
+/** Files a dataset job keeps in its folder: the tokens (int32 LE, train then val) and where val starts. */
+export const DATASET_TOKENS = 'tokens.bin';
+export const DATASET_META = 'tokens.json';
 
 /**
  * Token ids for a job. `dir` is the job's directory: a char vocabulary is built once and saved there as
  * tokenizer.json (the format `lab-train sample` reads), so a resumed job keeps the vocabulary it started with.
  */
 export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir: string }): ResolvedTokens {
-  if (source.kind === 'dataset')
-    throw new LabError(
-      'FAILED_PRECONDITION',
-      'datasetId: dataset versions are not available yet',
-      'datasetId',
-    );
+  if (source.kind === 'dataset') {
+    const buf = readFileSync(join(opts.dir, DATASET_TOKENS));
+    const tokens = new Int32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    const meta = JSON.parse(readFileSync(join(opts.dir, DATASET_META), 'utf8')) as { valStart?: number };
+    const tok = loadTokenizer(opts.dir);
+    return {
+      tokens,
+      vocabSize: tok.vocabSize,
+      decode: (ids) => tok.decode(ids),
+      encode: (t) => tok.encode(t, { disallowedSpecial: [] }),
+      valStart: meta.valStart,
+    };
+  }
   const text = readFileSync(source.path, 'utf8');
   if (tokenizer === 'char') {
     const saved = join(opts.dir, 'tokenizer.json');

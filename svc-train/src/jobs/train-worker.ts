@@ -33,12 +33,13 @@ class FieldError extends Error {
 async function run(): Promise<WorkerMessage> {
   const data = resolveTokens(spec.source, spec.tokenizer, { dir: job.dir });
   const cfg = preset(spec.preset, { ...spec.model, vocabSize: data.vocabSize, blockSize: spec.context });
-  const split = Math.floor(data.tokens.length * (1 - spec.valFraction));
+  const split = data.valStart ?? Math.floor(data.tokens.length * (1 - spec.valFraction));
   const need = spec.context + 2;
   if (split < need || data.tokens.length - split < need) {
+    const field = spec.source.kind === 'dataset' ? 'datasetId' : 'dataPath';
     throw new FieldError(
-      'dataPath',
-      `dataPath: the data has ${data.tokens.length} tokens; with context ${spec.context} and valFraction ${spec.valFraction} each split needs more than ${need - 1}`,
+      field,
+      `${field}: the data has ${data.tokens.length} tokens; with context ${spec.context} and valFraction ${spec.valFraction} each split needs more than ${need - 1}`,
     );
   }
   const train = new BatchSampler(data.tokens.subarray(0, split), spec.batch, spec.context);

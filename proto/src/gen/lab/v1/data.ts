@@ -411,6 +411,35 @@ export interface TokenizeEvent {
   index: ShardIndex | undefined;
 }
 
+/** Which shards to read. */
+export interface ReadTokensRequest {
+  /** Dataset id. */
+  datasetId: string;
+  /** Version; 0 means the latest. */
+  version: number;
+  /** Tokenizer the version was tokenized with (its shards folder), e.g. "char" or "gpt2". */
+  tokenizer: string;
+}
+
+/** A piece of a split's tokens; the first message carries the vocabulary instead. */
+export interface TokenChunk {
+  /** Split these tokens belong to: "train", "val", "test", or "all" for an unsplit version. */
+  split: string;
+  /** Token ids, little-endian uint32. */
+  tokens: Buffer;
+  /** First message only: the tokenizer.json the shards were made with. */
+  tokenizerJson: string;
+  /** First message only: vocabulary size. */
+  vocabSize: number;
+  /** First message only: tokens per split, in the order the chunks follow. */
+  splitTokens: { [key: string]: number };
+}
+
+export interface TokenChunk_SplitTokensEntry {
+  key: string;
+  value: number;
+}
+
 function createBaseIngestRequest(): IngestRequest {
   return { name: "", path: "", format: "", textField: "", maxBytes: 0, documentSplit: "" };
 }
@@ -4351,6 +4380,380 @@ export const TokenizeEvent: MessageFns<TokenizeEvent> = {
   },
 };
 
+function createBaseReadTokensRequest(): ReadTokensRequest {
+  return { datasetId: "", version: 0, tokenizer: "" };
+}
+
+export const ReadTokensRequest: MessageFns<ReadTokensRequest> = {
+  encode(message: ReadTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint32(message.version);
+    }
+    if (message.tokenizer !== "") {
+      writer.uint32(26).string(message.tokenizer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadTokensRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+    };
+  },
+
+  toJSON(message: ReadTokensRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadTokensRequest>, I>>(base?: I): ReadTokensRequest {
+    return ReadTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadTokensRequest>, I>>(object: I): ReadTokensRequest {
+    const message = createBaseReadTokensRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.version = object.version ?? 0;
+    message.tokenizer = object.tokenizer ?? "";
+    return message;
+  },
+};
+
+function createBaseTokenChunk(): TokenChunk {
+  return { split: "", tokens: Buffer.alloc(0), tokenizerJson: "", vocabSize: 0, splitTokens: {} };
+}
+
+export const TokenChunk: MessageFns<TokenChunk> = {
+  encode(message: TokenChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.split !== "") {
+      writer.uint32(10).string(message.split);
+    }
+    if (message.tokens.length !== 0) {
+      writer.uint32(18).bytes(message.tokens);
+    }
+    if (message.tokenizerJson !== "") {
+      writer.uint32(26).string(message.tokenizerJson);
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(32).uint32(message.vocabSize);
+    }
+    globalThis.Object.entries(message.splitTokens).forEach(([key, value]: [string, number]) => {
+      TokenChunk_SplitTokensEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokens = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenizerJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = TokenChunk_SplitTokensEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.splitTokens[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenChunk {
+    return {
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+      tokens: isSet(object.tokens) ? Buffer.from(bytesFromBase64(object.tokens)) : Buffer.alloc(0),
+      tokenizerJson: isSet(object.tokenizerJson)
+        ? globalThis.String(object.tokenizerJson)
+        : isSet(object.tokenizer_json)
+        ? globalThis.String(object.tokenizer_json)
+        : "",
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      splitTokens: isObject(object.splitTokens)
+        ? (globalThis.Object.entries(object.splitTokens) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.split_tokens)
+        ? (globalThis.Object.entries(object.split_tokens) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: TokenChunk): unknown {
+    const obj: any = {};
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    if (message.tokens.length !== 0) {
+      obj.tokens = base64FromBytes(message.tokens);
+    }
+    if (message.tokenizerJson !== "") {
+      obj.tokenizerJson = message.tokenizerJson;
+    }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.splitTokens) {
+      const entries = globalThis.Object.entries(message.splitTokens) as [string, number][];
+      if (entries.length > 0) {
+        obj.splitTokens = {};
+        entries.forEach(([k, v]) => {
+          obj.splitTokens[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenChunk>, I>>(base?: I): TokenChunk {
+    return TokenChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenChunk>, I>>(object: I): TokenChunk {
+    const message = createBaseTokenChunk();
+    message.split = object.split ?? "";
+    message.tokens = object.tokens ?? Buffer.alloc(0);
+    message.tokenizerJson = object.tokenizerJson ?? "";
+    message.vocabSize = object.vocabSize ?? 0;
+    message.splitTokens = (globalThis.Object.entries(object.splitTokens ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseTokenChunk_SplitTokensEntry(): TokenChunk_SplitTokensEntry {
+  return { key: "", value: 0 };
+}
+
+export const TokenChunk_SplitTokensEntry: MessageFns<TokenChunk_SplitTokensEntry> = {
+  encode(message: TokenChunk_SplitTokensEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenChunk_SplitTokensEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenChunk_SplitTokensEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenChunk_SplitTokensEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: TokenChunk_SplitTokensEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenChunk_SplitTokensEntry>, I>>(base?: I): TokenChunk_SplitTokensEntry {
+    return TokenChunk_SplitTokensEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenChunk_SplitTokensEntry>, I>>(object: I): TokenChunk_SplitTokensEntry {
+    const message = createBaseTokenChunk_SplitTokensEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
 /** Datasets: ingest, version, clean, split, tokenize. */
 export type DataServiceService = typeof DataServiceService;
 export const DataServiceService = {
@@ -4459,6 +4862,16 @@ export const DataServiceService = {
     responseSerialize: (value: TokenizeEvent): Buffer => Buffer.from(TokenizeEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): TokenizeEvent => TokenizeEvent.decode(value),
   },
+  /** Streams a version's token shards for one tokenizer (what a trainer reads), the vocabulary first. */
+  readTokens: {
+    path: "/lab.v1.DataService/ReadTokens" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadTokensRequest): Buffer => Buffer.from(ReadTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadTokensRequest => ReadTokensRequest.decode(value),
+    responseSerialize: (value: TokenChunk): Buffer => Buffer.from(TokenChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TokenChunk => TokenChunk.decode(value),
+  },
 } as const;
 
 export interface DataServiceServer extends UntypedServiceImplementation {
@@ -4485,6 +4898,8 @@ export interface DataServiceServer extends UntypedServiceImplementation {
   getReport: handleUnaryCall<GetReportRequest, GetReportResponse>;
   /** Tokenizes a version into binary shards with a JSON index; streams progress, ends with the index. */
   tokenize: handleServerStreamingCall<TokenizeRequest, TokenizeEvent>;
+  /** Streams a version's token shards for one tokenizer (what a trainer reads), the vocabulary first. */
+  readTokens: handleServerStreamingCall<ReadTokensRequest, TokenChunk>;
 }
 
 export interface DataServiceClient extends Client {
@@ -4612,6 +5027,13 @@ export interface DataServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<TokenizeEvent>;
+  /** Streams a version's token shards for one tokenizer (what a trainer reads), the vocabulary first. */
+  readTokens(request: ReadTokensRequest, options?: Partial<CallOptions>): ClientReadableStream<TokenChunk>;
+  readTokens(
+    request: ReadTokensRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<TokenChunk>;
 }
 
 export const DataServiceClient = makeGenericClientConstructor(DataServiceService, "lab.v1.DataService") as unknown as {
