@@ -76,6 +76,20 @@ const addr = (name: string) =>
       return v;
     });
 
+const positiveInt = (name: string, min: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < min) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer ≥ ${min} (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const schema = z.object({
   LAB_HOME: z.string().optional(),
   LAB_HOST: z
@@ -98,6 +112,10 @@ const schema = z.object({
   LAB_EVAL_ADDR: addr('LAB_EVAL_ADDR'),
   NATS_URL: url('NATS_URL'),
   LAB_EP: choice('LAB_EP', ['cpu', 'webgpu', 'cuda'] as const, 'cpu'),
+  LAB_TRAIN_CONCURRENCY: positiveInt('LAB_TRAIN_CONCURRENCY', 1),
+  LAB_TRAIN_LEASE_MS: positiveInt('LAB_TRAIN_LEASE_MS', 100),
+  LAB_TRAIN_ACK_WAIT_MS: positiveInt('LAB_TRAIN_ACK_WAIT_MS', 1000),
+  LAB_DATA_MAX_BYTES: positiveInt('LAB_DATA_MAX_BYTES', 1),
   LAB_LOG_LEVEL: choice('LAB_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: url('OTEL_EXPORTER_OTLP_ENDPOINT').optional(),
 });
@@ -118,6 +136,10 @@ export interface LabConfig {
   executionProvider: 'cpu' | 'webgpu' | 'cuda';
   logLevel: LogLevel;
   otlpEndpoint?: string;
+  /** svc-train: jobs run at once per process, claim lease of a running job, JetStream ack wait. */
+  train: { concurrency?: number; leaseMs?: number; ackWaitMs?: number };
+  /** svc-data: largest accepted input, in bytes. */
+  dataMaxBytes?: number;
 }
 
 /** A configuration problem; `variable` names the environment variable at fault. */
@@ -172,6 +194,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     executionProvider: e.LAB_EP,
     logLevel: e.LAB_LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    train: {
+      concurrency: e.LAB_TRAIN_CONCURRENCY,
+      leaseMs: e.LAB_TRAIN_LEASE_MS,
+      ackWaitMs: e.LAB_TRAIN_ACK_WAIT_MS,
+    },
+    dataMaxBytes: e.LAB_DATA_MAX_BYTES,
   };
 }
 

@@ -27,6 +27,8 @@ describe('configuration from the environment', () => {
     ['LAB_LOG_LEVEL', 'loud'],
     ['NATS_URL', 'nats://bad host'],
     ['LAB_DATA_ADDR', 'no-port'],
+    ['LAB_TRAIN_LEASE_MS', '5'],
+    ['LAB_DATA_MAX_BYTES', '-1'],
   ])('rejects %s=%s with an error naming the variable', (name, value) => {
     let err: unknown;
     try {

@@ -14,15 +14,8 @@ export type Format = (typeof FORMATS)[number];
 export const DOCUMENT_SPLITS = ['paragraph', 'line', 'file'] as const;
 export type DocumentSplit = (typeof DOCUMENT_SPLITS)[number];
 
-/** Default size limit: LAB_DATA_MAX_BYTES, else 1 GiB. */
-export function defaultMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.LAB_DATA_MAX_BYTES;
-  if (v === undefined || v === '') return 1024 ** 3;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new LabError('INVALID_ARGUMENT', `LAB_DATA_MAX_BYTES must be a positive integer (got "${v}")`);
-  return n;
-}
+/** Size limit when a request names none and LAB_DATA_MAX_BYTES is not set. */
+export const DEFAULT_MAX_BYTES = 1024 ** 3;
 
 const EXTENSIONS: Record<string, Format> = {
   txt: 'txt',

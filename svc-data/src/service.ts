@@ -29,9 +29,9 @@ import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { isBuiltinName } from '@lab/tokenizer';
 import {
   checkFile,
+  DEFAULT_MAX_BYTES,
   DOCUMENT_SPLITS,
   type DocumentSplit,
-  defaultMaxBytes,
   type Format,
   formatOf,
   type ReadState,
@@ -124,7 +124,7 @@ function checkIngestOptions(o: IngestOptions): { format: Format; documentSplit: 
 /** The data service: datasets with versions, transforms, stats, shards. Used by the gRPC server and the CLI. */
 export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config' | 'log'>): Impl {
   const registry = new DatasetRegistry(deps.store, deps.config.home);
-  const serviceMax = defaultMaxBytes();
+  const serviceMax = deps.config.dataMaxBytes ?? DEFAULT_MAX_BYTES;
   const maxOf = (requested: number) => (requested > 0 ? requested : serviceMax);
   const publish = (id: string, state: string, extra: Record<string, unknown>) =>
     deps.bus

@@ -34,14 +34,6 @@ export interface TrainServiceOptions {
   workerId?: string;
 }
 
-function envInt(name: string, min: number): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min} (got "${v}")`);
-  return n;
-}
-
 export function toJob(r: JobRecord): Job {
   return {
     id: r.id,
@@ -90,9 +82,8 @@ export async function createTrainImpl(
   deps: Pick<ServiceDeps, 'bus' | 'store' | 'config' | 'log'>,
   options: TrainServiceOptions = {},
 ): Promise<{ impl: ServiceImpl<typeof TrainServiceService>; manager: JobManager }> {
-  const leaseMs = options.leaseMs ?? envInt('LAB_TRAIN_LEASE_MS', 100) ?? 10_000;
-  const ackWaitMs =
-    options.ackWaitMs ?? envInt('LAB_TRAIN_ACK_WAIT_MS', 1000) ?? Math.max(30_000, 3 * leaseMs);
+  const leaseMs = options.leaseMs ?? deps.config.train.leaseMs ?? 10_000;
+  const ackWaitMs = options.ackWaitMs ?? deps.config.train.ackWaitMs ?? Math.max(30_000, 3 * leaseMs);
   const queue =
     options.queue ??
     (await openWorkQueue<QueueMessage>(deps.bus.kind === 'nats' ? deps.config.natsUrl : undefined, {
@@ -105,7 +96,7 @@ export async function createTrainImpl(
     bus: deps.bus,
     log: deps.log,
     queue,
-    concurrency: options.concurrency ?? envInt('LAB_TRAIN_CONCURRENCY', 1) ?? 1,
+    concurrency: options.concurrency ?? deps.config.train.concurrency ?? 1,
     leaseMs,
     workerId: options.workerId,
     readDatasetTokens: async (datasetId, version, tokenizer) => {
