@@ -204,3 +204,215 @@ export const api = {
 export function spacedHex(hex: string): string {
   return hex.replace(/(..)(?=.)/g, '$1 ');
 }
+
+// ---- Data (svc-data) ------------------------------------------------------------------------------------
+
+export interface DatasetVersion {
+  version: number;
+  parent: number;
+  step: string;
+  paramsJson: string;
+  documents: number;
+  characters: number;
+  bytes: number;
+  splits: Record<string, number>;
+  createdAt: string;
+}
+
+export interface Dataset {
+  id: string;
+  name: string;
+  source: string;
+  format: string;
+  createdAt: string;
+  versions: DatasetVersion[];
+}
+
+export interface StepReport {
+  kind: string;
+  paramsJson: string;
+  documentsIn: number;
+  documentsOut: number;
+  removed: Record<string, number>;
+  counts: Record<string, number>;
+  examples: {
+    reason: string;
+    before: string;
+    after: string;
+    index: number;
+    keptIndex: number;
+    similarity: number;
+  }[];
+  clusters: number;
+  durationMs: number;
+}
+
+export interface DatasetStats {
+  version: number;
+  documents: number;
+  characters: number;
+  bytes: number;
+  words: number;
+  tokens: number;
+  tokenizer: string;
+  lengthBucketBounds: number[];
+  lengthBucketCounts: number[];
+  topNgrams: { ngram: string; count: number }[];
+  splits: Record<string, number>;
+  minLength: number;
+  maxLength: number;
+  meanLength: number;
+}
+
+export interface ShardIndex {
+  dir: string;
+  dtype: 'uint16' | 'uint32';
+  tokenizer: string;
+  vocabSize: number;
+  separatorId: number;
+  tokens: number;
+  splits: { name: string; tokens: number; documents: number; files: { file: string; tokens: number }[] }[];
+}
+
+export interface DataJobProgress {
+  state: 'running' | 'done' | 'failed';
+  done: number;
+  total: number;
+  message: string;
+  version?: DatasetVersion;
+  reports?: StepReport[];
+  index?: ShardIndex;
+  error?: ApiErrorBody;
+}
+
+export type DataStep = { kind: string } & Record<string, unknown>;
+
+/** POST multipart/form-data (the browser sets the boundary). */
+export async function postForm<T>(path: string, form: FormData, opts?: RequestOptions): Promise<T> {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: { accept: 'application/json' },
+    body: form,
+    signal: withTimeout(opts, 300_000),
+  });
+  if (!res.ok) throw await parseError(res);
+  return (await res.json()) as T;
+}
+
+const ds = (id: string) => `/api/data/datasets/${encodeURIComponent(id)}`;
+
+export interface CreatedDataset {
+  id: string;
+  version: number;
+  dataset: Dataset;
+  warnings: string[];
+}
+
+export const dataApi = {
+  list: (opts?: RequestOptions) =>
+    getJSON<{ datasets: Dataset[]; total: number }>('/api/data/datasets', opts),
+  get: (id: string, opts?: RequestOptions) => getJSON<Dataset>(ds(id), opts),
+  upload: (form: FormData) => postForm<CreatedDataset>('/api/data/datasets', form),
+  fromPath: (body: { path: string; name?: string; format?: string }) =>
+    postJSON<CreatedDataset>('/api/data/datasets', body, { timeoutMs: 300_000 }),
+  version: (id: string, v: number, opts?: RequestOptions) =>
+    getJSON<{ version: DatasetVersion; reports: StepReport[] }>(`${ds(id)}/versions/${v}`, opts),
+  stats: (id: string, v: number, tokenizer: string, opts?: RequestOptions) =>
+    getJSON<DatasetStats>(
+      `${ds(id)}/versions/${v}/stats${tokenizer ? `?tokenizer=${encodeURIComponent(tokenizer)}` : ''}`,
+      { timeoutMs: 120_000, ...opts },
+    ),
+  transformJob: (id: string, body: { from?: number; steps: DataStep[] }) =>
+    postJSON<{ jobId: string }>(`${ds(id)}/versions/jobs`, body),
+  shardsJob: (id: string, v: number, body: { tokenizer: string }) =>
+    postJSON<{ jobId: string }>(`${ds(id)}/versions/${v}/shards/jobs`, body),
+  jobEventsUrl: (jobId: string) => `/api/data/jobs/${encodeURIComponent(jobId)}/events`,
+};
+
+// ---- Train (svc-train) ----------------------------------------------------------------------------------
+
+export type TrainJobState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+export interface TrainJob {
+  id: string;
+  name: string;
+  state: TrainJobState;
+  step: number;
+  iters: number;
+  error: string;
+  request: Record<string, unknown>;
+  checkpoints: string[];
+  createdAt: string;
+  updatedAt: string;
+  lastSeq: number;
+  pendingAction: string;
+  loss: number;
+  valLoss: number;
+  vocabSize: number;
+  parameters: number;
+}
+
+export interface TrainEvent {
+  seq: number;
+  kind: 'step' | 'eval' | 'state';
+  step: number;
+  state: string;
+  time: string;
+  loss?: number;
+  lr?: number;
+  gradNorm?: number;
+  tokensPerSecond?: number;
+  elapsedSeconds?: number;
+  valLoss?: number;
+  perplexity?: number;
+  sample?: string;
+  message?: string;
+}
+
+export interface TrainConfig {
+  preset?: string;
+  model?: Record<string, number | string | boolean>;
+  batchSize?: number;
+  context?: number;
+  iters: number;
+  learningRate?: number;
+  warmupIters?: number;
+  schedule?: 'cosine' | 'linear' | 'constant';
+  evalInterval?: number;
+  seed?: number;
+}
+
+export interface SubmitTrainJob {
+  name?: string;
+  dataPath?: string;
+  datasetId?: string;
+  datasetVersion?: number;
+  tokenizer?: string;
+  config: TrainConfig;
+}
+
+export interface TrainEstimate {
+  parameters: {
+    embeddings: number;
+    attention: number;
+    mlp: number;
+    norms: number;
+    head: number;
+    total: number;
+  };
+  flopsPerToken: { forward: number; backward: number; total: number };
+  memory: { weights: number; gradients: number; optimizer: number; activations: number; total: number };
+  secondsPerStep: number;
+}
+
+const tj = (id: string) => `/api/train/jobs/${encodeURIComponent(id)}`;
+
+export const trainApi = {
+  submit: (body: SubmitTrainJob) => postJSON<{ id: string }>('/api/train/jobs', body),
+  list: (opts?: RequestOptions) => getJSON<{ jobs: TrainJob[]; total: number }>('/api/train/jobs', opts),
+  get: (id: string, opts?: RequestOptions) => getJSON<TrainJob>(tj(id), opts),
+  action: (id: string, verb: 'cancel' | 'pause' | 'resume') => postJSON<TrainJob>(`${tj(id)}/${verb}`, {}),
+  estimate: (body: Omit<TrainConfig, 'iters'>, opts?: RequestOptions) =>
+    postJSON<TrainEstimate>('/api/train/estimate', body, opts),
+  eventsUrl: (id: string) => `${tj(id)}/events`,
+};

@@ -60,7 +60,15 @@ export function formatNumber(v: number | null | undefined): string {
   return Number(v.toPrecision(4)).toString();
 }
 
-const tickValues = (_u: uPlot, splits: number[]) => splits.map((v) => formatNumber(v));
+/** Axis ticks: like formatNumber, but 10k–1e9 as 12.5k / 1.2M so they fit the axis width. */
+function tickNumber(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6 && a < 1e9) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (a >= 1e4 && a < 1e6) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return formatNumber(v);
+}
+
+const tickValues = (_u: uPlot, splits: number[]) => splits.map(tickNumber);
 
 const PALETTE = ['#4f6bed', '#e8684a', '#2a9d8f', '#c77dff', '#f4a261', '#6c757d', '#e63976', '#3a86ff'];
 

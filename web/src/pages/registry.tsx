@@ -1,6 +1,8 @@
 import type { Component, JSX } from 'solid-js';
+import DataPage from './Data.tsx';
 import StatusPage from './Status.tsx';
 import TokenizerPage from './Tokenizer.tsx';
+import TrainPage from './Train.tsx';
 
 export interface PageDef {
   /** Route id: the page lives at `#/<id>`. */
@@ -53,8 +55,7 @@ export const pages: PageDef[] = [
         and validation sets. The cleaned text is then tokenized into shards the trainer can stream.
       </>
     ),
-    planned:
-      'Ingest a dataset, run cleaning / deduplication / filtering steps with before-and-after statistics, split it and tokenize it into shards.',
+    component: DataPage,
   },
   {
     id: 'architecture',
@@ -75,15 +76,14 @@ export const pages: PageDef[] = [
     title: 'Train',
     intro: (
       <>
-        <strong>Pre-training</strong> shows the model billions of next-token guesses and nudges every weight a
-        little in the direction that would have made the right token more likely (gradient descent).
-        Fine-tuning (SFT, LoRA, DPO) continues from a trained model on a smaller, targeted dataset. The loss
-        curve is the main instrument: it should fall, and the validation loss tells you whether the model
-        generalises or memorises.
+        <strong>Pre-training</strong> starts from random weights and repeats one thing: take a batch of text,
+        predict every next token, measure how wrong the predictions were (the loss), and nudge every weight a
+        little in the direction that makes them less wrong (gradient descent). The loss curve is the main
+        instrument: it should fall, and the validation loss, on text the model never trains on, tells you
+        whether it learns the language or memorises the batches.
       </>
     ),
-    planned:
-      'Start pre-training or fine-tuning runs, and watch loss, learning rate, gradient norm and tokens/s as live curves, with checkpoints and resume.',
+    component: TrainPage,
   },
   {
     id: 'chat',

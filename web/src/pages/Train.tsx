@@ -1,0 +1,679 @@
+import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from 'solid-js';
+import { createStore, reconcile } from 'solid-js/store';
+import {
+  ApiError,
+  api,
+  dataApi,
+  errorText,
+  type SubmitTrainJob,
+  type TrainConfig,
+  type TrainEstimate,
+  type TrainEvent,
+  type TrainJob,
+  type TrainJobState,
+  trainApi,
+} from '../api.ts';
+import LineChart, { formatNumber, type LineChartHandle } from '../components/LineChart.tsx';
+
+const PRESETS = ['nanogpt-cpu', 'nanogpt-shakespeare', 'llama-small', 'gpt2-small', 'gpt2-medium'];
+const TERMINAL: TrainJobState[] = ['completed', 'failed', 'cancelled'];
+const isTerminal = (s: string) => (TERMINAL as string[]).includes(s);
+
+const bytes = (n: number) => {
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 && i ? 1 : 0)} ${u[i]}`;
+};
+
+/** Advanced fields: empty = the preset's default. */
+interface Advanced {
+  nLayer: string;
+  nHead: string;
+  nEmbd: string;
+  context: string;
+  batchSize: string;
+  learningRate: string;
+  warmupIters: string;
+  schedule: '' | 'cosine' | 'linear' | 'constant';
+  evalInterval: string;
+  seed: string;
+}
+
+function TrainForm(props: { onSubmitted: (id: string) => void }) {
+  const [name, setName] = createSignal('');
+  const [preset, setPreset] = createSignal('nanogpt-cpu');
+  const [tokenizer, setTokenizer] = createSignal('char');
+  const [iters, setIters] = createSignal(2000);
+  const [source, setSource] = createSignal<'dataset' | 'path'>('dataset');
+  const [datasetKey, setDatasetKey] = createSignal('');
+  const [dataPath, setDataPath] = createSignal('');
+  const [adv, setAdv] = createSignal<Advanced>({
+    nLayer: '',
+    nHead: '',
+    nEmbd: '',
+    context: '',
+    batchSize: '',
+    learningRate: '',
+    warmupIters: '',
+    schedule: '',
+    evalInterval: '',
+    seed: '',
+  });
+  const setA = (k: keyof Advanced, v: string) => setAdv({ ...adv(), [k]: v });
+  const [error, setError] = createSignal<string>();
+  const [busy, setBusy] = createSignal(false);
+
+  const [datasets, { refetch }] = createResource(() =>
+    dataApi
+      .list()
+      .then((r) => r.datasets)
+      .catch(() => []),
+  );
+  const [tokenizers] = createResource(() =>
+    api
+      .tokenizers()
+      .then((r) => r.tokenizers.map((t) => t.name))
+      .catch(() => [] as string[]),
+  );
+  const versionOptions = () =>
+    (datasets() ?? []).flatMap((d) =>
+      [...d.versions]
+        .sort((a, b) => b.version - a.version)
+        .map((v) => ({
+          key: `${d.id}@${v.version}`,
+          label: `${d.name} v${v.version} (${v.step}, ${v.documents.toLocaleString()} docs)`,
+        })),
+    );
+
+  const config = (): TrainConfig => {
+    const a = adv();
+    const n = (s: string) => (s.trim() === '' ? undefined : Number(s));
+    const model: Record<string, number> = {};
+    for (const k of ['nLayer', 'nHead', 'nEmbd'] as const) {
+      const v = n(a[k]);
+      if (v !== undefined) model[k] = v;
+    }
+    const c: TrainConfig = { preset: preset(), iters: iters() };
+    if (Object.keys(model).length) c.model = model;
+    if (n(a.context) !== undefined) c.context = n(a.context);
+    if (n(a.batchSize) !== undefined) c.batchSize = n(a.batchSize);
+    if (n(a.learningRate) !== undefined) c.learningRate = n(a.learningRate);
+    if (n(a.warmupIters) !== undefined) c.warmupIters = n(a.warmupIters);
+    if (a.schedule) c.schedule = a.schedule;
+    if (n(a.evalInterval) !== undefined) c.evalInterval = n(a.evalInterval);
+    if (n(a.seed) !== undefined) c.seed = n(a.seed);
+    return c;
+  };
+
+  // The estimate follows the form (debounced); a gateway without the endpoint says so once.
+  const [estimate, setEstimate] = createSignal<TrainEstimate>();
+  const [estimateNote, setEstimateNote] = createSignal<string>();
+  let estTimer: ReturnType<typeof setTimeout> | undefined;
+  let estAbort: AbortController | undefined;
+  createEffect(
+    on(config, (c) => {
+      clearTimeout(estTimer);
+      estTimer = setTimeout(async () => {
+        estAbort?.abort();
+        estAbort = new AbortController();
+        const { iters: _i, ...body } = c;
+        try {
+          setEstimate(await trainApi.estimate(body, { signal: estAbort.signal }));
+          setEstimateNote(undefined);
+        } catch (err) {
+          if (err instanceof DOMException && err.name === 'AbortError') return;
+          setEstimate(undefined);
+          setEstimateNote(
+            err instanceof ApiError && err.status === 404
+              ? 'The estimate is not available from this gateway yet.'
+              : errorText(err),
+          );
+        }
+      }, 250);
+    }),
+  );
+  onCleanup(() => {
+    clearTimeout(estTimer);
+    estAbort?.abort();
+  });
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    const body: SubmitTrainJob = { tokenizer: tokenizer(), config: config() };
+    if (name().trim()) body.name = name().trim();
+    if (source() === 'dataset') {
+      const [id, v] = datasetKey().split('@');
+      if (!id) return setError('Pick a dataset version (make one on the Data page), or give a server path.');
+      body.datasetId = id;
+      body.datasetVersion = Number(v);
+    } else {
+      body.dataPath = dataPath().trim();
+    }
+    setBusy(true);
+    try {
+      const r = await trainApi.submit(body);
+      props.onSubmitted(r.id);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const advInput = (k: keyof Advanced, label: string, placeholder: string, step = '1') => (
+    <label>
+      {label}
+      <input
+        type="number"
+        name={k}
+        step={step}
+        min="0"
+        placeholder={placeholder}
+        value={adv()[k]}
+        onInput={(e) => setA(k, e.currentTarget.value)}
+      />
+    </label>
+  );
+
+  return (
+    <div class="card">
+      <div class="card-head">
+        <h2>New pre-training run</h2>
+      </div>
+      <form class="form" data-testid="train-form" onSubmit={submit}>
+        <div class="preset-grid">
+          <label>
+            Name
+            <input
+              name="name"
+              value={name()}
+              placeholder="optional"
+              onInput={(e) => setName(e.currentTarget.value)}
+            />
+          </label>
+          <label>
+            Preset
+            <select name="preset" value={preset()} onChange={(e) => setPreset(e.currentTarget.value)}>
+              <For each={PRESETS}>{(p) => <option value={p}>{p}</option>}</For>
+            </select>
+          </label>
+          <label>
+            Tokenizer
+            <select
+              name="tokenizer"
+              value={tokenizer()}
+              onChange={(e) => setTokenizer(e.currentTarget.value)}
+            >
+              <For each={Array.from(new Set(['char', ...(tokenizers() ?? [])]))}>
+                {(t) => <option value={t}>{t}</option>}
+              </For>
+            </select>
+          </label>
+          <label>
+            Steps (iters)
+            <input
+              name="iters"
+              type="number"
+              min="1"
+              required
+              value={iters()}
+              onInput={(e) => setIters(e.currentTarget.valueAsNumber)}
+            />
+          </label>
+        </div>
+        <fieldset class="radio-row">
+          <legend>Data</legend>
+          <label class="inline">
+            <input
+              type="radio"
+              name="source"
+              value="dataset"
+              checked={source() === 'dataset'}
+              onChange={() => setSource('dataset')}
+            />{' '}
+            a dataset version
+          </label>
+          <label class="inline">
+            <input
+              type="radio"
+              name="source"
+              value="path"
+              checked={source() === 'path'}
+              onChange={() => setSource('path')}
+            />{' '}
+            a text file on the server
+          </label>
+        </fieldset>
+        <Show
+          when={source() === 'dataset'}
+          fallback={
+            <label>
+              Server path
+              <input
+                name="dataPath"
+                required
+                value={dataPath()}
+                placeholder="/path/to/input.txt"
+                onInput={(e) => setDataPath(e.currentTarget.value)}
+              />
+            </label>
+          }
+        >
+          <label>
+            Dataset version{' '}
+            <span class="muted small">(tokenized into shards with the same tokenizer on the Data page)</span>
+            <select
+              name="dataset"
+              value={datasetKey()}
+              onFocus={() => refetch()}
+              onChange={(e) => setDatasetKey(e.currentTarget.value)}
+            >
+              <option value="">— pick one —</option>
+              <For each={versionOptions()}>{(o) => <option value={o.key}>{o.label}</option>}</For>
+            </select>
+          </label>
+        </Show>
+        <details class="advanced">
+          <summary>Advanced (empty = the preset’s default)</summary>
+          <div class="preset-grid">
+            {advInput('nLayer', 'Layers', 'preset')}
+            {advInput('nHead', 'Heads', 'preset')}
+            {advInput('nEmbd', 'Width', 'preset')}
+            {advInput('context', 'Context', 'preset')}
+            {advInput('batchSize', 'Batch', '12')}
+            {advInput('learningRate', 'Learning rate', '1e-3', 'any')}
+            {advInput('warmupIters', 'Warm-up steps', '0')}
+            <label>
+              Schedule
+              <select
+                name="schedule"
+                value={adv().schedule}
+                onChange={(e) => setA('schedule', e.currentTarget.value)}
+              >
+                <option value="">cosine (default)</option>
+                <option value="cosine">cosine</option>
+                <option value="linear">linear</option>
+                <option value="constant">constant</option>
+              </select>
+            </label>
+            {advInput('evalInterval', 'Eval every', 'iters/10')}
+            {advInput('seed', 'Seed', '1337')}
+          </div>
+        </details>
+        <div class="small" data-testid="train-estimate">
+          <Show when={estimate()} fallback={<span class="muted">{estimateNote() ?? 'Estimating…'}</span>}>
+            {(est) => (
+              <>
+                <b>{formatNumber(est().parameters.total)}</b> parameters (embeddings{' '}
+                {formatNumber(est().parameters.embeddings)}, attention{' '}
+                {formatNumber(est().parameters.attention)}, MLP {formatNumber(est().parameters.mlp)}) · memory{' '}
+                <b>{bytes(est().memory.total)}</b> (weights {bytes(est().memory.weights)}, optimizer{' '}
+                {bytes(est().memory.optimizer)}, activations {bytes(est().memory.activations)}) · about{' '}
+                <b>{formatNumber(est().secondsPerStep)} s</b> per step ·{' '}
+                {formatNumber(est().flopsPerToken.total)} FLOPs per token
+              </>
+            )}
+          </Show>
+        </div>
+        <div class="form-actions">
+          <button type="submit" class="btn primary" data-testid="train-submit" disabled={busy()}>
+            {busy() ? 'Starting…' : 'Start training'}
+          </button>
+        </div>
+      </form>
+      <Show when={error()}>
+        <div class="banner error small" role="alert">
+          {error()}
+        </div>
+      </Show>
+    </div>
+  );
+}
+
+/** One job: live curves from the SSE stream (deduplicated by seq), sample, controls and checkpoints. */
+function JobView(props: { id: string; onChanged: () => void }) {
+  const [job, setJob] = createSignal<TrainJob>();
+  const [state, setState] = createSignal<string>('');
+  const [lossPoints, setLossPoints] = createSignal(0);
+  const [latest, setLatest] = createSignal<TrainEvent>();
+  const [sample, setSample] = createSignal<string>('');
+  const [stream, setStream] = createSignal<'connecting' | 'live' | 'reconnecting' | 'closed'>('connecting');
+  const [actionError, setActionError] = createSignal<string>();
+  const [acting, setActing] = createSignal(false);
+
+  let loss: LineChartHandle | undefined;
+  let lr: LineChartHandle | undefined;
+  let grad: LineChartHandle | undefined;
+  let tps: LineChartHandle | undefined;
+  /** Highest seq drawn: events at or below it (replays after a reconnect) are ignored. */
+  let lastSeq = 0;
+  let es: EventSource | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
+
+  // Counters and the latest event reach the DOM once per frame, however fast a history replay streams in.
+  let points = 0;
+  let newest: TrainEvent | undefined;
+  let flushFrame = 0;
+  const flush = () => {
+    flushFrame = 0;
+    setLossPoints(points);
+    if (newest) setLatest(newest);
+  };
+  const scheduleFlush = () => {
+    if (!flushFrame) flushFrame = requestAnimationFrame(flush);
+  };
+
+  const onEvent = (msg: MessageEvent<string>) => {
+    let e: TrainEvent;
+    try {
+      e = JSON.parse(msg.data) as TrainEvent;
+    } catch {
+      return;
+    }
+    if (typeof e.seq !== 'number' || e.seq <= lastSeq) return;
+    lastSeq = e.seq;
+    setStream('live');
+    if (e.kind === 'step') {
+      if (e.loss !== undefined) {
+        loss?.append(e.step, [e.loss, null]);
+        points++;
+      }
+      if (e.lr !== undefined) lr?.append(e.step, [e.lr]);
+      if (e.gradNorm !== undefined) grad?.append(e.step, [e.gradNorm]);
+      if (e.tokensPerSecond !== undefined) tps?.append(e.step, [e.tokensPerSecond]);
+      newest = e;
+      scheduleFlush();
+    } else if (e.kind === 'eval') {
+      if (e.valLoss !== undefined) loss?.append(e.step, [null, e.valLoss]);
+      if (e.sample) setSample(e.sample);
+    }
+    if (e.state) setState(e.state);
+    if (e.kind === 'state') {
+      void refresh();
+      props.onChanged();
+      if (isTerminal(e.state)) close();
+    }
+  };
+
+  const close = () => {
+    clearTimeout(retry);
+    es?.close();
+    es = undefined;
+    setStream('closed');
+  };
+
+  const connect = () => {
+    if (disposed) return;
+    es?.close();
+    // A fresh EventSource (after the browser gave up) resumes after the last drawn event with ?after=.
+    const src = new EventSource(`${trainApi.eventsUrl(props.id)}${lastSeq ? `?after=${lastSeq}` : ''}`);
+    es = src;
+    for (const kind of ['step', 'eval', 'state', 'message'])
+      src.addEventListener(kind, onEvent as EventListener);
+    src.onopen = () => setStream('live');
+    src.onerror = (ev) => {
+      if (es !== src) return;
+      if (ev instanceof MessageEvent && ev.data) return; // a server-sent `error` message; the stream goes on
+      if (isTerminal(state())) return close();
+      // Open or connecting: the browser retries by itself with Last-Event-ID. Closed: retry ourselves.
+      setStream('reconnecting');
+      if (src.readyState === EventSource.CLOSED) {
+        clearTimeout(retry);
+        retry = setTimeout(connect, 2000);
+      }
+    };
+  };
+
+  const refresh = async () => {
+    try {
+      const j = await trainApi.get(props.id);
+      setJob(j);
+      if (!state() || isTerminal(j.state) || j.state !== state()) setState(j.state);
+      if (isTerminal(j.state) && es && lastSeq >= j.lastSeq) close();
+    } catch {
+      // the next poll tries again
+    }
+  };
+
+  void refresh();
+  connect();
+  const poll = setInterval(refresh, 2000);
+  onCleanup(() => {
+    disposed = true;
+    clearInterval(poll);
+    cancelAnimationFrame(flushFrame);
+    close();
+  });
+
+  const act = async (verb: 'cancel' | 'pause' | 'resume') => {
+    setActionError(undefined);
+    setActing(true);
+    try {
+      const j = await trainApi.action(props.id, verb);
+      setJob(j);
+      setState(j.state);
+      props.onChanged();
+      if (verb === 'resume' && !es) connect();
+    } catch (err) {
+      setActionError(errorText(err));
+    } finally {
+      setActing(false);
+    }
+  };
+  const pending = () => !!job()?.pendingAction;
+  const s = () => state() || job()?.state || '';
+
+  return (
+    <div class="card" data-testid="job-view" data-job={props.id}>
+      <div class="card-head">
+        <h2>{job()?.name || props.id}</h2>
+        <span class="state-badge" data-testid="job-state" data-state={s()}>
+          {s()}
+        </span>
+        <Show when={job()?.pendingAction}>
+          <span class="muted small">({job()?.pendingAction} requested)</span>
+        </Show>
+        <span class="muted small">
+          step {(latest()?.step ?? job()?.step ?? 0).toLocaleString()} /{' '}
+          {(job()?.iters ?? 0).toLocaleString()}
+          <Show when={job()?.parameters}> · {formatNumber(job()?.parameters)} parameters</Show>
+          <Show when={latest()}>
+            {(l) => (
+              <>
+                {' '}
+                · loss {formatNumber(l().loss)} · {formatNumber(l().tokensPerSecond)} tokens/s
+              </>
+            )}
+          </Show>
+          {' · stream '}
+          {stream()}
+        </span>
+        <span class="spacer" />
+        <button
+          type="button"
+          class="btn"
+          data-testid="job-pause"
+          disabled={acting() || pending() || !['running', 'queued'].includes(s())}
+          onClick={() => act('pause')}
+        >
+          Pause
+        </button>
+        <button
+          type="button"
+          class="btn"
+          data-testid="job-resume"
+          disabled={acting() || pending() || s() !== 'paused'}
+          onClick={() => act('resume')}
+        >
+          Resume
+        </button>
+        <button
+          type="button"
+          class="btn"
+          data-testid="job-cancel"
+          disabled={acting() || isTerminal(s()) || job()?.pendingAction === 'cancel'}
+          onClick={() => act('cancel')}
+        >
+          Cancel
+        </button>
+      </div>
+      <Show when={actionError()}>
+        <div class="banner error small" role="alert">
+          {actionError()}
+        </div>
+      </Show>
+      <Show when={job()?.error}>
+        <div class="banner error small">{job()?.error}</div>
+      </Show>
+      <div class="charts">
+        <div data-testid="chart-loss" data-points={lossPoints()}>
+          <LineChart
+            title="Loss"
+            xLabel="step"
+            series={[{ label: 'train loss' }, { label: 'val loss', width: 2 }]}
+            ref={(h) => {
+              loss = h;
+            }}
+          />
+        </div>
+        <div data-testid="chart-lr">
+          <LineChart
+            title="Learning rate"
+            xLabel="step"
+            series={[{ label: 'lr', color: '#2a9d8f' }]}
+            ref={(h) => {
+              lr = h;
+            }}
+          />
+        </div>
+        <div data-testid="chart-grad">
+          <LineChart
+            title="Gradient norm"
+            xLabel="step"
+            series={[{ label: 'grad norm', color: '#e8684a' }]}
+            ref={(h) => {
+              grad = h;
+            }}
+          />
+        </div>
+        <div data-testid="chart-tps">
+          <LineChart
+            title="Tokens / second"
+            xLabel="step"
+            series={[{ label: 'tokens/s', color: '#c77dff' }]}
+            ref={(h) => {
+              tps = h;
+            }}
+          />
+        </div>
+      </div>
+      <h3 class="small">Latest sample</h3>
+      <div class="sample" data-testid="job-sample">
+        {sample() || <span class="muted">No sample yet: one is generated at each evaluation.</span>}
+      </div>
+      <h3 class="small">Checkpoints</h3>
+      <ul data-testid="job-checkpoints" class="small">
+        <For each={job()?.checkpoints ?? []} fallback={<li class="muted">none yet</li>}>
+          {(c) => (
+            <li data-checkpoint={c}>
+              <code>{c}</code>
+            </li>
+          )}
+        </For>
+      </ul>
+    </div>
+  );
+}
+
+export default function TrainPage() {
+  // A store reconciled by id: polling updates rows in place instead of rebuilding the table.
+  const [jobs, setJobs] = createStore<TrainJob[]>([]);
+  const [listError, setListError] = createSignal<string>();
+  const refetch = async () => {
+    try {
+      const r = await trainApi.list();
+      setJobs(reconcile(r.jobs, { key: 'id' }));
+      setListError(undefined);
+    } catch (err) {
+      setListError(errorText(err));
+    }
+  };
+  void refetch();
+  const [selected, setSelected] = createSignal<string>();
+  const poll = setInterval(() => void refetch(), 2000);
+  onCleanup(() => clearInterval(poll));
+
+  return (
+    <div class="train-page">
+      <TrainForm
+        onSubmitted={(id) => {
+          void refetch();
+          setSelected(id);
+        }}
+      />
+      <div class="card">
+        <div class="card-head">
+          <h2>Queue</h2>
+        </div>
+        <Show when={listError()}>
+          <div class="banner error small">{listError()}</div>
+        </Show>
+        <table class="table" data-testid="job-list">
+          <thead>
+            <tr>
+              <th>Job</th>
+              <th>State</th>
+              <th>Step</th>
+              <th>Loss</th>
+              <th>Val loss</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            <For
+              each={jobs}
+              fallback={
+                <tr>
+                  <td colSpan={6} class="muted small">
+                    No training jobs yet.
+                  </td>
+                </tr>
+              }
+            >
+              {(j) => (
+                <tr
+                  class="job-row"
+                  classList={{ selected: j.id === selected() }}
+                  data-testid={`job-${j.id}`}
+                  data-state={j.state}
+                  onClick={() => setSelected(j.id)}
+                >
+                  <td>
+                    {j.name || j.id} <span class="muted small">{j.id}</span>
+                  </td>
+                  <td>{j.state}</td>
+                  <td>
+                    {j.step.toLocaleString()} / {j.iters.toLocaleString()}
+                  </td>
+                  <td>{j.loss ? formatNumber(j.loss) : '—'}</td>
+                  <td>{j.valLoss ? formatNumber(j.valLoss) : '—'}</td>
+                  <td class="small">{new Date(j.createdAt).toLocaleTimeString()}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+      </div>
+      <Show when={selected()} keyed>
+        {(id) => <JobView id={id} onChanged={() => void refetch()} />}
+      </Show>
+    </div>
+  );
+}
