@@ -51,9 +51,12 @@ async function tokenizeWith(p: Page, tokenizer: string): Promise<string> {
   return (await shards.getAttribute('data-state')) ?? '';
 }
 
+let uploadedAt = 0;
+
 describe('Data and Train pages on the real stack', () => {
   it('uploads tiny Shakespeare, cleans and splits it with a report, shows stats and tokenizes it', async () => {
     await page.goto(`${stack.url}/#/data`);
+    uploadedAt = performance.now();
     await page.getByTestId('data-upload').setInputFiles(SHAKESPEARE);
     const item = page.getByTestId('data-list').locator('li[data-id]');
     await expect.poll(() => item.count(), { timeout: 30_000 }).toBe(1);
@@ -123,6 +126,7 @@ describe('Data and Train pages on the real stack', () => {
     await expect
       .poll(() => page.getByTestId('train-estimate').textContent(), { timeout: 10_000 })
       .toMatch(/[\d,.]+k? parameters/i);
+    const submittedAt = performance.now();
     await page.getByTestId('train-submit').click();
     const row = page.getByTestId('job-list').locator('tbody tr[data-state]');
     await expect.poll(() => row.count(), { timeout: 15_000 }).toBe(1);
@@ -134,6 +138,12 @@ describe('Data and Train pages on the real stack', () => {
     await expect
       .poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 30_000 })
       .toBeGreaterThan(0);
+    // Reported, not asserted: how long a learner waits (the browser drives the forms faster than a person).
+    const now = performance.now();
+    console.log(
+      `upload → first metric point in the UI: ${((now - uploadedAt) / 1000).toFixed(1)} s ` +
+        `(clean, split, stats, char shards, form); submit → first point: ${((now - submittedAt) / 1000).toFixed(1)} s`,
+    );
 
     const jobState = page.getByTestId('job-state');
     await page.getByTestId('job-pause').click();

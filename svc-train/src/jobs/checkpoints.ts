@@ -112,14 +112,19 @@ export function verifyCheckpoint(dir: string): string | undefined {
   return undefined;
 }
 
-/** The newest checkpoint that verifies, with the ones refused on the way. */
-export function latestValidCheckpoint(root: string): {
+/** The newest checkpoint that verifies and is not past `maxStep`, with the ones refused on the way. */
+export function latestValidCheckpoint(
+  root: string,
+  maxStep = Number.POSITIVE_INFINITY,
+): {
   found?: { dir: string; step: number; checkpoint: Checkpoint };
   rejected: { dir: string; reason: string }[];
 } {
   const rejected: { dir: string; reason: string }[] = [];
   for (const c of listCheckpoints(root).reverse()) {
-    const reason = verifyCheckpoint(c.dir);
+    const reason =
+      verifyCheckpoint(c.dir) ??
+      (c.step > maxStep ? `step ${c.step} is past the last stored metric point (${maxStep})` : undefined);
     if (reason) {
       rejected.push({ dir: c.dir, reason });
       continue;

@@ -380,7 +380,13 @@ export class JobManager {
     const me = this.workerId;
     const dir = this.jobDir(id);
     mkdirSync(dir, { recursive: true });
-    const run = new TrainRun({ jobId: id, spec: rec.spec, dir, home: this.opts.home });
+    const run = new TrainRun({
+      jobId: id,
+      spec: rec.spec,
+      dir,
+      home: this.opts.home,
+      resumeLimit: rec.lastStepPoint,
+    });
     const local: LocalRun = { run, pausing: false, cancelling: false };
     this.local.set(id, local);
     let lost = false;

@@ -58,7 +58,7 @@ async function run(): Promise<WorkerMessage> {
     let rng = new Rng(spec.seed);
     let start = 0;
     let elapsedBase = 0;
-    const latest = latestValidCheckpoint(job.dir);
+    const latest = latestValidCheckpoint(job.dir, job.resumeLimit);
     if (latest.found) {
       const ck = latest.found.checkpoint;
       if (ck.layout.total !== trainer.layout.total)

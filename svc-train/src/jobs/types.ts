@@ -133,4 +133,10 @@ export interface WorkerJob {
   /** The job's directory: checkpoints/, tokenizer.json. */
   dir: string;
   home: string;
+  /**
+   * Last step whose metric point is stored. The worker writes checkpoints itself, ahead of the service
+   * storing its points: after a crash, resuming from a checkpoint past this step would skip the points in
+   * between, so such checkpoints are not used.
+   */
+  resumeLimit: number;
 }
