@@ -9,3 +9,4 @@ export * from './remote.ts';
 export * from './service.ts';
 export * from './store.ts';
 export * from './telemetry.ts';
+export * from './worker.ts';

@@ -1,16 +1,9 @@
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { type ErrorCode, LabError } from '@lab/common';
+import { fileURLToPath } from 'node:url';
+import { type ErrorCode, LabError, startTsWorker } from '@lab/common';
 import type { WorkerJob, WorkerMessage } from './worker.ts';
 
-const tsxApi = pathToFileURL(
-  join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs'),
-).href;
-const workerFile = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'worker.ts')).href;
-// Loader hooks are per thread: the worker registers tsx itself, then imports the TypeScript entry.
-const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile)}); })`;
+const workerFile = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 
 const LAB_CODES = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', 'RESOURCE_EXHAUSTED']);
 
@@ -20,7 +13,7 @@ export type JobEvent<R> =
 
 /** Runs a job in a worker thread, yielding its progress and, last, its result. Aborting ends the worker. */
 export async function* runInWorker<R>(job: WorkerJob, signal?: AbortSignal): AsyncGenerator<JobEvent<R>> {
-  const worker = new Worker(bootstrap, { eval: true, workerData: job });
+  const worker = startTsWorker(workerFile, job);
   const queue: (WorkerMessage | { type: 'exit'; code: number })[] = [];
   let wake: (() => void) | undefined;
   const push = (m: (typeof queue)[number]) => {

@@ -1,17 +1,9 @@
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { LabError } from '@lab/common';
+import { fileURLToPath } from 'node:url';
+import { LabError, startTsWorker } from '@lab/common';
 import type { TrainJob, WorkerMessage } from './train-worker.ts';
 
-const tsxApi = pathToFileURL(
-  join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs'),
-).href;
-const workerFile = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'train-worker.ts')).href;
-// Loader hooks are per thread and execArgv's --import is not applied to a worker's entry: the worker
-// registers tsx itself, then imports the TypeScript entry.
-const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile)}); })`;
+const workerFile = join(dirname(fileURLToPath(import.meta.url)), 'train-worker.ts');
 
 export type TrainProgress = { done: number; total: number };
 
@@ -20,7 +12,7 @@ export type TrainProgress = { done: number; total: number };
  * Aborting the signal terminates the worker.
  */
 export async function* trainInWorker(job: TrainJob, signal?: AbortSignal): AsyncGenerator<TrainProgress> {
-  const worker = new Worker(bootstrap, { eval: true, workerData: job });
+  const worker = startTsWorker(workerFile, job);
   const queue: (WorkerMessage | { type: 'exit'; code: number })[] = [];
   let wake: (() => void) | undefined;
   const push = (m: (typeof queue)[number]) => {

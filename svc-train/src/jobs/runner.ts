@@ -1,18 +1,12 @@
 // Runs a job's training in a worker thread (TypeScript under tsx, as svc-tokenize's training does) and hands
 // its messages to the service in batches, so a burst of fast steps costs one store transaction.
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '@lab/common';
 import type { WorkerJob, WorkerMessage } from './types.ts';
 
-const tsxApi = pathToFileURL(
-  join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs'),
-).href;
-const workerFile = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'train-worker.ts')).href;
-// Loader hooks are per thread and execArgv's --import is not applied to a worker's entry: the worker
-// registers tsx itself, then imports the TypeScript entry.
-const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile)}); })`;
+const workerFile = join(dirname(fileURLToPath(import.meta.url)), 'train-worker.ts');
 
 type Item = WorkerMessage | { type: 'exit'; code: number };
 
@@ -24,7 +18,7 @@ export class TrainRun {
   private readonly exited: Promise<void>;
 
   constructor(job: WorkerJob) {
-    this.worker = new Worker(bootstrap, { eval: true, workerData: job });
+    this.worker = startTsWorker(workerFile, job);
     const push = (m: Item) => {
       this.queue.push(m);
       this.wake?.();
