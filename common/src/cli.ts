@@ -1,8 +1,13 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { CallOptions, credentials, Metadata } from '@grpc/grpc-js';
+import { MemoryBus } from './bus/memory.ts';
 import { ConfigError, loadConfig, type ServiceName } from './config.ts';
 import { fromServiceError, LabError } from './errors.ts';
-import { callUnary, createClient } from './grpc.ts';
+import { callUnary, createClient, type ServiceImpl } from './grpc.ts';
+import { createLogger } from './log.ts';
+import { remoteImpl } from './remote.ts';
+import type { ServiceDeps } from './service.ts';
+import { openStore } from './store.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type CliValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -180,4 +185,38 @@ export function serveCommand(start: () => Promise<unknown>): CliCommand {
       await start();
     },
   };
+}
+
+type LocalDeps = Pick<ServiceDeps, 'config' | 'store' | 'bus' | 'log'>;
+type RequiredImpl<D> = { [K in keyof ServiceImpl<D>]-?: NonNullable<ServiceImpl<D>[K]> };
+
+/**
+ * What a service CLI calls: the same implementation the server runs, built in this process on the service's
+ * own store, or — with `--remote host:port` — a client of a running server. One code path either way.
+ */
+export function cliBackend<D extends Record<string, { requestStream: boolean; responseStream: boolean }>>(
+  values: CliValues,
+  service: ServiceName,
+  definition: D,
+  Client: new (
+    address: string,
+    creds: ReturnType<typeof credentials.createInsecure>,
+    options?: Record<string, unknown>,
+  ) => object,
+  local: (deps: LocalDeps) => ServiceImpl<D>,
+): RequiredImpl<D> {
+  if (typeof values.remote === 'string') {
+    // Long operations (training a tokenizer, cleaning a dataset) may take minutes.
+    return remoteImpl(
+      definition,
+      createClient(Client, values.remote, { deadlineMs: 600_000 }),
+    ) as RequiredImpl<D>;
+  }
+  const config = loadConfig();
+  return local({
+    config,
+    store: openStore(config.home, service),
+    bus: new MemoryBus(),
+    log: createLogger(service, 'warn'),
+  }) as RequiredImpl<D>;
 }

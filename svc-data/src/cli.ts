@@ -2,19 +2,13 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
   type CliValues,
-  createClient,
-  createLogger,
+  cliBackend,
   infoCommand,
   intFlag,
   LabError,
-  loadConfig,
   localCallContext,
-  MemoryBus,
-  openStore,
-  remoteImpl,
   remoteOption,
   runCli,
-  type ServiceImpl,
   serveCommand,
 } from '@lab/common';
 import {
@@ -28,25 +22,9 @@ import {
 } from '@lab/proto/data';
 import { createDataImpl } from './service.ts';
 
-type Impl = ServiceImpl<typeof DataServiceService>;
-type Required<T> = { [K in keyof T]-?: NonNullable<T[K]> };
-
-/** The same implementation the server runs, in this process; or a client of a server with --remote. */
-function backend(values: CliValues): Required<Impl> {
-  if (typeof values.remote === 'string') {
-    return remoteImpl(
-      DataServiceService,
-      createClient(DataServiceClient, values.remote, { deadlineMs: 600_000 }),
-    ) as Required<Impl>;
-  }
-  const config = loadConfig();
-  return createDataImpl({
-    config,
-    store: openStore(config.home, 'data'),
-    bus: new MemoryBus(),
-    log: createLogger('data', 'warn'),
-  }) as Required<Impl>;
-}
+/** The service's implementation in this process, or a client of a running server with --remote. */
+const backend = (values: CliValues) =>
+  cliBackend(values, 'data', DataServiceService, DataServiceClient, createDataImpl);
 
 const out = (s: string): void => {
   process.stdout.write(`${s}\n`);

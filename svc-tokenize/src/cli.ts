@@ -2,46 +2,25 @@ import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CliValues,
-  createClient,
-  createLogger,
+  cliBackend,
   infoCommand,
   intFlag,
   LabError,
   loadConfig,
   localCallContext,
-  MemoryBus,
   openStore,
-  remoteImpl,
   remoteOption,
   requireString,
   runCli,
-  type ServiceImpl,
   serveCommand,
 } from '@lab/common';
 import { TokenizeServiceClient, TokenizeServiceService } from '@lab/proto/tokenize';
 import { TokenizerRegistry } from './registry.ts';
 import { createTokenizeImpl } from './service.ts';
 
-type Impl = ServiceImpl<typeof TokenizeServiceService>;
-type Required<T> = { [K in keyof T]-?: NonNullable<T[K]> };
-
-/** The same implementation the server runs, in this process; or a client of a server with --remote. */
-function backend(values: CliValues): Required<Impl> {
-  if (typeof values.remote === 'string') {
-    return remoteImpl(
-      TokenizeServiceService,
-      createClient(TokenizeServiceClient, values.remote, { deadlineMs: 600_000 }),
-    ) as Required<Impl>;
-  }
-  const config = loadConfig();
-  const store = openStore(config.home, 'tokenize');
-  return createTokenizeImpl({
-    config,
-    store,
-    bus: new MemoryBus(),
-    log: createLogger('tokenize', 'warn'),
-  }) as Required<Impl>;
-}
+/** The service's implementation in this process, or a client of a running server with --remote. */
+const backend = (values: CliValues) =>
+  cliBackend(values, 'tokenize', TokenizeServiceService, TokenizeServiceClient, createTokenizeImpl);
 
 /** TEXT from the positional argument or --file. */
 function inputText(values: CliValues, positionals: string[]): string {
