@@ -2,6 +2,9 @@
  * Keeps the events of streams the gateway started on behalf of HTTP clients (a tokenizer training run),
  * so a client can POST to start, then follow — or re-follow after a reconnect — over SSE.
  */
+import type { Context } from 'hono';
+import { resumePoint, sseResponse } from './sse.ts';
+
 export interface RelayEvent<T> {
   seq: number;
   data: T;
@@ -87,4 +90,39 @@ export class StreamRelay<T> {
       this.jobs.delete(oldest[0]);
     }
   }
+}
+
+/**
+ * Waits for a stream's first event, so bad input fails the request that started it (a gRPC stream reports
+ * INVALID_ARGUMENT with its first read), then hands back the whole stream, first event included.
+ */
+export async function started<T>(events: AsyncIterable<T>): Promise<AsyncGenerator<T>> {
+  const it = events[Symbol.asyncIterator]();
+  const first = await it.next();
+  return (async function* () {
+    if (!first.done) yield first.value;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  })();
+}
+
+/** GET …/{jobId}/events: the relayed run as SSE (`progress` events, resumable by Last-Event-ID), or 404. */
+export function relayResponse<T>(c: Context, relay: StreamRelay<T>, jobId: string, what: string) {
+  if (!relay.has(jobId)) {
+    return c.json(
+      { error: { code: 'NOT_FOUND', message: `jobId: no ${what} ${jobId}`, field: 'jobId' } },
+      404,
+    );
+  }
+  return sseResponse(c, 15_000, (stream, aborted) =>
+    relay.follow(
+      jobId,
+      resumePoint(c, 0) ?? 0,
+      (e) => stream.writeSSE({ id: String(e.seq), event: 'progress', data: JSON.stringify(e.data) }),
+      aborted,
+    ),
+  );
 }

@@ -5,8 +5,7 @@ import type { Progress } from '@lab/proto/common';
 import type { IngestEvent, UploadChunk } from '@lab/proto/data';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
-import { StreamRelay } from '../relay.ts';
-import { resumePoint, sseResponse } from '../sse.ts';
+import { relayResponse, StreamRelay, started } from '../relay.ts';
 
 const tags = ['data'];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -345,20 +344,6 @@ const routes = {
   }),
 };
 
-/** Waits for a stream's first event (so bad input fails the request that started it), then relays the rest. */
-async function started<T>(events: AsyncIterable<T>): Promise<AsyncGenerator<T>> {
-  const it = events[Symbol.asyncIterator]();
-  const first = await it.next();
-  return (async function* () {
-    if (!first.done) yield first.value;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return;
-      yield n.value;
-    }
-  })();
-}
-
 /** Progress events as DataJobProgress; `last` picks the result fields out of the final event. */
 async function* toJobProgress<E extends { progress?: Progress | undefined }>(
   events: AsyncIterable<E>,
@@ -537,21 +522,8 @@ export function dataRoutes(app: OpenAPIHono, services: ServiceClients) {
     return c.json({ jobId }, 202);
   });
 
-  app.openapi(routes.jobEvents, (c) => {
-    const { jobId } = c.req.valid('param');
-    if (!relay.has(jobId)) {
-      return c.json(
-        { error: { code: 'NOT_FOUND', message: `jobId: no data job ${jobId}`, field: 'jobId' } },
-        404,
-      );
-    }
-    return sseResponse(c, 15_000, (stream, aborted) =>
-      relay.follow(
-        jobId,
-        resumePoint(c, 0) ?? 0,
-        (e) => stream.writeSSE({ id: String(e.seq), event: 'progress', data: JSON.stringify(e.data) }),
-        aborted,
-      ),
-    ) as never;
-  });
+  app.openapi(
+    routes.jobEvents,
+    (c) => relayResponse(c, relay, c.req.valid('param').jobId, 'data job') as never,
+  );
 }

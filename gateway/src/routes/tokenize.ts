@@ -4,8 +4,7 @@ import { fromServiceError, localCallContext } from '@lab/common';
 import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
-import { StreamRelay } from '../relay.ts';
-import { resumePoint, sseResponse } from '../sse.ts';
+import { relayResponse, StreamRelay, started } from '../relay.ts';
 
 const tags = ['tokenize'];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -356,41 +355,19 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
       },
       ctx(),
     );
-    // Wait for the first event, so bad input (a taken name, a vocabulary too small) answers this request.
-    const it = stream[Symbol.asyncIterator]();
-    const first = await it.next();
-    async function* rest(): AsyncGenerator<TrainTokenizerEvent> {
-      if (!first.done) yield first.value;
-      for (;;) {
-        const n = await it.next();
-        if (n.done) return;
-        yield n.value;
-      }
-    }
-    relay.start(jobId, mapProgress(rest()), (err) => {
+    // Bad input (a taken name, a vocabulary too small) answers this request, not the event stream.
+    const events = await started(stream);
+    relay.start(jobId, mapProgress(events), (err) => {
       const e = fromServiceError(err).toJSON();
       return { state: 'failed', merges: 0, total: 0, message: e.message, error: e };
     });
     return c.json({ jobId }, 202);
   });
 
-  app.openapi(routes.trainEvents, (c) => {
-    const { jobId } = c.req.valid('param');
-    if (!relay.has(jobId)) {
-      return c.json(
-        { error: { code: 'NOT_FOUND', message: `jobId: no training run ${jobId}`, field: 'jobId' } },
-        404,
-      );
-    }
-    return sseResponse(c, 15_000, (stream, aborted) =>
-      relay.follow(
-        jobId,
-        resumePoint(c, 0) ?? 0,
-        (e) => stream.writeSSE({ id: String(e.seq), event: 'progress', data: JSON.stringify(e.data) }),
-        aborted,
-      ),
-    ) as never;
-  });
+  app.openapi(
+    routes.trainEvents,
+    (c) => relayResponse(c, relay, c.req.valid('param').jobId, 'training run') as never,
+  );
 }
 
 async function* mapProgress(events: AsyncIterable<TrainTokenizerEvent>): AsyncGenerator<TrainProgress> {
