@@ -2,15 +2,9 @@
 // page of text (~3,500 characters) drawn again. Includes the page's 30 ms debounce and the round trip to
 // svc-tokenize through the gateway. Prints the distribution; the target is under 100 ms.
 import { startStack } from '../../supervisor/src/stack.ts';
-import { launchBrowser } from '../test/browser.ts';
+import { launchBrowser, PAGE_OF_TEXT } from '../test/browser.ts';
 import { ensureDist } from '../test/dist.ts';
 
-const PAGE_OF_TEXT = Array.from(
-  { length: 24 },
-  (_, i) =>
-    `Paragraph ${i + 1}: language models read text as tokens, not letters; the tokenizer decides where the cuts fall. ` +
-    `const total${i} = values.reduce((a, b) => a + b, ${i * 17});`,
-).join('\n');
 const KEYS = 30;
 
 // In-page code as a string: tsx's transform would add helpers to a function that the browser lacks.

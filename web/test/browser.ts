@@ -92,3 +92,11 @@ export async function launchBrowser(
     },
   };
 }
+
+/** About one printed page of English prose with some code and numbers (~3,800 characters), for typing tests. */
+export const PAGE_OF_TEXT = Array.from(
+  { length: 24 },
+  (_, i) =>
+    `Paragraph ${i + 1}: language models read text as tokens, not letters; the tokenizer decides where the cuts fall. ` +
+    `const total${i} = values.reduce((a, b) => a + b, ${i * 17});`,
+).join('\n');

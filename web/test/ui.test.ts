@@ -3,7 +3,7 @@
 import { getEncoding } from 'js-tiktoken';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LaunchedBrowser, launchBrowser } from './browser.ts';
+import { type LaunchedBrowser, launchBrowser, PAGE_OF_TEXT } from './browser.ts';
 import { ensureDist } from './dist.ts';
 
 /** The part of supervisor/src/stack.ts this test uses. Imported at run time (not type-checked with web/) so that
@@ -22,14 +22,6 @@ const STACK_MODULE = new URL('../../supervisor/src/stack.ts', import.meta.url).h
 
 const SERVICES = ['tokenize', 'data', 'train', 'infer', 'eval'];
 const SHOTS = process.env.LAB_SCREENSHOTS ?? '/tmp';
-
-/** About one printed page of English prose with some code and numbers (~3,500 characters). */
-const PAGE_OF_TEXT = Array.from(
-  { length: 24 },
-  (_, i) =>
-    `Paragraph ${i + 1}: language models read text as tokens, not letters; the tokenizer decides where the cuts fall. ` +
-    `const total${i} = values.reduce((a, b) => a + b, ${i * 17});`,
-).join('\n');
 
 async function countLine(p: Page): Promise<number> {
   const attr = await p.getByTestId('tok-count').getAttribute('data-count');
