@@ -6,8 +6,8 @@
 // 2. Quality of near-duplicate detection: real paragraphs with planted near duplicates at several edit
 //    rates; precision and recall at several thresholds.
 import { readFileSync } from 'node:fs';
-import { datasetPath } from '@lab/common';
-import { jaccardSorted, MinHasher, mulberry32, nearDedup } from '../src/dedup.ts';
+import { datasetPath, mulberry32 } from '@lab/common';
+import { jaccardSorted, MinHasher, nearDedup } from '../src/dedup.ts';
 import type { Doc } from '../src/registry.ts';
 import { parseSteps, runStep } from '../src/steps.ts';
 

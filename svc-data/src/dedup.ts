@@ -2,6 +2,7 @@
 // (32-bit hashes, shingles hashed once, permutations in typed arrays), banded LSH for candidates, and a
 // check of each candidate pair's exact Jaccard similarity (of the shingle sets) against the threshold.
 import { createHash } from 'node:crypto';
+import { mulberry32 } from '@lab/common';
 
 export interface Duplicate {
   /** Index of the removed document. */
@@ -39,18 +40,6 @@ export function exactDedup(texts: readonly string[], normalize = true): DedupRes
     }
   });
   return { keep, duplicates, clusters: clustered.size };
-}
-
-/** Deterministic 32-bit PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface MinHashOptions {

@@ -1,9 +1,9 @@
 // Transform steps: parameters (zod, every default filled in), and the step functions over a version's
 // documents, each with a report of what it changed or removed and why.
-import { LabError } from '@lab/common';
+import { LabError, mulberry32 } from '@lab/common';
 import { z } from 'zod';
 import { excerpt, normalizeText, PII_KINDS, type PiiKind, scrubPii } from './clean.ts';
-import { type DedupResult, exactDedup, mulberry32, nearDedup } from './dedup.ts';
+import { type DedupResult, exactDedup, nearDedup } from './dedup.ts';
 import { fnv1a, GOPHER_DEFAULTS, qualityCheck } from './quality.ts';
 import type { Doc, StepReportRecord } from './registry.ts';
 

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { datasetPath } from '@lab/common';
+import { datasetPath, mulberry32 } from '@lab/common';
 import { describe, expect, it } from 'vitest';
 import { luhnValid, normalizeText, scrubPii, stripHtml } from '../src/clean.ts';
-import { exactDedup, lshParams, MinHasher, mulberry32, nearDedup } from '../src/dedup.ts';
+import { exactDedup, lshParams, MinHasher, nearDedup } from '../src/dedup.ts';
 import { formatOf, type ReadState, readDocuments } from '../src/ingest.ts';
 import { GOPHER_DEFAULTS, qualityCheck } from '../src/quality.ts';
 import { dtypeFor, loadShardFile, openShards, ShardWriter } from '../src/shards.ts';

@@ -1,20 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { datasetPath } from '@lab/common';
+import { datasetPath, mulberry32 } from '@lab/common';
 
 export const DATASETS = datasetPath();
 export const SHAKESPEARE = readFileSync(`${DATASETS}/tinyshakespeare/input.txt`, 'utf8');
 
-/** Deterministic PRNG (mulberry32) so property tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so property tests are reproducible. */
+export const rng = mulberry32;
 
 const POOL = [
   ' ',
