@@ -10,4 +10,5 @@ export * from './remote.ts';
 export * from './service.ts';
 export * from './store.ts';
 export * from './telemetry.ts';
+export * from './tokenizers.ts';
 export * from './worker.ts';

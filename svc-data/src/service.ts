@@ -5,9 +5,7 @@ import { basename, join } from 'node:path';
 import {
   bindService,
   type CallContext,
-  callUnary,
-  createClient,
-  fromServiceError,
+  fetchTokenizerJson,
   LabError,
   type ServiceBinding,
   type ServiceDeps,
@@ -25,7 +23,6 @@ import {
   type TransformEvent,
   type UploadChunk,
 } from '@lab/proto/data';
-import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { isBuiltinName } from '@lab/tokenizer';
 import {
   checkFile,
@@ -204,20 +201,15 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
     }
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
       throw invalid('tokenizer', `"${name}" is not a tokenizer name`);
-    const client = createClient(TokenizeServiceClient, deps.config.addresses.tokenize);
     try {
-      const { json } = await callUnary(client.exportTokenizer.bind(client), { tokenizer: name });
-      return { name, json };
+      return { name, json: await fetchTokenizerJson(deps.config.addresses.tokenize, name) };
     } catch (err) {
-      const e = fromServiceError(err);
-      if (e.code !== 'NOT_FOUND') throw e;
+      if ((err as LabError).code !== 'NOT_FOUND') throw err;
       throw new LabError(
         'NOT_FOUND',
         `tokenizer: unknown tokenizer "${name}" (char, gpt2, cl100k_base, o200k_base, a tokenizer.json path, or a name from svc-tokenize)`,
         'tokenizer',
       );
-    } finally {
-      client.close();
     }
   }
 

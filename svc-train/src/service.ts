@@ -1,8 +1,8 @@
 import {
   bindService,
   type CallContext,
-  callUnary,
   createClient,
+  fetchTokenizerJson,
   openWorkQueue,
   remoteImpl,
   type ServiceBinding,
@@ -11,7 +11,6 @@ import {
   type WorkQueue,
 } from '@lab/common';
 import { DataServiceClient, DataServiceService } from '@lab/proto/data';
-import { TokenizeServiceClient } from '@lab/proto/tokenize';
 import { type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
 import { collectTokens } from './jobs/dataset-tokens.ts';
 import { estimate } from './jobs/estimate.ts';
@@ -112,14 +111,7 @@ export async function createTrainImpl(
         client.close();
       }
     },
-    fetchTokenizer: async (name) => {
-      const client = createClient(TokenizeServiceClient, deps.config.addresses.tokenize);
-      try {
-        return (await callUnary(client.exportTokenizer.bind(client), { tokenizer: name })).json;
-      } finally {
-        client.close();
-      }
-    },
+    fetchTokenizer: (name) => fetchTokenizerJson(deps.config.addresses.tokenize, name),
   });
   await manager.start();
 
