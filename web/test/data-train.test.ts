@@ -148,7 +148,8 @@ describe('Data and Train pages on the real stack', () => {
     const jobState = page.getByTestId('job-state');
     await page.getByTestId('job-pause').click();
     await expect.poll(() => jobState.getAttribute('data-state'), { timeout: 30_000 }).toBe('paused');
-    expect(await page.getByTestId('job-resume').isEnabled()).toBe(true);
+    // The state arrives over SSE, the pause request's answer over HTTP (up to 100 ms later): either may be first.
+    await expect.poll(() => page.getByTestId('job-resume').isEnabled()).toBe(true);
     expect(await page.getByTestId('job-pause').isDisabled()).toBe(true);
     const pausedPoints = Number(await chart.getAttribute('data-points'));
     await page.getByTestId('job-resume').click();
