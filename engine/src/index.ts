@@ -41,8 +41,8 @@ export {
   type PresetName,
   preset,
 } from './models/config.ts';
-export { forward, paramLayout, paramSpecs } from './models/model.ts';
-export { ParamLayout, type ParamSpec } from './models/params.ts';
+export { forward, PARAM, paramInputs, paramLayout, paramLookup, paramSpecs } from './models/model.ts';
+export { BUCKET_ELEMENTS, type ParamBucket, ParamLayout, type ParamSpec } from './models/params.ts';
 export { ModelProto as OnnxModelProto } from './onnx/gen/onnx.ts';
 export { Rng, type RngState } from './rng.ts';
 export { type AdaptiveOptions, AdaptiveSession } from './runtime/adaptive.ts';
@@ -56,7 +56,8 @@ export {
   type SessionOptions,
 } from './runtime/session.ts';
 export { BatchSampler } from './train/data.ts';
-export { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig } from './train/graphs.ts';
+export { bucketViews, DropoutMasks, type Feeds, tensorViews } from './train/feeds.ts';
+export { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './train/graphs.ts';
 export { type PretrainEvent, type PretrainOptions, type PretrainResult, pretrain } from './train/pretrain.ts';
 export { cosineLr, type LrSchedule } from './train/schedule.ts';
 export { type Batch, type StepResult, Trainer, type TrainerOptions } from './train/trainer.ts';

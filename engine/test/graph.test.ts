@@ -33,6 +33,25 @@ describe('graph builder', () => {
     expect(Array.from(out.y.data as Float32Array)).toEqual(new Array(8).fill(0.25));
   });
 
+  it('prunes nodes no output depends on, such as gradients of constants', async () => {
+    const { gradients } = await import('../src/graph/autodiff.ts');
+    const g = new Graph('prune');
+    const x = g.input('x', 'float32', [2, 3]);
+    // The mask is a constant: Add's VJP still builds its (useless) reduced gradient.
+    const mask = g.constant('float32', [3], [0, -1, -2]);
+    const loss = op.reduceSum(g, op.mul(g, op.add(g, x, mask), op.add(g, x, mask)), [0, 1], false);
+    const [dx] = gradients(g, loss, [x]);
+    g.output(dx, 'dx');
+    const before = g.nodes.length;
+    const bytes = g.toBytes();
+    expect(g.nodes.length).toBeLessThan(before);
+    expect(g.nodes.some((n) => n.op === 'ReduceSum' && n.inputs[0].startsWith('grad.'))).toBe(false);
+    const s = await createSession(bytes);
+    const out = await s.run({ x: f32([1, 2, 3, 4, 5, 6], [2, 3]) });
+    // d/dx Σ (x + mask)² = 2(x + mask)
+    expect(Array.from(out.dx.data as Float32Array)).toEqual([2, 2, 2, 8, 8, 8]);
+  });
+
   it('rejects shape mismatches at build time', () => {
     const g = new Graph('bad');
     const a = g.input('a', 'float32', [2, 3]);
@@ -156,6 +175,7 @@ describe('checkpoints', () => {
 describe('optimisation levels', () => {
   it('the training-step graph runs at every ORT optimisation level with the same results', async () => {
     const { buildStepGraph, DEFAULT_OPTIM } = await import('../src/train/graphs.ts');
+    const { bucketViews, tensorViews } = await import('../src/train/feeds.ts');
     const { ort } = await import('../src/runtime/session.ts');
     const cfg = preset('nanogpt-cpu', { vocabSize: 11, nLayer: 1, blockSize: 8 });
     const layout = paramLayout(cfg);
@@ -166,7 +186,6 @@ describe('optimisation levels', () => {
       seq: 8,
       optim: DEFAULT_OPTIM,
       ignoreIndex: -100,
-      seed: 1,
       mode: 'step',
       accumulateIn: false,
       gradScale: 1,
@@ -174,10 +193,10 @@ describe('optimisation levels', () => {
     const P = layout.total;
     const ids = BigInt64Array.from({ length: 16 }, (_, i) => BigInt(i % 11));
     const feeds = () => ({
-      params: new ort.Tensor('float32', layout.init(1), [P]),
-      m: new ort.Tensor('float32', new Float32Array(P), [P]),
-      v: new ort.Tensor('float32', new Float32Array(P), [P]),
-      decay_mask: new ort.Tensor('float32', layout.decayMask(), [P]),
+      ...tensorViews(layout, layout.init(1), 'param.'),
+      ...bucketViews(layout, layout.init(1), 'opt_param.'),
+      ...bucketViews(layout, new Float32Array(P), 'm.'),
+      ...bucketViews(layout, new Float32Array(P), 'v.'),
       lr: new ort.Tensor('float32', Float32Array.of(1e-3), []),
       step: new ort.Tensor('float32', Float32Array.of(1), []),
       idx: new ort.Tensor('int64', ids, [2, 8]),
@@ -189,7 +208,7 @@ describe('optimisation levels', () => {
       const out = await s.run(feeds());
       results.push(
         Number((out.loss.data as Float32Array)[0]),
-        Number((out.params_out.data as Float32Array)[123]),
+        Number((out['param_out.0'].data as Float32Array)[123]),
       );
       await s.release();
     }

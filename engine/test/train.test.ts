@@ -69,7 +69,7 @@ describe('training', () => {
     expect(r.trainLoss).toBeLessThan(2.7);
   });
 
-  it('resuming from a checkpoint reproduces the straight-through loss curve', async () => {
+  it('resuming from a checkpoint reproduces the straight-through loss curve (with dropout)', async () => {
     const cfg = gpt2Config({
       nLayer: 1,
       nHead: 2,
@@ -77,6 +77,7 @@ describe('training', () => {
       ffnHidden: 64,
       blockSize: 16,
       vocabSize: chars.length,
+      dropout: 0.1,
     });
     const a = tmp();
     const b = tmp();
@@ -104,7 +105,15 @@ describe('training', () => {
       vocabSize: 11,
     });
     const big = await Trainer.create({ cfg, batch: 4, seed: 3, optim: { weightDecay: 0.1 } });
-    const acc = await Trainer.create({ cfg, batch: 2, seed: 3, accumulate: 2, optim: { weightDecay: 0.1 } });
+    const acc = await Trainer.create({
+      cfg,
+      batch: 2,
+      seed: 3,
+      accumulate: 2,
+      optim: { weightDecay: 0.1 },
+      plan: { rowsPerRun: 2 },
+    });
+    expect(acc.plan.runs).toBe(2);
     const ids = BigInt64Array.from({ length: 32 }, (_, i) => BigInt((i * 7) % 11));
     const tg = BigInt64Array.from({ length: 32 }, (_, i) => BigInt((i * 5 + 1) % 11));
     for (let s = 0; s < 3; s++) {

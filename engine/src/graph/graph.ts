@@ -207,6 +207,34 @@ export class Graph {
     }
   }
 
+  /**
+   * Drop nodes (and initializers) that no graph output depends on. VJP rules build a gradient for every
+   * float input, constants included (a causal mask's is a reduction over [B, H, T, T]); ORT runs dead
+   * nodes rather than removing them, so they are removed here.
+   */
+  prune(): number {
+    const live = new Set(this.outputs.map((o) => o.name));
+    const kept: GraphNode[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => live.has(o))) continue;
+      kept.push(n);
+      for (const x of n.inputs) if (x !== '') live.add(x);
+    }
+    const removed = this.nodes.length - kept.length;
+    if (removed === 0) return 0;
+    kept.reverse();
+    this.nodes.length = 0;
+    this.nodes.push(...kept);
+    this.producer.clear();
+    kept.forEach((n, i) => {
+      for (const o of n.outputs) this.producer.set(o, i);
+    });
+    for (const name of [...this.initializers.keys()]) if (!live.has(name)) this.initializers.delete(name);
+    for (const [key, v] of this.constCache) if (!this.initializers.has(v.name)) this.constCache.delete(key);
+    return removed;
+  }
+
   /** Structural checks that ORT would otherwise report less readably (or by crashing). */
   validate(): void {
     const known = new Set<string>([...this.inputs.map((v) => v.name), ...this.initializers.keys()]);
@@ -294,8 +322,9 @@ export class Graph {
     };
   }
 
-  /** Validate, then serialise to ONNX bytes. */
+  /** Prune, validate, then serialise to ONNX bytes. */
   toBytes(): Uint8Array {
+    this.prune();
     this.validate();
     return ModelProto.encode(this.toProto()).finish();
   }
@@ -378,7 +407,6 @@ export const KNOWN_OPS = new Set([
   'Cast',
   'Expand',
   'Identity',
-  'Dropout',
   'SoftmaxCrossEntropyLoss',
   'Unsqueeze',
   'Squeeze',

@@ -525,30 +525,7 @@ rule('Gather', (g, n, [dy]) => {
   return [dt, undefined];
 });
 
-// ---------- training-only ops ----------
-
-/** Inverted dropout in training mode; ORT's generator is seeded once per session and advances per run. */
-export function dropout(g: Graph, x: Value, ratio: number, seed: number): Value {
-  if (ratio <= 0) return x;
-  const [y] = g.node(
-    'Dropout',
-    [x, g.scalar(ratio, x.dtype), g.constant('bool', [], [1])],
-    [
-      { dtype: x.dtype, shape: x.shape },
-      { dtype: 'bool', shape: x.shape },
-    ],
-    { seed },
-  );
-  return y;
-}
-rule('Dropout', (g, n, [dy]) => {
-  const [x, r] = ins(g, n);
-  const [, mask] = outs(g, n);
-  const ratio = Number(g.initializers.get(r.name)!.data[0]);
-  // Where on the bool mask avoids materialising a float copy of it (the mask can be [B,H,T,T]).
-  const scaled = mul(g, dy!, g.scalar(1 / (1 - ratio), x.dtype));
-  return [where(g, mask, scaled, g.scalar(0, x.dtype)), undefined, undefined];
-});
+// ---------- loss ----------
 
 /**
  * Mean cross-entropy of logits [N, C] against int64 targets [N], skipping `ignoreIndex`.

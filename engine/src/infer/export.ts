@@ -6,7 +6,7 @@ import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { headDim, type ModelConfig } from '../models/config.ts';
 import type { ForwardCtx, KvPair } from '../models/layers.ts';
-import { forward, paramLayout } from '../models/model.ts';
+import { forward, paramLayout, paramLookup } from '../models/model.ts';
 
 export interface ExportOptions {
   /** Also output `attn_probs.N` [batch, heads, seq, total] per layer. */
@@ -70,17 +70,12 @@ export function buildInferenceGraph(cfg: ModelConfig, params: Float32Array, opts
   const ctx: ForwardCtx = {
     g,
     cfg,
-    p: (name) => {
-      const w = weights.get(name);
-      if (!w) throw new Error(`unknown parameter '${name}'`);
-      return w;
-    },
+    p: paramLookup(weights),
     batch: 'batch',
     seq: 'seq',
     positions,
     mask,
     train: false,
-    nextSeed: () => 0,
     past,
     presents,
     attnProbs: opts.attentionProbs ? attnProbs : undefined,

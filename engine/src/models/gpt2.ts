@@ -10,6 +10,7 @@ import {
   type ForwardCtx,
   linear,
   norm,
+  scaleQueries,
   sinusoidTable,
   swiglu,
 } from './layers.ts';
@@ -77,14 +78,16 @@ function block(ctx: ForwardCtx, x: Value, i: number): Value {
   const h = `transformer.h.${i}`;
   const d = headDim(cfg);
   return g.scope(`h.${i}`, () => {
-    // x = x + attn(ln_1(x))
+    // x = x + attn(ln_1(x)); c_attn's q columns carry attention's 1/√d (see scaleQueries)
+    const qkvSizes = [cfg.nHead * d, cfg.nKvHead * d, cfg.nKvHead * d];
+    const cAttnB = optBias(ctx, `${h}.attn.c_attn.bias`);
     const qkv = linear(
       g,
       norm(ctx, x, `${h}.ln_1`),
-      ctx.p(`${h}.attn.c_attn.weight`),
-      optBias(ctx, `${h}.attn.c_attn.bias`),
+      scaleQueries(ctx, ctx.p(`${h}.attn.c_attn.weight`), qkvSizes),
+      cAttnB && scaleQueries(ctx, cAttnB, qkvSizes),
     );
-    const [q, k, v] = op.split(g, qkv, [cfg.nHead * d, cfg.nKvHead * d, cfg.nKvHead * d], -1);
+    const [q, k, v] = op.split(g, qkv, qkvSizes, -1);
     const a = attention(ctx, q, k, v, i);
     const proj = linear(g, a, ctx.p(`${h}.attn.c_proj.weight`), optBias(ctx, `${h}.attn.c_proj.bias`));
     x = op.add(g, x, dropout(ctx, proj));

@@ -10,6 +10,7 @@ import {
   type ForwardCtx,
   linear,
   norm,
+  scaleQueries,
   sinusoidTable,
   swiglu,
 } from './layers.ts';
@@ -68,12 +69,13 @@ export function llamaParams(cfg: ModelConfig): ParamSpec[] {
   return ps;
 }
 
-function proj(ctx: ForwardCtx, x: Value, name: string): Value {
+/** An nn.Linear ([out, in] weight); `scale` maps weight and bias first (query scaling). */
+function proj(ctx: ForwardCtx, x: Value, name: string, scale: (w: Value) => Value = (w) => w): Value {
   const bias =
     ctx.cfg.bias && name.includes('self_attn') && !name.includes('o_proj')
-      ? ctx.p(`${name}.bias`)
+      ? scale(ctx.p(`${name}.bias`))
       : undefined;
-  return linear(ctx.g, x, ctx.p(`${name}.weight`), bias, true);
+  return linear(ctx.g, x, scale(ctx.p(`${name}.weight`)), bias, true);
 }
 
 function layer(ctx: ForwardCtx, x: Value, i: number): Value {
@@ -83,7 +85,8 @@ function layer(ctx: ForwardCtx, x: Value, i: number): Value {
     const h = norm(ctx, x, `${l}.input_layernorm`);
     const a = attention(
       ctx,
-      proj(ctx, h, `${l}.self_attn.q_proj`),
+      // q_proj carries attention's 1/√d (see scaleQueries)
+      proj(ctx, h, `${l}.self_attn.q_proj`, (w) => scaleQueries(ctx, w)),
       proj(ctx, h, `${l}.self_attn.k_proj`),
       proj(ctx, h, `${l}.self_attn.v_proj`),
       i,

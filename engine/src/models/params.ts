@@ -22,8 +22,24 @@ export interface ParamEntry extends ParamSpec {
   readonly size: number;
 }
 
+/** Consecutive parameters that the optimizer updates as one flat slice of the layout. */
+export interface ParamBucket {
+  readonly offset: number;
+  readonly size: number;
+  readonly entries: readonly ParamEntry[];
+}
+
+/**
+ * Largest bucket (elements) of small parameters grouped for the optimizer; bigger tensors are buckets
+ * of their own. AdamW alone, measured with 2 threads: nanogpt-cpu (0.8M parameters) one flat vector
+ * 6.2 ms, per tensor 8.0 ms (27 × 13 nodes), buckets of ≤ 256K 5.0 ms; nanogpt-shakespeare (10.7M)
+ * flat 157 ms (43 MB vectors stream from memory), per tensor 92 ms.
+ */
+export const BUCKET_ELEMENTS = 262_144;
+
 export class ParamLayout {
   readonly entries: ParamEntry[] = [];
+  readonly buckets: ParamBucket[] = [];
   readonly byName = new Map<string, ParamEntry>();
   readonly total: number;
 
@@ -38,6 +54,23 @@ export class ParamLayout {
       offset += size;
     }
     this.total = offset;
+    let group: ParamEntry[] = [];
+    const close = (): void => {
+      if (!group.length) return;
+      const last = group[group.length - 1];
+      this.buckets.push({
+        offset: group[0].offset,
+        size: last.offset + last.size - group[0].offset,
+        entries: group,
+      });
+      group = [];
+    };
+    for (const e of this.entries) {
+      const size = group.length ? e.offset + e.size - group[0].offset : e.size;
+      if (size > BUCKET_ELEMENTS) close();
+      group.push(e);
+    }
+    close();
   }
 
   get(name: string): ParamEntry {

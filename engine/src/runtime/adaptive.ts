@@ -3,7 +3,7 @@
 // ~71 ms on one thread), but when other processes compete for the cores every parallel kernel waits on a
 // descheduled thread: measured means 145-174 ms (2 threads, spinning), 103-107 (2, no spinning), 91 (1).
 // Runs are bitwise identical across these settings for our graphs (checked), so switching is invisible
-// to the numbers; graphs with Dropout keep one session because each session has its own RNG stream.
+// to the numbers (dropout masks are graph inputs, so no session has a random stream of its own).
 import os from 'node:os';
 import { createSession, type ort, type Session, type SessionOptions } from './session.ts';
 

@@ -1,11 +1,15 @@
 // The training-step graph: forward, cross-entropy, backward, global-norm clipping and AdamW, all in one
-// ONNX graph so a step is one session.run. Weights and AdamW moments are flat [P] tensors in and out.
+// ONNX graph so a step is one session.run. The forward reads each parameter as its own input
+// (`param.<name>`); the optimizer works on buckets of the layout (ParamLayout.buckets): `opt_param.<k>`,
+// `m.<k>`, `v.<k>` in, `param_out.<k>`, `m_out.<k>`, `v_out.<k>` out, and `grad_acc.<k>` when
+// accumulating. All are views into the trainer's flat buffers (the forward's and the optimizer's
+// parameter inputs view the same memory). Dropout keep masks are inputs too (`dropout_mask.N`).
 import { gradients } from '../graph/autodiff.ts';
 import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import type { ModelConfig } from '../models/config.ts';
-import { forward, staticCtx, unpackParams } from '../models/model.ts';
-import type { ParamLayout } from '../models/params.ts';
+import { forward, PARAM, paramInputs, paramLookup, staticCtx } from '../models/model.ts';
+import type { ParamBucket, ParamLayout } from '../models/params.ts';
 
 export interface OptimConfig {
   beta1: number;
@@ -18,6 +22,21 @@ export interface OptimConfig {
 
 export const DEFAULT_OPTIM: OptimConfig = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, clip: 1.0 };
 
+/** Graph input/output name prefixes of the state that travels with the parameters. */
+export const STATE = {
+  param: PARAM,
+  optParam: 'opt_param.',
+  paramOut: 'param_out.',
+  m: 'm.',
+  mOut: 'm_out.',
+  v: 'v.',
+  vOut: 'v_out.',
+  gradAcc: 'grad_acc.',
+  gradAccOut: 'grad_acc_out.',
+  /** `grad.<worker>.<bucket>`: a worker's summed gradient, into the apply graph. */
+  grad: 'grad.',
+} as const;
+
 export interface StepGraphSpec {
   cfg: ModelConfig;
   layout: ParamLayout;
@@ -25,11 +44,9 @@ export interface StepGraphSpec {
   seq: number;
   optim: OptimConfig;
   ignoreIndex: number;
-  /** Seed for the graph's dropout nodes. */
-  seed: number;
   /**
    * 'step': apply the optimizer (the last micro-batch); 'accumulate': only add this micro-batch's
-   * gradient into `grad_acc`. With `accumulateIn`, the step graph also takes `grad_acc` in.
+   * gradient into `grad_acc.*`. With `accumulateIn`, the step graph also takes `grad_acc.*` in.
    */
   mode: 'step' | 'accumulate';
   accumulateIn: boolean;
@@ -40,12 +57,10 @@ export interface StepGraphSpec {
 function lossOf(
   g: Graph,
   cfg: ModelConfig,
-  layout: ParamLayout,
-  params: Value,
-  spec: { batch: number; seq: number; train: boolean; seed: number; ignoreIndex: number },
+  params: ReadonlyMap<string, Value>,
+  spec: { batch: number; seq: number; train: boolean; ignoreIndex: number },
 ): Value {
-  const p = unpackParams(g, layout, params);
-  const ctx = staticCtx(g, cfg, p, spec.batch, spec.seq, spec.train, spec.seed);
+  const ctx = staticCtx(g, cfg, paramLookup(params), spec.batch, spec.seq, spec.train);
   const idx = g.input('idx', 'int64', [spec.batch, spec.seq]);
   const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
   const logits = forward(ctx, idx);
@@ -53,7 +68,7 @@ function lossOf(
   return op.crossEntropy(g, flat, op.reshape(g, targets, [spec.batch * spec.seq]), spec.ignoreIndex);
 }
 
-/** Forward + loss only (evaluation); inputs params, idx, targets; output loss. */
+/** Forward + loss only (evaluation); inputs param.*, idx, targets; output loss. */
 export function buildEvalGraph(
   cfg: ModelConfig,
   layout: ParamLayout,
@@ -62,59 +77,112 @@ export function buildEvalGraph(
   ignoreIndex = -100,
 ): Graph {
   const g = new Graph('eval');
-  const params = g.input('params', 'float32', [layout.total]);
-  const loss = lossOf(g, cfg, layout, params, { batch, seq, train: false, seed: 0, ignoreIndex });
-  g.output(loss, 'loss');
+  const params = paramInputs(g, layout);
+  g.output(lossOf(g, cfg, params, { batch, seq, train: false, ignoreIndex }), 'loss');
   return g;
 }
 
 export function buildStepGraph(spec: StepGraphSpec): Graph {
   const { cfg, layout, optim } = spec;
   const g = new Graph(spec.mode === 'step' ? 'train_step' : 'accumulate');
-  const P = layout.total;
-  const params = g.input('params', 'float32', [P]);
-  const loss = g.output(lossOf(g, cfg, layout, params, { ...spec, train: true }), 'loss');
+  const params = paramInputs(g, layout);
+  const loss = g.output(lossOf(g, cfg, params, { ...spec, train: true }), 'loss');
 
-  let [grad] = gradients(g, loss, [params], g.scalar(spec.gradScale));
-  if (spec.accumulateIn) grad = op.add(g, g.input('grad_acc', 'float32', [P]), grad);
+  const entries = layout.entries;
+  const perTensor = gradients(
+    g,
+    loss,
+    entries.map((e) => params.get(e.name)!),
+    g.scalar(spec.gradScale),
+  );
+  const index = new Map(entries.map((e, i) => [e.name, i]));
+  const grads = layout.buckets.map((b, k) => {
+    const parts = b.entries.map((e) => op.reshape(g, perTensor[index.get(e.name)!], [-1]));
+    const grad = parts.length === 1 ? parts[0] : op.concat(g, parts, 0);
+    return spec.accumulateIn ? op.add(g, g.input(`${STATE.gradAcc}${k}`, 'float32', [b.size]), grad) : grad;
+  });
   if (spec.mode === 'accumulate') {
-    g.output(grad, 'grad_acc_out');
+    grads.forEach((grad, k) => {
+      g.output(grad, `${STATE.gradAccOut}${k}`);
+    });
     return g;
   }
-
   g.scope('optim', () => {
-    const c = (x: number): Value => g.scalar(x);
-    const m = g.input('m', 'float32', [P]);
-    const v = g.input('v', 'float32', [P]);
-    const decay = g.input('decay_mask', 'float32', [P]);
-    const lr = g.input('lr', 'float32', []);
-    const t = g.input('step', 'float32', []);
-    const pow = (base: number): Value => g.node('Pow', [c(base), t], [{ dtype: 'float32', shape: [] }])[0];
-
-    // Global-norm clipping as torch.nn.utils.clip_grad_norm_: scale = min(1, clip / (‖g‖ + 1e-6)).
-    // The scale is folded into the moment coefficients (scalars) instead of a pass over the gradient.
-    const norm = g.output(op.sqrt(g, op.reduceSumSquare(g, grad)), 'grad_norm');
-    const s = optim.clip > 0 ? op.min(g, c(1), op.div(g, c(optim.clip), op.add(g, norm, c(1e-6)))) : c(1);
-
-    // AdamW as torch.optim.AdamW: p ← p(1 − lr·wd) − lr/bc1 · m / (√v/√bc2 + eps), rewritten as
-    // lr·√bc2/bc1 · m / (√v + eps·√bc2) so only scalars carry the bias corrections. Outputs are
-    // named as soon as they exist so ORT writes them straight into the caller's buffers.
-    const m2 = g.output(
-      op.add(g, op.mul(g, m, c(optim.beta1)), op.mul(g, grad, op.mul(g, s, c(1 - optim.beta1)))),
-      'm_out',
-    );
-    const s2 = op.mul(g, op.mul(g, s, s), c(1 - optim.beta2));
-    const v2 = g.output(
-      op.add(g, op.mul(g, v, c(optim.beta2)), op.mul(g, op.mul(g, grad, grad), s2)),
-      'v_out',
-    );
-    const sqrtBc2 = op.sqrt(g, op.sub(g, c(1), pow(optim.beta2)));
-    const bc1 = op.sub(g, c(1), pow(optim.beta1));
-    const denom = op.add(g, op.sqrt(g, v2), op.mul(g, sqrtBc2, c(optim.eps)));
-    const stepSize = op.div(g, op.mul(g, lr, sqrtBc2), bc1);
-    const shrink = op.sub(g, c(1), op.mul(g, decay, op.mul(g, lr, c(optim.weightDecay))));
-    const p2 = op.sub(g, op.mul(g, params, shrink), op.mul(g, op.div(g, m2, denom), stepSize));
-    g.output(p2, 'params_out');
+    adamw(g, optim, layout.buckets, grads);
   });
   return g;
+}
+
+/**
+ * The optimizer alone, for gradients computed elsewhere (data-parallel workers): the gradient of bucket
+ * k is the sum of inputs `grad.<w>.<k>` over `sources` workers; then clipping and AdamW as in a step.
+ */
+export function buildApplyGraph(layout: ParamLayout, optim: OptimConfig, sources: number): Graph {
+  const g = new Graph('apply');
+  const grads = layout.buckets.map((b, k) => {
+    const parts = Array.from({ length: sources }, (_, w) =>
+      g.input(`${STATE.grad}${w}.${k}`, 'float32', [b.size]),
+    );
+    return parts.length === 1 ? parts[0] : g.node('Sum', parts, [{ dtype: 'float32', shape: [b.size] }])[0];
+  });
+  g.scope('optim', () => {
+    adamw(g, optim, layout.buckets, grads);
+  });
+  return g;
+}
+
+/**
+ * Global-norm clipping and AdamW over the layout's buckets; scalar inputs `lr` and `step` keep schedules
+ * outside the graph. As torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW:
+ *   s = min(1, clip / (‖g‖ + 1e-6)),  m ← β1·m + (1−β1)·s·g,  v ← β2·v + (1−β2)·s²·g²,
+ *   p ← p·(1 − lr·wd·decay) − lr/bc1 · m / (√v/√bc2 + eps)
+ * with the clip scale and the bias corrections folded into scalars (lr·√bc2/bc1 and eps·√bc2). Decay is
+ * a constant mask only in buckets that mix decayed and undecayed tensors; elsewhere it is decided statically.
+ */
+function adamw(g: Graph, optim: OptimConfig, buckets: readonly ParamBucket[], grads: readonly Value[]): void {
+  const c = (x: number): Value => g.scalar(x);
+  const lr = g.input('lr', 'float32', []);
+  const t = g.input('step', 'float32', []);
+  const pow = (base: number): Value => g.node('Pow', [c(base), t], [{ dtype: 'float32', shape: [] }])[0];
+
+  const sumSq = grads.map((grad) => op.reduceSumSquare(g, grad));
+  const total = sumSq.length === 1 ? sumSq[0] : g.node('Sum', sumSq, [{ dtype: 'float32', shape: [] }])[0];
+  const norm = g.output(op.sqrt(g, total), 'grad_norm');
+  const s = optim.clip > 0 ? op.min(g, c(1), op.div(g, c(optim.clip), op.add(g, norm, c(1e-6)))) : c(1);
+  const gScale = op.mul(g, s, c(1 - optim.beta1));
+  const g2Scale = op.mul(g, op.mul(g, s, s), c(1 - optim.beta2));
+  const sqrtBc2 = op.sqrt(g, op.sub(g, c(1), pow(optim.beta2)));
+  const bc1 = op.sub(g, c(1), pow(optim.beta1));
+  const eps = op.mul(g, sqrtBc2, c(optim.eps));
+  const stepSize = op.div(g, op.mul(g, lr, sqrtBc2), bc1);
+  const shrink = op.sub(g, c(1), op.mul(g, lr, c(optim.weightDecay)));
+
+  buckets.forEach((b, k) => {
+    const grad = grads[k];
+    const shape = [b.size];
+    const p = g.input(`${STATE.optParam}${k}`, 'float32', shape);
+    const m = g.input(`${STATE.m}${k}`, 'float32', shape);
+    const v = g.input(`${STATE.v}${k}`, 'float32', shape);
+    // Outputs are named as soon as they exist so ORT writes them straight into the caller's buffers.
+    const m2 = g.output(
+      op.add(g, op.mul(g, m, c(optim.beta1)), op.mul(g, grad, gScale)),
+      `${STATE.mOut}${k}`,
+    );
+    const v2 = g.output(
+      op.add(g, op.mul(g, v, c(optim.beta2)), op.mul(g, op.mul(g, grad, grad), g2Scale)),
+      `${STATE.vOut}${k}`,
+    );
+    const update = op.mul(g, op.div(g, m2, op.add(g, op.sqrt(g, v2), eps)), stepSize);
+    g.output(op.sub(g, decayed(g, b, p, optim.weightDecay, shrink), update), `${STATE.paramOut}${k}`);
+  });
+}
+
+/** p·(1 − lr·wd) where the bucket's tensors decay: all of p, none of it, or through a constant 0/1 mask. */
+function decayed(g: Graph, b: ParamBucket, p: Value, wd: number, shrink: Value): Value {
+  const n = b.entries.filter((e) => e.decay).length;
+  if (wd === 0 || n === 0) return p;
+  if (n === b.entries.length) return op.mul(g, p, shrink);
+  const mask = new Uint8Array(b.size);
+  for (const e of b.entries) if (e.decay) mask.fill(1, e.offset - b.offset, e.offset - b.offset + e.size);
+  return op.mul(g, p, op.where(g, g.constant('bool', [b.size], mask), shrink, g.scalar(1)));
 }

@@ -1,12 +1,24 @@
-// Runs training steps on ONNX Runtime. Weights and AdamW moments stay in two sets of ORT tensors that
-// swap roles each step (outputs are written straight into the other set's preallocated buffers), so a
-// step copies nothing on the JS side.
+// Runs training steps on ONNX Runtime. Weights and AdamW moments live in two sets of flat buffers that
+// swap roles each step: the graph reads one set through per-tensor views and writes the other set's
+// views directly, so a step copies nothing on the JS side. How a step's rows are run (in one
+// session.run, in several that accumulate, or by data-parallel workers) is an ExecutionPlan.
+import type { Graph } from '../graph/graph.ts';
 import type { ModelConfig } from '../models/config.ts';
 import { paramLayout } from '../models/model.ts';
 import type { ParamLayout } from '../models/params.ts';
 import { AdaptiveSession } from '../runtime/adaptive.ts';
 import { ort, type SessionOptions, scalarOf } from '../runtime/session.ts';
-import { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig } from './graphs.ts';
+import { bucketViews, DropoutMasks, type Feeds, tensorViews } from './feeds.ts';
+import {
+  buildApplyGraph,
+  buildEvalGraph,
+  buildStepGraph,
+  DEFAULT_OPTIM,
+  type OptimConfig,
+  STATE,
+} from './graphs.ts';
+import { type ExecutionPlan, type PlanOptions, planExecution } from './plan.ts';
+import { type GradRun, GradWorkers } from './workers.ts';
 
 export interface Batch {
   /** Token ids [batch, seq], row-major. */
@@ -22,24 +34,64 @@ export interface TrainerOptions {
   seq?: number;
   optim?: Partial<OptimConfig>;
   ignoreIndex?: number;
-  /** Seeds weight init and dropout. */
+  /** Seeds weight init and dropout masks. */
   seed?: number;
-  /** Micro-batches per optimizer step. */
+  /** Micro-batches per optimizer step (gradient accumulation): a step takes batch × accumulate rows. */
   accumulate?: number;
+  /** How the step's rows are run; defaults from planExecution (rows per run, gradient workers). */
+  plan?: PlanOptions;
   /** Initial weights (flat, layout order); default GPT-2 init from `seed`. */
   params?: Float32Array;
   session?: SessionOptions;
   /**
    * Keep sessions with different threading and use whichever runs fastest (see AdaptiveSession).
-   * Default: on when `session.threads` is unset, the model has no dropout and under 20M parameters.
+   * Default: on when `session.threads` is unset, the model has under 20M parameters and the plan has
+   * no gradient workers (which are single-threaded by design).
    */
   adaptive?: boolean;
 }
 
-interface StateSet {
-  params: ort.Tensor;
-  m: ort.Tensor;
-  v: ort.Tensor;
+/** Weights and moments: flat buffers, and views of them as graph inputs and as graph outputs. */
+class StateSet {
+  readonly params: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  /** `param.*` (forward: evaluation, accumulation); `opt_param.*`, `m.*`, `v.*` (optimizer); both. */
+  readonly paramInputs: Feeds;
+  readonly optInputs: Feeds;
+  readonly inputs: Feeds;
+  readonly outputs: Feeds;
+
+  constructor(layout: ParamLayout, params: Float32Array) {
+    this.params = params;
+    this.m = new Float32Array(layout.total);
+    this.v = new Float32Array(layout.total);
+    this.paramInputs = tensorViews(layout, this.params, STATE.param);
+    this.optInputs = {
+      ...bucketViews(layout, this.params, STATE.optParam),
+      ...bucketViews(layout, this.m, STATE.m),
+      ...bucketViews(layout, this.v, STATE.v),
+    };
+    this.inputs = { ...this.paramInputs, ...this.optInputs };
+    this.outputs = {
+      ...bucketViews(layout, this.params, STATE.paramOut),
+      ...bucketViews(layout, this.m, STATE.mOut),
+      ...bucketViews(layout, this.v, STATE.vOut),
+    };
+  }
+}
+
+/** A gradient accumulator: one flat buffer, in buckets as `grad_acc.*` inputs and `grad_acc_out.*` outputs. */
+class Accumulator {
+  readonly flat: Float32Array;
+  readonly inputs: Feeds;
+  readonly outputs: Feeds;
+
+  constructor(layout: ParamLayout) {
+    this.flat = new Float32Array(layout.total);
+    this.inputs = bucketViews(layout, this.flat, STATE.gradAcc);
+    this.outputs = bucketViews(layout, this.flat, STATE.gradAccOut);
+  }
 }
 
 export interface StepResult {
@@ -53,37 +105,30 @@ export class Trainer {
   stepCount = 0;
   private cur: StateSet;
   private next: StateSet;
-  private readonly decay: ort.Tensor;
   private readonly lossOut = new ort.Tensor('float32', new Float32Array(1), []);
   private readonly normOut = new ort.Tensor('float32', new Float32Array(1), []);
-  private readonly accA: ort.Tensor | undefined;
-  private readonly accB: ort.Tensor | undefined;
+  private readonly accs: [Accumulator, Accumulator] | undefined;
 
   private constructor(
     readonly cfg: ModelConfig,
     readonly batch: number,
     readonly seq: number,
     readonly accumulate: number,
+    readonly seed: number,
+    readonly plan: ExecutionPlan,
     layout: ParamLayout,
+    /** The step graph (plan.workers === 1) or the apply graph (gradients from the workers). */
     private readonly stepSession: AdaptiveSession,
     private readonly accSession: AdaptiveSession | undefined,
     private readonly evalSession: AdaptiveSession,
+    private readonly workers: GradWorkers | undefined,
+    private readonly masks: DropoutMasks,
     init: Float32Array,
   ) {
     this.layout = layout;
-    const P = layout.total;
-    const set = (p: Float32Array): StateSet => ({
-      params: new ort.Tensor('float32', p, [P]),
-      m: new ort.Tensor('float32', new Float32Array(P), [P]),
-      v: new ort.Tensor('float32', new Float32Array(P), [P]),
-    });
-    this.cur = set(init);
-    this.next = set(new Float32Array(P));
-    this.decay = new ort.Tensor('float32', layout.decayMask(), [P]);
-    if (accumulate > 1) {
-      this.accA = new ort.Tensor('float32', new Float32Array(P), [P]);
-      this.accB = new ort.Tensor('float32', new Float32Array(P), [P]);
-    }
+    this.cur = new StateSet(layout, init);
+    this.next = new StateSet(layout, new Float32Array(layout.total));
+    if (plan.runs > 1 && !workers) this.accs = [new Accumulator(layout), new Accumulator(layout)];
   }
 
   static async create(opts: TrainerOptions): Promise<Trainer> {
@@ -94,53 +139,85 @@ export class Trainer {
     const optim = { ...DEFAULT_OPTIM, ...opts.optim };
     const ignoreIndex = opts.ignoreIndex ?? -100;
     const seed = opts.seed ?? 1337;
-    const common = {
-      cfg,
-      layout,
-      batch: opts.batch,
-      seq,
-      optim,
-      ignoreIndex,
-      seed,
-      gradScale: 1 / accumulate,
-    };
-    const auto = opts.session?.threads === undefined && layout.total < 20e6;
-    const adaptTrain = opts.adaptive ?? (auto && cfg.dropout === 0);
-    const adaptEval = opts.adaptive ?? auto;
-    const graph = (mode: 'step' | 'accumulate', s: number) =>
-      buildStepGraph({
-        ...common,
-        seed: s,
-        mode,
-        accumulateIn: accumulate > 1 || mode === 'accumulate',
-      }).toBytes();
-    const stepSession = await AdaptiveSession.create(graph('step', seed), opts.session ?? {}, adaptTrain);
-    const accSession =
-      accumulate > 1
-        ? await AdaptiveSession.create(graph('accumulate', seed + 100_000), opts.session ?? {}, adaptTrain)
-        : undefined;
-    const evalBytes = buildEvalGraph(cfg, layout, opts.batch, seq, ignoreIndex).toBytes();
-    const evalSession = await AdaptiveSession.create(evalBytes, opts.session ?? {}, adaptEval);
     const init = opts.params ?? layout.init(seed);
     if (init.length !== layout.total)
       throw new Error(`params: expected ${layout.total} values, got ${init.length}`);
-    return new Trainer(cfg, opts.batch, seq, accumulate, layout, stepSession, accSession, evalSession, init);
+    const plan = planExecution(cfg, opts.batch * accumulate, seq, opts.plan);
+    const adaptive =
+      opts.adaptive ?? (opts.session?.threads === undefined && layout.total < 20e6 && plan.workers === 1);
+    const base = opts.session ?? {};
+    const graph = (mode: 'step' | 'accumulate'): Graph =>
+      buildStepGraph({
+        cfg,
+        layout,
+        batch: plan.rowsPerRun,
+        seq,
+        optim,
+        ignoreIndex,
+        gradScale: 1 / plan.runs,
+        mode,
+        accumulateIn: plan.runs > 1 || mode === 'accumulate',
+      });
+    const sessions: AdaptiveSession[] = [];
+    let workers: GradWorkers | undefined;
+    try {
+      const session = async (g: Graph): Promise<AdaptiveSession> => {
+        const s = await AdaptiveSession.create(g.toBytes(), base, adaptive);
+        sessions.push(s);
+        return s;
+      };
+      const stepGraph = graph('step');
+      const masks = new DropoutMasks(stepGraph, cfg.dropout);
+      let stepSession: AdaptiveSession;
+      let accSession: AdaptiveSession | undefined;
+      if (plan.workers > 1) {
+        const gradScale = 1 / plan.runs;
+        workers = await GradWorkers.start(
+          plan.workers,
+          { cfg, rowsPerRun: plan.rowsPerRun, seq, ignoreIndex, seed, gradScale, session: base },
+          layout.total,
+        );
+        stepSession = await session(buildApplyGraph(layout, optim, plan.workers));
+      } else {
+        stepSession = await session(stepGraph);
+        if (plan.runs > 1) accSession = await session(graph('accumulate'));
+      }
+      const evalSession = await session(buildEvalGraph(cfg, layout, opts.batch, seq, ignoreIndex));
+      return new Trainer(
+        cfg,
+        opts.batch,
+        seq,
+        accumulate,
+        seed,
+        plan,
+        layout,
+        stepSession,
+        accSession,
+        evalSession,
+        workers,
+        masks,
+        init,
+      );
+    } catch (e) {
+      await Promise.all([...sessions.map((s) => s.release()), workers?.release()]);
+      throw e;
+    }
   }
 
   /** Current weights (flat, layout order). Valid until the next step. */
   get params(): Float32Array {
-    return this.cur.params.data as Float32Array;
+    return this.cur.params;
   }
   get m(): Float32Array {
-    return this.cur.m.data as Float32Array;
+    return this.cur.m;
   }
   get v(): Float32Array {
-    return this.cur.v.data as Float32Array;
+    return this.cur.v;
   }
 
   /** Threading variant the step session currently uses (see AdaptiveSession). */
   get threading(): string {
-    return this.stepSession.current;
+    return this.workers ? `${this.workers.count} gradient workers` : this.stepSession.current;
   }
 
   /** Replace weights and optimizer state (resume). */
@@ -153,57 +230,100 @@ export class Trainer {
     this.stepCount = state.step ?? 0;
   }
 
-  private batchFeeds(b: Batch): Record<string, ort.Tensor> {
-    const dims = [this.batch, this.seq];
+  private batchFeeds(b: Batch, rows: number): Feeds {
+    const dims = [rows, this.seq];
     return { idx: new ort.Tensor('int64', b.idx, dims), targets: new ort.Tensor('int64', b.targets, dims) };
+  }
+
+  /** The step's rows cut into the plan's runs (views, no copies when a run is one micro-batch). */
+  private runsOf(micro: readonly Batch[]): GradRun[] {
+    const width = this.plan.rowsPerRun * this.seq;
+    const join = (k: 'idx' | 'targets'): BigInt64Array => {
+      if (micro.length === 1) return micro[0][k];
+      const all = new BigInt64Array(micro.length * this.batch * this.seq);
+      micro.forEach((b, i) => {
+        all.set(b[k], i * this.batch * this.seq);
+      });
+      return all;
+    };
+    const idx = join('idx');
+    const targets = join('targets');
+    for (const b of micro) {
+      if (b.idx.length !== this.batch * this.seq || b.targets.length !== b.idx.length)
+        throw new Error(`step: each micro-batch needs ${this.batch}×${this.seq} ids and targets`);
+    }
+    return Array.from({ length: this.plan.runs }, (_, r) => ({
+      firstRow: r * this.plan.rowsPerRun,
+      idx: idx.subarray(r * width, (r + 1) * width),
+      targets: targets.subarray(r * width, (r + 1) * width),
+    }));
   }
 
   /** One optimizer step over `micro.length === accumulate` micro-batches; returns the mean loss. */
   async step(micro: readonly Batch[], lr: number): Promise<StepResult> {
     if (micro.length !== this.accumulate)
       throw new Error(`step: expected ${this.accumulate} micro-batches, got ${micro.length}`);
-    let lossSum = 0;
-    let acc = this.accA;
-    let accNext = this.accB;
-    if (acc) (acc.data as Float32Array).fill(0);
-    for (let i = 0; i < micro.length - 1; i++) {
-      await this.accSession!.run(
-        { params: this.cur.params, grad_acc: acc!, ...this.batchFeeds(micro[i]) },
-        { loss: this.lossOut, grad_acc_out: accNext! },
-      );
-      lossSum += (this.lossOut.data as Float32Array)[0];
-      [acc, accNext] = [accNext, acc];
-    }
-    const feeds: Record<string, ort.Tensor> = {
-      params: this.cur.params,
-      m: this.cur.m,
-      v: this.cur.v,
-      decay_mask: this.decay,
+    const runs = this.runsOf(micro);
+    const rows = this.plan.rowsPerRun;
+    const scalars = {
       lr: new ort.Tensor('float32', Float32Array.of(lr), []),
       step: new ort.Tensor('float32', Float32Array.of(this.stepCount + 1), []),
-      ...this.batchFeeds(micro[micro.length - 1]),
     };
-    if (acc) feeds.grad_acc = acc;
-    await this.stepSession.run(feeds, {
-      loss: this.lossOut,
-      grad_norm: this.normOut,
-      params_out: this.next.params,
-      m_out: this.next.m,
-      v_out: this.next.v,
-    });
-    lossSum += (this.lossOut.data as Float32Array)[0];
+    let lossSum = 0;
+    if (this.workers) {
+      const { grads, losses } = await this.workers.compute(this.stepCount, this.cur.params, runs);
+      const feeds: Feeds = { ...this.cur.optInputs, ...scalars };
+      grads.forEach((grad, w) => {
+        Object.assign(feeds, bucketViews(this.layout, grad, `${STATE.grad}${w}.`));
+      });
+      await this.stepSession.run(feeds, { grad_norm: this.normOut, ...this.next.outputs });
+      lossSum = losses.reduce((a, b) => a + b, 0);
+    } else {
+      let [acc, accNext] = this.accs ?? [undefined, undefined];
+      acc?.flat.fill(0);
+      for (let i = 0; i < runs.length - 1; i++) {
+        await this.accSession!.run(
+          {
+            ...this.cur.paramInputs,
+            ...acc!.inputs,
+            ...this.batchFeeds(runs[i], rows),
+            ...this.masks.fill(this.seed, this.stepCount, runs[i].firstRow),
+          },
+          { loss: this.lossOut, ...accNext!.outputs },
+        );
+        lossSum += (this.lossOut.data as Float32Array)[0];
+        [acc, accNext] = [accNext, acc];
+      }
+      const last = runs[runs.length - 1];
+      await this.stepSession.run(
+        {
+          ...this.cur.inputs,
+          ...(acc ? acc.inputs : {}),
+          ...scalars,
+          ...this.batchFeeds(last, rows),
+          ...this.masks.fill(this.seed, this.stepCount, last.firstRow),
+        },
+        { loss: this.lossOut, grad_norm: this.normOut, ...this.next.outputs },
+      );
+      lossSum += (this.lossOut.data as Float32Array)[0];
+    }
     [this.cur, this.next] = [this.next, this.cur];
     this.stepCount++;
-    return { loss: lossSum / micro.length, gradNorm: (this.normOut.data as Float32Array)[0] };
+    return { loss: lossSum / runs.length, gradNorm: (this.normOut.data as Float32Array)[0] };
   }
 
   /** Loss on one batch without dropout or updates. */
   async evaluate(b: Batch): Promise<number> {
-    const out = await this.evalSession.run({ params: this.cur.params, ...this.batchFeeds(b) });
+    const out = await this.evalSession.run({ ...this.cur.paramInputs, ...this.batchFeeds(b, this.batch) });
     return scalarOf(out.loss);
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.stepSession.release(), this.accSession?.release(), this.evalSession.release()]);
+    await Promise.all([
+      this.stepSession.release(),
+      this.accSession?.release(),
+      this.evalSession.release(),
+      this.workers?.release(),
+    ]);
   }
 }

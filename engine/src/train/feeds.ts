@@ -1,0 +1,77 @@
+// Feeds for the training graphs: ORT tensors that are views into flat Float32Arrays (one per state
+// kind, in layout order, so checkpoints and the JS side see one vector), and dropout keep masks.
+import type { Graph } from '../graph/graph.ts';
+import { DROPOUT_MASK } from '../models/layers.ts';
+import type { ParamLayout } from '../models/params.ts';
+import { Rng } from '../rng.ts';
+import { ort } from '../runtime/session.ts';
+
+export type Feeds = Record<string, ort.Tensor>;
+
+/** `prefix<name>` → a tensor viewing that parameter's slice of `flat` (no copy; ORT reads and writes it). */
+export function tensorViews(layout: ParamLayout, flat: Float32Array, prefix: string): Feeds {
+  if (flat.length !== layout.total)
+    throw new Error(`expected ${layout.total} values for '${prefix}*', got ${flat.length}`);
+  const out: Feeds = {};
+  for (const e of layout.entries)
+    out[`${prefix}${e.name}`] = new ort.Tensor('float32', flat.subarray(e.offset, e.offset + e.size), [
+      ...e.shape,
+    ]);
+  return out;
+}
+
+/** `prefix<k>` → a tensor viewing bucket k's slice of `flat` (see ParamLayout.buckets). */
+export function bucketViews(layout: ParamLayout, flat: Float32Array, prefix: string): Feeds {
+  if (flat.length !== layout.total)
+    throw new Error(`expected ${layout.total} values for '${prefix}*', got ${flat.length}`);
+  const out: Feeds = {};
+  layout.buckets.forEach((b, k) => {
+    out[`${prefix}${k}`] = new ort.Tensor('float32', flat.subarray(b.offset, b.offset + b.size), [b.size]);
+  });
+  return out;
+}
+
+/**
+ * The dropout masks a training graph takes (`dropout_mask.N`: 0 or 1/(1−p), rows first), refilled for
+ * every run. Each row (sequence) draws from its own generator, derived from (seed, step, row of the
+ * step), so a step's masks depend neither on how its rows are split into runs or workers nor on the
+ * session: resumed and re-planned runs draw the same ones, and nothing needs saving.
+ */
+export class DropoutMasks {
+  readonly tensors: Feeds = {};
+  private readonly buffers: Float32Array[] = [];
+  private readonly rows: number;
+
+  constructor(
+    graph: Graph,
+    private readonly p: number,
+  ) {
+    let rows = 0;
+    for (const v of graph.inputs) {
+      if (!v.name.startsWith(DROPOUT_MASK)) continue;
+      const dims = v.shape as number[];
+      rows = dims[0];
+      const buf = new Float32Array(dims.reduce((a, b) => a * b, 1));
+      this.buffers.push(buf);
+      this.tensors[v.name] = new ort.Tensor('float32', buf, dims);
+    }
+    this.rows = rows;
+  }
+
+  get count(): number {
+    return this.buffers.length;
+  }
+
+  /** Masks for the run whose first row is `firstRow` of step `step`. */
+  fill(seed: number, step: number, firstRow: number): Feeds {
+    const keep = 1 - this.p;
+    for (let r = 0; r < this.rows; r++) {
+      const rng = Rng.derive(seed, step, firstRow + r);
+      for (const b of this.buffers) {
+        const n = b.length / this.rows;
+        rng.fillMask(b.subarray(r * n, (r + 1) * n), keep, 1 / keep);
+      }
+    }
+    return this.tensors;
+  }
+}
