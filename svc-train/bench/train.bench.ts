@@ -51,7 +51,7 @@ async function benchRecipe(iters: number): Promise<void> {
   const log = console.log;
   console.log = (...a: unknown[]) => {
     lines.push(a.join(' '));
-    if (/^step |^done|^model/.test(String(a[0]))) log(...a);
+    if (/^step |^done|^model|^plan/.test(String(a[0]))) log(...a);
   };
   const t0 = performance.now();
   try {

@@ -67,6 +67,7 @@ describe('lab-train pretrain / sample commands', () => {
         '5',
       ]),
     );
+    expect(text).toMatch(/^plan: 1 run of 4 rows per step on /m);
     expect(text).toMatch(/^iter 0: loss \d+\.\d+, time \d+\.\d+ms$/m);
     expect(text).toMatch(/^step 15: train loss \d+\.\d+, val loss \d+\.\d+$/m);
     expect(text).toMatch(/^step 30: train loss/m);

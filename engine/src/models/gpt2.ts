@@ -81,9 +81,7 @@ function block(ctx: ForwardCtx, x: Value, i: number): Value {
     // x = x + attn(ln_1(x)); c_attn's q columns carry attention's 1/√d (see scaleQueries)
     const qkvSizes = [cfg.nHead * d, cfg.nKvHead * d, cfg.nKvHead * d];
     const cAttnB = optBias(ctx, `${h}.attn.c_attn.bias`);
-    const qkv = linear(
-      g,
-      norm(ctx, x, `${h}.ln_1`),
+    const qkv = norm(ctx, x, `${h}.ln_1`).linear(
       scaleQueries(ctx, ctx.p(`${h}.attn.c_attn.weight`), qkvSizes),
       cAttnB && scaleQueries(ctx, cAttnB, qkvSizes),
     );
@@ -93,9 +91,7 @@ function block(ctx: ForwardCtx, x: Value, i: number): Value {
     x = op.add(g, x, dropout(ctx, proj));
     ctx.residuals?.push(x);
     // x = x + mlp(ln_2(x))
-    const fc = linear(
-      g,
-      norm(ctx, x, `${h}.ln_2`),
+    const fc = norm(ctx, x, `${h}.ln_2`).linear(
       ctx.p(`${h}.mlp.c_fc.weight`),
       optBias(ctx, `${h}.mlp.c_fc.bias`),
     );
@@ -124,8 +120,7 @@ export function gpt2Forward(ctx: ForwardCtx, idx: Value): Value {
   x = dropout(ctx, x);
   ctx.residuals?.push(x);
   for (let i = 0; i < cfg.nLayer; i++) x = block(ctx, x, i);
-  x = norm(ctx, x, 'transformer.ln_f');
-  // Tied head: logits = x · wteᵀ (GPT-2 shares the token embedding with the output projection).
+  // Tied head: logits = ln_f(x) · wteᵀ (GPT-2 shares the token embedding with the output projection).
   const head = cfg.tieEmbeddings ? ctx.p('transformer.wte.weight') : ctx.p('lm_head.weight');
-  return linear(g, x, head, undefined, true);
+  return norm(ctx, x, 'transformer.ln_f').linear(head, undefined, true);
 }

@@ -57,16 +57,41 @@ export function linear(g: Graph, x: Value, w: Value, b?: Value, transposed = fal
   return b ? op.add(g, y, b) : y;
 }
 
-export function norm(ctx: ForwardCtx, x: Value, prefix: string): Value {
+/** A normalised activation, to be consumed by linear layers. */
+export interface Normed {
+  /** x̂: normalised, before the norm's scale and shift. */
+  readonly xhat: Value;
+  /** norm(x)·W (+ b) as x̂·(γ ⊙ W) + (β·W + b): see norm(). */
+  linear(w: Value, b?: Value, transposed?: boolean): Value;
+}
+
+/**
+ * LayerNorm or RMSNorm of x, whose scale γ (and LayerNorm's shift β) is folded into the linear layers
+ * that read it: x̂·(γ ⊙ W) + (β·W + b) equals (x̂·γ + β)·W + b, but the backward pass then needs neither
+ * dy·γ nor a recomputed x̂ (the unscaled LayerNormalization output is x̂), five fewer [B, T, C] passes per
+ * norm for a weight-sized multiply per layer. `transposed` weights are [out, in] (nn.Linear).
+ */
+export function norm(ctx: ForwardCtx, x: Value, prefix: string): Normed {
   const { g, cfg } = ctx;
-  if (cfg.norm === 'rmsnorm') return op.rmsNorm(g, x, ctx.p(`${prefix}.weight`), cfg.normEps);
-  return op.layerNorm(
-    g,
-    x,
-    ctx.p(`${prefix}.weight`),
-    cfg.bias ? ctx.p(`${prefix}.bias`) : undefined,
-    cfg.normEps,
-  );
+  const C = x.shape[x.shape.length - 1] as number;
+  const gamma = ctx.p(`${prefix}.weight`);
+  const beta = cfg.norm === 'layernorm' && cfg.bias ? ctx.p(`${prefix}.bias`) : undefined;
+  const xhat =
+    cfg.norm === 'rmsnorm'
+      ? op.rmsNorm(g, x, undefined, cfg.normEps)
+      : op.layerNorm(g, x, g.constant('float32', [C], new Float32Array(C).fill(1)), undefined, cfg.normEps);
+  return {
+    xhat,
+    linear(w: Value, b?: Value, transposed = false): Value {
+      const scaled = op.mul(g, w, transposed ? gamma : op.reshape(g, gamma, [C, 1]));
+      let bias = b;
+      if (beta) {
+        const shift = op.reshape(g, linear(g, op.reshape(g, beta, [1, C]), w, undefined, transposed), [-1]);
+        bias = bias ? op.add(g, bias, shift) : shift;
+      }
+      return linear(g, xhat, scaled, bias, transposed);
+    },
+  };
 }
 
 export function activation(g: Graph, x: Value, kind: ModelConfig['activation']): Value {

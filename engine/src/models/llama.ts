@@ -9,6 +9,7 @@ import {
   dropout,
   type ForwardCtx,
   linear,
+  type Normed,
   norm,
   scaleQueries,
   sinusoidTable,
@@ -69,13 +70,19 @@ export function llamaParams(cfg: ModelConfig): ParamSpec[] {
   return ps;
 }
 
-/** An nn.Linear ([out, in] weight); `scale` maps weight and bias first (query scaling). */
-function proj(ctx: ForwardCtx, x: Value, name: string, scale: (w: Value) => Value = (w) => w): Value {
+/** An nn.Linear ([out, in] weight) of a normalised input; `scale` maps weight and bias first (queries). */
+function proj(
+  ctx: ForwardCtx,
+  x: Normed | Value,
+  name: string,
+  scale: (w: Value) => Value = (w) => w,
+): Value {
   const bias =
     ctx.cfg.bias && name.includes('self_attn') && !name.includes('o_proj')
       ? scale(ctx.p(`${name}.bias`))
       : undefined;
-  return linear(ctx.g, x, scale(ctx.p(`${name}.weight`)), bias, true);
+  const w = scale(ctx.p(`${name}.weight`));
+  return 'xhat' in x ? x.linear(w, bias, true) : linear(ctx.g, x, w, bias, true);
 }
 
 function layer(ctx: ForwardCtx, x: Value, i: number): Value {
@@ -118,7 +125,6 @@ export function llamaForward(ctx: ForwardCtx, idx: Value): Value {
   x = dropout(ctx, x);
   ctx.residuals?.push(x);
   for (let i = 0; i < cfg.nLayer; i++) x = layer(ctx, x, i);
-  x = norm(ctx, x, 'model.norm');
   const head = cfg.tieEmbeddings ? ctx.p('model.embed_tokens.weight') : ctx.p('lm_head.weight');
-  return linear(g, x, head, undefined, true);
+  return norm(ctx, x, 'model.norm').linear(head, undefined, true);
 }

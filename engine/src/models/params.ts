@@ -22,7 +22,7 @@ export interface ParamEntry extends ParamSpec {
   readonly size: number;
 }
 
-/** Consecutive parameters that the optimizer updates as one flat slice of the layout. */
+/** Consecutive parameters (in storage) that the optimizer updates as one flat slice; all decayed or none. */
 export interface ParamBucket {
   readonly offset: number;
   readonly size: number;
@@ -43,16 +43,26 @@ export class ParamLayout {
   readonly byName = new Map<string, ParamEntry>();
   readonly total: number;
 
+  /**
+   * Entries keep the specs' order (init draws in it, checkpoints list it); storage puts the decayed
+   * tensors first, so the optimizer's buckets are each all decayed or all not (no per-element mask).
+   */
   constructor(specs: readonly ParamSpec[]) {
+    const sizes = specs.map((s) => s.shape.reduce((a, b) => a * b, 1));
+    const offsets: number[] = [];
     let offset = 0;
-    for (const s of specs) {
-      const size = s.shape.reduce((a, b) => a * b, 1);
-      const e = { ...s, offset, size };
+    for (const decayed of [true, false])
+      specs.forEach((s, i) => {
+        if (s.decay !== decayed) return;
+        offsets[i] = offset;
+        offset += sizes[i];
+      });
+    specs.forEach((s, i) => {
+      const e = { ...s, offset: offsets[i], size: sizes[i] };
       if (this.byName.has(s.name)) throw new Error(`duplicate parameter '${s.name}'`);
       this.entries.push(e);
       this.byName.set(s.name, e);
-      offset += size;
-    }
+    });
     this.total = offset;
     let group: ParamEntry[] = [];
     const close = (): void => {
@@ -65,9 +75,9 @@ export class ParamLayout {
       });
       group = [];
     };
-    for (const e of this.entries) {
+    for (const e of [...this.entries].sort((a, b) => a.offset - b.offset)) {
       const size = group.length ? e.offset + e.size - group[0].offset : e.size;
-      if (size > BUCKET_ELEMENTS) close();
+      if (size > BUCKET_ELEMENTS || (group.length && group[0].decay !== e.decay)) close();
       group.push(e);
     }
     close();

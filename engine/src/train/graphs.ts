@@ -136,8 +136,8 @@ export function buildApplyGraph(layout: ParamLayout, optim: OptimConfig, sources
  * outside the graph. As torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW:
  *   s = min(1, clip / (‖g‖ + 1e-6)),  m ← β1·m + (1−β1)·s·g,  v ← β2·v + (1−β2)·s²·g²,
  *   p ← p·(1 − lr·wd·decay) − lr/bc1 · m / (√v/√bc2 + eps)
- * with the clip scale and the bias corrections folded into scalars (lr·√bc2/bc1 and eps·√bc2). Decay is
- * a constant mask only in buckets that mix decayed and undecayed tensors; elsewhere it is decided statically.
+ * with the clip scale and the bias corrections folded into scalars (lr·√bc2/bc1 and eps·√bc2), and decay
+ * decided per bucket.
  */
 function adamw(g: Graph, optim: OptimConfig, buckets: readonly ParamBucket[], grads: readonly Value[]): void {
   const c = (x: number): Value => g.scalar(x);
@@ -177,12 +177,7 @@ function adamw(g: Graph, optim: OptimConfig, buckets: readonly ParamBucket[], gr
   });
 }
 
-/** p·(1 − lr·wd) where the bucket's tensors decay: all of p, none of it, or through a constant 0/1 mask. */
+/** p·(1 − lr·wd) for a bucket of decayed tensors (ParamLayout keeps buckets all decayed or all not). */
 function decayed(g: Graph, b: ParamBucket, p: Value, wd: number, shrink: Value): Value {
-  const n = b.entries.filter((e) => e.decay).length;
-  if (wd === 0 || n === 0) return p;
-  if (n === b.entries.length) return op.mul(g, p, shrink);
-  const mask = new Uint8Array(b.size);
-  for (const e of b.entries) if (e.decay) mask.fill(1, e.offset - b.offset, e.offset - b.offset + e.size);
-  return op.mul(g, p, op.where(g, g.constant('bool', [b.size], mask), shrink, g.scalar(1)));
+  return wd !== 0 && b.entries[0].decay ? op.mul(g, p, shrink) : p;
 }

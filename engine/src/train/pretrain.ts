@@ -8,6 +8,7 @@ import { Rng, type RngState } from '../rng.ts';
 import type { SessionOptions } from '../runtime/session.ts';
 import { BatchSampler } from './data.ts';
 import type { OptimConfig } from './graphs.ts';
+import type { ExecutionPlan } from './plan.ts';
 import { cosineLr, type LrSchedule } from './schedule.ts';
 import { Trainer } from './trainer.ts';
 
@@ -38,6 +39,7 @@ export interface PretrainOptions {
 }
 
 export type PretrainEvent =
+  | { kind: 'plan'; plan: ExecutionPlan; threading: string }
   | { kind: 'iter'; iter: number; loss: number; ms: number; lr: number; gradNorm: number }
   | { kind: 'eval'; iter: number; train: number; val: number }
   | { kind: 'resume'; iter: number };
@@ -70,6 +72,7 @@ export async function pretrain(
     accumulate: opts.accumulate,
     session: opts.session,
   });
+  onEvent({ kind: 'plan', plan: trainer.plan, threading: trainer.threading });
   let rng = new Rng(opts.seed);
   let start = 0;
   if (opts.resume && opts.out && existsSync(join(opts.out, 'trainer_state.json'))) {

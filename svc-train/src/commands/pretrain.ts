@@ -193,6 +193,10 @@ export async function pretrain(argv: string[]): Promise<void> {
         console.log(`iter ${e.iter}: loss ${e.loss.toFixed(4)}, time ${e.ms.toFixed(2)}ms`);
       else if (e.kind === 'eval')
         console.log(`step ${e.iter}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)}`);
+      else if (e.kind === 'plan')
+        console.log(
+          `plan: ${e.plan.runs} run${e.plan.runs > 1 ? 's' : ''} of ${e.plan.rowsPerRun} rows per step on ${e.threading}`,
+        );
       else console.log(`resuming from ${out} at iter ${e.iter}`);
     },
   );
