@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { datasetPath } from '@lab/common';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../supervisor/test/fixture.ts';
 import { openShards } from '../src/shards.ts';
 
 const bin = resolve(import.meta.dirname, '../bin/lab-data.js');
@@ -11,17 +11,12 @@ const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 const home = mkdtempSync(join(tmpdir(), 'lab-data-cli-'));
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    env: { ...process.env, LAB_HOME: home },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(bin, args, { env: { ...process.env, LAB_HOME: home } });
 }
 
 describe('lab-data CLI', () => {
-  it('prints help listing its commands', () => {
-    const r = cli(['--help']);
+  it('prints help listing its commands', async () => {
+    const r = await cli(['--help']);
     expect(r.code).toBe(0);
     for (const c of [
       'ingest',
@@ -38,15 +33,15 @@ describe('lab-data CLI', () => {
       expect(r.stdout).toContain(`  ${c}`);
   });
 
-  it('ingests, cleans, splits, shows lineage, counts and tokenizes', () => {
-    const ing = cli(['ingest', shakespeare, '--name', 'bard', '--json']);
+  it('ingests, cleans, splits, shows lineage, counts and tokenizes', async () => {
+    const ing = await cli(['ingest', shakespeare, '--name', 'bard', '--json']);
     expect(ing.code, ing.stderr).toBe(0);
     const id = JSON.parse(ing.stdout).id as string;
-    const clean = cli(['clean', id, '--dedup', '--quality']);
+    const clean = await cli(['clean', id, '--dedup', '--quality']);
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.stdout).toMatch(/quality\s+7222 -> \d+ docs .*removed: min_words \d+/);
     expect(clean.stdout).toMatch(/created .* v2/);
-    const split = cli([
+    const split = await cli([
       'split',
       id,
       '--train',
@@ -61,13 +56,13 @@ describe('lab-data CLI', () => {
     ]);
     expect(split.code, split.stderr).toBe(0);
     expect(Object.keys(JSON.parse(split.stdout).version.splits).sort()).toEqual(['test', 'train', 'val']);
-    const show = cli(['show', id]);
+    const show = await cli(['show', id]);
     expect(show.stdout).toMatch(/v2 <- v1\s+clean\+pii\+quality\+dedup_exact\+dedup_near/);
     expect(show.stdout).toMatch(/v3 <- v2\s+split/);
-    expect(cli(['show', id, '--version', '2']).stdout).toContain('[quality/min_words]');
-    const stats = JSON.parse(cli(['stats', id, '--tokenizer', 'gpt2', '--json']).stdout);
+    expect((await cli(['show', id, '--version', '2'])).stdout).toContain('[quality/min_words]');
+    const stats = JSON.parse((await cli(['stats', id, '--tokenizer', 'gpt2', '--json'])).stdout);
     expect(stats.tokens).toBeGreaterThan(0);
-    const tok = cli(['tokenize', id, '--tokenizer', 'gpt2', '--json']);
+    const tok = await cli(['tokenize', id, '--tokenizer', 'gpt2', '--json']);
     expect(tok.code, tok.stderr).toBe(0);
     const index = JSON.parse(tok.stdout);
     const set = openShards(index.dir);
@@ -76,14 +71,14 @@ describe('lab-data CLI', () => {
       stats.tokens + stats.documents,
     );
     set.close();
-    expect(cli(['list']).stdout).toContain(id);
-    expect(cli(['docs', id, '--split', 'val', '--limit', '2']).stdout).toMatch(/--- #\d+ \(val\)/);
+    expect((await cli(['list'])).stdout).toContain(id);
+    expect((await cli(['docs', id, '--split', 'val', '--limit', '2'])).stdout).toMatch(/--- #\d+ \(val\)/);
   });
 
-  it('warns about a malformed JSONL line and keeps the rest', () => {
+  it('warns about a malformed JSONL line and keeps the rest', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'lab-jsonl-')), 'a.jsonl');
     writeFileSync(path, '{"text":"one"}\n{oops}\n{"text":"two"}\n');
-    const r = cli(['ingest', path]);
+    const r = await cli(['ingest', path]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/2 documents/);
     expect(r.stderr).toMatch(/warning: line 2: not valid JSON/);
@@ -96,16 +91,16 @@ describe('lab-data CLI', () => {
     [['transform', 'nope', '--step', 'clean'], /no dataset "nope"/, 1],
     [['stats'], /give the id/, 1],
     [['frobnicate'], /unknown command 'frobnicate'/, 2],
-  ])('rejects %j with a clear message', (args, message, code) => {
-    const r = cli(args as string[]);
+  ])('rejects %j with a clear message', async (args, message, code) => {
+    const r = await cli(args as string[]);
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('names a bad step parameter', () => {
-    const id = JSON.parse(cli(['ingest', shakespeare, '--json']).stdout).id as string;
-    const r = cli(['transform', id, '--step', 'dedup_near={"threshold":"high"}']);
+  it('names a bad step parameter', async () => {
+    const id = JSON.parse((await cli(['ingest', shakespeare, '--json'])).stdout).id as string;
+    const r = await cli(['transform', id, '--step', 'dedup_near={"threshold":"high"}']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/steps\[0\]\.threshold/);
   });

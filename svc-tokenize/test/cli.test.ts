@@ -1,53 +1,47 @@
-import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { datasetPath } from '@lab/common';
 import { get_encoding } from 'tiktoken';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../supervisor/test/fixture.ts';
 
 const bin = resolve(import.meta.dirname, '../bin/lab-tokenize.js');
 const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 const home = mkdtempSync(join(tmpdir(), 'lab-cli-'));
 
 function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    env: { ...process.env, LAB_HOME: home, ...extraEnv },
-    encoding: 'utf8',
-    timeout: 120_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(bin, args, { env: { ...process.env, LAB_HOME: home, ...extraEnv } });
 }
 
 describe('lab-tokenize CLI', () => {
-  it('prints help listing its commands', () => {
-    const r = cli(['--help']);
+  it('prints help listing its commands', async () => {
+    const r = await cli(['--help']);
     expect(r.code).toBe(0);
     for (const c of ['encode', 'decode', 'train', 'inspect', 'compare']) expect(r.stdout).toContain(`  ${c}`);
   });
 
-  it('encode --json prints the same ids as tiktoken, and decode returns the text', () => {
+  it('encode --json prints the same ids as tiktoken, and decode returns the text', async () => {
     const text = "It's 2026: naïve café, 東京, emoji 🧪 and code `x += 1`";
-    const r = cli(['encode', '--tokenizer', 'cl100k_base', '--json', text]);
+    const r = await cli(['encode', '--tokenizer', 'cl100k_base', '--json', text]);
     expect(r.code).toBe(0);
     const ids = JSON.parse(r.stdout) as number[];
     const enc = get_encoding('cl100k_base');
     expect(ids).toEqual([...enc.encode(text)]);
     enc.free();
-    const d = cli(['decode', '--tokenizer', 'cl100k_base', '--json-ids', JSON.stringify(ids)]);
+    const d = await cli(['decode', '--tokenizer', 'cl100k_base', '--json-ids', JSON.stringify(ids)]);
     expect(d.stdout).toBe(text);
   });
 
-  it('trains a tokenizer, then encodes and compares with it by name', () => {
-    const t = cli(['train', '--input', shakespeare, '--vocab-size', '700', '--name', 'cli-bard']);
+  it('trains a tokenizer, then encodes and compares with it by name', async () => {
+    const t = await cli(['train', '--input', shakespeare, '--vocab-size', '700', '--name', 'cli-bard']);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/trained cli-bard: vocabulary 700/);
     expect(t.stderr).toContain('444/444 merges');
-    const e = cli(['encode', '--tokenizer', 'cli-bard', '--json', 'First Citizen:']);
+    const e = await cli(['encode', '--tokenizer', 'cli-bard', '--json', 'First Citizen:']);
     const ids = JSON.parse(e.stdout) as number[];
     expect(ids.length).toBeLessThan('First Citizen:'.length);
-    const c = cli([
+    const c = await cli([
       'compare',
       '--tokenizers',
       'gpt2,cli-bard',
@@ -58,7 +52,7 @@ describe('lab-tokenize CLI', () => {
     expect(rows.map((r) => r.tokenizer)).toEqual(['gpt2', 'cli-bard']);
   });
 
-  it('streams a 100 MB file with bounded memory (a 160 MB heap) and counts like the library', () => {
+  it('streams a 100 MB file with bounded memory (a 160 MB heap) and counts like the library', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lab-big-'));
     const path = join(dir, 'big.txt');
     const block = readFileSync(shakespeare);
@@ -66,9 +60,9 @@ describe('lab-tokenize CLI', () => {
     for (let written = 0; written < 100 * 1024 * 1024; written += block.length) writeSync(fd, block);
     closeSync(fd);
     const one = JSON.parse(
-      cli(['encode', '--tokenizer', 'gpt2', '--file', shakespeare, '--json']).stdout,
+      (await cli(['encode', '--tokenizer', 'gpt2', '--file', shakespeare, '--json'])).stdout,
     ) as number[];
-    const r = cli(['encode', '--tokenizer', 'gpt2', '--file', path, '--count'], {
+    const r = await cli(['encode', '--tokenizer', 'gpt2', '--file', path, '--count'], {
       NODE_OPTIONS: '--max-old-space-size=160',
     });
     expect(r.code, r.stderr).toBe(0);
@@ -89,17 +83,17 @@ describe('lab-tokenize CLI', () => {
     ],
     [['encode', '--tokenizer', 'gpt2', '<|endoftext|>'], /disallowed special token '<\|endoftext\|>'/, 1],
     [['frobnicate'], /unknown command 'frobnicate'/, 2],
-  ])('rejects %j with a clear message', (args, message, code) => {
-    const r = cli(args as string[]);
+  ])('rejects %j with a clear message', async (args, message, code) => {
+    const r = await cli(args as string[]);
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for user errors
   });
 
-  it('rejects a file that is not UTF-8', () => {
+  it('rejects a file that is not UTF-8', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'lab-bad-')), 'bad.txt');
     writeFileSync(path, Buffer.from([0x61, 0xff, 0xfe, 0x62]));
-    const r = cli(['encode', '--tokenizer', 'gpt2', '--file', path, '--count']);
+    const r = await cli(['encode', '--tokenizer', 'gpt2', '--file', path, '--count']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('not valid UTF-8');
   });

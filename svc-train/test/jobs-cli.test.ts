@@ -1,44 +1,50 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { datasetPath } from '@lab/common';
 import { describe, expect, it } from 'vitest';
-import { useStack } from '../../supervisor/test/fixture.ts';
+import { runCli, useStack } from '../../supervisor/test/fixture.ts';
 
 const bin = resolve(import.meta.dirname, '../bin/lab-train.js');
 const lab = useStack();
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--remote', lab().config.addresses.train], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(bin, [...args, '--remote', lab().config.addresses.train]);
 }
 
 describe('lab-train job commands against the running service', () => {
-  it('submits a job and follows it to the end, then lists it', () => {
+  it('submits a job and follows it to the end, then lists it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lab-train-cli-'));
     const data = join(dir, 'input.txt');
     writeFileSync(data, readFileSync(datasetPath('tinyshakespeare', 'input.txt'), 'utf8').slice(0, 20_000));
-    const r = cli(['submit', '--data', data, '--iters', '20', '--batch', '4', '--context', '16', '--follow']);
+    const r = await cli([
+      'submit',
+      '--data',
+      data,
+      '--iters',
+      '20',
+      '--batch',
+      '4',
+      '--context',
+      '16',
+      '--follow',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const id = r.stdout.split(/\s+/)[0]!;
     expect(id).toMatch(/^job-/);
     expect(r.stdout).toMatch(/iter \d+: loss \d/);
     expect(r.stdout).toContain('[completed]');
-    const list = cli(['jobs', '--json']);
+    const list = await cli(['jobs', '--json']);
     expect((JSON.parse(list.stdout) as { id: string; state: string }[]).find((j) => j.id === id)?.state).toBe(
       'completed',
     );
   });
 
-  it('answers bad input and unknown jobs with one clear line', () => {
-    const unknown = cli(['pause', 'job-nope']);
+  it('answers bad input and unknown jobs with one clear line', async () => {
+    const unknown = await cli(['pause', 'job-nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/job-nope/);
-    const missing = cli(['submit', '--data', '/no/such/file.txt', '--iters', '5']);
+    const missing = await cli(['submit', '--data', '/no/such/file.txt', '--iters', '5']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/dataPath: no such file/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
