@@ -157,13 +157,17 @@ async function benchLarge(iters: number): Promise<void> {
   );
 }
 
-/** Profile `runs` training steps with ORT's profiler and print kernel time by op type. */
+/**
+ * Profile `runs` training steps with ORT's profiler and print kernel time by op type. `threads`: as the
+ * execution plan runs the workload (a gradient worker's session is single-threaded).
+ */
 async function profile(
   label: string,
   cfg: ModelConfig,
   batch: number,
   seq: number,
   runs: number,
+  threads?: number,
 ): Promise<void> {
   const layout = paramLayout(cfg);
   const g = buildStepGraph({
@@ -178,7 +182,7 @@ async function profile(
     gradScale: 1,
   });
   const prefix = join(tmpdir(), `lab-prof-${process.pid}`);
-  const s = await createSession(g, { profilePrefix: prefix });
+  const s = await createSession(g, { profilePrefix: prefix, threads });
   const P = layout.total;
   const ids = () =>
     new ort.Tensor(
@@ -221,11 +225,19 @@ async function profile(
   }[];
   unlinkSync(join(dir, file));
   const byOp = new Map<string, number>();
+  const byPhase = new Map<string, number>();
   let kernel = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
     const op = e.args?.op_name ?? '?';
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    // Node names carry their scope: grad.* is the backward pass, optim.* the optimizer.
+    const phase = e.name.startsWith('grad.')
+      ? 'backward'
+      : e.name.startsWith('optim.')
+        ? 'optimizer'
+        : 'forward';
+    byPhase.set(phase, (byPhase.get(phase) ?? 0) + e.dur);
     kernel += e.dur;
   }
   const runsEv = events.filter((e) => e.name === 'model_run');
@@ -233,6 +245,8 @@ async function profile(
   console.log(
     `profile ${label}: ${runMs.toFixed(1)} ms/step under the profiler, ${g.nodes.length} graph nodes`,
   );
+  const share = (us: number) => `${((100 * us) / kernel).toFixed(1)}%`;
+  console.log(`  ${[...byPhase].map(([k, us]) => `${k} ${share(us)}`).join(', ')}`);
   const top = [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12);
   for (const [op, us] of top)
     console.log(`  ${op.padEnd(22)} ${((100 * us) / kernel).toFixed(1).padStart(5)}%`);
@@ -243,5 +257,8 @@ if (values.only !== 'a') await benchLarge(Number(values['b-iters']));
 if (!values['no-profile']) {
   if (values.only !== 'b')
     await profile('nanogpt-cpu (12×64)', preset('nanogpt-cpu', { vocabSize: 65 }), 12, 64, 10);
-  if (values.only !== 'a') await profile('nanogpt-shakespeare (64×256)', shakespeareCfg(), 64, 256, 2);
+  if (values.only !== 'a') {
+    // As a gradient worker runs it: 4 rows per run on one thread (see planExecution).
+    await profile('nanogpt-shakespeare (4×256, one worker thread)', shakespeareCfg(), 4, 256, 4, 1);
+  }
 }
