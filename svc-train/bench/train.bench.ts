@@ -9,6 +9,14 @@
 //  Then an ORT profile of one training step per workload, time grouped by op type.
 // Flags: --only a|b, --iters N (recipe length for a), --b-iters N, --rows N and --workers N (b's execution
 // plan; default planExecution's), --no-profile.
+//
+// Recorded 2026-12-01 on this 2-core VM, `NANOGPT_DIR=<nanoGPT checkout> npm run bench:train` (Debian's
+// PyTorch 1.13 with OpenBLAS, nanoGPT run right after the lab in the same process), in an hour when nanoGPT
+// itself ran 1.5× slower than the issue's recorded figures:
+//  (a) lab 163.8 s wall, 75.5 ms/iter, 10,172 tokens/s, val loss 1.8689; nanoGPT 200.0 s, val loss 1.8925
+//      → 1.22× in the same run (recorded nanoGPT 131.7 s → 0.80×).
+//  (b) lab 1,419 tokens/s (median iteration 1,424), 100.6 GFLOP/s, 16 runs of 4 rows on 2 gradient workers;
+//      nanoGPT 1,004 tokens/s (median iteration) → 1.42× in the same run (recorded 1,587 → 0.89×).
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -20,7 +20,7 @@ export interface ForwardCtx {
   positions: Value;
   /** Additive attention mask broadcastable to [B, H, T, S] (0 = attend, large negative = blocked). */
   mask: Value;
-  /** Training graphs apply dropout (when cfg.dropout > 0); their keep masks are collected here. */
+  /** Training graphs apply dropout (when cfg.dropout > 0); its mask inputs are collected here. */
   train: boolean;
   dropoutMasks?: Value[];
   /** Inference with a KV cache: past per layer in, present per layer collected. */
@@ -33,10 +33,11 @@ export interface ForwardCtx {
 
 /**
  * Inverted dropout as x ⊙ mask, where the mask holds 0 or 1/(1−p). The mask is a float graph input
- * (`dropout_mask.N`, see DROPOUT_MASK) that the trainer fills for every run from a generator seeded by
- * (seed, step, micro-batch): runs reproduce and resume exactly whichever session or worker runs them, and
- * no kernel draws random numbers (ORT's Dropout op, single-threaded, was 12% of a nanogpt-shakespeare
- * step). A float mask rather than a bool one: Mul runs 3× faster than Where here, in both directions.
+ * (`dropout_mask.N`, see DROPOUT_MASK) that the trainer fills for every run, each row from a generator
+ * seeded by (seed, step, row of the step; see DropoutMasks): runs reproduce and resume exactly
+ * whichever session or worker runs them, and no kernel draws random numbers (ORT's Dropout op,
+ * single-threaded, was 12% of a nanogpt-shakespeare step). Float rather than bool: Mul ran 3× faster
+ * than Where here, in both directions.
  */
 export function dropout(ctx: ForwardCtx, x: Value): Value {
   if (!ctx.train || ctx.cfg.dropout <= 0) return x;

@@ -1,5 +1,5 @@
 // Feeds for the training graphs: ORT tensors that are views into flat Float32Arrays (one per state
-// kind, in layout order, so checkpoints and the JS side see one vector), and dropout keep masks.
+// kind, so checkpoints and the JS side see one vector), and dropout masks.
 import type { Graph } from '../graph/graph.ts';
 import { DROPOUT_MASK } from '../models/layers.ts';
 import type { ParamLayout } from '../models/params.ts';

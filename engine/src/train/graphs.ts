@@ -3,7 +3,7 @@
 // (`param.<name>`); the optimizer works on buckets of the layout (ParamLayout.buckets): `opt_param.<k>`,
 // `m.<k>`, `v.<k>` in, `param_out.<k>`, `m_out.<k>`, `v_out.<k>` out, and `grad_acc.<k>` when
 // accumulating. All are views into the trainer's flat buffers (the forward's and the optimizer's
-// parameter inputs view the same memory). Dropout keep masks are inputs too (`dropout_mask.N`).
+// parameter inputs view the same memory). Dropout masks are inputs too (`dropout_mask.N`).
 import { gradients } from '../graph/autodiff.ts';
 import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';

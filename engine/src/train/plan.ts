@@ -16,16 +16,17 @@ export interface ExecutionPlan {
 
 /**
  * Tokens per run above which a step is split into several runs. nanogpt-shakespeare (10.7M parameters,
- * context 256) on this 2-core machine: 4 rows (1,024 tokens) per run ran faster than 8 or 64, whose
- * activations no longer stay in cache; nanogpt-cpu (12 × 64 = 768 tokens) runs best whole.
+ * context 256) on two gradient workers: 4 rows (1,024 tokens) per run 1,584 tokens/s, 8 rows 1,544,
+ * 16 rows 1,444 in one series, 2 rows level with 4 in another; nanogpt-cpu (12 × 64 = 768 tokens) runs
+ * best whole (two runs of 6 rows took 1.3–1.5× as long as one of 12).
  */
 export const TOKENS_PER_RUN = 1024;
 
 /**
  * Parameters from which gradients are computed by one single-threaded worker per core rather than by
- * one session with a thread per core. nanogpt-shakespeare: two workers ran a step 1.4× faster (matmuls
- * scale 1.5× from one to two intra-op threads, and several kernels not at all); nanogpt-cpu (0.8M):
- * no gain, as the two workers then wait on memory.
+ * one session with a thread per core. nanogpt-shakespeare at batch 64: two workers 1.15–1.2× faster in
+ * interleaved runs (matmuls scale 1.5× from one to two intra-op threads, some kernels not at all);
+ * nanogpt-cpu (0.8M): no gain, as the two workers then wait on memory.
  */
 export const PARALLEL_PARAMS = 4_000_000;
 
