@@ -20,8 +20,8 @@ export class Rng {
   }
 
   /**
-   * A generator for one stream among many, e.g. (seed, step, micro-batch) for dropout masks, so the
-   * masks of a step follow from its number alone: a resumed run and any worker draw the same ones.
+   * A generator for one stream among many, e.g. (seed, step, row) for dropout masks, so a row's masks
+   * follow from those numbers alone: a resumed run and any worker draw the same ones.
    */
   static derive(...parts: readonly number[]): Rng {
     let h = 0x2545f491;

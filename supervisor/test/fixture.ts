@@ -27,9 +27,10 @@ export interface CliResult {
 }
 
 /**
- * Runs `node file ...args` and resolves with its exit code and output. Asynchronous on purpose: a
- * spawnSync blocks the test process, and past 60 s (a 100 MB encode on a busy 2-core machine) vitest's
- * worker misses its own RPC deadline and fails the run with "Timeout calling onTaskUpdate".
+ * Runs `node file ...args` and resolves with its exit code and output. Asynchronous on purpose: tests
+ * that spawnSync never yield, so a file of them blocks its vitest fork from first test to last, and past
+ * 60 s (a 100 MB encode on a busy 2-core machine) the fork misses its own RPC deadline and fails the run
+ * with "Timeout calling onTaskUpdate".
  */
 export function runCli(
   file: string,

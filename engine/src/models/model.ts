@@ -27,9 +27,9 @@ export const PARAM = 'param.';
  * every weight) and its gradient's Concat went, and the optimizer runs tensor by tensor on data that
  * stays in cache (one flat pass was a trip to memory on this machine, ~2.6 GB/s for 43 MB vectors).
  */
-export function paramInputs(g: Graph, layout: ParamLayout, prefix = PARAM): Map<string, Value> {
+export function paramInputs(g: Graph, layout: ParamLayout): Map<string, Value> {
   const named = new Map<string, Value>();
-  for (const e of layout.entries) named.set(e.name, g.input(`${prefix}${e.name}`, 'float32', e.shape));
+  for (const e of layout.entries) named.set(e.name, g.input(`${PARAM}${e.name}`, 'float32', e.shape));
   return named;
 }
 

@@ -122,7 +122,8 @@ export class Trainer {
     private readonly accSession: AdaptiveSession | undefined,
     private readonly evalSession: AdaptiveSession,
     private readonly workers: GradWorkers | undefined,
-    private readonly masks: DropoutMasks,
+    /** The step graph's masks (gradient workers draw their own). */
+    private readonly masks: DropoutMasks | undefined,
     init: Float32Array,
   ) {
     this.layout = layout;
@@ -146,6 +147,7 @@ export class Trainer {
     const adaptive =
       opts.adaptive ?? (opts.session?.threads === undefined && layout.total < 20e6 && plan.workers === 1);
     const base = opts.session ?? {};
+    const gradScale = 1 / plan.runs;
     const graph = (mode: 'step' | 'accumulate'): Graph =>
       buildStepGraph({
         cfg,
@@ -154,7 +156,7 @@ export class Trainer {
         seq,
         optim,
         ignoreIndex,
-        gradScale: 1 / plan.runs,
+        gradScale,
         mode,
         accumulateIn: plan.runs > 1 || mode === 'accumulate',
       });
@@ -166,12 +168,10 @@ export class Trainer {
         sessions.push(s);
         return s;
       };
-      const stepGraph = graph('step');
-      const masks = new DropoutMasks(stepGraph, cfg.dropout);
       let stepSession: AdaptiveSession;
       let accSession: AdaptiveSession | undefined;
+      let masks: DropoutMasks | undefined;
       if (plan.workers > 1) {
-        const gradScale = 1 / plan.runs;
         workers = await GradWorkers.start(
           plan.workers,
           { cfg, rowsPerRun: plan.rowsPerRun, seq, ignoreIndex, seed, gradScale, session: base },
@@ -179,6 +179,8 @@ export class Trainer {
         );
         stepSession = await session(buildApplyGraph(layout, optim, plan.workers));
       } else {
+        const stepGraph = graph('step');
+        masks = new DropoutMasks(stepGraph, cfg.dropout);
         stepSession = await session(stepGraph);
         if (plan.runs > 1) accSession = await session(graph('accumulate'));
       }
@@ -237,6 +239,10 @@ export class Trainer {
 
   /** The step's rows cut into the plan's runs (views, no copies when a run is one micro-batch). */
   private runsOf(micro: readonly Batch[]): GradRun[] {
+    for (const b of micro) {
+      if (b.idx.length !== this.batch * this.seq || b.targets.length !== b.idx.length)
+        throw new Error(`step: each micro-batch needs ${this.batch}×${this.seq} ids and targets`);
+    }
     const width = this.plan.rowsPerRun * this.seq;
     const join = (k: 'idx' | 'targets'): BigInt64Array => {
       if (micro.length === 1) return micro[0][k];
@@ -248,10 +254,6 @@ export class Trainer {
     };
     const idx = join('idx');
     const targets = join('targets');
-    for (const b of micro) {
-      if (b.idx.length !== this.batch * this.seq || b.targets.length !== b.idx.length)
-        throw new Error(`step: each micro-batch needs ${this.batch}×${this.seq} ids and targets`);
-    }
     return Array.from({ length: this.plan.runs }, (_, r) => ({
       firstRow: r * this.plan.rowsPerRun,
       idx: idx.subarray(r * width, (r + 1) * width),
@@ -287,7 +289,7 @@ export class Trainer {
             ...this.cur.paramInputs,
             ...acc!.inputs,
             ...this.batchFeeds(runs[i], rows),
-            ...this.masks.fill(this.seed, this.stepCount, runs[i].firstRow),
+            ...this.masks!.fill(this.seed, this.stepCount, runs[i].firstRow),
           },
           { loss: this.lossOut, ...accNext!.outputs },
         );
@@ -301,7 +303,7 @@ export class Trainer {
           ...(acc ? acc.inputs : {}),
           ...scalars,
           ...this.batchFeeds(last, rows),
-          ...this.masks.fill(this.seed, this.stepCount, last.firstRow),
+          ...this.masks!.fill(this.seed, this.stepCount, last.firstRow),
         },
         { loss: this.lossOut, grad_norm: this.normOut, ...this.next.outputs },
       );
