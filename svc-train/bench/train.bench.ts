@@ -17,6 +17,8 @@
 //      → 1.22× in the same run (recorded nanoGPT 131.7 s → 0.80×).
 //  (b) lab 1,419 tokens/s (median iteration 1,424), 100.6 GFLOP/s, 16 runs of 4 rows on 2 gradient workers;
 //      nanoGPT 1,004 tokens/s (median iteration) → 1.42× in the same run (recorded 1,587 → 0.89×).
+//  Later the same day, with dynamic blocks (DYNAMIC_BLOCK_BASE) and 10–33% CPU steal on the VM:
+//  (a) lab 169.1 s, 80.0 ms/iter, val loss 1.8689; nanoGPT 200.2 s → 1.18× in the same run.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
