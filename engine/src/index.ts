@@ -56,7 +56,7 @@ export {
   type SessionOptions,
 } from './runtime/session.ts';
 export { BatchSampler } from './train/data.ts';
-export { bucketViews, DropoutMasks, type Feeds, tensorViews } from './train/feeds.ts';
+export { bucketViews, DropoutMasks, type Feeds, StateSet, tensorViews } from './train/feeds.ts';
 export { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './train/graphs.ts';
 export { type ExecutionPlan, type PlanOptions, planExecution } from './train/plan.ts';
 export { type PretrainEvent, type PretrainOptions, type PretrainResult, pretrain } from './train/pretrain.ts';

@@ -175,7 +175,7 @@ describe('checkpoints', () => {
 describe('optimisation levels', () => {
   it('the training-step graph runs at every ORT optimisation level with the same results', async () => {
     const { buildStepGraph, DEFAULT_OPTIM } = await import('../src/train/graphs.ts');
-    const { bucketViews, tensorViews } = await import('../src/train/feeds.ts');
+    const { StateSet } = await import('../src/train/feeds.ts');
     const { ort } = await import('../src/runtime/session.ts');
     const cfg = preset('nanogpt-cpu', { vocabSize: 11, nLayer: 1, blockSize: 8 });
     const layout = paramLayout(cfg);
@@ -190,13 +190,9 @@ describe('optimisation levels', () => {
       accumulateIn: false,
       gradScale: 1,
     }).toBytes();
-    const P = layout.total;
     const ids = BigInt64Array.from({ length: 16 }, (_, i) => BigInt(i % 11));
     const feeds = () => ({
-      ...tensorViews(layout, layout.init(1), 'param.'),
-      ...bucketViews(layout, layout.init(1), 'opt_param.'),
-      ...bucketViews(layout, new Float32Array(P), 'm.'),
-      ...bucketViews(layout, new Float32Array(P), 'v.'),
+      ...new StateSet(layout, layout.init(1)).inputs,
       lr: new ort.Tensor('float32', Float32Array.of(1e-3), []),
       step: new ort.Tensor('float32', Float32Array.of(1), []),
       idx: new ort.Tensor('int64', ids, [2, 8]),

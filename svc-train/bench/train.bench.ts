@@ -25,7 +25,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BatchSampler,
-  bucketViews,
   buildStepGraph,
   createSession,
   DEFAULT_OPTIM,
@@ -36,9 +35,8 @@ import {
   paramLayout,
   preset,
   Rng,
-  STATE,
+  StateSet,
   Trainer,
-  tensorViews,
 } from '@lab/engine';
 import { pretrain } from '../src/commands/pretrain.ts';
 import { runNanoGpt } from './nanogpt.ts';
@@ -193,7 +191,6 @@ async function profile(
   });
   const prefix = join(tmpdir(), `lab-prof-${process.pid}`);
   const s = await createSession(g, { profilePrefix: prefix, threads });
-  const P = layout.total;
   const ids = () =>
     new ort.Tensor(
       'int64',
@@ -202,12 +199,8 @@ async function profile(
     );
   const masks = new DropoutMasks(g, cfg.dropout);
   const scalar = (x: number) => new ort.Tensor('float32', Float32Array.of(x), []);
-  const init = layout.init(1);
   const feeds = {
-    ...tensorViews(layout, init, STATE.param),
-    ...bucketViews(layout, init, STATE.optParam),
-    ...bucketViews(layout, new Float32Array(P), STATE.m),
-    ...bucketViews(layout, new Float32Array(P), STATE.v),
+    ...new StateSet(layout, layout.init(1)).inputs,
     ...masks.fill(1, 0, 0),
     idx: ids(),
     targets: ids(),
@@ -217,9 +210,7 @@ async function profile(
   const fetches = {
     loss: scalar(0),
     grad_norm: scalar(0),
-    ...bucketViews(layout, new Float32Array(P), STATE.paramOut),
-    ...bucketViews(layout, new Float32Array(P), STATE.mOut),
-    ...bucketViews(layout, new Float32Array(P), STATE.vOut),
+    ...new StateSet(layout, new Float32Array(layout.total)).outputs,
   };
   for (let i = 0; i < runs; i++) await s.run(feeds, fetches);
   s.endProfiling();

@@ -5,6 +5,7 @@ import { DROPOUT_MASK } from '../models/layers.ts';
 import type { ParamLayout } from '../models/params.ts';
 import { Rng } from '../rng.ts';
 import { ort } from '../runtime/session.ts';
+import { STATE } from './graphs.ts';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -29,6 +30,39 @@ export function bucketViews(layout: ParamLayout, flat: Float32Array, prefix: str
     out[`${prefix}${k}`] = new ort.Tensor('float32', flat.subarray(b.offset, b.offset + b.size), [b.size]);
   });
   return out;
+}
+
+/**
+ * Weights (given) and AdamW moments (zeros): flat buffers, and views of them as the step graph's inputs and
+ * outputs. The trainer keeps two and swaps them each step; the bench and tests feed a graph with one.
+ */
+export class StateSet {
+  readonly params: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  /** `param.*` (forward: evaluation, accumulation); `opt_param.*`, `m.*`, `v.*` (optimizer); both. */
+  readonly paramInputs: Feeds;
+  readonly optInputs: Feeds;
+  readonly inputs: Feeds;
+  readonly outputs: Feeds;
+
+  constructor(layout: ParamLayout, params: Float32Array) {
+    this.params = params;
+    this.m = new Float32Array(layout.total);
+    this.v = new Float32Array(layout.total);
+    this.paramInputs = tensorViews(layout, this.params, STATE.param);
+    this.optInputs = {
+      ...bucketViews(layout, this.params, STATE.optParam),
+      ...bucketViews(layout, this.m, STATE.m),
+      ...bucketViews(layout, this.v, STATE.v),
+    };
+    this.inputs = { ...this.paramInputs, ...this.optInputs };
+    this.outputs = {
+      ...bucketViews(layout, this.params, STATE.paramOut),
+      ...bucketViews(layout, this.m, STATE.mOut),
+      ...bucketViews(layout, this.v, STATE.vOut),
+    };
+  }
 }
 
 /**

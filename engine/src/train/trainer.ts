@@ -8,7 +8,7 @@ import { paramLayout } from '../models/model.ts';
 import type { ParamLayout } from '../models/params.ts';
 import { AdaptiveSession } from '../runtime/adaptive.ts';
 import { ort, type SessionOptions, scalarOf } from '../runtime/session.ts';
-import { bucketViews, DropoutMasks, type Feeds, tensorViews } from './feeds.ts';
+import { bucketViews, DropoutMasks, type Feeds, StateSet } from './feeds.ts';
 import {
   buildApplyGraph,
   buildEvalGraph,
@@ -49,36 +49,6 @@ export interface TrainerOptions {
    * no gradient workers (which are single-threaded by design).
    */
   adaptive?: boolean;
-}
-
-/** Weights and moments: flat buffers, and views of them as graph inputs and as graph outputs. */
-class StateSet {
-  readonly params: Float32Array;
-  readonly m: Float32Array;
-  readonly v: Float32Array;
-  /** `param.*` (forward: evaluation, accumulation); `opt_param.*`, `m.*`, `v.*` (optimizer); both. */
-  readonly paramInputs: Feeds;
-  readonly optInputs: Feeds;
-  readonly inputs: Feeds;
-  readonly outputs: Feeds;
-
-  constructor(layout: ParamLayout, params: Float32Array) {
-    this.params = params;
-    this.m = new Float32Array(layout.total);
-    this.v = new Float32Array(layout.total);
-    this.paramInputs = tensorViews(layout, this.params, STATE.param);
-    this.optInputs = {
-      ...bucketViews(layout, this.params, STATE.optParam),
-      ...bucketViews(layout, this.m, STATE.m),
-      ...bucketViews(layout, this.v, STATE.v),
-    };
-    this.inputs = { ...this.paramInputs, ...this.optInputs };
-    this.outputs = {
-      ...bucketViews(layout, this.params, STATE.paramOut),
-      ...bucketViews(layout, this.m, STATE.mOut),
-      ...bucketViews(layout, this.v, STATE.vOut),
-    };
-  }
 }
 
 /** A gradient accumulator: one flat buffer, in buckets as `grad_acc.*` inputs and `grad_acc_out.*` outputs. */
