@@ -5,6 +5,7 @@
 // Runs are bitwise identical across these settings for our graphs (checked), so switching is invisible
 // to the numbers (dropout masks are graph inputs, so no session has a random stream of its own).
 import os from 'node:os';
+import { BoundSession } from './bound.ts';
 import { createSession, type ort, type Session, type SessionOptions } from './session.ts';
 
 type Feeds = Record<string, ort.Tensor>;
@@ -15,6 +16,11 @@ export interface AdaptiveOptions {
   probeEvery?: number;
   /** Runs per measurement (the first run of each session is a warm-up and not counted). */
   probeRuns?: number;
+  /**
+   * Every run passes a buffer for each output it wants: use BoundSessions where available, which write
+   * into those buffers without onnxruntime-node's copy of every output (see bound.ts).
+   */
+  bound?: boolean;
 }
 
 export class AdaptiveSession {
@@ -27,7 +33,7 @@ export class AdaptiveSession {
   private readonly probeRuns: number;
 
   private constructor(
-    readonly sessions: Session[],
+    readonly sessions: (Session | BoundSession)[],
     readonly labels: string[],
     opts: AdaptiveOptions,
   ) {
@@ -58,8 +64,16 @@ export class AdaptiveSession {
             ['1 thread', { ...base, threads: 1 }],
           ]
         : [['default', base]];
-    const sessions: Session[] = [];
-    for (const [, o] of variants) sessions.push(await createSession(model, o));
+    const sessions: (Session | BoundSession)[] = [];
+    try {
+      for (const [, o] of variants)
+        sessions.push(
+          (opts.bound ? await BoundSession.create(model, o) : null) ?? (await createSession(model, o)),
+        );
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw e;
+    }
     return new AdaptiveSession(
       sessions,
       variants.map(([l]) => l),
@@ -85,7 +99,8 @@ export class AdaptiveSession {
   async run(feeds: Feeds, fetches?: Fetches): Promise<ort.InferenceSession.ReturnType> {
     const k = this.choose();
     const t0 = performance.now();
-    const out = fetches ? await this.sessions[k].run(feeds, fetches) : await this.sessions[k].run(feeds);
+    const s = this.sessions[k];
+    const out = fetches ? await s.run(feeds, fetches) : await runWithoutFetches(s, feeds);
     const dt = performance.now() - t0;
     if (this.sessions.length === 1) return out;
     if (!this.warmed[k]) this.warmed[k] = true;
@@ -121,4 +136,12 @@ export class AdaptiveSession {
   async release(): Promise<void> {
     await Promise.all(this.sessions.map((s) => s.release()));
   }
+}
+
+function runWithoutFetches(
+  s: Session | BoundSession,
+  feeds: Feeds,
+): Promise<ort.InferenceSession.ReturnType> {
+  if (s instanceof BoundSession) throw new Error('a bound session needs a buffer for each output it returns');
+  return s.run(feeds);
 }

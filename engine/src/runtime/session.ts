@@ -53,23 +53,36 @@ export function resolveEp(ep?: string): ExecutionProvider {
   throw new Error(`unknown execution provider '${want}' (expected cpu, webgpu or cuda)`);
 }
 
+/** The threading, optimisation level and config entries (flat ORT keys) a session gets from `opts`. */
+export function sessionSettings(opts: SessionOptions): {
+  optLevel: OptLevel;
+  threads: number;
+  config: Record<string, string>;
+} {
+  const threads = opts.threads ?? Math.max(1, os.availableParallelism());
+  return {
+    optLevel: opts.optLevel ?? DEFAULT_OPT_LEVEL,
+    threads,
+    config: {
+      ...(threads > 1 ? { 'session.dynamic_block_base': String(DYNAMIC_BLOCK_BASE) } : {}),
+      ...(opts.spin === false ? { 'session.intra_op.allow_spinning': '0' } : {}),
+    },
+  };
+}
+
 /** Create a session from graph bytes, trying the requested EP and falling back to CPU with one warning. */
 export async function createSession(model: Graph | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const bytes = model instanceof Uint8Array ? model : model.toBytes();
   const ep = resolveEp(opts.ep);
-  const threads = opts.threads ?? Math.max(1, os.availableParallelism());
+  const settings = sessionSettings(opts);
   const base: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: opts.optLevel ?? DEFAULT_OPT_LEVEL,
-    intraOpNumThreads: threads,
+    graphOptimizationLevel: settings.optLevel,
+    intraOpNumThreads: settings.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     enableProfiling: opts.profilePrefix !== undefined,
-    extra: {
-      session: {
-        ...(threads > 1 ? { dynamic_block_base: String(DYNAMIC_BLOCK_BASE) } : {}),
-        ...(opts.spin === false ? { intra_op: { allow_spinning: '0' } } : {}),
-      },
-    },
+    // onnxruntime-node joins nested keys with dots into ORT's config keys, so flat keys are the same.
+    extra: settings.config,
     ...(opts.profilePrefix ? { profileFilePrefix: opts.profilePrefix } : {}),
   };
   if (ep !== 'cpu') {

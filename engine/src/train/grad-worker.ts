@@ -2,6 +2,7 @@
 // gradients of the runs it is given (see workers.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { paramLayout } from '../models/model.ts';
+import { BoundSession } from '../runtime/bound.ts';
 import { createSession, ort } from '../runtime/session.ts';
 import { bucketViews, DropoutMasks, tensorViews } from './feeds.ts';
 import { buildStepGraph, DEFAULT_OPTIM, STATE } from './graphs.ts';
@@ -26,7 +27,10 @@ async function main(): Promise<void> {
     gradScale: init.gradScale,
   });
   const masks = new DropoutMasks(graph, cfg.dropout);
-  const session = await createSession(graph, { ...init.session, threads: 1 });
+  const options = { ...init.session, threads: 1 };
+  // Each run returns the whole accumulator: a bound session writes it in place (see bound.ts).
+  const bytes = graph.toBytes();
+  const session = (await BoundSession.create(bytes, options)) ?? (await createSession(bytes, options));
   const loss = new ort.Tensor('float32', new Float32Array(1), []);
   const dims = [rowsPerRun, seq];
   // The accumulator that is not travelling: runs alternate between it and the request's buffer.

@@ -133,8 +133,9 @@ export class Trainer {
     const sessions: AdaptiveSession[] = [];
     let workers: GradWorkers | undefined;
     try {
-      const session = async (g: Graph): Promise<AdaptiveSession> => {
-        const s = await AdaptiveSession.create(g.toBytes(), base, adaptive);
+      // Runs that return weights, moments or gradients pass buffers for them: bound sessions (bound.ts).
+      const session = async (g: Graph, bound = true): Promise<AdaptiveSession> => {
+        const s = await AdaptiveSession.create(g.toBytes(), base, adaptive, { bound });
         sessions.push(s);
         return s;
       };
@@ -154,7 +155,7 @@ export class Trainer {
         stepSession = await session(stepGraph);
         if (plan.runs > 1) accSession = await session(graph('accumulate'));
       }
-      const evalSession = await session(buildEvalGraph(cfg, layout, opts.batch, seq, ignoreIndex));
+      const evalSession = await session(buildEvalGraph(cfg, layout, opts.batch, seq, ignoreIndex), false);
       return new Trainer(
         cfg,
         opts.batch,
