@@ -2,9 +2,11 @@
 // kernel, float32 with looser tolerances otherwise).
 import { describe, expect, it } from 'vitest';
 import { type GradCheckInput, type GradCheckOptions, gradCheck } from '../src/graph/gradcheck.ts';
-import type { Graph, Value } from '../src/graph/graph.ts';
+import { Graph, type Value } from '../src/graph/graph.ts';
 import * as op from '../src/graph/ops.ts';
+import { causalMask } from '../src/models/layers.ts';
 import { Rng } from '../src/rng.ts';
+import { createSession, f32 as tensor32 } from '../src/runtime/session.ts';
 
 const rng = new Rng(42);
 const rand = (shape: number[], lo = -1, hi = 1): GradCheckInput['data'] =>
@@ -92,6 +94,15 @@ const cases: Case[] = [
   { name: 'Gemm', inputs: [x('a', [3, 4]), x('b', [4, 5])], f: (g, [a, b]) => op.gemm(g, a, b) },
   { name: 'Softmax', inputs: [x('a', [2, 5], -2, 2)], f: (g, [a]) => op.softmax(g, a, -1) },
   {
+    name: 'maskedSoftmax (causal)',
+    inputs: [x('a', [2, 3, 5, 5], -3, 3)],
+    f: (g, [a]) => {
+      const { mask, keep } = causalMask(g, 5);
+      return op.maskedSoftmax(g, a, mask, keep);
+    },
+    opts: f32,
+  },
+  {
     name: 'LayerNormalization (scale, bias)',
     inputs: [x('a', [3, 6], -2, 2), x('w', [6], 0.5, 1.5), x('b', [6])],
     f: (g, [a, w, b]) => op.layerNorm(g, a, w, b),
@@ -135,4 +146,27 @@ describe('VJP rules vs finite differences', () => {
       expect(r.worst, r.detail).toBeLessThanOrEqual(1);
     });
   }
+});
+
+describe('maskedSoftmax', () => {
+  it('equals Softmax(x + mask), with exact zeros where blocked, also for scores far below the row max', async () => {
+    const shape = [2, 6, 6];
+    const data = Float32Array.from(rand(shape, -4, 4) as Float64Array);
+    data[5] = -500; // a visible score far below its row's max: the floor raises it, with no visible change
+    const g = new Graph('masked');
+    const a = g.input('a', 'float32', shape);
+    const { mask, keep } = causalMask(g, 6);
+    g.output(op.maskedSoftmax(g, a, mask, keep), 'ours');
+    g.output(op.softmax(g, op.add(g, a, mask), -1), 'plain');
+    const s = await createSession(g);
+    const out = await s.run({ a: tensor32(data, shape) });
+    const ours = out.ours.data as Float32Array;
+    const plain = out.plain.data as Float32Array;
+    for (let i = 0; i < ours.length; i++) {
+      const [row, col] = [Math.floor(i / 6) % 6, i % 6];
+      if (col > row) expect(ours[i]).toBe(0);
+      else expect(Math.abs(ours[i] - plain[i])).toBeLessThan(1e-6);
+    }
+    await s.release();
+  });
 });

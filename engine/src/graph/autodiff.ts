@@ -39,6 +39,15 @@ export function gradients(g: Graph, loss: Value, wrt: readonly Value[], seed?: V
       const dys = n.outputs.map((o) => grads.get(o));
       if (dys.every((d) => d === undefined)) continue;
       if (!n.inputs.some((x) => needs.has(x))) continue;
+      const composite = n.outputs.length === 1 ? g.compositeVjps.get(n.outputs[0]) : undefined;
+      if (composite) {
+        const dxs = composite.rule(g, dys[0]!);
+        composite.inputs.forEach((x, k) => {
+          const dx = dxs[k];
+          if (dx && needs.has(x.name)) accumulate(x.name, dx);
+        });
+        continue;
+      }
       const rule = VJP.get(n.op);
       if (!rule) throw new GraphError(`node '${n.name}': no VJP rule for op '${n.op}'`);
       const dxs = rule(g, n, dys);

@@ -79,6 +79,15 @@ export class Graph {
   readonly values = new Map<string, Value>();
   /** name of value -> index of the node that produced it. */
   readonly producer = new Map<string, number>();
+  /**
+   * Composite ops whose gradient is not the chain of their nodes' rules (see ops.maskedSoftmax): the
+   * composite's output name -> the inputs it differentiates to and its VJP. Autodiff applies these in
+   * place of the producing node's rule, and the nodes inside the composite get no gradient.
+   */
+  readonly compositeVjps = new Map<
+    string,
+    { inputs: readonly Value[]; rule: (g: Graph, dy: Value) => (Value | undefined)[] }
+  >();
   private counter = 0;
   private readonly constCache = new Map<string, Value>();
   /** Prefix for generated names; set by model code (`scope`) so nodes read like module paths. */

@@ -20,6 +20,8 @@ export interface ForwardCtx {
   positions: Value;
   /** Additive attention mask broadcastable to [B, H, T, S] (0 = attend, large negative = blocked). */
   mask: Value;
+  /** The same mask as 1 = attend, 0 = blocked, where known when the graph is built (see maskedSoftmax). */
+  keep?: Value;
   /** Training graphs apply dropout (when cfg.dropout > 0); its mask inputs are collected here. */
   train: boolean;
   dropoutMasks?: Value[];
@@ -201,17 +203,23 @@ export function attention(ctx: ForwardCtx, q: Value, k: Value, v: Value, layer: 
     kh = repeat(kh);
     vh = repeat(vh);
   }
-  const scores = op.add(g, op.matmul(g, qh, op.transpose(g, kh, [0, 1, 3, 2])), ctx.mask);
-  let probs = op.softmax(g, scores, -1);
+  const scores = op.matmul(g, qh, op.transpose(g, kh, [0, 1, 3, 2]));
+  let probs = ctx.keep
+    ? op.maskedSoftmax(g, scores, ctx.mask, ctx.keep)
+    : op.softmax(g, op.add(g, scores, ctx.mask), -1);
   ctx.attnProbs?.push(probs);
   probs = dropout(ctx, probs);
   const y = op.matmul(g, probs, vh);
   return op.reshape(g, op.transpose(g, y, [0, 2, 1, 3]), [batch, seq, cfg.nHead * d]);
 }
 
-/** Constant causal mask [T, T] for training graphs (static T). */
-export function causalMask(g: Graph, t: number): Value {
+/** Constant causal masks [T, T] for training graphs (static T): additive (0 / −1e9) and keep (1 / 0). */
+export function causalMask(g: Graph, t: number): { mask: Value; keep: Value } {
   const m = new Float32Array(t * t);
-  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
-  return g.constant('float32', [t, t], m);
+  const k = new Float32Array(t * t);
+  for (let i = 0; i < t; i++) {
+    for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
+    for (let j = 0; j <= i; j++) k[i * t + j] = 1;
+  }
+  return { mask: g.constant('float32', [t, t], m), keep: g.constant('float32', [t, t], k) };
 }

@@ -64,7 +64,7 @@ export function staticCtx(
       [seq],
       Array.from({ length: seq }, (_, i) => i),
     ),
-    mask: causalMask(g, seq),
+    ...causalMask(g, seq),
     train,
     dropoutMasks: [],
   };
