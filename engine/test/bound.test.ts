@@ -104,3 +104,19 @@ describe('bound sessions (ORT C API, outputs written in place)', () => {
     expect(await BoundSession.create(stepGraph, { profilePrefix: '/tmp/x' })).toBeNull();
   });
 });
+
+describe('bound session release', () => {
+  it('waits for a run in flight before freeing the session', async () => {
+    const g = new Graph('slow');
+    const a = g.input('a', 'float32', [256, 256]);
+    let y = a;
+    for (let i = 0; i < 40; i++) y = op.matmul(g, y, a);
+    g.output(y, 'y');
+    const b = await bound(g.toBytes());
+    const out = f32(new Float32Array(256 * 256), [256, 256]);
+    const running = b.run({ a: f32(new Float32Array(256 * 256).fill(0.001), [256, 256]) }, { y: out });
+    await b.release();
+    await running;
+    expect((out.data as Float32Array)[0]).toBeGreaterThan(0);
+  });
+});

@@ -23,6 +23,9 @@ export interface AdaptiveOptions {
   bound?: boolean;
 }
 
+/** An alternative replaces the active session only when its median run is at least 5% shorter. */
+const SWITCH_MARGIN = 0.95;
+
 export class AdaptiveSession {
   private active = 0;
   private runs = 0;
@@ -106,7 +109,8 @@ export class AdaptiveSession {
     if (!this.warmed[k]) this.warmed[k] = true;
     else {
       this.recent[k].push(dt);
-      if (this.recent[k].length > this.probeRuns) this.recent[k].shift();
+      // The active session keeps a longer record than a probe takes, so one slow stretch doesn't decide.
+      if (this.recent[k].length > 3 * this.probeRuns) this.recent[k].shift();
     }
     this.runs++;
     if (this.probing) {
@@ -119,7 +123,9 @@ export class AdaptiveSession {
           this.probing = undefined;
           let best = this.active;
           for (let j = 0; j < this.sessions.length; j++) if (this.median(j) < this.median(best)) best = j;
-          this.active = best;
+          // Switch only for a clear gain: on a noisy VM four runs often rank the variants wrongly, and a wrong
+          // switch costs up to probeEvery runs on the slower one.
+          if (this.median(best) < SWITCH_MARGIN * this.median(this.active)) this.active = best;
         }
       }
     } else if (this.runs % this.probeEvery === 0) {

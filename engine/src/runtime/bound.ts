@@ -135,6 +135,8 @@ export class BoundSession {
   private readonly bound = new Map<ort.Tensor, Bound>();
   private runs = 0;
   private released = false;
+  /** The run on the worker thread, if any: release waits for it (ORT must not free a running session). */
+  private inflight: Promise<Pointer> | undefined;
 
   private constructor(
     private readonly api: Api,
@@ -192,7 +194,7 @@ export class BoundSession {
     });
     const names = this.outputNames.filter((name) => fetches[name]);
     const outputs = names.map((name) => this.valueOf(fetches[name], run));
-    const status = await new Promise<Pointer>((resolve, reject) => {
+    const done = new Promise<Pointer>((resolve, reject) => {
       this.api.run.async(
         this.session,
         null,
@@ -204,6 +206,10 @@ export class BoundSession {
         outputs,
         (err: unknown, res: Pointer) => (err ? reject(err) : resolve(res)),
       );
+    });
+    this.inflight = done;
+    const status = await done.finally(() => {
+      this.inflight = undefined;
     });
     this.api.check(status);
     this.forget(run);
@@ -254,6 +260,7 @@ export class BoundSession {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    await this.inflight?.catch(() => undefined);
     for (const b of this.bound.values()) this.api.releaseValue(b.value);
     this.bound.clear();
     this.api.releaseSession(this.session);
