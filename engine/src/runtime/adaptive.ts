@@ -12,7 +12,7 @@ type Feeds = Record<string, ort.Tensor>;
 type Fetches = Record<string, ort.Tensor>;
 
 export interface AdaptiveOptions {
-  /** Re-measure the alternatives every this many runs. */
+  /** Re-measure the alternatives at least every this many runs, and sooner when run times drift. */
   probeEvery?: number;
   /** Runs per measurement (the first run of each session is a warm-up and not counted). */
   probeRuns?: number;
@@ -23,29 +23,113 @@ export interface AdaptiveOptions {
   bound?: boolean;
 }
 
-/** An alternative replaces the active session only when its median run is at least 5% shorter. */
-const SWITCH_MARGIN = 0.95;
-
-export class AdaptiveSession {
+/**
+ * Which of n variants to run next, from the times of the runs so far; AdaptiveSession times its runs and
+ * reports them here. It measures every variant first, then runs the fastest, and measures the others again
+ * when the active variant's median moves by more than a quarter from what it was when chosen (the machine got
+ * busier or quieter), or else every `probeEvery` runs. Probing has a price (one thread runs a nanogpt-cpu
+ * step in ~2× the time of two on a quiet machine), so it happens only when the machine seems to have changed.
+ */
+export class VariantChooser {
   private active = 0;
   private runs = 0;
+  private lastProbe = 0;
+  private baseline = Number.POSITIVE_INFINITY;
   private readonly recent: number[][];
   private readonly warmed: boolean[];
-  private probing: { k: number; left: number } | undefined;
-  private readonly probeEvery: number;
-  private readonly probeRuns: number;
+  /** Variants still to measure in this probe, the current one first, and its runs left. */
+  private probing: { queue: number[]; left: number } | undefined;
+
+  constructor(
+    readonly count: number,
+    private readonly probeEvery = 1000,
+    private readonly probeRuns = 4,
+  ) {
+    this.recent = Array.from({ length: count }, () => []);
+    this.warmed = new Array<boolean>(count).fill(false);
+    if (count > 1) this.startProbe(Array.from({ length: count }, (_, k) => k));
+  }
+
+  /** The variant currently preferred. */
+  get preferred(): number {
+    return this.active;
+  }
+
+  /** The variant to run now. */
+  next(): number {
+    return this.probing ? this.probing.queue[0] : this.active;
+  }
+
+  /** Report that variant k's run took `ms`. */
+  record(k: number, ms: number): void {
+    if (this.count === 1) return;
+    this.runs++;
+    if (!this.warmed[k]) this.warmed[k] = true;
+    else {
+      this.recent[k].push(ms);
+      // The active variant keeps a longer record than a probe takes, so one slow stretch doesn't decide.
+      if (this.recent[k].length > 3 * this.probeRuns) this.recent[k].shift();
+    }
+    const p = this.probing;
+    if (p) {
+      if (--p.left > 0) return;
+      p.queue.shift();
+      if (p.queue.length) p.left = this.runsFor(p.queue[0]);
+      else this.finishProbe();
+      return;
+    }
+    const since = this.runs - this.lastProbe;
+    const drift = Math.abs(this.median(this.active) / this.baseline - 1);
+    const settled = this.recent[this.active].length >= 2 * this.probeRuns;
+    if (since >= this.probeEvery || (settled && drift > DRIFT && since >= DRIFT_GAP)) {
+      const others = Array.from({ length: this.count }, (_, j) => j).filter((j) => j !== this.active);
+      for (const j of others) this.recent[j] = [];
+      this.startProbe(others);
+    }
+  }
+
+  private runsFor(k: number): number {
+    return this.warmed[k] ? this.probeRuns : this.probeRuns + 1;
+  }
+
+  private startProbe(queue: number[]): void {
+    this.probing = { queue, left: this.runsFor(queue[0]) };
+  }
+
+  private finishProbe(): void {
+    this.probing = undefined;
+    this.lastProbe = this.runs;
+    let best = this.active;
+    for (let j = 0; j < this.count; j++) if (this.median(j) < this.median(best)) best = j;
+    // Switch only for a clear gain: on a noisy VM four runs often rank the variants wrongly.
+    if (this.median(best) < SWITCH_MARGIN * this.median(this.active)) {
+      this.active = best;
+    }
+    this.baseline = this.median(this.active);
+  }
+
+  private median(k: number): number {
+    const r = [...this.recent[k]].sort((a, b) => a - b);
+    return r.length ? r[r.length >> 1] : Number.POSITIVE_INFINITY;
+  }
+}
+
+/** An alternative replaces the active variant only when its median run is at least 5% shorter. */
+const SWITCH_MARGIN = 0.95;
+/** A change of the active variant's median by more than this fraction triggers a new measurement... */
+const DRIFT = 0.25;
+/** ...but not sooner than this many runs after the last one. */
+const DRIFT_GAP = 100;
+
+export class AdaptiveSession {
+  private readonly chooser: VariantChooser;
 
   private constructor(
     readonly sessions: (Session | BoundSession)[],
     readonly labels: string[],
     opts: AdaptiveOptions,
   ) {
-    this.recent = sessions.map(() => []);
-    this.warmed = sessions.map(() => false);
-    this.probeEvery = opts.probeEvery ?? 200;
-    this.probeRuns = opts.probeRuns ?? 4;
-    // Start by measuring every variant in turn.
-    if (sessions.length > 1) this.probing = { k: 0, left: this.probeRuns + 1 };
+    this.chooser = new VariantChooser(sessions.length, opts.probeEvery, opts.probeRuns);
   }
 
   /**
@@ -86,56 +170,15 @@ export class AdaptiveSession {
 
   /** Label of the session currently preferred. */
   get current(): string {
-    return this.labels[this.active];
-  }
-
-  private median(k: number): number {
-    const r = [...this.recent[k]].sort((a, b) => a - b);
-    return r.length ? r[r.length >> 1] : Number.POSITIVE_INFINITY;
-  }
-
-  private choose(): number {
-    if (this.probing) return this.probing.k;
-    return this.active;
+    return this.labels[this.chooser.preferred];
   }
 
   async run(feeds: Feeds, fetches?: Fetches): Promise<ort.InferenceSession.ReturnType> {
-    const k = this.choose();
+    const k = this.chooser.next();
     const t0 = performance.now();
     const s = this.sessions[k];
     const out = fetches ? await s.run(feeds, fetches) : await runWithoutFetches(s, feeds);
-    const dt = performance.now() - t0;
-    if (this.sessions.length === 1) return out;
-    if (!this.warmed[k]) this.warmed[k] = true;
-    else {
-      this.recent[k].push(dt);
-      // The active session keeps a longer record than a probe takes, so one slow stretch doesn't decide.
-      if (this.recent[k].length > 3 * this.probeRuns) this.recent[k].shift();
-    }
-    this.runs++;
-    if (this.probing) {
-      this.probing.left--;
-      if (this.probing.left <= 0) {
-        const next = this.probing.k + 1;
-        const initial = this.runs <= this.sessions.length * (this.probeRuns + 1);
-        if (initial && next < this.sessions.length) this.probing = { k: next, left: this.probeRuns + 1 };
-        else {
-          this.probing = undefined;
-          let best = this.active;
-          for (let j = 0; j < this.sessions.length; j++) if (this.median(j) < this.median(best)) best = j;
-          // Switch only for a clear gain: on a noisy VM four runs often rank the variants wrongly, and a wrong
-          // switch costs up to probeEvery runs on the slower one.
-          if (this.median(best) < SWITCH_MARGIN * this.median(this.active)) this.active = best;
-        }
-      }
-    } else if (this.runs % this.probeEvery === 0) {
-      // Try one alternative (round robin) for a few runs; keep the active session's recent times.
-      const alt =
-        (this.active + 1 + ((this.runs / this.probeEvery) % (this.sessions.length - 1))) %
-        this.sessions.length;
-      this.recent[alt] = [];
-      this.probing = { k: alt, left: this.probeRuns };
-    }
+    this.chooser.record(k, performance.now() - t0);
     return out;
   }
 

@@ -18,7 +18,10 @@ interface AsyncFn extends Fn {
   async(...args: unknown[]): void;
 }
 
-/** ORT_API_VERSION the slots below were taken from (ORT 1.23's header; ORT only appends to OrtApi). */
+/**
+ * C API version asked for. The slot numbers below are OrtApi member indices in onnxruntime_c_api.h; ORT
+ * only appends members, so every library that offers this version has them where they are.
+ */
 const API_VERSION = 23;
 const ELEMENT_TYPE: Partial<Record<ort.Tensor.Type, number>> = {
   float32: 1,
@@ -64,7 +67,6 @@ async function loadApi(): Promise<Api | null> {
     const table = koffi.call(base[0], koffi.proto('void * GetApi(uint32_t)'), API_VERSION);
     if (!table) throw new Error(`ONNX Runtime does not offer C API version ${API_VERSION}`);
     const slots = koffi.decode(table, koffi.array('void *', 131)) as Pointer[];
-    // Slot numbers are OrtApi member indices in onnxruntime_c_api.h.
     const fn = (slot: number, signature: string): AsyncFn =>
       koffi.decode(slots[slot], koffi.proto(signature)) as AsyncFn;
     const getErrorMessage = fn(2, 'const char * GetErrorMessage(void *)');
