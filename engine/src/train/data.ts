@@ -1,6 +1,23 @@
 // Random contiguous windows from a token stream, as nanoGPT's get_batch.
 import type { Rng } from '../rng.ts';
-import type { Batch } from './trainer.ts';
+
+export interface Batch {
+  /** Token ids [batch, seq], row-major. */
+  idx: BigInt64Array;
+  /** Next-token targets [batch, seq]; `ignoreIndex` entries don't count. */
+  targets: BigInt64Array;
+}
+
+/** The rows of equally sized batches one after another (the batch itself when there is one). */
+export function joinRows(batches: readonly Batch[], key: keyof Batch): BigInt64Array {
+  if (batches.length === 1) return batches[0][key];
+  const width = batches[0][key].length;
+  const all = new BigInt64Array(batches.length * width);
+  batches.forEach((b, i) => {
+    all.set(b[key], i * width);
+  });
+  return all;
+}
 
 export class BatchSampler {
   constructor(

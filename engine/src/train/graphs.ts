@@ -54,31 +54,49 @@ export interface StepGraphSpec {
   gradScale: number;
 }
 
+/**
+ * Mean cross-entropy of the forward on idx [groups × batch, seq]: a scalar, or with `groups` > 1 one loss
+ * per group of `batch` rows ([groups]), each the mean over its own tokens.
+ */
 function lossOf(
   g: Graph,
   cfg: ModelConfig,
   params: ReadonlyMap<string, Value>,
-  spec: { batch: number; seq: number; train: boolean; ignoreIndex: number },
+  spec: { batch: number; seq: number; train: boolean; ignoreIndex: number; groups?: number },
 ): Value {
-  const ctx = staticCtx(g, cfg, paramLookup(params), spec.batch, spec.seq, spec.train);
-  const idx = g.input('idx', 'int64', [spec.batch, spec.seq]);
-  const targets = g.input('targets', 'int64', [spec.batch, spec.seq]);
+  const groups = spec.groups ?? 1;
+  const rows = groups * spec.batch;
+  const ctx = staticCtx(g, cfg, paramLookup(params), rows, spec.seq, spec.train);
+  const idx = g.input('idx', 'int64', [rows, spec.seq]);
+  const targets = g.input('targets', 'int64', [rows, spec.seq]);
   const logits = forward(ctx, idx);
-  const flat = op.reshape(g, logits, [spec.batch * spec.seq, cfg.vocabSize]);
-  return op.crossEntropy(g, flat, op.reshape(g, targets, [spec.batch * spec.seq]), spec.ignoreIndex);
+  const flat = op.reshape(g, logits, [rows * spec.seq, cfg.vocabSize]);
+  const flatTargets = op.reshape(g, targets, [rows * spec.seq]);
+  if (groups === 1) return op.crossEntropy(g, flat, flatTargets, spec.ignoreIndex);
+  const tokens = new Array<number>(groups).fill(spec.batch * spec.seq);
+  const parts = op.split(g, flat, tokens, 0);
+  const partTargets = op.split(g, flatTargets, tokens, 0);
+  const losses = parts.map((l, k) =>
+    op.reshape(g, op.crossEntropy(g, l, partTargets[k], spec.ignoreIndex), [1]),
+  );
+  return op.concat(g, losses, 0);
 }
 
-/** Forward + loss only (evaluation); inputs param.*, idx, targets; output loss. */
+/**
+ * Forward + loss only (evaluation); inputs param.*, idx, targets; output loss. With `groups` > 1 the graph
+ * takes `groups` batches at once and outputs each one's loss ([groups]).
+ */
 export function buildEvalGraph(
   cfg: ModelConfig,
   layout: ParamLayout,
   batch: number,
   seq: number,
   ignoreIndex = -100,
+  groups = 1,
 ): Graph {
   const g = new Graph('eval');
   const params = paramInputs(g, layout);
-  g.output(lossOf(g, cfg, params, { batch, seq, train: false, ignoreIndex }), 'loss');
+  g.output(lossOf(g, cfg, params, { batch, seq, train: false, ignoreIndex, groups }), 'loss');
   return g;
 }
 

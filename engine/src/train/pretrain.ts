@@ -89,9 +89,9 @@ export async function pretrain(
   // depend on) the training stream and a resumed run evaluates on the same batches.
   const estimate = async (sampler: BatchSampler, iter: number, salt: number): Promise<number> => {
     const er = new Rng((opts.seed * 7919 + iter * 104729 + salt) >>> 0);
-    let sum = 0;
-    for (let k = 0; k < opts.evalIters; k++) sum += await trainer.evaluate(sampler.next(er));
-    return sum / opts.evalIters;
+    const batches = Array.from({ length: opts.evalIters }, () => sampler.next(er));
+    const losses = await trainer.evaluateAll(batches);
+    return losses.reduce((a, b) => a + b, 0) / opts.evalIters;
   };
   const save = (extra: Record<string, unknown>): void => {
     if (!opts.out) return;

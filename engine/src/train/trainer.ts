@@ -7,25 +7,15 @@ import type { ModelConfig } from '../models/config.ts';
 import { paramLayout } from '../models/model.ts';
 import type { ParamLayout } from '../models/params.ts';
 import { AdaptiveSession } from '../runtime/adaptive.ts';
-import { ort, type SessionOptions, scalarOf } from '../runtime/session.ts';
+import { ort, type SessionOptions } from '../runtime/session.ts';
+import { type Batch, joinRows } from './data.ts';
+import { Evaluator } from './evaluator.ts';
 import { bucketViews, DropoutMasks, type Feeds, StateSet } from './feeds.ts';
-import {
-  buildApplyGraph,
-  buildEvalGraph,
-  buildStepGraph,
-  DEFAULT_OPTIM,
-  type OptimConfig,
-  STATE,
-} from './graphs.ts';
+import { buildApplyGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './graphs.ts';
 import { type ExecutionPlan, type PlanOptions, planExecution } from './plan.ts';
 import { type GradRun, GradWorkers } from './workers.ts';
 
-export interface Batch {
-  /** Token ids [batch, seq], row-major. */
-  idx: BigInt64Array;
-  /** Next-token targets [batch, seq]; `ignoreIndex` entries don't count. */
-  targets: BigInt64Array;
-}
+export type { Batch } from './data.ts';
 
 export interface TrainerOptions {
   cfg: ModelConfig;
@@ -90,7 +80,7 @@ export class Trainer {
     /** The step graph (plan.workers === 1) or the apply graph (gradients from the workers). */
     private readonly stepSession: AdaptiveSession,
     private readonly accSession: AdaptiveSession | undefined,
-    private readonly evalSession: AdaptiveSession,
+    private readonly evaluator: Evaluator,
     private readonly workers: GradWorkers | undefined,
     /** The step graph's masks (gradient workers draw their own). */
     private readonly masks: DropoutMasks | undefined,
@@ -131,11 +121,12 @@ export class Trainer {
         accumulateIn: plan.runs > 1 || mode === 'accumulate',
       });
     const sessions: AdaptiveSession[] = [];
+    const evaluators: Evaluator[] = [];
     let workers: GradWorkers | undefined;
     try {
       // Runs that return weights, moments or gradients pass buffers for them: bound sessions (bound.ts).
-      const session = async (g: Graph, bound = true): Promise<AdaptiveSession> => {
-        const s = await AdaptiveSession.create(g.toBytes(), base, adaptive, { bound });
+      const session = async (g: Graph): Promise<AdaptiveSession> => {
+        const s = await AdaptiveSession.create(g.toBytes(), base, adaptive, { bound: true });
         sessions.push(s);
         return s;
       };
@@ -155,7 +146,8 @@ export class Trainer {
         stepSession = await session(stepGraph);
         if (plan.runs > 1) accSession = await session(graph('accumulate'));
       }
-      const evalSession = await session(buildEvalGraph(cfg, layout, opts.batch, seq, ignoreIndex), false);
+      const evaluator = await Evaluator.create(cfg, layout, opts.batch, seq, ignoreIndex, base, adaptive);
+      evaluators.push(evaluator);
       return new Trainer(
         cfg,
         opts.batch,
@@ -166,13 +158,17 @@ export class Trainer {
         layout,
         stepSession,
         accSession,
-        evalSession,
+        evaluator,
         workers,
         masks,
         init,
       );
     } catch (e) {
-      await Promise.all([...sessions.map((s) => s.release()), workers?.release()]);
+      await Promise.all([
+        ...sessions.map((s) => s.release()),
+        ...evaluators.map((e) => e.release()),
+        workers?.release(),
+      ]);
       throw e;
     }
   }
@@ -215,16 +211,8 @@ export class Trainer {
         throw new Error(`step: each micro-batch needs ${this.batch}×${this.seq} ids and targets`);
     }
     const width = this.plan.rowsPerRun * this.seq;
-    const join = (k: 'idx' | 'targets'): BigInt64Array => {
-      if (micro.length === 1) return micro[0][k];
-      const all = new BigInt64Array(micro.length * this.batch * this.seq);
-      micro.forEach((b, i) => {
-        all.set(b[k], i * this.batch * this.seq);
-      });
-      return all;
-    };
-    const idx = join('idx');
-    const targets = join('targets');
+    const idx = joinRows(micro, 'idx');
+    const targets = joinRows(micro, 'targets');
     return Array.from({ length: this.plan.runs }, (_, r) => ({
       firstRow: r * this.plan.rowsPerRun,
       idx: idx.subarray(r * width, (r + 1) * width),
@@ -287,15 +275,19 @@ export class Trainer {
 
   /** Loss on one batch without dropout or updates. */
   async evaluate(b: Batch): Promise<number> {
-    const out = await this.evalSession.run({ ...this.cur.paramInputs, ...this.batchFeeds(b, this.batch) });
-    return scalarOf(out.loss);
+    return (await this.evaluateAll([b]))[0];
+  }
+
+  /** The loss of each batch, without dropout or updates; batches run in parallel where they can. */
+  evaluateAll(batches: readonly Batch[]): Promise<number[]> {
+    return this.evaluator.losses(this.cur.paramInputs, batches);
   }
 
   async release(): Promise<void> {
     await Promise.all([
       this.stepSession.release(),
       this.accSession?.release(),
-      this.evalSession.release(),
+      this.evaluator.release(),
       this.workers?.release(),
     ]);
   }

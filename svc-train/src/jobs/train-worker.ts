@@ -103,9 +103,9 @@ async function run(): Promise<WorkerMessage> {
     // disturb the training stream and a resumed run evaluates on the same batches.
     const estimate = async (sampler: BatchSampler, step: number, salt: number) => {
       const er = new Rng((spec.seed * 7919 + step * 104729 + salt) >>> 0);
-      let sum = 0;
-      for (let k = 0; k < spec.evalIters; k++) sum += await trainer.evaluate(sampler.next(er));
-      return sum / spec.evalIters;
+      const batches = Array.from({ length: spec.evalIters }, () => sampler.next(er));
+      const losses = await trainer.evaluateAll(batches);
+      return losses.reduce((a, b) => a + b, 0) / spec.evalIters;
     };
     const sample = async (step: number) => {
       if (!spec.sampleTokens) return '';
