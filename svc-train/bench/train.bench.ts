@@ -19,6 +19,12 @@
 //      nanoGPT 1,004 tokens/s (median iteration) → 1.42× in the same run (recorded 1,587 → 0.89×).
 //  Later the same day, with dynamic blocks (DYNAMIC_BLOCK_BASE) and 10–33% CPU steal on the VM:
 //  (a) lab 169.1 s, 80.0 ms/iter, val loss 1.8689; nanoGPT 200.2 s → 1.18× in the same run.
+//  With bound sessions (engine/src/runtime/bound.ts: no output copies), the same day: lab 168.1 → 132.3 s
+//  wall, 79.6 → 60.8 ms/iter, 1.14× → 1.47× (nanoGPT 192.1 and 194.7 s); 1.47× twice more as the VM slowed
+//  (nanoGPT 204.1 and 216.5 s). Then with parallel evaluation and the causal softmax without denormals:
+//  (a) lab 130.6 s, 60.7 ms/iter, val loss 1.8689; nanoGPT 206.3 s → 1.58× in the same run; in the next
+//      run lab 117.7 s, 55.5 ms/iter, nanoGPT 201.5 s → 1.71×.
+//  (b) lab 1,329 tokens/s (median iteration 1,428), 94.3 GFLOP/s; nanoGPT 924 → 1.55× in the same run.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
