@@ -34,7 +34,7 @@ const OPT_LEVEL = { disabled: 0, basic: 1, extended: 2, all: 99 } as const;
 interface Api {
   check(status: Pointer): void;
   createEnv: Fn;
-  createSessionFromArray: Fn;
+  createSessionFromArray: AsyncFn;
   run: AsyncFn;
   createSessionOptions: Fn;
   setExecutionMode: Fn;
@@ -165,7 +165,20 @@ export class BoundSession {
       a.check(a.setIntraOpThreads(options, settings.threads));
       a.check(a.setInterOpThreads(options, 1));
       for (const [k, v] of Object.entries(settings.config)) a.check(a.addConfigEntry(options, k, v));
-      session = out((o) => a.createSessionFromArray(a.env, model, model.byteLength, options, o), a.check);
+      // Graph optimisation can take seconds: done on a worker thread, like runs, to keep the event loop free.
+      const o: Pointer[] = [null];
+      const status = await new Promise<Pointer>((resolve, reject) => {
+        a.createSessionFromArray.async(
+          a.env,
+          model,
+          model.byteLength,
+          options,
+          o,
+          (err: unknown, res: Pointer) => (err ? reject(err) : resolve(res)),
+        );
+      });
+      a.check(status);
+      session = o[0];
     } catch (e) {
       throw new Error(`ONNX Runtime rejected graph: ${e instanceof Error ? e.message : String(e)}`);
     } finally {

@@ -13,8 +13,10 @@ import { type Batch, joinRows } from './data.ts';
 import type { Feeds } from './feeds.ts';
 import { buildEvalGraph } from './graphs.ts';
 
-/** Tokens per evaluation run the batches are grouped up to (60 rows of 64 measured best, above). */
+/** Tokens per evaluation run the batches are grouped up to (60 rows of 64 measured best, above)... */
 export const EVAL_TOKENS_PER_RUN = 4096;
+/** ...and at most this many batches per run: each is a loss node, and tiny batches would make thousands. */
+export const EVAL_MAX_GROUPS = 8;
 
 export class Evaluator {
   private constructor(
@@ -34,7 +36,7 @@ export class Evaluator {
     base: SessionOptions,
     adaptive: boolean,
   ): Promise<Evaluator> {
-    const groups = Math.max(1, Math.floor(EVAL_TOKENS_PER_RUN / (batch * seq)));
+    const groups = Math.min(EVAL_MAX_GROUPS, Math.max(1, Math.floor(EVAL_TOKENS_PER_RUN / (batch * seq))));
     const grouped = buildEvalGraph(cfg, layout, batch, seq, ignoreIndex, groups).toBytes();
     // Threads given by the caller are honoured with one session; otherwise one 1-thread session per core.
     const count = base.threads === undefined ? Math.max(1, os.availableParallelism()) : 1;
