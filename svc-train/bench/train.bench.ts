@@ -23,7 +23,8 @@
 //  wall, 79.6 → 60.8 ms/iter, 1.14× → 1.47× (nanoGPT 192.1 and 194.7 s); 1.47× twice more as the VM slowed
 //  (nanoGPT 204.1 and 216.5 s). Then with parallel evaluation and the causal softmax without denormals:
 //  (a) lab 130.6 s, 60.7 ms/iter, val loss 1.8689; nanoGPT 206.3 s → 1.58× in the same run; in the next
-//      run lab 117.7 s, 55.5 ms/iter, nanoGPT 201.5 s → 1.71×.
+//      run lab 117.7 s, 55.5 ms/iter, nanoGPT 201.5 s → 1.71×; with the final code of that day lab 124.5 s,
+//      58.6 ms/iter, nanoGPT 202.9 s → 1.63×.
 //  (b) lab 1,329 tokens/s (median iteration 1,428), 94.3 GFLOP/s; nanoGPT 924 → 1.55× in the same run.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
