@@ -59,6 +59,12 @@ export { BatchSampler } from './train/data.ts';
 export { bucketViews, DropoutMasks, type Feeds, StateSet, tensorViews } from './train/feeds.ts';
 export { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './train/graphs.ts';
 export { type ExecutionPlan, type PlanOptions, planExecution } from './train/plan.ts';
-export { type PretrainEvent, type PretrainOptions, type PretrainResult, pretrain } from './train/pretrain.ts';
+export {
+  estimateLoss,
+  type PretrainEvent,
+  type PretrainOptions,
+  type PretrainResult,
+  pretrain,
+} from './train/pretrain.ts';
 export { cosineLr, type LrSchedule } from './train/schedule.ts';
 export { type Batch, type StepResult, Trainer, type TrainerOptions } from './train/trainer.ts';

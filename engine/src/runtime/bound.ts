@@ -126,9 +126,8 @@ export function boundUnavailable(): string {
   return unavailable;
 }
 
-/** A tensor's OrtValue over its own memory, and the tensor, kept alive while the value exists. */
+/** A tensor's OrtValue over its own memory (the map holding it keeps the tensor, and so the memory, alive). */
 interface Bound {
-  tensor: ort.Tensor;
   value: Pointer;
   lastRun: number;
 }
@@ -260,7 +259,7 @@ export class BoundSession {
         ),
       this.api.check,
     );
-    this.bound.set(t, { tensor: t, value, lastRun: run });
+    this.bound.set(t, { value, lastRun: run });
     return value;
   }
 

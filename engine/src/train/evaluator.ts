@@ -10,7 +10,7 @@ import { AdaptiveSession } from '../runtime/adaptive.ts';
 import { BoundSession } from '../runtime/bound.ts';
 import { ort, type SessionOptions, scalarOf } from '../runtime/session.ts';
 import { type Batch, joinRows } from './data.ts';
-import type { Feeds } from './feeds.ts';
+import { type Feeds, tokenFeeds } from './feeds.ts';
 import { buildEvalGraph } from './graphs.ts';
 
 /** Tokens per evaluation run the batches are grouped up to (60 rows of 64 measured best, above)... */
@@ -91,11 +91,8 @@ export class Evaluator {
   }
 
   private feeds(chunk: readonly Batch[]): Feeds {
-    const dims = [chunk.length * this.batch, this.seq];
-    return {
-      idx: new ort.Tensor('int64', joinRows(chunk, 'idx'), dims),
-      targets: new ort.Tensor('int64', joinRows(chunk, 'targets'), dims),
-    };
+    const joined = { idx: joinRows(chunk, 'idx'), targets: joinRows(chunk, 'targets') };
+    return tokenFeeds(joined, chunk.length * this.batch, this.seq);
   }
 
   async release(): Promise<void> {

@@ -5,6 +5,7 @@ import { DROPOUT_MASK } from '../models/layers.ts';
 import type { ParamLayout } from '../models/params.ts';
 import { Rng } from '../rng.ts';
 import { ort } from '../runtime/session.ts';
+import type { Batch } from './data.ts';
 import { STATE } from './graphs.ts';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -30,6 +31,12 @@ export function bucketViews(layout: ParamLayout, flat: Float32Array, prefix: str
     out[`${prefix}${k}`] = new ort.Tensor('float32', flat.subarray(b.offset, b.offset + b.size), [b.size]);
   });
   return out;
+}
+
+/** `idx` and `targets` as [rows, seq] tensors over the batch's own arrays. */
+export function tokenFeeds(b: Batch, rows: number, seq: number): Feeds {
+  const dims = [rows, seq];
+  return { idx: new ort.Tensor('int64', b.idx, dims), targets: new ort.Tensor('int64', b.targets, dims) };
 }
 
 /**

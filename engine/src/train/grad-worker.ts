@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { paramLayout } from '../models/model.ts';
 import { BoundSession } from '../runtime/bound.ts';
 import { createSession, ort } from '../runtime/session.ts';
-import { bucketViews, DropoutMasks, tensorViews } from './feeds.ts';
+import { bucketViews, DropoutMasks, tensorViews, tokenFeeds } from './feeds.ts';
 import { buildStepGraph, DEFAULT_OPTIM, STATE } from './graphs.ts';
 import type { GradReply, GradRequest, GradWorkerInit } from './workers.ts';
 
@@ -32,7 +32,6 @@ async function main(): Promise<void> {
   const bytes = graph.toBytes();
   const session = (await BoundSession.create(bytes, options)) ?? (await createSession(bytes, options));
   const loss = new ort.Tensor('float32', new Float32Array(1), []);
-  const dims = [rowsPerRun, seq];
   // The accumulator that is not travelling: runs alternate between it and the request's buffer.
   let spare: Float32Array = new Float32Array(layout.total);
 
@@ -48,8 +47,7 @@ async function main(): Promise<void> {
           {
             ...params,
             ...bucketViews(layout, acc, STATE.gradAcc),
-            idx: new ort.Tensor('int64', run.idx, dims),
-            targets: new ort.Tensor('int64', run.targets, dims),
+            ...tokenFeeds(run, rowsPerRun, seq),
             ...masks.fill(init.seed, req.step, run.firstRow),
           },
           { loss, ...bucketViews(layout, out, STATE.gradAccOut) },

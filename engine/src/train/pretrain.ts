@@ -56,6 +56,20 @@ export interface PretrainResult {
   params: Float32Array;
 }
 
+/**
+ * Mean loss over `batches` batches from `sampler`, drawn by their own RNG seeded by (seed, iter, salt): they
+ * neither perturb nor depend on the training stream, and a resumed run evaluates on the same batches.
+ */
+export async function estimateLoss(
+  trainer: Trainer,
+  sampler: BatchSampler,
+  at: { batches: number; seed: number; iter: number; salt: number },
+): Promise<number> {
+  const rng = new Rng((at.seed * 7919 + at.iter * 104729 + at.salt) >>> 0);
+  const losses = await trainer.evaluateAll(Array.from({ length: at.batches }, () => sampler.next(rng)));
+  return losses.reduce((a, b) => a + b, 0) / at.batches;
+}
+
 export async function pretrain(
   opts: PretrainOptions,
   onEvent: (e: PretrainEvent) => void = () => {},
@@ -85,14 +99,8 @@ export async function pretrain(
     onEvent({ kind: 'resume', iter: start });
   }
 
-  // Evaluation batches come from their own RNG seeded by the iteration, so they don't perturb (or
-  // depend on) the training stream and a resumed run evaluates on the same batches.
-  const estimate = async (sampler: BatchSampler, iter: number, salt: number): Promise<number> => {
-    const er = new Rng((opts.seed * 7919 + iter * 104729 + salt) >>> 0);
-    const batches = Array.from({ length: opts.evalIters }, () => sampler.next(er));
-    const losses = await trainer.evaluateAll(batches);
-    return losses.reduce((a, b) => a + b, 0) / opts.evalIters;
-  };
+  const estimate = (sampler: BatchSampler, iter: number, salt: number): Promise<number> =>
+    estimateLoss(trainer, sampler, { batches: opts.evalIters, seed: opts.seed, iter, salt });
   const save = (extra: Record<string, unknown>): void => {
     if (!opts.out) return;
     saveCheckpoint(opts.out, {

@@ -10,7 +10,7 @@ import { AdaptiveSession } from '../runtime/adaptive.ts';
 import { ort, type SessionOptions } from '../runtime/session.ts';
 import { type Batch, joinRows } from './data.ts';
 import { Evaluator } from './evaluator.ts';
-import { bucketViews, DropoutMasks, type Feeds, StateSet } from './feeds.ts';
+import { bucketViews, DropoutMasks, type Feeds, StateSet, tokenFeeds } from './feeds.ts';
 import { buildApplyGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './graphs.ts';
 import { type ExecutionPlan, type PlanOptions, planExecution } from './plan.ts';
 import { type GradRun, GradWorkers } from './workers.ts';
@@ -121,7 +121,7 @@ export class Trainer {
         accumulateIn: plan.runs > 1 || mode === 'accumulate',
       });
     const sessions: AdaptiveSession[] = [];
-    const evaluators: Evaluator[] = [];
+    let evaluator: Evaluator | undefined;
     let workers: GradWorkers | undefined;
     try {
       // Runs that return weights, moments or gradients pass buffers for them: bound sessions (bound.ts).
@@ -146,8 +146,7 @@ export class Trainer {
         stepSession = await session(stepGraph);
         if (plan.runs > 1) accSession = await session(graph('accumulate'));
       }
-      const evaluator = await Evaluator.create(cfg, layout, opts.batch, seq, ignoreIndex, base, adaptive);
-      evaluators.push(evaluator);
+      evaluator = await Evaluator.create(cfg, layout, opts.batch, seq, ignoreIndex, base, adaptive);
       return new Trainer(
         cfg,
         opts.batch,
@@ -164,11 +163,7 @@ export class Trainer {
         init,
       );
     } catch (e) {
-      await Promise.all([
-        ...sessions.map((s) => s.release()),
-        ...evaluators.map((e) => e.release()),
-        workers?.release(),
-      ]);
+      await Promise.all([...sessions.map((s) => s.release()), evaluator?.release(), workers?.release()]);
       throw e;
     }
   }
@@ -197,11 +192,6 @@ export class Trainer {
     if (state.v) this.v.set(state.v);
     else this.v.fill(0);
     this.stepCount = state.step ?? 0;
-  }
-
-  private batchFeeds(b: Batch, rows: number): Feeds {
-    const dims = [rows, this.seq];
-    return { idx: new ort.Tensor('int64', b.idx, dims), targets: new ort.Tensor('int64', b.targets, dims) };
   }
 
   /** The step's rows cut into the plan's runs (views, no copies when a run is one micro-batch). */
@@ -247,7 +237,7 @@ export class Trainer {
           {
             ...this.cur.paramInputs,
             ...acc!.inputs,
-            ...this.batchFeeds(runs[i], rows),
+            ...tokenFeeds(runs[i], rows, this.seq),
             ...this.masks!.fill(this.seed, this.stepCount, runs[i].firstRow),
           },
           { loss: this.lossOut, ...accNext!.outputs },
@@ -261,7 +251,7 @@ export class Trainer {
           ...this.cur.inputs,
           ...(acc ? acc.inputs : {}),
           ...scalars,
-          ...this.batchFeeds(last, rows),
+          ...tokenFeeds(last, rows, this.seq),
           ...this.masks!.fill(this.seed, this.stepCount, last.firstRow),
         },
         { loss: this.lossOut, grad_norm: this.normOut, ...this.next.outputs },

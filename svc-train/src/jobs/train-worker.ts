@@ -3,7 +3,16 @@
 // checkpoint when there is one. Posts WorkerMessage; obeys { type: 'pause' } between steps.
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchSampler, DEFAULT_OPTIM, Decoder, preset, Rng, type RngState, Trainer } from '@lab/engine';
+import {
+  BatchSampler,
+  DEFAULT_OPTIM,
+  Decoder,
+  estimateLoss,
+  preset,
+  Rng,
+  type RngState,
+  Trainer,
+} from '@lab/engine';
 import { latestValidCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { resolveTokens } from './resolve-tokens.ts';
 import { lrAt } from './schedule.ts';
@@ -99,14 +108,8 @@ async function run(): Promise<WorkerMessage> {
       lastSaved = step;
       post({ type: 'checkpoint', step, dir, kept });
     };
-    // Evaluation batches come from an RNG seeded by the step (as the engine's pretrain does), so they do not
-    // disturb the training stream and a resumed run evaluates on the same batches.
-    const estimate = async (sampler: BatchSampler, step: number, salt: number) => {
-      const er = new Rng((spec.seed * 7919 + step * 104729 + salt) >>> 0);
-      const batches = Array.from({ length: spec.evalIters }, () => sampler.next(er));
-      const losses = await trainer.evaluateAll(batches);
-      return losses.reduce((a, b) => a + b, 0) / spec.evalIters;
-    };
+    const estimate = (sampler: BatchSampler, step: number, salt: number) =>
+      estimateLoss(trainer, sampler, { batches: spec.evalIters, seed: spec.seed, iter: step, salt });
     const sample = async (step: number) => {
       if (!spec.sampleTokens) return '';
       const decoder = await Decoder.create(cfg, trainer.params.slice(), session ?? {});
