@@ -31,16 +31,25 @@ function range(g: Graph, start: Value, limit: Value, name: string): Value {
   )[0];
 }
 
+/**
+ * Dynamic dimension names as Hugging Face's ONNX exports spell them: transformers.js builds its empty
+ * KV cache from these names, so a lab checkpoint's graph loads there unchanged.
+ */
+export const BATCH = 'batch_size';
+export const SEQ = 'sequence_length';
+export const PAST = 'past_sequence_length';
+export const TOTAL = 'total_sequence_length';
+
 export function buildInferenceGraph(cfg: ModelConfig, params: Float32Array, opts: ExportOptions = {}): Graph {
   const layout = paramLayout(cfg);
   const g = new Graph(`${cfg.family}_inference`);
   const d = headDim(cfg);
-  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  const attn = g.input('attention_mask', 'int64', ['batch', 'total']);
-  const positions = g.input('position_ids', 'int64', ['batch', 'seq']);
+  const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
+  const attn = g.input('attention_mask', 'int64', [BATCH, TOTAL]);
+  const positions = g.input('position_ids', 'int64', [BATCH, SEQ]);
   const past: KvPair[] = [];
   for (let i = 0; i < cfg.nLayer; i++) {
-    const shape = ['batch', cfg.nKvHead, 'past', d];
+    const shape = [BATCH, cfg.nKvHead, PAST, d];
     past.push({
       key: g.input(`past_key_values.${i}.key`, 'float32', shape),
       value: g.input(`past_key_values.${i}.value`, 'float32', shape),
@@ -56,11 +65,11 @@ export function buildInferenceGraph(cfg: ModelConfig, params: Float32Array, opts
     const total = dimOf(g, attn, 1);
     const seq = dimOf(g, ids, 1);
     const pastLen = op.sub(g, total, seq);
-    const kpos = op.unsqueeze(g, range(g, g.constant('int64', [], [0]), total, 'total'), [0]);
-    const qpos = op.unsqueeze(g, range(g, pastLen, total, 'seq'), [1]);
+    const kpos = op.unsqueeze(g, range(g, g.constant('int64', [], [0]), total, TOTAL), [0]);
+    const qpos = op.unsqueeze(g, range(g, pastLen, total, SEQ), [1]);
     const causal = op.not(g, op.greater(g, kpos, qpos));
     const notPad = op.unsqueeze(g, op.equal(g, attn, g.constant('int64', [], [1])), [1, 2]);
-    const [ok] = g.node('And', [causal, notPad], [{ dtype: 'bool', shape: ['batch', 1, 'seq', 'total'] }]);
+    const [ok] = g.node('And', [causal, notPad], [{ dtype: 'bool', shape: [BATCH, 1, SEQ, TOTAL] }]);
     return op.where(g, ok, g.scalar(0), g.scalar(-1e9));
   });
 
@@ -71,8 +80,8 @@ export function buildInferenceGraph(cfg: ModelConfig, params: Float32Array, opts
     g,
     cfg,
     p: paramLookup(weights),
-    batch: 'batch',
-    seq: 'seq',
+    batch: BATCH,
+    seq: SEQ,
     positions,
     mask,
     train: false,
