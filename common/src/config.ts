@@ -116,6 +116,10 @@ const schema = z.object({
   LAB_TRAIN_LEASE_MS: positiveInt('LAB_TRAIN_LEASE_MS', 100),
   LAB_TRAIN_ACK_WAIT_MS: positiveInt('LAB_TRAIN_ACK_WAIT_MS', 1000),
   LAB_DATA_MAX_BYTES: positiveInt('LAB_DATA_MAX_BYTES', 1),
+  LAB_INFER_MEMORY_MB: positiveInt('LAB_INFER_MEMORY_MB', 1),
+  LAB_INFER_IDLE_MS: positiveInt('LAB_INFER_IDLE_MS', 0),
+  LAB_INFER_MAX_ACTIVE: positiveInt('LAB_INFER_MAX_ACTIVE', 1),
+  LAB_INFER_MAX_QUEUE: positiveInt('LAB_INFER_MAX_QUEUE', 0),
   LAB_LOG_LEVEL: choice('LAB_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: url('OTEL_EXPORTER_OTLP_ENDPOINT').optional(),
 });
@@ -140,6 +144,11 @@ export interface LabConfig {
   train: { concurrency?: number; leaseMs?: number; ackWaitMs?: number };
   /** svc-data: largest accepted input, in bytes. */
   dataMaxBytes?: number;
+  /**
+   * svc-infer: memory budget for loaded models (MiB), idle time before a model is unloaded (ms, 0 = never),
+   * generations run at once, and requests that may wait for one before the service answers "busy".
+   */
+  infer: { memoryMb?: number; idleMs?: number; maxActive?: number; maxQueue?: number };
 }
 
 /** A configuration problem; `variable` names the environment variable at fault. */
@@ -200,6 +209,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
       ackWaitMs: e.LAB_TRAIN_ACK_WAIT_MS,
     },
     dataMaxBytes: e.LAB_DATA_MAX_BYTES,
+    infer: {
+      memoryMb: e.LAB_INFER_MEMORY_MB,
+      idleMs: e.LAB_INFER_IDLE_MS,
+      maxActive: e.LAB_INFER_MAX_ACTIVE,
+      maxQueue: e.LAB_INFER_MAX_QUEUE,
+    },
   };
 }
 

@@ -33,6 +33,7 @@ export {
   type Activation,
   type Family,
   gpt2Config,
+  headDim,
   llamaConfig,
   type ModelConfig,
   type NormKind,

@@ -6,6 +6,8 @@ import { errorResponse, handleError, validationHook } from './errors.ts';
 import { dataRoutes } from './routes/data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { inferRoutes } from './routes/infer.ts';
+import { openaiRoutes } from './routes/openai.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 import { trainRoutes } from './routes/train.ts';
 import { staticRoutes } from './static.ts';
@@ -25,14 +27,14 @@ export interface GatewayDeps {
 export function createApp(deps: GatewayDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use('/api/*', tracing);
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(c, 413, 'RESOURCE_EXHAUSTED', `body: larger than ${MAX_BODY_BYTES >> 20} MiB`, 'body'),
-    }),
-  );
+  app.use('/v1/*', tracing);
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      errorResponse(c, 413, 'RESOURCE_EXHAUSTED', `body: larger than ${MAX_BODY_BYTES >> 20} MiB`, 'body'),
+  });
+  app.use('/api/*', limit);
+  app.use('/v1/*', limit);
   app.onError(handleError);
   app.notFound((c) => errorResponse(c, 404, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
 
@@ -41,6 +43,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   tokenizeRoutes(app, deps.services);
   dataRoutes(app, deps.services);
   trainRoutes(app, deps.services);
+  inferRoutes(app, deps.services);
+  openaiRoutes(app, deps.services);
 
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

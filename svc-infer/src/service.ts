@@ -1,7 +1,218 @@
-import { bindService, type ServiceBinding, type ServiceDeps } from '@lab/common';
+import {
+  bindService,
+  type CallContext,
+  callUnary,
+  createClient,
+  LabError,
+  type ServiceBinding,
+  type ServiceDeps,
+  type ServiceImpl,
+} from '@lab/common';
+import type { GenerateEvent, GenerateRequest, ModelInfo, SamplingParams } from '@lab/proto/infer';
 import { InferServiceService } from '@lab/proto/infer';
+import { TrainServiceClient } from '@lab/proto/train';
+import { ChatStore } from './chat/store.ts';
+import { validateParams } from './generate/choose.ts';
+import { Limiter } from './generate/limiter.ts';
+import { prepare } from './generate/prepare.ts';
+import { runGeneration } from './generate/run.ts';
+import { type JobLister, ModelCatalog, type ModelEntry } from './models/catalog.ts';
+import { describeFolder } from './models/folder.ts';
+import { ModelPool } from './models/pool.ts';
 
-/** RPCs this build implements; the others answer UNIMPLEMENTED until their issue lands. */
-export function buildInferService(_deps: ServiceDeps): ServiceBinding {
-  return bindService(InferServiceService, {});
+/** Subject of the event published when a generation ends (finish reason, token counts, timings). */
+export const GENERATION_SUBJECT = 'lab.infer.generation';
+
+export interface InferServiceOptions {
+  /** Lists svc-train's jobs (default: ListJobs over gRPC at the configured address). */
+  listJobs?: JobLister;
+  memoryBytes?: number;
+  idleMs?: number;
+  maxActive?: number;
+  maxQueue?: number;
+}
+
+function trainJobLister(address: string): JobLister {
+  return async () => {
+    const client = createClient(TrainServiceClient, address);
+    try {
+      const res = await callUnary(
+        client.listJobs.bind(client),
+        { state: '', page: { offset: 0, limit: 1000 } },
+        {
+          deadline: Date.now() + 3000,
+        },
+      );
+      return res.jobs;
+    } catch {
+      // Without svc-train the registry still serves imported models.
+      return undefined;
+    } finally {
+      client.close();
+    }
+  };
+}
+
+export interface InferImpl {
+  impl: ServiceImpl<typeof InferServiceService>;
+  pool: ModelPool;
+  catalog: ModelCatalog;
+  limiter: Limiter;
+  close(): Promise<void>;
+}
+
+export function createInferImpl(
+  deps: Pick<ServiceDeps, 'bus' | 'store' | 'config' | 'log'>,
+  options: InferServiceOptions = {},
+): InferImpl {
+  const cfg = deps.config.infer ?? {};
+  const catalog = new ModelCatalog(
+    deps.store,
+    options.listJobs ?? trainJobLister(deps.config.addresses.train),
+  );
+  const pool = new ModelPool({
+    memoryBytes: options.memoryBytes ?? (cfg.memoryMb ? cfg.memoryMb * 1024 * 1024 : undefined),
+    idleMs: options.idleMs ?? cfg.idleMs,
+    log: deps.log,
+  });
+  const limiter = new Limiter(
+    options.maxActive ?? cfg.maxActive ?? 8,
+    options.maxQueue ?? cfg.maxQueue ?? 32,
+  );
+  const chats = new ChatStore(deps.store);
+
+  const describe = (e: ModelEntry): ModelInfo => {
+    let info: ReturnType<typeof describeFolder> | undefined;
+    try {
+      info = describeFolder(e.path, 'model');
+    } catch {
+      info = undefined;
+    }
+    return {
+      name: e.name,
+      source: e.source,
+      path: e.path,
+      family: info?.cfg.family ?? '',
+      architecture: info?.architecture ?? '',
+      parameters: info?.parameters ?? 0,
+      context: info?.cfg.blockSize ?? 0,
+      vocabSize: info?.cfg.vocabSize ?? 0,
+      dtype: info?.dtype ?? '',
+      loaded: pool.isLoaded(e.name),
+      memoryBytes: info ? ModelPool.estimateBytes(info) : 0,
+      hasChatTemplate: !!info?.chatTemplate,
+      createdAt: e.createdAt,
+      jobId: e.jobId ?? '',
+      step: e.step ?? 0,
+      valLoss: e.valLoss ?? 0,
+      tokenizer: '',
+    };
+  };
+
+  /** One generation with admission, the model held for its whole run, and an event when it ends. */
+  async function* generate(
+    req: GenerateRequest,
+    ctx: CallContext,
+    onText?: (text: string) => Promise<string>,
+  ): AsyncGenerator<GenerateEvent> {
+    validateParams(req.params);
+    const entry = await catalog.resolve(req.model);
+    const release = await limiter.acquire(ctx.signal);
+    try {
+      const { model, release: unhold } = await pool.hold(entry);
+      try {
+        validateParams(req.params, model.info.cfg.vocabSize);
+        const prep = prepare(model, req);
+        if (prep.preflight.problem)
+          throw new LabError(
+            'INVALID_ARGUMENT',
+            `prompt: ${prep.preflight.problem}`,
+            req.messages.length ? 'messages' : 'prompt',
+          );
+        const started = Date.now();
+        let last: { finishReason: string; text: string; completionTokens: number } | undefined;
+        for await (const e of runGeneration(model, prep, req.params, {
+          signal: ctx.signal,
+          onDone: (d) => {
+            last = d;
+            void deps.bus
+              .publish(GENERATION_SUBJECT, {
+                model: entry.name,
+                sample: d.sample,
+                finishReason: d.finishReason,
+                promptTokens: prep.ids.length,
+                completionTokens: d.completionTokens,
+                ms: Date.now() - started,
+              })
+              .catch(() => {});
+          },
+        })) {
+          if (e.event?.$case === 'done' && onText && e.event.value.sample === 0 && last)
+            e.event.value.conversationId = await onText(e.event.value.text);
+          yield e;
+        }
+      } finally {
+        unhold();
+      }
+    } finally {
+      release();
+    }
+  }
+
+  const impl: ServiceImpl<typeof InferServiceService> = {
+    importModel: async (req) => {
+      const { entry } = await catalog.register(req.name, req.path);
+      return describe(entry);
+    },
+    listModels: async () => ({ models: (await catalog.list()).map(describe) }),
+    getModel: async (req) => describe(await catalog.resolve(req.name, 'name')),
+    deleteModel: async (req) => {
+      const entry = await catalog.remove(req.name);
+      await pool.unload(req.name);
+      return describe(entry);
+    },
+    unloadModel: async (req) => {
+      const entry = await catalog.resolve(req.name, 'name');
+      await pool.unload(req.name);
+      return describe(entry);
+    },
+    preflight: async (req) => {
+      validateParams(req.params);
+      const entry = await catalog.resolve(req.model);
+      return pool.use(entry, async (model) => {
+        validateParams(req.params, model.info.cfg.vocabSize);
+        return prepare(model, req).preflight;
+      });
+    },
+    generate: (req, ctx) => generate(req, ctx),
+    chat: (req, ctx) => {
+      if (!req.ephemeral) chats.requireConversation(req.conversationId);
+      return generate(
+        { model: req.model, prompt: '', messages: req.messages, params: req.params as SamplingParams },
+        ctx,
+        req.ephemeral
+          ? undefined
+          : async (text) =>
+              (
+                await chats.saveExchange(req.conversationId, req.model, [
+                  ...req.messages,
+                  { role: 'assistant', content: text },
+                ])
+              ).id,
+      );
+    },
+    listConversations: async () => ({ conversations: chats.listConversations() }),
+    getConversation: async (req) => chats.getConversation(req.id),
+    renameConversation: async (req) => chats.rename(req.id, req.title),
+    deleteConversation: async (req) => chats.deleteConversation(req.id),
+    listPrompts: async () => ({ prompts: chats.listPrompts() }),
+    savePrompt: async (req) => chats.savePrompt(req),
+    deletePrompt: async (req) => chats.deletePrompt(req.name),
+  };
+  return { impl, pool, catalog, limiter, close: () => pool.close() };
+}
+
+/** The gRPC binding of svc-infer. */
+export function buildInferService(deps: ServiceDeps): ServiceBinding {
+  return bindService(InferServiceService, createInferImpl(deps).impl);
 }

@@ -26,72 +26,391 @@ export const protobufPackage = "lab.v1";
 
 export const protobufFileName = "lab/v1/infer.proto";
 
-/** What to load. */
-export interface LoadModelRequest {
-  /** Name to serve the model under. */
+/** What to register. */
+export interface ImportModelRequest {
+  /** Name to serve the model under: letters, digits, '.', '_', '-' (no '@', which marks job checkpoints). */
   name: string;
-  /** Checkpoint directory (safetensors + config.json + tokenizer). */
+  /** Model directory on the service's machine: config.json + safetensors (+ tokenizer files). */
   path: string;
 }
 
-/** A loaded model. */
+/** Names a model. */
+export interface ModelRef {
+  /** Registered name, or `<job name or id>@<step>` for a svc-train checkpoint. */
+  name: string;
+}
+
+/** A model the service can serve. */
 export interface ModelInfo {
   /** Serving name. */
   name: string;
-  /** Model family, e.g. "gpt2" or "llama". */
+  /** "registered" (imported) or "checkpoint" (a svc-train job's checkpoint). */
+  source: string;
+  /** Directory the weights are read from. */
+  path: string;
+  /** Engine family: "gpt2" or "llama". */
   family: string;
+  /** Hugging Face architecture, e.g. "GPT2LMHeadModel", "Qwen2ForCausalLM". */
+  architecture: string;
   /** Number of parameters. */
   parameters: number;
-  /** Context length. */
+  /** Context length in tokens. */
   context: number;
+  /** Vocabulary size of the model. */
+  vocabSize: number;
+  /** Data type of the weight files: "float32", "float16" or "bfloat16". */
+  dtype: string;
+  /** Whether the model is in memory now. */
+  loaded: boolean;
+  /** Bytes the model takes in memory when loaded (estimated before loading). */
+  memoryBytes: number;
+  /** Whether the model has its own chat template (else the lab's documented default is used). */
+  hasChatTemplate: boolean;
+  /** Registration time (or checkpoint time), RFC 3339. */
+  createdAt: string;
+  /** For checkpoints: the job id and step. */
+  jobId: string;
+  /** For checkpoints: the training step. */
+  step: number;
+  /** For checkpoints: validation loss at that step, when known (0 otherwise). */
+  valLoss: number;
+  /** Tokenizer kind: "char", "bpe", ... */
+  tokenizer: string;
 }
 
-/** Request for ListModels; carries nothing. */
+/** Request for ListModels. */
 export interface ListModelsRequest {
 }
 
-/** Loaded models. */
+/** Every model the service can serve. */
 export interface ListModelsResponse {
-  /** Loaded models by name. */
+  /** Registered models, then job checkpoints (newest first). */
   models: ModelInfo[];
+}
+
+/** One chat message. */
+export interface ChatMessage {
+  /** "system", "user" or "assistant". */
+  role: string;
+  /** The text. */
+  content: string;
+}
+
+/** Sampling and decoding settings shared by Generate and Chat. */
+export interface SamplingParams {
+  /** Maximum new tokens per sample (default 128). */
+  maxTokens: number;
+  /** Softmax temperature; 0 = greedy. Unset: 1. */
+  temperature?:
+    | number
+    | undefined;
+  /** Keep the k most likely tokens; 0 = off. */
+  topK: number;
+  /** Nucleus: keep the smallest set of tokens whose probability reaches p. Unset or 1 = off. */
+  topP?:
+    | number
+    | undefined;
+  /** Keep tokens with probability ≥ min_p × the top token's; 0 = off. */
+  minP: number;
+  /** Hugging Face repetition penalty over prompt and generated tokens; unset or 1 = off. */
+  repetitionPenalty?:
+    | number
+    | undefined;
+  /** OpenAI frequency penalty (-2..2) over generated tokens. */
+  frequencyPenalty: number;
+  /** OpenAI presence penalty (-2..2) over generated tokens. */
+  presencePenalty: number;
+  /** Added to the logits of token ids (-100..100). */
+  logitBias: { [key: number]: number };
+  /** Generation ends before any of these strings; they are never streamed. */
+  stop: string[];
+  /** Seed of the sampler: same seed and settings give the same text. Unset: random. */
+  seed?:
+    | number
+    | undefined;
+  /** Independent samples (1..8; default 1). */
+  n: number;
+  /** Beam search with this many beams (0 or 1 = off). */
+  numBeams: number;
+  /** Beam search: score = sum of log-probabilities / length^length_penalty (default 1). */
+  lengthPenalty?:
+    | number
+    | undefined;
+  /** Beam search: "true", "false" (default) or "never", as Hugging Face defines them. */
+  earlyStopping: string;
+  /** Log-probabilities of the top alternatives of each generated token (0..20). */
+  topLogprobs: number;
+  /** Also return the log-probability of every prompt token. */
+  echo: boolean;
+  /** Also return, per generated token, the distribution after each sampler stage (for the sampler view). */
+  trace: boolean;
+  /** Allow cutting the prompt from the left to fit the context (the answer says what was cut). */
+  truncate: boolean;
+  /** Stop at the model's end-of-sequence token (default true); false keeps generating past it. */
+  stopAtEos?: boolean | undefined;
+}
+
+export interface SamplingParams_LogitBiasEntry {
+  key: number;
+  value: number;
 }
 
 /** Generation request. */
 export interface GenerateRequest {
-  /** Serving name of a loaded model. */
+  /** Serving name of the model. */
   model: string;
-  /** Prompt text. */
+  /** Prompt text (special tokens written in it are recognised). */
   prompt: string;
-  /** Maximum number of new tokens. */
-  maxTokens: number;
-  /** Sampling temperature; 0 means greedy. */
-  temperature: number;
-  /** Keep only the k most likely tokens; 0 disables. */
-  topK: number;
-  /** Nucleus sampling threshold; 0 or 1 disables. */
-  topP: number;
-  /** Seed for sampling. */
-  seed: number;
+  /** Sampling and decoding settings. */
+  params:
+    | SamplingParams
+    | undefined;
+  /** Chat: messages rendered with the model's chat template instead of `prompt`. */
+  messages: ChatMessage[];
+}
+
+/** Chat request: the messages so far; the answer is the assistant's next message. */
+export interface ChatRequest {
+  /** Serving name of the model. */
+  model: string;
+  /** Conversation so far (system prompt first when there is one). */
+  messages: ChatMessage[];
+  /** Sampling settings. */
+  params:
+    | SamplingParams
+    | undefined;
+  /** Store into this conversation (empty: start a new one). */
+  conversationId: string;
+  /** Do not store the exchange. */
+  ephemeral: boolean;
+}
+
+/** One token of a prompt as the model sees it. */
+export interface PromptToken {
+  /** Token id. */
+  id: number;
+  /** The token's text (special tokens by name). */
+  text: string;
+  /** Whether it is a special token. */
+  special: boolean;
+  /** Log-probability of this token given those before it (echo); 0 for the first. */
+  logprob: number;
+}
+
+/** The exact prompt a request runs. */
+export interface PreflightInfo {
+  /** The prompt text after the chat template. */
+  rendered: string;
+  /** Its tokens. */
+  tokens: PromptToken[];
+  /** Number of prompt tokens (after any truncation). */
+  promptTokens: number;
+  /** The model's context length. */
+  context: number;
+  /** Tokens left for generation. */
+  available: number;
+  /** Tokens cut from the left of the prompt (only when truncate was asked). */
+  truncatedTokens: number;
+  /** The text that was cut. */
+  truncatedText: string;
+  /** Whether the chat template is the model's own ("model") or the lab's default ("default"); empty for plain prompts. */
+  template: string;
+  /** Why the request cannot run as asked (e.g. the prompt is longer than the context); empty when it can. */
+  problem: string;
+}
+
+/** A candidate token with its log-probability. */
+export interface TokenLogprob {
+  /** Token id. */
+  id: number;
+  /** The token's text. */
+  text: string;
+  /** Natural-log probability under the model's distribution. */
+  logprob: number;
+}
+
+/** The next-token distribution after one stage of the sampler chain. */
+export interface SamplerStage {
+  /** "raw", "penalties", "temperature", "top_k", "top_p", "min_p". */
+  name: string;
+  /** Most likely tokens after this stage, with probabilities (not log). */
+  top: TokenLogprob[];
+  /** Tokens still allowed after this stage. */
+  allowed: number;
 }
 
 /** One generated token. */
-export interface GenerateEvent {
+export interface TokenEvent {
+  /** Which sample (0..n-1). */
+  sample: number;
+  /** Position among the generated tokens. */
+  index: number;
   /** Token id. */
   id: number;
-  /** Complete characters decoded so far that were not sent yet. */
+  /** The token's own text. */
+  token: string;
+  /** Text that may be shown now (held back while it could start a stop string). */
   text: string;
-  /** Log-probability of the chosen token. */
+  /** Log-probability of the token under the model. */
   logprob: number;
-  /** Set on the last event: "length" or "stop". */
+  /** Most likely alternatives (top_logprobs of them). */
+  top: TokenLogprob[];
+  /** Sampler stages (trace). */
+  stages: SamplerStage[];
+}
+
+/** A finished beam-search hypothesis. */
+export interface BeamResult {
+  /** Generated text. */
+  text: string;
+  /** Generated token ids. */
+  ids: number[];
+  /** Length-penalised score. */
+  score: number;
+  /** Sum of log-probabilities. */
+  logprob: number;
+  /** "stop" (end-of-sequence) or "length". */
   finishReason: string;
 }
 
-function createBaseLoadModelRequest(): LoadModelRequest {
+/** One node of the beam-search tree. */
+export interface BeamNode {
+  /** Node id. */
+  id: number;
+  /** Parent node id (-1 for the root). */
+  parent: number;
+  /** Token id. */
+  token: number;
+  /** Token text. */
+  text: string;
+  /** Log-probability of the token. */
+  logprob: number;
+  /** Cumulative log-probability. */
+  cumulative: number;
+  /** Step (generated length). */
+  step: number;
+  /** Whether the hypothesis ended here. */
+  finished: boolean;
+  /** Whether it survived pruning. */
+  kept: boolean;
+}
+
+/** The end of one sample, or of the whole request. */
+export interface DoneEvent {
+  /** Which sample (0..n-1). */
+  sample: number;
+  /** "stop" (end-of-sequence or stop string), "length" (max_tokens or context) or "cancelled". */
+  finishReason: string;
+  /** The whole generated text of the sample (stop string excluded). */
+  text: string;
+  /** Number of prompt tokens. */
+  promptTokens: number;
+  /** Number of generated tokens of this sample. */
+  completionTokens: number;
+  /** Milliseconds from the request to its first token. */
+  firstTokenMs: number;
+  /** Generated tokens per second (decode). */
+  tokensPerSecond: number;
+  /** The stop string that ended it, if one did. */
+  stop: string;
+  /** Beam search: the n-best. */
+  beams: BeamResult[];
+  /** Beam search: every expanded hypothesis. */
+  tree: BeamNode[];
+  /** Chat: the conversation the exchange was stored in. */
+  conversationId: string;
+}
+
+/** A streamed generation event. */
+export interface GenerateEvent {
+  /** What happened. */
+  event:
+    | //
+    /** First: the exact prompt that runs (with prompt log-probabilities when echo was asked). */
+    { $case: "preflight"; value: PreflightInfo }
+    | //
+    /** A generated token. */
+    { $case: "token"; value: TokenEvent }
+    | //
+    /** A sample finished. */
+    { $case: "done"; value: DoneEvent }
+    | undefined;
+}
+
+/** A stored conversation. */
+export interface Conversation {
+  /** Conversation id. */
+  id: string;
+  /** Title (the first user message until renamed). */
+  title: string;
+  /** Model it was held with. */
+  model: string;
+  /** Messages, in order. */
+  messages: ChatMessage[];
+  /** Creation time, RFC 3339. */
+  createdAt: string;
+  /** Time of the last message, RFC 3339. */
+  updatedAt: string;
+}
+
+/** Names a conversation. */
+export interface ConversationRef {
+  /** Conversation id. */
+  id: string;
+}
+
+/** Request for ListConversations. */
+export interface ListConversationsRequest {
+}
+
+/** Stored conversations (without their messages). */
+export interface ListConversationsResponse {
+  /** Newest first. */
+  conversations: Conversation[];
+}
+
+/** New title for a conversation. */
+export interface RenameConversationRequest {
+  /** Conversation id. */
+  id: string;
+  /** New title (1..200 characters). */
+  title: string;
+}
+
+/** A saved prompt. */
+export interface SavedPrompt {
+  /** Name (unique). */
+  name: string;
+  /** "system" (a system prompt) or "user" (a prompt template). */
+  kind: string;
+  /** The text. */
+  text: string;
+  /** Last change, RFC 3339 (set by the service). */
+  updatedAt: string;
+}
+
+/** Names a saved prompt. */
+export interface PromptRef {
+  /** Prompt name. */
+  name: string;
+}
+
+/** Request for ListPrompts. */
+export interface ListPromptsRequest {
+}
+
+/** Saved prompts, by name. */
+export interface ListPromptsResponse {
+  /** Sorted by name. */
+  prompts: SavedPrompt[];
+}
+
+function createBaseImportModelRequest(): ImportModelRequest {
   return { name: "", path: "" };
 }
 
-export const LoadModelRequest: MessageFns<LoadModelRequest> = {
-  encode(message: LoadModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ImportModelRequest: MessageFns<ImportModelRequest> = {
+  encode(message: ImportModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
@@ -101,7 +420,7 @@ export const LoadModelRequest: MessageFns<LoadModelRequest> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): LoadModelRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportModelRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -110,7 +429,7 @@ export const LoadModelRequest: MessageFns<LoadModelRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseLoadModelRequest();
+      const message = createBaseImportModelRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -142,14 +461,14 @@ export const LoadModelRequest: MessageFns<LoadModelRequest> = {
     }
   },
 
-  fromJSON(object: any): LoadModelRequest {
+  fromJSON(object: any): ImportModelRequest {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       path: isSet(object.path) ? globalThis.String(object.path) : "",
     };
   },
 
-  toJSON(message: LoadModelRequest): unknown {
+  toJSON(message: ImportModelRequest): unknown {
     const obj: any = {};
     if (message.name !== "") {
       obj.name = message.name;
@@ -160,19 +479,104 @@ export const LoadModelRequest: MessageFns<LoadModelRequest> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<LoadModelRequest>, I>>(base?: I): LoadModelRequest {
-    return LoadModelRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ImportModelRequest>, I>>(base?: I): ImportModelRequest {
+    return ImportModelRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<LoadModelRequest>, I>>(object: I): LoadModelRequest {
-    const message = createBaseLoadModelRequest();
+  fromPartial<I extends Exact<DeepPartial<ImportModelRequest>, I>>(object: I): ImportModelRequest {
+    const message = createBaseImportModelRequest();
     message.name = object.name ?? "";
     message.path = object.path ?? "";
     return message;
   },
 };
 
+function createBaseModelRef(): ModelRef {
+  return { name: "" };
+}
+
+export const ModelRef: MessageFns<ModelRef> = {
+  encode(message: ModelRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelRef {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: ModelRef): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelRef>, I>>(base?: I): ModelRef {
+    return ModelRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelRef>, I>>(object: I): ModelRef {
+    const message = createBaseModelRef();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
 function createBaseModelInfo(): ModelInfo {
-  return { name: "", family: "", parameters: 0, context: 0 };
+  return {
+    name: "",
+    source: "",
+    path: "",
+    family: "",
+    architecture: "",
+    parameters: 0,
+    context: 0,
+    vocabSize: 0,
+    dtype: "",
+    loaded: false,
+    memoryBytes: 0,
+    hasChatTemplate: false,
+    createdAt: "",
+    jobId: "",
+    step: 0,
+    valLoss: 0,
+    tokenizer: "",
+  };
 }
 
 export const ModelInfo: MessageFns<ModelInfo> = {
@@ -180,14 +584,53 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
     if (message.family !== "") {
-      writer.uint32(18).string(message.family);
+      writer.uint32(34).string(message.family);
+    }
+    if (message.architecture !== "") {
+      writer.uint32(42).string(message.architecture);
     }
     if (message.parameters !== 0) {
-      writer.uint32(24).uint64(message.parameters);
+      writer.uint32(48).uint64(message.parameters);
     }
     if (message.context !== 0) {
-      writer.uint32(32).uint32(message.context);
+      writer.uint32(56).uint32(message.context);
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(64).uint32(message.vocabSize);
+    }
+    if (message.dtype !== "") {
+      writer.uint32(74).string(message.dtype);
+    }
+    if (message.loaded !== false) {
+      writer.uint32(80).bool(message.loaded);
+    }
+    if (message.memoryBytes !== 0) {
+      writer.uint32(88).uint64(message.memoryBytes);
+    }
+    if (message.hasChatTemplate !== false) {
+      writer.uint32(96).bool(message.hasChatTemplate);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(106).string(message.createdAt);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(114).string(message.jobId);
+    }
+    if (message.step !== 0) {
+      writer.uint32(120).uint32(message.step);
+    }
+    if (message.valLoss !== 0) {
+      writer.uint32(129).double(message.valLoss);
+    }
+    if (message.tokenizer !== "") {
+      writer.uint32(138).string(message.tokenizer);
     }
     return writer;
   },
@@ -218,23 +661,127 @@ export const ModelInfo: MessageFns<ModelInfo> = {
               break;
             }
 
-            message.family = reader.string();
+            message.source = reader.string();
             continue;
           }
           case 3: {
-            if (tag !== 24) {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.architecture = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
               break;
             }
 
             message.parameters = longToNumber(reader.uint64());
             continue;
           }
-          case 4: {
-            if (tag !== 32) {
+          case 7: {
+            if (tag !== 56) {
               break;
             }
 
             message.context = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dtype = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.loaded = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.memoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.hasChatTemplate = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.valLoss = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
             continue;
           }
         }
@@ -252,9 +799,46 @@ export const ModelInfo: MessageFns<ModelInfo> = {
   fromJSON(object: any): ModelInfo {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
       family: isSet(object.family) ? globalThis.String(object.family) : "",
+      architecture: isSet(object.architecture) ? globalThis.String(object.architecture) : "",
       parameters: isSet(object.parameters) ? globalThis.Number(object.parameters) : 0,
       context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      dtype: isSet(object.dtype) ? globalThis.String(object.dtype) : "",
+      loaded: isSet(object.loaded) ? globalThis.Boolean(object.loaded) : false,
+      memoryBytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : 0,
+      hasChatTemplate: isSet(object.hasChatTemplate)
+        ? globalThis.Boolean(object.hasChatTemplate)
+        : isSet(object.has_chat_template)
+        ? globalThis.Boolean(object.has_chat_template)
+        : false,
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      valLoss: isSet(object.valLoss)
+        ? globalThis.Number(object.valLoss)
+        : isSet(object.val_loss)
+        ? globalThis.Number(object.val_loss)
+        : 0,
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
     };
   },
 
@@ -263,14 +847,53 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
     if (message.family !== "") {
       obj.family = message.family;
+    }
+    if (message.architecture !== "") {
+      obj.architecture = message.architecture;
     }
     if (message.parameters !== 0) {
       obj.parameters = Math.round(message.parameters);
     }
     if (message.context !== 0) {
       obj.context = Math.round(message.context);
+    }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.dtype !== "") {
+      obj.dtype = message.dtype;
+    }
+    if (message.loaded !== false) {
+      obj.loaded = message.loaded;
+    }
+    if (message.memoryBytes !== 0) {
+      obj.memoryBytes = Math.round(message.memoryBytes);
+    }
+    if (message.hasChatTemplate !== false) {
+      obj.hasChatTemplate = message.hasChatTemplate;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.valLoss !== 0) {
+      obj.valLoss = floatToJson(message.valLoss);
+    }
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
     }
     return obj;
   },
@@ -281,9 +904,22 @@ export const ModelInfo: MessageFns<ModelInfo> = {
   fromPartial<I extends Exact<DeepPartial<ModelInfo>, I>>(object: I): ModelInfo {
     const message = createBaseModelInfo();
     message.name = object.name ?? "";
+    message.source = object.source ?? "";
+    message.path = object.path ?? "";
     message.family = object.family ?? "";
+    message.architecture = object.architecture ?? "";
     message.parameters = object.parameters ?? 0;
     message.context = object.context ?? 0;
+    message.vocabSize = object.vocabSize ?? 0;
+    message.dtype = object.dtype ?? "";
+    message.loaded = object.loaded ?? false;
+    message.memoryBytes = object.memoryBytes ?? 0;
+    message.hasChatTemplate = object.hasChatTemplate ?? false;
+    message.createdAt = object.createdAt ?? "";
+    message.jobId = object.jobId ?? "";
+    message.step = object.step ?? 0;
+    message.valLoss = object.valLoss ?? 0;
+    message.tokenizer = object.tokenizer ?? "";
     return message;
   },
 };
@@ -409,8 +1045,667 @@ export const ListModelsResponse: MessageFns<ListModelsResponse> = {
   },
 };
 
+function createBaseChatMessage(): ChatMessage {
+  return { role: "", content: "" };
+}
+
+export const ChatMessage: MessageFns<ChatMessage> = {
+  encode(message: ChatMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== "") {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.content !== "") {
+      writer.uint32(18).string(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatMessage {
+    return {
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      content: isSet(object.content) ? globalThis.String(object.content) : "",
+    };
+  },
+
+  toJSON(message: ChatMessage): unknown {
+    const obj: any = {};
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.content !== "") {
+      obj.content = message.content;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChatMessage>, I>>(base?: I): ChatMessage {
+    return ChatMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChatMessage>, I>>(object: I): ChatMessage {
+    const message = createBaseChatMessage();
+    message.role = object.role ?? "";
+    message.content = object.content ?? "";
+    return message;
+  },
+};
+
+function createBaseSamplingParams(): SamplingParams {
+  return {
+    maxTokens: 0,
+    temperature: undefined,
+    topK: 0,
+    topP: undefined,
+    minP: 0,
+    repetitionPenalty: undefined,
+    frequencyPenalty: 0,
+    presencePenalty: 0,
+    logitBias: {},
+    stop: [],
+    seed: undefined,
+    n: 0,
+    numBeams: 0,
+    lengthPenalty: undefined,
+    earlyStopping: "",
+    topLogprobs: 0,
+    echo: false,
+    trace: false,
+    truncate: false,
+    stopAtEos: undefined,
+  };
+}
+
+export const SamplingParams: MessageFns<SamplingParams> = {
+  encode(message: SamplingParams, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxTokens !== 0) {
+      writer.uint32(8).uint32(message.maxTokens);
+    }
+    if (message.temperature !== undefined) {
+      writer.uint32(17).double(message.temperature);
+    }
+    if (message.topK !== 0) {
+      writer.uint32(24).uint32(message.topK);
+    }
+    if (message.topP !== undefined) {
+      writer.uint32(33).double(message.topP);
+    }
+    if (message.minP !== 0) {
+      writer.uint32(41).double(message.minP);
+    }
+    if (message.repetitionPenalty !== undefined) {
+      writer.uint32(49).double(message.repetitionPenalty);
+    }
+    if (message.frequencyPenalty !== 0) {
+      writer.uint32(57).double(message.frequencyPenalty);
+    }
+    if (message.presencePenalty !== 0) {
+      writer.uint32(65).double(message.presencePenalty);
+    }
+    globalThis.Object.entries(message.logitBias).forEach(([key, value]: [string, number]) => {
+      SamplingParams_LogitBiasEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    for (const v of message.stop) {
+      writer.uint32(82).string(v!);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(88).uint64(message.seed);
+    }
+    if (message.n !== 0) {
+      writer.uint32(96).uint32(message.n);
+    }
+    if (message.numBeams !== 0) {
+      writer.uint32(104).uint32(message.numBeams);
+    }
+    if (message.lengthPenalty !== undefined) {
+      writer.uint32(113).double(message.lengthPenalty);
+    }
+    if (message.earlyStopping !== "") {
+      writer.uint32(122).string(message.earlyStopping);
+    }
+    if (message.topLogprobs !== 0) {
+      writer.uint32(128).uint32(message.topLogprobs);
+    }
+    if (message.echo !== false) {
+      writer.uint32(136).bool(message.echo);
+    }
+    if (message.trace !== false) {
+      writer.uint32(144).bool(message.trace);
+    }
+    if (message.truncate !== false) {
+      writer.uint32(152).bool(message.truncate);
+    }
+    if (message.stopAtEos !== undefined) {
+      writer.uint32(160).bool(message.stopAtEos);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SamplingParams {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSamplingParams();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxTokens = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.temperature = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.topP = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.minP = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.repetitionPenalty = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.presencePenalty = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = SamplingParams_LogitBiasEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.logitBias[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.stop.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.n = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.numBeams = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.lengthPenalty = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.earlyStopping = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.topLogprobs = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.echo = reader.bool();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.trace = reader.bool();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.truncate = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.stopAtEos = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SamplingParams {
+    return {
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : 0,
+      temperature: isSet(object.temperature) ? globalThis.Number(object.temperature) : undefined,
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
+      topP: isSet(object.topP)
+        ? globalThis.Number(object.topP)
+        : isSet(object.top_p)
+        ? globalThis.Number(object.top_p)
+        : undefined,
+      minP: isSet(object.minP)
+        ? globalThis.Number(object.minP)
+        : isSet(object.min_p)
+        ? globalThis.Number(object.min_p)
+        : 0,
+      repetitionPenalty: isSet(object.repetitionPenalty)
+        ? globalThis.Number(object.repetitionPenalty)
+        : isSet(object.repetition_penalty)
+        ? globalThis.Number(object.repetition_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : 0,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : 0,
+      logitBias: isObject(object.logitBias)
+        ? (globalThis.Object.entries(object.logitBias) as [string, any][]).reduce(
+          (acc: { [key: number]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.logit_bias)
+        ? (globalThis.Object.entries(object.logit_bias) as [string, any][]).reduce(
+          (acc: { [key: number]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      stop: globalThis.Array.isArray(object?.stop)
+        ? object.stop.map((e: any) => globalThis.String(e))
+        : [],
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      n: isSet(object.n) ? globalThis.Number(object.n) : 0,
+      numBeams: isSet(object.numBeams)
+        ? globalThis.Number(object.numBeams)
+        : isSet(object.num_beams)
+        ? globalThis.Number(object.num_beams)
+        : 0,
+      lengthPenalty: isSet(object.lengthPenalty)
+        ? globalThis.Number(object.lengthPenalty)
+        : isSet(object.length_penalty)
+        ? globalThis.Number(object.length_penalty)
+        : undefined,
+      earlyStopping: isSet(object.earlyStopping)
+        ? globalThis.String(object.earlyStopping)
+        : isSet(object.early_stopping)
+        ? globalThis.String(object.early_stopping)
+        : "",
+      topLogprobs: isSet(object.topLogprobs)
+        ? globalThis.Number(object.topLogprobs)
+        : isSet(object.top_logprobs)
+        ? globalThis.Number(object.top_logprobs)
+        : 0,
+      echo: isSet(object.echo) ? globalThis.Boolean(object.echo) : false,
+      trace: isSet(object.trace) ? globalThis.Boolean(object.trace) : false,
+      truncate: isSet(object.truncate) ? globalThis.Boolean(object.truncate) : false,
+      stopAtEos: isSet(object.stopAtEos)
+        ? globalThis.Boolean(object.stopAtEos)
+        : isSet(object.stop_at_eos)
+        ? globalThis.Boolean(object.stop_at_eos)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SamplingParams): unknown {
+    const obj: any = {};
+    if (message.maxTokens !== 0) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    if (message.temperature !== undefined) {
+      obj.temperature = floatToJson(message.temperature);
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
+    if (message.topP !== undefined) {
+      obj.topP = floatToJson(message.topP);
+    }
+    if (message.minP !== 0) {
+      obj.minP = floatToJson(message.minP);
+    }
+    if (message.repetitionPenalty !== undefined) {
+      obj.repetitionPenalty = floatToJson(message.repetitionPenalty);
+    }
+    if (message.frequencyPenalty !== 0) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.presencePenalty !== 0) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.logitBias) {
+      const entries = globalThis.Object.entries(message.logitBias) as [string, number][];
+      if (entries.length > 0) {
+        obj.logitBias = {};
+        entries.forEach(([k, v]) => {
+          obj.logitBias[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.stop?.length) {
+      obj.stop = message.stop;
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.n !== 0) {
+      obj.n = Math.round(message.n);
+    }
+    if (message.numBeams !== 0) {
+      obj.numBeams = Math.round(message.numBeams);
+    }
+    if (message.lengthPenalty !== undefined) {
+      obj.lengthPenalty = floatToJson(message.lengthPenalty);
+    }
+    if (message.earlyStopping !== "") {
+      obj.earlyStopping = message.earlyStopping;
+    }
+    if (message.topLogprobs !== 0) {
+      obj.topLogprobs = Math.round(message.topLogprobs);
+    }
+    if (message.echo !== false) {
+      obj.echo = message.echo;
+    }
+    if (message.trace !== false) {
+      obj.trace = message.trace;
+    }
+    if (message.truncate !== false) {
+      obj.truncate = message.truncate;
+    }
+    if (message.stopAtEos !== undefined) {
+      obj.stopAtEos = message.stopAtEos;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SamplingParams>, I>>(base?: I): SamplingParams {
+    return SamplingParams.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SamplingParams>, I>>(object: I): SamplingParams {
+    const message = createBaseSamplingParams();
+    message.maxTokens = object.maxTokens ?? 0;
+    message.temperature = object.temperature ?? undefined;
+    message.topK = object.topK ?? 0;
+    message.topP = object.topP ?? undefined;
+    message.minP = object.minP ?? 0;
+    message.repetitionPenalty = object.repetitionPenalty ?? undefined;
+    message.frequencyPenalty = object.frequencyPenalty ?? 0;
+    message.presencePenalty = object.presencePenalty ?? 0;
+    message.logitBias = (globalThis.Object.entries(object.logitBias ?? {}) as [string, number][]).reduce(
+      (acc: { [key: number]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[globalThis.Number(key)] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.stop = object.stop?.map((e) => e) || [];
+    message.seed = object.seed ?? undefined;
+    message.n = object.n ?? 0;
+    message.numBeams = object.numBeams ?? 0;
+    message.lengthPenalty = object.lengthPenalty ?? undefined;
+    message.earlyStopping = object.earlyStopping ?? "";
+    message.topLogprobs = object.topLogprobs ?? 0;
+    message.echo = object.echo ?? false;
+    message.trace = object.trace ?? false;
+    message.truncate = object.truncate ?? false;
+    message.stopAtEos = object.stopAtEos ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSamplingParams_LogitBiasEntry(): SamplingParams_LogitBiasEntry {
+  return { key: 0, value: 0 };
+}
+
+export const SamplingParams_LogitBiasEntry: MessageFns<SamplingParams_LogitBiasEntry> = {
+  encode(message: SamplingParams_LogitBiasEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== 0) {
+      writer.uint32(8).uint32(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SamplingParams_LogitBiasEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSamplingParams_LogitBiasEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.key = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SamplingParams_LogitBiasEntry {
+    return {
+      key: isSet(object.key) ? globalThis.Number(object.key) : 0,
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: SamplingParams_LogitBiasEntry): unknown {
+    const obj: any = {};
+    if (message.key !== 0) {
+      obj.key = Math.round(message.key);
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SamplingParams_LogitBiasEntry>, I>>(base?: I): SamplingParams_LogitBiasEntry {
+    return SamplingParams_LogitBiasEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SamplingParams_LogitBiasEntry>, I>>(
+    object: I,
+  ): SamplingParams_LogitBiasEntry {
+    const message = createBaseSamplingParams_LogitBiasEntry();
+    message.key = object.key ?? 0;
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
 function createBaseGenerateRequest(): GenerateRequest {
-  return { model: "", prompt: "", maxTokens: 0, temperature: 0, topK: 0, topP: 0, seed: 0 };
+  return { model: "", prompt: "", params: undefined, messages: [] };
 }
 
 export const GenerateRequest: MessageFns<GenerateRequest> = {
@@ -421,20 +1716,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.prompt !== "") {
       writer.uint32(18).string(message.prompt);
     }
-    if (message.maxTokens !== 0) {
-      writer.uint32(24).uint32(message.maxTokens);
+    if (message.params !== undefined) {
+      SamplingParams.encode(message.params, writer.uint32(26).fork()).join();
     }
-    if (message.temperature !== 0) {
-      writer.uint32(33).double(message.temperature);
-    }
-    if (message.topK !== 0) {
-      writer.uint32(40).uint32(message.topK);
-    }
-    if (message.topP !== 0) {
-      writer.uint32(49).double(message.topP);
-    }
-    if (message.seed !== 0) {
-      writer.uint32(56).uint64(message.seed);
+    for (const v of message.messages) {
+      ChatMessage.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -469,43 +1755,19 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             continue;
           }
           case 3: {
-            if (tag !== 24) {
+            if (tag !== 26) {
               break;
             }
 
-            message.maxTokens = reader.uint32();
+            message.params = SamplingParams.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
-            if (tag !== 33) {
+            if (tag !== 34) {
               break;
             }
 
-            message.temperature = reader.double();
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.topK = reader.uint32();
-            continue;
-          }
-          case 6: {
-            if (tag !== 49) {
-              break;
-            }
-
-            message.topP = reader.double();
-            continue;
-          }
-          case 7: {
-            if (tag !== 56) {
-              break;
-            }
-
-            message.seed = longToNumber(reader.uint64());
+            message.messages.push(ChatMessage.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -524,23 +1786,10 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     return {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
-      maxTokens: isSet(object.maxTokens)
-        ? globalThis.Number(object.maxTokens)
-        : isSet(object.max_tokens)
-        ? globalThis.Number(object.max_tokens)
-        : 0,
-      temperature: isSet(object.temperature) ? globalThis.Number(object.temperature) : 0,
-      topK: isSet(object.topK)
-        ? globalThis.Number(object.topK)
-        : isSet(object.top_k)
-        ? globalThis.Number(object.top_k)
-        : 0,
-      topP: isSet(object.topP)
-        ? globalThis.Number(object.topP)
-        : isSet(object.top_p)
-        ? globalThis.Number(object.top_p)
-        : 0,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      params: isSet(object.params) ? SamplingParams.fromJSON(object.params) : undefined,
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => ChatMessage.fromJSON(e))
+        : [],
     };
   },
 
@@ -552,20 +1801,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.prompt !== "") {
       obj.prompt = message.prompt;
     }
-    if (message.maxTokens !== 0) {
-      obj.maxTokens = Math.round(message.maxTokens);
+    if (message.params !== undefined) {
+      obj.params = SamplingParams.toJSON(message.params);
     }
-    if (message.temperature !== 0) {
-      obj.temperature = floatToJson(message.temperature);
-    }
-    if (message.topK !== 0) {
-      obj.topK = Math.round(message.topK);
-    }
-    if (message.topP !== 0) {
-      obj.topP = floatToJson(message.topP);
-    }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => ChatMessage.toJSON(e));
     }
     return obj;
   },
@@ -577,21 +1817,497 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     const message = createBaseGenerateRequest();
     message.model = object.model ?? "";
     message.prompt = object.prompt ?? "";
-    message.maxTokens = object.maxTokens ?? 0;
-    message.temperature = object.temperature ?? 0;
-    message.topK = object.topK ?? 0;
-    message.topP = object.topP ?? 0;
-    message.seed = object.seed ?? 0;
+    message.params = (object.params !== undefined && object.params !== null)
+      ? SamplingParams.fromPartial(object.params)
+      : undefined;
+    message.messages = object.messages?.map((e) => ChatMessage.fromPartial(e)) || [];
     return message;
   },
 };
 
-function createBaseGenerateEvent(): GenerateEvent {
-  return { id: 0, text: "", logprob: 0, finishReason: "" };
+function createBaseChatRequest(): ChatRequest {
+  return { model: "", messages: [], params: undefined, conversationId: "", ephemeral: false };
 }
 
-export const GenerateEvent: MessageFns<GenerateEvent> = {
-  encode(message: GenerateEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ChatRequest: MessageFns<ChatRequest> = {
+  encode(message: ChatRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    for (const v of message.messages) {
+      ChatMessage.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.params !== undefined) {
+      SamplingParams.encode(message.params, writer.uint32(26).fork()).join();
+    }
+    if (message.conversationId !== "") {
+      writer.uint32(34).string(message.conversationId);
+    }
+    if (message.ephemeral !== false) {
+      writer.uint32(40).bool(message.ephemeral);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(ChatMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.params = SamplingParams.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ephemeral = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => ChatMessage.fromJSON(e))
+        : [],
+      params: isSet(object.params) ? SamplingParams.fromJSON(object.params) : undefined,
+      conversationId: isSet(object.conversationId)
+        ? globalThis.String(object.conversationId)
+        : isSet(object.conversation_id)
+        ? globalThis.String(object.conversation_id)
+        : "",
+      ephemeral: isSet(object.ephemeral) ? globalThis.Boolean(object.ephemeral) : false,
+    };
+  },
+
+  toJSON(message: ChatRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => ChatMessage.toJSON(e));
+    }
+    if (message.params !== undefined) {
+      obj.params = SamplingParams.toJSON(message.params);
+    }
+    if (message.conversationId !== "") {
+      obj.conversationId = message.conversationId;
+    }
+    if (message.ephemeral !== false) {
+      obj.ephemeral = message.ephemeral;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChatRequest>, I>>(base?: I): ChatRequest {
+    return ChatRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChatRequest>, I>>(object: I): ChatRequest {
+    const message = createBaseChatRequest();
+    message.model = object.model ?? "";
+    message.messages = object.messages?.map((e) => ChatMessage.fromPartial(e)) || [];
+    message.params = (object.params !== undefined && object.params !== null)
+      ? SamplingParams.fromPartial(object.params)
+      : undefined;
+    message.conversationId = object.conversationId ?? "";
+    message.ephemeral = object.ephemeral ?? false;
+    return message;
+  },
+};
+
+function createBasePromptToken(): PromptToken {
+  return { id: 0, text: "", special: false, logprob: 0 };
+}
+
+export const PromptToken: MessageFns<PromptToken> = {
+  encode(message: PromptToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.special !== false) {
+      writer.uint32(24).bool(message.special);
+    }
+    if (message.logprob !== 0) {
+      writer.uint32(33).double(message.logprob);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromptToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromptToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.special = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.logprob = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromptToken {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      special: isSet(object.special) ? globalThis.Boolean(object.special) : false,
+      logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
+    };
+  },
+
+  toJSON(message: PromptToken): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.special !== false) {
+      obj.special = message.special;
+    }
+    if (message.logprob !== 0) {
+      obj.logprob = floatToJson(message.logprob);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromptToken>, I>>(base?: I): PromptToken {
+    return PromptToken.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromptToken>, I>>(object: I): PromptToken {
+    const message = createBasePromptToken();
+    message.id = object.id ?? 0;
+    message.text = object.text ?? "";
+    message.special = object.special ?? false;
+    message.logprob = object.logprob ?? 0;
+    return message;
+  },
+};
+
+function createBasePreflightInfo(): PreflightInfo {
+  return {
+    rendered: "",
+    tokens: [],
+    promptTokens: 0,
+    context: 0,
+    available: 0,
+    truncatedTokens: 0,
+    truncatedText: "",
+    template: "",
+    problem: "",
+  };
+}
+
+export const PreflightInfo: MessageFns<PreflightInfo> = {
+  encode(message: PreflightInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rendered !== "") {
+      writer.uint32(10).string(message.rendered);
+    }
+    for (const v of message.tokens) {
+      PromptToken.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(24).uint32(message.promptTokens);
+    }
+    if (message.context !== 0) {
+      writer.uint32(32).uint32(message.context);
+    }
+    if (message.available !== 0) {
+      writer.uint32(40).uint32(message.available);
+    }
+    if (message.truncatedTokens !== 0) {
+      writer.uint32(48).uint32(message.truncatedTokens);
+    }
+    if (message.truncatedText !== "") {
+      writer.uint32(58).string(message.truncatedText);
+    }
+    if (message.template !== "") {
+      writer.uint32(66).string(message.template);
+    }
+    if (message.problem !== "") {
+      writer.uint32(74).string(message.problem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreflightInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreflightInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rendered = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokens.push(PromptToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.promptTokens = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.context = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.available = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.truncatedTokens = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.truncatedText = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.template = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreflightInfo {
+    return {
+      rendered: isSet(object.rendered) ? globalThis.String(object.rendered) : "",
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => PromptToken.fromJSON(e)) : [],
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      available: isSet(object.available) ? globalThis.Number(object.available) : 0,
+      truncatedTokens: isSet(object.truncatedTokens)
+        ? globalThis.Number(object.truncatedTokens)
+        : isSet(object.truncated_tokens)
+        ? globalThis.Number(object.truncated_tokens)
+        : 0,
+      truncatedText: isSet(object.truncatedText)
+        ? globalThis.String(object.truncatedText)
+        : isSet(object.truncated_text)
+        ? globalThis.String(object.truncated_text)
+        : "",
+      template: isSet(object.template) ? globalThis.String(object.template) : "",
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+    };
+  },
+
+  toJSON(message: PreflightInfo): unknown {
+    const obj: any = {};
+    if (message.rendered !== "") {
+      obj.rendered = message.rendered;
+    }
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => PromptToken.toJSON(e));
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.context !== 0) {
+      obj.context = Math.round(message.context);
+    }
+    if (message.available !== 0) {
+      obj.available = Math.round(message.available);
+    }
+    if (message.truncatedTokens !== 0) {
+      obj.truncatedTokens = Math.round(message.truncatedTokens);
+    }
+    if (message.truncatedText !== "") {
+      obj.truncatedText = message.truncatedText;
+    }
+    if (message.template !== "") {
+      obj.template = message.template;
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreflightInfo>, I>>(base?: I): PreflightInfo {
+    return PreflightInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreflightInfo>, I>>(object: I): PreflightInfo {
+    const message = createBasePreflightInfo();
+    message.rendered = object.rendered ?? "";
+    message.tokens = object.tokens?.map((e) => PromptToken.fromPartial(e)) || [];
+    message.promptTokens = object.promptTokens ?? 0;
+    message.context = object.context ?? 0;
+    message.available = object.available ?? 0;
+    message.truncatedTokens = object.truncatedTokens ?? 0;
+    message.truncatedText = object.truncatedText ?? "";
+    message.template = object.template ?? "";
+    message.problem = object.problem ?? "";
+    return message;
+  },
+};
+
+function createBaseTokenLogprob(): TokenLogprob {
+  return { id: 0, text: "", logprob: 0 };
+}
+
+export const TokenLogprob: MessageFns<TokenLogprob> = {
+  encode(message: TokenLogprob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.id !== 0) {
       writer.uint32(8).uint32(message.id);
     }
@@ -601,13 +2317,10 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
     if (message.logprob !== 0) {
       writer.uint32(25).double(message.logprob);
     }
-    if (message.finishReason !== "") {
-      writer.uint32(34).string(message.finishReason);
-    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GenerateEvent {
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenLogprob {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -616,7 +2329,7 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGenerateEvent();
+      const message = createBaseTokenLogprob();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -644,8 +2357,419 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
             message.logprob = reader.double();
             continue;
           }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenLogprob {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
+    };
+  },
+
+  toJSON(message: TokenLogprob): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.logprob !== 0) {
+      obj.logprob = floatToJson(message.logprob);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenLogprob>, I>>(base?: I): TokenLogprob {
+    return TokenLogprob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenLogprob>, I>>(object: I): TokenLogprob {
+    const message = createBaseTokenLogprob();
+    message.id = object.id ?? 0;
+    message.text = object.text ?? "";
+    message.logprob = object.logprob ?? 0;
+    return message;
+  },
+};
+
+function createBaseSamplerStage(): SamplerStage {
+  return { name: "", top: [], allowed: 0 };
+}
+
+export const SamplerStage: MessageFns<SamplerStage> = {
+  encode(message: SamplerStage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.top) {
+      TokenLogprob.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.allowed !== 0) {
+      writer.uint32(24).uint32(message.allowed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SamplerStage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSamplerStage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.top.push(TokenLogprob.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.allowed = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SamplerStage {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      top: globalThis.Array.isArray(object?.top) ? object.top.map((e: any) => TokenLogprob.fromJSON(e)) : [],
+      allowed: isSet(object.allowed) ? globalThis.Number(object.allowed) : 0,
+    };
+  },
+
+  toJSON(message: SamplerStage): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.top?.length) {
+      obj.top = message.top.map((e) => TokenLogprob.toJSON(e));
+    }
+    if (message.allowed !== 0) {
+      obj.allowed = Math.round(message.allowed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SamplerStage>, I>>(base?: I): SamplerStage {
+    return SamplerStage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SamplerStage>, I>>(object: I): SamplerStage {
+    const message = createBaseSamplerStage();
+    message.name = object.name ?? "";
+    message.top = object.top?.map((e) => TokenLogprob.fromPartial(e)) || [];
+    message.allowed = object.allowed ?? 0;
+    return message;
+  },
+};
+
+function createBaseTokenEvent(): TokenEvent {
+  return { sample: 0, index: 0, id: 0, token: "", text: "", logprob: 0, top: [], stages: [] };
+}
+
+export const TokenEvent: MessageFns<TokenEvent> = {
+  encode(message: TokenEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sample !== 0) {
+      writer.uint32(8).uint32(message.sample);
+    }
+    if (message.index !== 0) {
+      writer.uint32(16).uint32(message.index);
+    }
+    if (message.id !== 0) {
+      writer.uint32(24).uint32(message.id);
+    }
+    if (message.token !== "") {
+      writer.uint32(34).string(message.token);
+    }
+    if (message.text !== "") {
+      writer.uint32(42).string(message.text);
+    }
+    if (message.logprob !== 0) {
+      writer.uint32(49).double(message.logprob);
+    }
+    for (const v of message.top) {
+      TokenLogprob.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.stages) {
+      SamplerStage.encode(v!, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sample = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
           case 4: {
             if (tag !== 34) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.logprob = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.top.push(TokenLogprob.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stages.push(SamplerStage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenEvent {
+    return {
+      sample: isSet(object.sample) ? globalThis.Number(object.sample) : 0,
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
+      top: globalThis.Array.isArray(object?.top) ? object.top.map((e: any) => TokenLogprob.fromJSON(e)) : [],
+      stages: globalThis.Array.isArray(object?.stages) ? object.stages.map((e: any) => SamplerStage.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TokenEvent): unknown {
+    const obj: any = {};
+    if (message.sample !== 0) {
+      obj.sample = Math.round(message.sample);
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.logprob !== 0) {
+      obj.logprob = floatToJson(message.logprob);
+    }
+    if (message.top?.length) {
+      obj.top = message.top.map((e) => TokenLogprob.toJSON(e));
+    }
+    if (message.stages?.length) {
+      obj.stages = message.stages.map((e) => SamplerStage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenEvent>, I>>(base?: I): TokenEvent {
+    return TokenEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenEvent>, I>>(object: I): TokenEvent {
+    const message = createBaseTokenEvent();
+    message.sample = object.sample ?? 0;
+    message.index = object.index ?? 0;
+    message.id = object.id ?? 0;
+    message.token = object.token ?? "";
+    message.text = object.text ?? "";
+    message.logprob = object.logprob ?? 0;
+    message.top = object.top?.map((e) => TokenLogprob.fromPartial(e)) || [];
+    message.stages = object.stages?.map((e) => SamplerStage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBeamResult(): BeamResult {
+  return { text: "", ids: [], score: 0, logprob: 0, finishReason: "" };
+}
+
+export const BeamResult: MessageFns<BeamResult> = {
+  encode(message: BeamResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    if (message.ids.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.ids) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.score !== 0) {
+      writer.uint32(25).double(message.score);
+    }
+    if (message.logprob !== 0) {
+      writer.uint32(33).double(message.logprob);
+    }
+    if (message.finishReason !== "") {
+      writer.uint32(42).string(message.finishReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeamResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeamResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.ids.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ids.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.logprob = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
               break;
             }
 
@@ -664,10 +2788,11 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
     }
   },
 
-  fromJSON(object: any): GenerateEvent {
+  fromJSON(object: any): BeamResult {
     return {
-      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       text: isSet(object.text) ? globalThis.String(object.text) : "",
+      ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.Number(e)) : [],
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
       logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
       finishReason: isSet(object.finishReason)
         ? globalThis.String(object.finishReason)
@@ -677,13 +2802,16 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
     };
   },
 
-  toJSON(message: GenerateEvent): unknown {
+  toJSON(message: BeamResult): unknown {
     const obj: any = {};
-    if (message.id !== 0) {
-      obj.id = Math.round(message.id);
-    }
     if (message.text !== "") {
       obj.text = message.text;
+    }
+    if (message.ids?.length) {
+      obj.ids = message.ids.map((e) => Math.round(e));
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
     }
     if (message.logprob !== 0) {
       obj.logprob = floatToJson(message.logprob);
@@ -694,20 +2822,1352 @@ export const GenerateEvent: MessageFns<GenerateEvent> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GenerateEvent>, I>>(base?: I): GenerateEvent {
-    return GenerateEvent.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<BeamResult>, I>>(base?: I): BeamResult {
+    return BeamResult.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GenerateEvent>, I>>(object: I): GenerateEvent {
-    const message = createBaseGenerateEvent();
-    message.id = object.id ?? 0;
+  fromPartial<I extends Exact<DeepPartial<BeamResult>, I>>(object: I): BeamResult {
+    const message = createBaseBeamResult();
     message.text = object.text ?? "";
+    message.ids = object.ids?.map((e) => e) || [];
+    message.score = object.score ?? 0;
     message.logprob = object.logprob ?? 0;
     message.finishReason = object.finishReason ?? "";
     return message;
   },
 };
 
-/** Inference: load checkpoints, generate, inspect. */
+function createBaseBeamNode(): BeamNode {
+  return { id: 0, parent: 0, token: 0, text: "", logprob: 0, cumulative: 0, step: 0, finished: false, kept: false };
+}
+
+export const BeamNode: MessageFns<BeamNode> = {
+  encode(message: BeamNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.parent !== 0) {
+      writer.uint32(16).int32(message.parent);
+    }
+    if (message.token !== 0) {
+      writer.uint32(24).uint32(message.token);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    if (message.logprob !== 0) {
+      writer.uint32(41).double(message.logprob);
+    }
+    if (message.cumulative !== 0) {
+      writer.uint32(49).double(message.cumulative);
+    }
+    if (message.step !== 0) {
+      writer.uint32(56).uint32(message.step);
+    }
+    if (message.finished !== false) {
+      writer.uint32(64).bool(message.finished);
+    }
+    if (message.kept !== false) {
+      writer.uint32(72).bool(message.kept);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeamNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeamNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.parent = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.token = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.logprob = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.cumulative = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.finished = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.kept = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeamNode {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      parent: isSet(object.parent) ? globalThis.Number(object.parent) : 0,
+      token: isSet(object.token) ? globalThis.Number(object.token) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
+      cumulative: isSet(object.cumulative) ? globalThis.Number(object.cumulative) : 0,
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      finished: isSet(object.finished) ? globalThis.Boolean(object.finished) : false,
+      kept: isSet(object.kept) ? globalThis.Boolean(object.kept) : false,
+    };
+  },
+
+  toJSON(message: BeamNode): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.parent !== 0) {
+      obj.parent = Math.round(message.parent);
+    }
+    if (message.token !== 0) {
+      obj.token = Math.round(message.token);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.logprob !== 0) {
+      obj.logprob = floatToJson(message.logprob);
+    }
+    if (message.cumulative !== 0) {
+      obj.cumulative = floatToJson(message.cumulative);
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.finished !== false) {
+      obj.finished = message.finished;
+    }
+    if (message.kept !== false) {
+      obj.kept = message.kept;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BeamNode>, I>>(base?: I): BeamNode {
+    return BeamNode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BeamNode>, I>>(object: I): BeamNode {
+    const message = createBaseBeamNode();
+    message.id = object.id ?? 0;
+    message.parent = object.parent ?? 0;
+    message.token = object.token ?? 0;
+    message.text = object.text ?? "";
+    message.logprob = object.logprob ?? 0;
+    message.cumulative = object.cumulative ?? 0;
+    message.step = object.step ?? 0;
+    message.finished = object.finished ?? false;
+    message.kept = object.kept ?? false;
+    return message;
+  },
+};
+
+function createBaseDoneEvent(): DoneEvent {
+  return {
+    sample: 0,
+    finishReason: "",
+    text: "",
+    promptTokens: 0,
+    completionTokens: 0,
+    firstTokenMs: 0,
+    tokensPerSecond: 0,
+    stop: "",
+    beams: [],
+    tree: [],
+    conversationId: "",
+  };
+}
+
+export const DoneEvent: MessageFns<DoneEvent> = {
+  encode(message: DoneEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sample !== 0) {
+      writer.uint32(8).uint32(message.sample);
+    }
+    if (message.finishReason !== "") {
+      writer.uint32(18).string(message.finishReason);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(32).uint32(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      writer.uint32(40).uint32(message.completionTokens);
+    }
+    if (message.firstTokenMs !== 0) {
+      writer.uint32(49).double(message.firstTokenMs);
+    }
+    if (message.tokensPerSecond !== 0) {
+      writer.uint32(57).double(message.tokensPerSecond);
+    }
+    if (message.stop !== "") {
+      writer.uint32(66).string(message.stop);
+    }
+    for (const v of message.beams) {
+      BeamResult.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.tree) {
+      BeamNode.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.conversationId !== "") {
+      writer.uint32(90).string(message.conversationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DoneEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDoneEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sample = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.finishReason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.promptTokens = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.completionTokens = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.firstTokenMs = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.tokensPerSecond = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stop = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.beams.push(BeamResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.tree.push(BeamNode.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DoneEvent {
+    return {
+      sample: isSet(object.sample) ? globalThis.Number(object.sample) : 0,
+      finishReason: isSet(object.finishReason)
+        ? globalThis.String(object.finishReason)
+        : isSet(object.finish_reason)
+        ? globalThis.String(object.finish_reason)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      completionTokens: isSet(object.completionTokens)
+        ? globalThis.Number(object.completionTokens)
+        : isSet(object.completion_tokens)
+        ? globalThis.Number(object.completion_tokens)
+        : 0,
+      firstTokenMs: isSet(object.firstTokenMs)
+        ? globalThis.Number(object.firstTokenMs)
+        : isSet(object.first_token_ms)
+        ? globalThis.Number(object.first_token_ms)
+        : 0,
+      tokensPerSecond: isSet(object.tokensPerSecond)
+        ? globalThis.Number(object.tokensPerSecond)
+        : isSet(object.tokens_per_second)
+        ? globalThis.Number(object.tokens_per_second)
+        : 0,
+      stop: isSet(object.stop) ? globalThis.String(object.stop) : "",
+      beams: globalThis.Array.isArray(object?.beams)
+        ? object.beams.map((e: any) => BeamResult.fromJSON(e))
+        : [],
+      tree: globalThis.Array.isArray(object?.tree)
+        ? object.tree.map((e: any) => BeamNode.fromJSON(e))
+        : [],
+      conversationId: isSet(object.conversationId)
+        ? globalThis.String(object.conversationId)
+        : isSet(object.conversation_id)
+        ? globalThis.String(object.conversation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DoneEvent): unknown {
+    const obj: any = {};
+    if (message.sample !== 0) {
+      obj.sample = Math.round(message.sample);
+    }
+    if (message.finishReason !== "") {
+      obj.finishReason = message.finishReason;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      obj.completionTokens = Math.round(message.completionTokens);
+    }
+    if (message.firstTokenMs !== 0) {
+      obj.firstTokenMs = floatToJson(message.firstTokenMs);
+    }
+    if (message.tokensPerSecond !== 0) {
+      obj.tokensPerSecond = floatToJson(message.tokensPerSecond);
+    }
+    if (message.stop !== "") {
+      obj.stop = message.stop;
+    }
+    if (message.beams?.length) {
+      obj.beams = message.beams.map((e) => BeamResult.toJSON(e));
+    }
+    if (message.tree?.length) {
+      obj.tree = message.tree.map((e) => BeamNode.toJSON(e));
+    }
+    if (message.conversationId !== "") {
+      obj.conversationId = message.conversationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DoneEvent>, I>>(base?: I): DoneEvent {
+    return DoneEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DoneEvent>, I>>(object: I): DoneEvent {
+    const message = createBaseDoneEvent();
+    message.sample = object.sample ?? 0;
+    message.finishReason = object.finishReason ?? "";
+    message.text = object.text ?? "";
+    message.promptTokens = object.promptTokens ?? 0;
+    message.completionTokens = object.completionTokens ?? 0;
+    message.firstTokenMs = object.firstTokenMs ?? 0;
+    message.tokensPerSecond = object.tokensPerSecond ?? 0;
+    message.stop = object.stop ?? "";
+    message.beams = object.beams?.map((e) => BeamResult.fromPartial(e)) || [];
+    message.tree = object.tree?.map((e) => BeamNode.fromPartial(e)) || [];
+    message.conversationId = object.conversationId ?? "";
+    return message;
+  },
+};
+
+function createBaseGenerateEvent(): GenerateEvent {
+  return { event: undefined };
+}
+
+export const GenerateEvent: MessageFns<GenerateEvent> = {
+  encode(message: GenerateEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.event?.$case) {
+      case "preflight":
+        PreflightInfo.encode(message.event.value, writer.uint32(10).fork()).join();
+        break;
+      case "token":
+        TokenEvent.encode(message.event.value, writer.uint32(18).fork()).join();
+        break;
+      case "done":
+        DoneEvent.encode(message.event.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenerateEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenerateEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = { $case: "preflight", value: PreflightInfo.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = { $case: "token", value: TokenEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.event = { $case: "done", value: DoneEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenerateEvent {
+    return {
+      event: isSet(object.preflight)
+        ? { $case: "preflight", value: PreflightInfo.fromJSON(object.preflight) }
+        : isSet(object.token)
+        ? { $case: "token", value: TokenEvent.fromJSON(object.token) }
+        : isSet(object.done)
+        ? { $case: "done", value: DoneEvent.fromJSON(object.done) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: GenerateEvent): unknown {
+    const obj: any = {};
+    if (message.event?.$case === "preflight") {
+      obj.preflight = PreflightInfo.toJSON(message.event.value);
+    } else if (message.event?.$case === "token") {
+      obj.token = TokenEvent.toJSON(message.event.value);
+    } else if (message.event?.$case === "done") {
+      obj.done = DoneEvent.toJSON(message.event.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GenerateEvent>, I>>(base?: I): GenerateEvent {
+    return GenerateEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenerateEvent>, I>>(object: I): GenerateEvent {
+    const message = createBaseGenerateEvent();
+    switch (object.event?.$case) {
+      case "preflight": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "preflight", value: PreflightInfo.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "token": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "token", value: TokenEvent.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "done": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "done", value: DoneEvent.fromPartial(object.event.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseConversation(): Conversation {
+  return { id: "", title: "", model: "", messages: [], createdAt: "", updatedAt: "" };
+}
+
+export const Conversation: MessageFns<Conversation> = {
+  encode(message: Conversation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.title !== "") {
+      writer.uint32(18).string(message.title);
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
+    }
+    for (const v of message.messages) {
+      ChatMessage.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(42).string(message.createdAt);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(50).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Conversation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.messages.push(ChatMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Conversation {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => ChatMessage.fromJSON(e))
+        : [],
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: Conversation): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => ChatMessage.toJSON(e));
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Conversation>, I>>(base?: I): Conversation {
+    return Conversation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Conversation>, I>>(object: I): Conversation {
+    const message = createBaseConversation();
+    message.id = object.id ?? "";
+    message.title = object.title ?? "";
+    message.model = object.model ?? "";
+    message.messages = object.messages?.map((e) => ChatMessage.fromPartial(e)) || [];
+    message.createdAt = object.createdAt ?? "";
+    message.updatedAt = object.updatedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseConversationRef(): ConversationRef {
+  return { id: "" };
+}
+
+export const ConversationRef: MessageFns<ConversationRef> = {
+  encode(message: ConversationRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversationRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversationRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversationRef {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ConversationRef): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversationRef>, I>>(base?: I): ConversationRef {
+    return ConversationRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversationRef>, I>>(object: I): ConversationRef {
+    const message = createBaseConversationRef();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseListConversationsRequest(): ListConversationsRequest {
+  return {};
+}
+
+export const ListConversationsRequest: MessageFns<ListConversationsRequest> = {
+  encode(_: ListConversationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConversationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConversationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListConversationsRequest {
+    return {};
+  },
+
+  toJSON(_: ListConversationsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConversationsRequest>, I>>(base?: I): ListConversationsRequest {
+    return ListConversationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConversationsRequest>, I>>(_: I): ListConversationsRequest {
+    const message = createBaseListConversationsRequest();
+    return message;
+  },
+};
+
+function createBaseListConversationsResponse(): ListConversationsResponse {
+  return { conversations: [] };
+}
+
+export const ListConversationsResponse: MessageFns<ListConversationsResponse> = {
+  encode(message: ListConversationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.conversations) {
+      Conversation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConversationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConversationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversations.push(Conversation.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListConversationsResponse {
+    return {
+      conversations: globalThis.Array.isArray(object?.conversations)
+        ? object.conversations.map((e: any) => Conversation.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListConversationsResponse): unknown {
+    const obj: any = {};
+    if (message.conversations?.length) {
+      obj.conversations = message.conversations.map((e) => Conversation.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConversationsResponse>, I>>(base?: I): ListConversationsResponse {
+    return ListConversationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConversationsResponse>, I>>(object: I): ListConversationsResponse {
+    const message = createBaseListConversationsResponse();
+    message.conversations = object.conversations?.map((e) => Conversation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRenameConversationRequest(): RenameConversationRequest {
+  return { id: "", title: "" };
+}
+
+export const RenameConversationRequest: MessageFns<RenameConversationRequest> = {
+  encode(message: RenameConversationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.title !== "") {
+      writer.uint32(18).string(message.title);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenameConversationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenameConversationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenameConversationRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+    };
+  },
+
+  toJSON(message: RenameConversationRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenameConversationRequest>, I>>(base?: I): RenameConversationRequest {
+    return RenameConversationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenameConversationRequest>, I>>(object: I): RenameConversationRequest {
+    const message = createBaseRenameConversationRequest();
+    message.id = object.id ?? "";
+    message.title = object.title ?? "";
+    return message;
+  },
+};
+
+function createBaseSavedPrompt(): SavedPrompt {
+  return { name: "", kind: "", text: "", updatedAt: "" };
+}
+
+export const SavedPrompt: MessageFns<SavedPrompt> = {
+  encode(message: SavedPrompt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(34).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SavedPrompt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSavedPrompt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SavedPrompt {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: SavedPrompt): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SavedPrompt>, I>>(base?: I): SavedPrompt {
+    return SavedPrompt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SavedPrompt>, I>>(object: I): SavedPrompt {
+    const message = createBaseSavedPrompt();
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? "";
+    message.text = object.text ?? "";
+    message.updatedAt = object.updatedAt ?? "";
+    return message;
+  },
+};
+
+function createBasePromptRef(): PromptRef {
+  return { name: "" };
+}
+
+export const PromptRef: MessageFns<PromptRef> = {
+  encode(message: PromptRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromptRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromptRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromptRef {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: PromptRef): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromptRef>, I>>(base?: I): PromptRef {
+    return PromptRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromptRef>, I>>(object: I): PromptRef {
+    const message = createBasePromptRef();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListPromptsRequest(): ListPromptsRequest {
+  return {};
+}
+
+export const ListPromptsRequest: MessageFns<ListPromptsRequest> = {
+  encode(_: ListPromptsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPromptsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPromptsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListPromptsRequest {
+    return {};
+  },
+
+  toJSON(_: ListPromptsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPromptsRequest>, I>>(base?: I): ListPromptsRequest {
+    return ListPromptsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPromptsRequest>, I>>(_: I): ListPromptsRequest {
+    const message = createBaseListPromptsRequest();
+    return message;
+  },
+};
+
+function createBaseListPromptsResponse(): ListPromptsResponse {
+  return { prompts: [] };
+}
+
+export const ListPromptsResponse: MessageFns<ListPromptsResponse> = {
+  encode(message: ListPromptsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.prompts) {
+      SavedPrompt.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPromptsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPromptsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.prompts.push(SavedPrompt.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPromptsResponse {
+    return {
+      prompts: globalThis.Array.isArray(object?.prompts) ? object.prompts.map((e: any) => SavedPrompt.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListPromptsResponse): unknown {
+    const obj: any = {};
+    if (message.prompts?.length) {
+      obj.prompts = message.prompts.map((e) => SavedPrompt.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPromptsResponse>, I>>(base?: I): ListPromptsResponse {
+    return ListPromptsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPromptsResponse>, I>>(object: I): ListPromptsResponse {
+    const message = createBaseListPromptsResponse();
+    message.prompts = object.prompts?.map((e) => SavedPrompt.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+/** Inference: a registry of model folders, loading with a memory budget, streaming generation and chat. */
 export type InferServiceService = typeof InferServiceService;
 export const InferServiceService = {
   /** Describes this service instance. */
@@ -720,17 +4180,17 @@ export const InferServiceService = {
     responseSerialize: (value: ServiceInfo): Buffer => Buffer.from(ServiceInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceInfo => ServiceInfo.decode(value),
   },
-  /** Loads a checkpoint directory under a name. */
-  loadModel: {
-    path: "/lab.v1.InferService/LoadModel" as const,
+  /** Registers a model directory (a lab checkpoint or a Hugging Face folder) under a name; checks it loads. */
+  importModel: {
+    path: "/lab.v1.InferService/ImportModel" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: LoadModelRequest): Buffer => Buffer.from(LoadModelRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): LoadModelRequest => LoadModelRequest.decode(value),
+    requestSerialize: (value: ImportModelRequest): Buffer => Buffer.from(ImportModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportModelRequest => ImportModelRequest.decode(value),
     responseSerialize: (value: ModelInfo): Buffer => Buffer.from(ModelInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelInfo => ModelInfo.decode(value),
   },
-  /** Lists loaded models. */
+  /** Lists registered models and the checkpoints of svc-train jobs (`<job name or id>@<step>`). */
   listModels: {
     path: "/lab.v1.InferService/ListModels" as const,
     requestStream: false as const,
@@ -740,7 +4200,47 @@ export const InferServiceService = {
     responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
   },
-  /** Generates a continuation, streaming one event per token. */
+  /** Describes one model. */
+  getModel: {
+    path: "/lab.v1.InferService/GetModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ModelRef): Buffer => Buffer.from(ModelRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ModelRef => ModelRef.decode(value),
+    responseSerialize: (value: ModelInfo): Buffer => Buffer.from(ModelInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelInfo => ModelInfo.decode(value),
+  },
+  /** Removes a registered model from the registry (its files stay) and unloads it. */
+  deleteModel: {
+    path: "/lab.v1.InferService/DeleteModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ModelRef): Buffer => Buffer.from(ModelRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ModelRef => ModelRef.decode(value),
+    responseSerialize: (value: ModelInfo): Buffer => Buffer.from(ModelInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelInfo => ModelInfo.decode(value),
+  },
+  /** Frees a loaded model's memory now; it loads again on its next use. */
+  unloadModel: {
+    path: "/lab.v1.InferService/UnloadModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ModelRef): Buffer => Buffer.from(ModelRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ModelRef => ModelRef.decode(value),
+    responseSerialize: (value: ModelInfo): Buffer => Buffer.from(ModelInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelInfo => ModelInfo.decode(value),
+  },
+  /** The exact prompt a request would run: rendered text, tokens, context use and what would be cut. */
+  preflight: {
+    path: "/lab.v1.InferService/Preflight" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GenerateRequest): Buffer => Buffer.from(GenerateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GenerateRequest => GenerateRequest.decode(value),
+    responseSerialize: (value: PreflightInfo): Buffer => Buffer.from(PreflightInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PreflightInfo => PreflightInfo.decode(value),
+  },
+  /** Generates continuations of a prompt, streaming one event per token. */
   generate: {
     path: "/lab.v1.InferService/Generate" as const,
     requestStream: false as const,
@@ -750,17 +4250,124 @@ export const InferServiceService = {
     responseSerialize: (value: GenerateEvent): Buffer => Buffer.from(GenerateEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): GenerateEvent => GenerateEvent.decode(value),
   },
+  /** Chat: renders messages with the model's chat template, generates, and stores the conversation. */
+  chat: {
+    path: "/lab.v1.InferService/Chat" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ChatRequest): Buffer => Buffer.from(ChatRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChatRequest => ChatRequest.decode(value),
+    responseSerialize: (value: GenerateEvent): Buffer => Buffer.from(GenerateEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GenerateEvent => GenerateEvent.decode(value),
+  },
+  /** Stored conversations, newest first. */
+  listConversations: {
+    path: "/lab.v1.InferService/ListConversations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListConversationsRequest): Buffer =>
+      Buffer.from(ListConversationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListConversationsRequest => ListConversationsRequest.decode(value),
+    responseSerialize: (value: ListConversationsResponse): Buffer =>
+      Buffer.from(ListConversationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListConversationsResponse => ListConversationsResponse.decode(value),
+  },
+  /** One stored conversation with its messages. */
+  getConversation: {
+    path: "/lab.v1.InferService/GetConversation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConversationRef): Buffer => Buffer.from(ConversationRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConversationRef => ConversationRef.decode(value),
+    responseSerialize: (value: Conversation): Buffer => Buffer.from(Conversation.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Conversation => Conversation.decode(value),
+  },
+  /** Renames a conversation. */
+  renameConversation: {
+    path: "/lab.v1.InferService/RenameConversation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenameConversationRequest): Buffer =>
+      Buffer.from(RenameConversationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenameConversationRequest => RenameConversationRequest.decode(value),
+    responseSerialize: (value: Conversation): Buffer => Buffer.from(Conversation.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Conversation => Conversation.decode(value),
+  },
+  /** Deletes a conversation. */
+  deleteConversation: {
+    path: "/lab.v1.InferService/DeleteConversation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConversationRef): Buffer => Buffer.from(ConversationRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConversationRef => ConversationRef.decode(value),
+    responseSerialize: (value: Conversation): Buffer => Buffer.from(Conversation.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Conversation => Conversation.decode(value),
+  },
+  /** The user's saved prompts (system prompts and templates). */
+  listPrompts: {
+    path: "/lab.v1.InferService/ListPrompts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPromptsRequest): Buffer => Buffer.from(ListPromptsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPromptsRequest => ListPromptsRequest.decode(value),
+    responseSerialize: (value: ListPromptsResponse): Buffer => Buffer.from(ListPromptsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPromptsResponse => ListPromptsResponse.decode(value),
+  },
+  /** Saves (creates or replaces by name) a prompt. */
+  savePrompt: {
+    path: "/lab.v1.InferService/SavePrompt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SavedPrompt): Buffer => Buffer.from(SavedPrompt.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SavedPrompt => SavedPrompt.decode(value),
+    responseSerialize: (value: SavedPrompt): Buffer => Buffer.from(SavedPrompt.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SavedPrompt => SavedPrompt.decode(value),
+  },
+  /** Deletes a saved prompt. */
+  deletePrompt: {
+    path: "/lab.v1.InferService/DeletePrompt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PromptRef): Buffer => Buffer.from(PromptRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PromptRef => PromptRef.decode(value),
+    responseSerialize: (value: SavedPrompt): Buffer => Buffer.from(SavedPrompt.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SavedPrompt => SavedPrompt.decode(value),
+  },
 } as const;
 
 export interface InferServiceServer extends UntypedServiceImplementation {
   /** Describes this service instance. */
   getInfo: handleUnaryCall<GetInfoRequest, ServiceInfo>;
-  /** Loads a checkpoint directory under a name. */
-  loadModel: handleUnaryCall<LoadModelRequest, ModelInfo>;
-  /** Lists loaded models. */
+  /** Registers a model directory (a lab checkpoint or a Hugging Face folder) under a name; checks it loads. */
+  importModel: handleUnaryCall<ImportModelRequest, ModelInfo>;
+  /** Lists registered models and the checkpoints of svc-train jobs (`<job name or id>@<step>`). */
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
-  /** Generates a continuation, streaming one event per token. */
+  /** Describes one model. */
+  getModel: handleUnaryCall<ModelRef, ModelInfo>;
+  /** Removes a registered model from the registry (its files stay) and unloads it. */
+  deleteModel: handleUnaryCall<ModelRef, ModelInfo>;
+  /** Frees a loaded model's memory now; it loads again on its next use. */
+  unloadModel: handleUnaryCall<ModelRef, ModelInfo>;
+  /** The exact prompt a request would run: rendered text, tokens, context use and what would be cut. */
+  preflight: handleUnaryCall<GenerateRequest, PreflightInfo>;
+  /** Generates continuations of a prompt, streaming one event per token. */
   generate: handleServerStreamingCall<GenerateRequest, GenerateEvent>;
+  /** Chat: renders messages with the model's chat template, generates, and stores the conversation. */
+  chat: handleServerStreamingCall<ChatRequest, GenerateEvent>;
+  /** Stored conversations, newest first. */
+  listConversations: handleUnaryCall<ListConversationsRequest, ListConversationsResponse>;
+  /** One stored conversation with its messages. */
+  getConversation: handleUnaryCall<ConversationRef, Conversation>;
+  /** Renames a conversation. */
+  renameConversation: handleUnaryCall<RenameConversationRequest, Conversation>;
+  /** Deletes a conversation. */
+  deleteConversation: handleUnaryCall<ConversationRef, Conversation>;
+  /** The user's saved prompts (system prompts and templates). */
+  listPrompts: handleUnaryCall<ListPromptsRequest, ListPromptsResponse>;
+  /** Saves (creates or replaces by name) a prompt. */
+  savePrompt: handleUnaryCall<SavedPrompt, SavedPrompt>;
+  /** Deletes a saved prompt. */
+  deletePrompt: handleUnaryCall<PromptRef, SavedPrompt>;
 }
 
 export interface InferServiceClient extends Client {
@@ -780,23 +4387,23 @@ export interface InferServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceInfo) => void,
   ): ClientUnaryCall;
-  /** Loads a checkpoint directory under a name. */
-  loadModel(
-    request: LoadModelRequest,
+  /** Registers a model directory (a lab checkpoint or a Hugging Face folder) under a name; checks it loads. */
+  importModel(
+    request: ImportModelRequest,
     callback: (error: ServiceError | null, response: ModelInfo) => void,
   ): ClientUnaryCall;
-  loadModel(
-    request: LoadModelRequest,
+  importModel(
+    request: ImportModelRequest,
     metadata: Metadata,
     callback: (error: ServiceError | null, response: ModelInfo) => void,
   ): ClientUnaryCall;
-  loadModel(
-    request: LoadModelRequest,
+  importModel(
+    request: ImportModelRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ModelInfo) => void,
   ): ClientUnaryCall;
-  /** Lists loaded models. */
+  /** Lists registered models and the checkpoints of svc-train jobs (`<job name or id>@<step>`). */
   listModels(
     request: ListModelsRequest,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,
@@ -812,13 +4419,183 @@ export interface InferServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,
   ): ClientUnaryCall;
-  /** Generates a continuation, streaming one event per token. */
+  /** Describes one model. */
+  getModel(request: ModelRef, callback: (error: ServiceError | null, response: ModelInfo) => void): ClientUnaryCall;
+  getModel(
+    request: ModelRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  getModel(
+    request: ModelRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  /** Removes a registered model from the registry (its files stay) and unloads it. */
+  deleteModel(request: ModelRef, callback: (error: ServiceError | null, response: ModelInfo) => void): ClientUnaryCall;
+  deleteModel(
+    request: ModelRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  deleteModel(
+    request: ModelRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  /** Frees a loaded model's memory now; it loads again on its next use. */
+  unloadModel(request: ModelRef, callback: (error: ServiceError | null, response: ModelInfo) => void): ClientUnaryCall;
+  unloadModel(
+    request: ModelRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  unloadModel(
+    request: ModelRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  /** The exact prompt a request would run: rendered text, tokens, context use and what would be cut. */
+  preflight(
+    request: GenerateRequest,
+    callback: (error: ServiceError | null, response: PreflightInfo) => void,
+  ): ClientUnaryCall;
+  preflight(
+    request: GenerateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PreflightInfo) => void,
+  ): ClientUnaryCall;
+  preflight(
+    request: GenerateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PreflightInfo) => void,
+  ): ClientUnaryCall;
+  /** Generates continuations of a prompt, streaming one event per token. */
   generate(request: GenerateRequest, options?: Partial<CallOptions>): ClientReadableStream<GenerateEvent>;
   generate(
     request: GenerateRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<GenerateEvent>;
+  /** Chat: renders messages with the model's chat template, generates, and stores the conversation. */
+  chat(request: ChatRequest, options?: Partial<CallOptions>): ClientReadableStream<GenerateEvent>;
+  chat(request: ChatRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<GenerateEvent>;
+  /** Stored conversations, newest first. */
+  listConversations(
+    request: ListConversationsRequest,
+    callback: (error: ServiceError | null, response: ListConversationsResponse) => void,
+  ): ClientUnaryCall;
+  listConversations(
+    request: ListConversationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListConversationsResponse) => void,
+  ): ClientUnaryCall;
+  listConversations(
+    request: ListConversationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListConversationsResponse) => void,
+  ): ClientUnaryCall;
+  /** One stored conversation with its messages. */
+  getConversation(
+    request: ConversationRef,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  getConversation(
+    request: ConversationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  getConversation(
+    request: ConversationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  /** Renames a conversation. */
+  renameConversation(
+    request: RenameConversationRequest,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  renameConversation(
+    request: RenameConversationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  renameConversation(
+    request: RenameConversationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  /** Deletes a conversation. */
+  deleteConversation(
+    request: ConversationRef,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  deleteConversation(
+    request: ConversationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  deleteConversation(
+    request: ConversationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Conversation) => void,
+  ): ClientUnaryCall;
+  /** The user's saved prompts (system prompts and templates). */
+  listPrompts(
+    request: ListPromptsRequest,
+    callback: (error: ServiceError | null, response: ListPromptsResponse) => void,
+  ): ClientUnaryCall;
+  listPrompts(
+    request: ListPromptsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPromptsResponse) => void,
+  ): ClientUnaryCall;
+  listPrompts(
+    request: ListPromptsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPromptsResponse) => void,
+  ): ClientUnaryCall;
+  /** Saves (creates or replaces by name) a prompt. */
+  savePrompt(
+    request: SavedPrompt,
+    callback: (error: ServiceError | null, response: SavedPrompt) => void,
+  ): ClientUnaryCall;
+  savePrompt(
+    request: SavedPrompt,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SavedPrompt) => void,
+  ): ClientUnaryCall;
+  savePrompt(
+    request: SavedPrompt,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SavedPrompt) => void,
+  ): ClientUnaryCall;
+  /** Deletes a saved prompt. */
+  deletePrompt(
+    request: PromptRef,
+    callback: (error: ServiceError | null, response: SavedPrompt) => void,
+  ): ClientUnaryCall;
+  deletePrompt(
+    request: PromptRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SavedPrompt) => void,
+  ): ClientUnaryCall;
+  deletePrompt(
+    request: PromptRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SavedPrompt) => void,
+  ): ClientUnaryCall;
 }
 
 export const InferServiceClient = makeGenericClientConstructor(
@@ -856,6 +4633,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,424 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { fromServiceError, localCallContext } from '@lab/common';
+import type { GenerateEvent } from '@lab/proto/infer';
+import type { Context } from 'hono';
+import type { ServiceClients } from '../clients.ts';
+import { ErrorBody } from '../errors.ts';
+import { started } from '../relay.ts';
+import { sseResponse } from '../sse.ts';
+
+const tags = ['infer'];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errors = {
+  400: json(ErrorBody, 'Invalid input; `error.field` names it'),
+  404: json(ErrorBody, 'Unknown model or conversation'),
+  413: json(ErrorBody, 'Busy (too many generations) or over the memory budget'),
+};
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { required: true, content: { 'application/json': { schema } } },
+});
+
+const ModelInfo = z
+  .object({
+    name: z.string(),
+    source: z.enum(['registered', 'checkpoint']),
+    path: z.string(),
+    family: z.string(),
+    architecture: z.string(),
+    parameters: z.number().int(),
+    context: z.number().int(),
+    vocabSize: z.number().int(),
+    dtype: z.string(),
+    loaded: z.boolean(),
+    memoryBytes: z.number().int(),
+    hasChatTemplate: z.boolean(),
+    createdAt: z.string(),
+    jobId: z.string(),
+    step: z.number().int(),
+    valLoss: z.number(),
+    tokenizer: z.string(),
+  })
+  .openapi('InferModel');
+
+const num = (min: number, max: number, description: string) =>
+  z.number().min(min).max(max).optional().openapi({ description });
+const int = (min: number, max: number, description: string) =>
+  z.number().int().min(min).max(max).optional().openapi({ description });
+
+export const SamplingParams = z
+  .object({
+    maxTokens: int(1, 1_000_000, 'Maximum new tokens per sample (default 128)'),
+    temperature: num(0, 100, 'Softmax temperature; 0 = greedy (default 1)'),
+    topK: int(0, 10_000_000, 'Keep the k most likely tokens; 0 = off'),
+    topP: z.number().gt(0).max(1).optional().openapi({ description: 'Nucleus threshold; 1 = off' }),
+    minP: z.number().min(0).lt(1).optional().openapi({ description: 'Keep tokens ≥ minP × the top one' }),
+    repetitionPenalty: z.number().gt(0).max(100).optional().openapi({ description: '1 = off' }),
+    frequencyPenalty: num(-2, 2, 'OpenAI frequency penalty'),
+    presencePenalty: num(-2, 2, 'OpenAI presence penalty'),
+    logitBias: z
+      .record(z.string().regex(/^\d+$/, 'token ids'), z.number().min(-100).max(100))
+      .optional()
+      .openapi({ description: 'Token id → bias added to its logit' }),
+    stop: z.array(z.string().min(1).max(200)).max(16).optional(),
+    seed: int(0, Number.MAX_SAFE_INTEGER, 'Sampler seed: same seed and settings, same text'),
+    n: int(1, 8, 'Independent samples'),
+    numBeams: int(0, 16, 'Beam search with this many beams (0/1 = off)'),
+    lengthPenalty: num(-10, 10, 'Beam score = logprob / length^lengthPenalty'),
+    earlyStopping: z.enum(['true', 'false', 'never']).optional(),
+    topLogprobs: int(0, 20, 'Alternatives reported per token'),
+    echo: z.boolean().optional().openapi({ description: 'Log-probabilities of the prompt tokens too' }),
+    trace: z.boolean().optional().openapi({ description: 'Distribution after each sampler stage' }),
+    truncate: z.boolean().optional().openapi({ description: 'Cut the prompt from the left to fit' }),
+    stopAtEos: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'End at the end-of-sequence token (default true)' }),
+  })
+  .openapi('SamplingParams');
+
+const Message = z.object({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string().max(1_000_000),
+});
+
+const GenerateBody = z
+  .object({
+    model: z.string().min(1).max(200),
+    prompt: z.string().max(4_000_000).optional(),
+    messages: z.array(Message).max(1000).optional(),
+    params: SamplingParams.optional(),
+  })
+  .openapi('GenerateRequest');
+
+const ChatBody = z
+  .object({
+    model: z.string().min(1).max(200),
+    messages: z.array(Message).min(1).max(1000),
+    params: SamplingParams.optional(),
+    conversationId: z.string().max(100).optional(),
+    ephemeral: z.boolean().optional(),
+  })
+  .openapi('ChatRequest');
+
+const Preflight = z
+  .object({
+    rendered: z.string(),
+    tokens: z.array(
+      z.object({ id: z.number(), text: z.string(), special: z.boolean(), logprob: z.number() }),
+    ),
+    promptTokens: z.number(),
+    context: z.number(),
+    available: z.number(),
+    truncatedTokens: z.number(),
+    truncatedText: z.string(),
+    template: z.string(),
+    problem: z.string(),
+  })
+  .openapi('Preflight');
+
+const Conversation = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    model: z.string(),
+    messages: z.array(Message),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Conversation');
+
+const SavedPrompt = z
+  .object({ name: z.string(), kind: z.enum(['system', 'user']), text: z.string(), updatedAt: z.string() })
+  .openapi('SavedPrompt');
+
+const nameParam = { params: z.object({ name: z.string().min(1).max(200) }) };
+const idParam = { params: z.object({ id: z.string().min(1).max(100) }) };
+const sse = (description: string) => ({
+  200: { description, content: { 'text/event-stream': { schema: z.string() } } },
+  ...errors,
+});
+
+const routes = {
+  list: createRoute({
+    method: 'get',
+    path: '/api/infer/models',
+    tags,
+    summary: 'Registered models and the checkpoints of training jobs (`<job>@<step>`)',
+    responses: { 200: json(z.object({ models: z.array(ModelInfo) }), 'Models') },
+  }),
+  import: createRoute({
+    method: 'post',
+    path: '/api/infer/models',
+    tags,
+    summary: 'Register a model directory (lab checkpoint or Hugging Face folder) under a name',
+    request: body(z.object({ name: z.string().min(1).max(100), path: z.string().min(1).max(4096) })),
+    responses: { 201: json(ModelInfo, 'Registered'), 409: json(ErrorBody, 'Name taken'), ...errors },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/api/infer/models/{name}',
+    tags,
+    summary: 'One model',
+    request: nameParam,
+    responses: { 200: json(ModelInfo, 'The model'), ...errors },
+  }),
+  remove: createRoute({
+    method: 'delete',
+    path: '/api/infer/models/{name}',
+    tags,
+    summary: 'Remove a registered model from the registry (its files stay)',
+    request: nameParam,
+    responses: { 200: json(ModelInfo, 'Removed'), 409: json(ErrorBody, 'A checkpoint'), ...errors },
+  }),
+  unload: createRoute({
+    method: 'post',
+    path: '/api/infer/models/{name}/unload',
+    tags,
+    summary: 'Free a loaded model’s memory now',
+    request: nameParam,
+    responses: { 200: json(ModelInfo, 'The model'), ...errors },
+  }),
+  preflight: createRoute({
+    method: 'post',
+    path: '/api/infer/preflight',
+    tags,
+    summary: 'The exact prompt a request would run: rendered text, tokens, context use, truncation',
+    request: body(GenerateBody),
+    responses: { 200: json(Preflight, 'Preflight'), ...errors },
+  }),
+  generate: createRoute({
+    method: 'post',
+    path: '/api/infer/generate',
+    tags,
+    summary: 'Generate: SSE events `preflight`, `token` (one per token), `done` (per sample), `error`',
+    request: body(GenerateBody),
+    responses: sse('Token stream'),
+  }),
+  chat: createRoute({
+    method: 'post',
+    path: '/api/infer/chat',
+    tags,
+    summary: 'Chat with the model’s template; stores the conversation; SSE like /api/infer/generate',
+    request: body(ChatBody),
+    responses: sse('Token stream'),
+  }),
+  conversations: createRoute({
+    method: 'get',
+    path: '/api/infer/conversations',
+    tags,
+    summary: 'Stored conversations, newest first (without messages)',
+    responses: { 200: json(z.object({ conversations: z.array(Conversation) }), 'Conversations') },
+  }),
+  conversation: createRoute({
+    method: 'get',
+    path: '/api/infer/conversations/{id}',
+    tags,
+    summary: 'One conversation with its messages (export as JSON)',
+    request: idParam,
+    responses: { 200: json(Conversation, 'Conversation'), ...errors },
+  }),
+  rename: createRoute({
+    method: 'patch',
+    path: '/api/infer/conversations/{id}',
+    tags,
+    summary: 'Rename a conversation',
+    request: { ...idParam, ...body(z.object({ title: z.string().min(1).max(200) })) },
+    responses: { 200: json(Conversation, 'Conversation'), ...errors },
+  }),
+  deleteConversation: createRoute({
+    method: 'delete',
+    path: '/api/infer/conversations/{id}',
+    tags,
+    summary: 'Delete a conversation',
+    request: idParam,
+    responses: { 200: json(Conversation, 'Deleted'), ...errors },
+  }),
+  prompts: createRoute({
+    method: 'get',
+    path: '/api/infer/prompts',
+    tags,
+    summary: 'Saved prompts',
+    responses: { 200: json(z.object({ prompts: z.array(SavedPrompt) }), 'Prompts') },
+  }),
+  savePrompt: createRoute({
+    method: 'put',
+    path: '/api/infer/prompts/{name}',
+    tags,
+    summary: 'Save a prompt (system prompt or template) under a name',
+    request: {
+      ...nameParam,
+      ...body(z.object({ kind: z.enum(['system', 'user']), text: z.string().min(1).max(100_000) })),
+    },
+    responses: { 200: json(SavedPrompt, 'Saved'), ...errors },
+  }),
+  deletePrompt: createRoute({
+    method: 'delete',
+    path: '/api/infer/prompts/{name}',
+    tags,
+    summary: 'Delete a saved prompt',
+    request: nameParam,
+    responses: { 200: json(SavedPrompt, 'Deleted'), ...errors },
+  }),
+};
+
+type Params = z.infer<typeof SamplingParams>;
+
+/** JSON params → the proto's SamplingParams (unset stays unset: the service applies the defaults). */
+export function toProtoParams(p: Params | undefined) {
+  const logitBias: Record<number, number> = {};
+  for (const [k, v] of Object.entries(p?.logitBias ?? {})) logitBias[Number(k)] = v;
+  return {
+    maxTokens: p?.maxTokens ?? 0,
+    temperature: p?.temperature,
+    topK: p?.topK ?? 0,
+    topP: p?.topP,
+    minP: p?.minP ?? 0,
+    repetitionPenalty: p?.repetitionPenalty,
+    frequencyPenalty: p?.frequencyPenalty ?? 0,
+    presencePenalty: p?.presencePenalty ?? 0,
+    logitBias,
+    stop: p?.stop ?? [],
+    seed: p?.seed,
+    n: p?.n ?? 0,
+    numBeams: p?.numBeams ?? 0,
+    lengthPenalty: p?.lengthPenalty,
+    earlyStopping: p?.earlyStopping ?? '',
+    topLogprobs: p?.topLogprobs ?? 0,
+    echo: p?.echo ?? false,
+    trace: p?.trace ?? false,
+    truncate: p?.truncate ?? false,
+    stopAtEos: p?.stopAtEos,
+  };
+}
+
+/**
+ * Streams generation events as SSE. The first event is awaited before the response starts, so bad input
+ * is a 400 with a JSON body; a client that goes away cancels the gRPC call, which stops the generation.
+ */
+export async function streamGeneration(
+  c: Context,
+  open: (signal: AbortSignal) => AsyncIterable<GenerateEvent>,
+) {
+  const controller = new AbortController();
+  const call = open(controller.signal);
+  const cancel = () => {
+    controller.abort();
+    (call as { cancel?: () => void }).cancel?.();
+  };
+  const events = await started(call);
+  return sseResponse(c, 15_000, async (stream, aborted) => {
+    void aborted.then(cancel);
+    try {
+      for await (const e of events) {
+        if (!e.event) continue;
+        await stream.writeSSE({ event: e.event.$case, data: JSON.stringify(e.event.value) });
+      }
+    } catch (err) {
+      if (!controller.signal.aborted) {
+        const lab = fromServiceError(err);
+        await stream
+          .writeSSE({ event: 'error', data: JSON.stringify({ error: lab.toJSON() }) })
+          .catch(() => {});
+      }
+    }
+  });
+}
+
+export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
+  const svc = services.infer;
+  const ctx = (signal?: AbortSignal) => localCallContext(signal);
+
+  app.openapi(routes.list, async (c) => c.json(await svc.listModels!({}, ctx()), 200) as never);
+  app.openapi(
+    routes.import,
+    async (c) => c.json(await svc.importModel!(c.req.valid('json'), ctx()), 201) as never,
+  );
+  app.openapi(
+    routes.get,
+    async (c) => c.json(await svc.getModel!(c.req.valid('param'), ctx()), 200) as never,
+  );
+  app.openapi(
+    routes.remove,
+    async (c) => c.json(await svc.deleteModel!(c.req.valid('param'), ctx()), 200) as never,
+  );
+  app.openapi(
+    routes.unload,
+    async (c) => c.json(await svc.unloadModel!(c.req.valid('param'), ctx()), 200) as never,
+  );
+
+  app.openapi(routes.preflight, async (c) => {
+    const b = c.req.valid('json');
+    const res = await svc.preflight!(
+      { model: b.model, prompt: b.prompt ?? '', messages: b.messages ?? [], params: toProtoParams(b.params) },
+      ctx(),
+    );
+    return c.json(res, 200) as never;
+  });
+
+  app.openapi(routes.generate, async (c) => {
+    const b = c.req.valid('json');
+    return (await streamGeneration(c, (signal) =>
+      svc.generate!(
+        {
+          model: b.model,
+          prompt: b.prompt ?? '',
+          messages: b.messages ?? [],
+          params: toProtoParams(b.params),
+        },
+        ctx(signal),
+      ),
+    )) as never;
+  });
+
+  app.openapi(routes.chat, async (c) => {
+    const b = c.req.valid('json');
+    return (await streamGeneration(c, (signal) =>
+      svc.chat!(
+        {
+          model: b.model,
+          messages: b.messages,
+          params: toProtoParams(b.params),
+          conversationId: b.conversationId ?? '',
+          ephemeral: b.ephemeral ?? false,
+        },
+        ctx(signal),
+      ),
+    )) as never;
+  });
+
+  app.openapi(
+    routes.conversations,
+    async (c) => c.json(await svc.listConversations!({}, ctx()), 200) as never,
+  );
+  app.openapi(
+    routes.conversation,
+    async (c) => c.json(await svc.getConversation!(c.req.valid('param'), ctx()), 200) as never,
+  );
+  app.openapi(routes.rename, async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(
+      await svc.renameConversation!({ id, title: c.req.valid('json').title }, ctx()),
+      200,
+    ) as never;
+  });
+  app.openapi(
+    routes.deleteConversation,
+    async (c) => c.json(await svc.deleteConversation!(c.req.valid('param'), ctx()), 200) as never,
+  );
+  app.openapi(routes.prompts, async (c) => c.json(await svc.listPrompts!({}, ctx()), 200) as never);
+  app.openapi(routes.savePrompt, async (c) => {
+    const { name } = c.req.valid('param');
+    const b = c.req.valid('json');
+    return c.json(
+      await svc.savePrompt!({ name, kind: b.kind, text: b.text, updatedAt: '' }, ctx()),
+      200,
+    ) as never;
+  });
+  app.openapi(
+    routes.deletePrompt,
+    async (c) => c.json(await svc.deletePrompt!(c.req.valid('param'), ctx()), 200) as never,
+  );
+}

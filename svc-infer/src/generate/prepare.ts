@@ -1,0 +1,113 @@
+// A request made concrete before anything runs: the prompt rendered (chat template) and tokenized, checked
+// against the context, settings validated with errors naming the field. This is also the preflight answer.
+import { LabError } from '@lab/common';
+import type { PreflightInfo, PromptToken, SamplingParams } from '@lab/proto/infer';
+import { DEFAULT_TEMPLATE_STOPS, type Message, renderChat, validateMessages } from '../chat/template.ts';
+import type { LoadedModel } from '../models/pool.ts';
+
+export const DEFAULT_MAX_TOKENS = 128;
+export const MAX_SAMPLES = 8;
+export const MAX_TOP_LOGPROBS = 20;
+export const MAX_BEAMS = 16;
+
+export interface Prepared {
+  /** Prompt ids after any truncation. */
+  ids: number[];
+  preflight: PreflightInfo;
+  /** Stop strings: the request's, plus the default chat template's turn marker. */
+  stops: string[];
+  maxTokens: number;
+}
+
+/** The text of one token as a learner should see it: specials by name, others as their UTF-8 text. */
+export function tokenText(model: LoadedModel, id: number): string {
+  const t = model.tokenizer;
+  if (t.isSpecial(id)) return t.tokenName(id);
+  return Buffer.from(t.tokenToBytes(id)).toString('utf8');
+}
+
+function encodePrompt(model: LoadedModel, text: string, field: string): number[] {
+  try {
+    // Special tokens written in the text (a chat template's <|im_start|>) are the model's specials.
+    return model.tokenizer.encode(text, { allowedSpecial: 'all' });
+  } catch (err) {
+    throw new LabError('INVALID_ARGUMENT', `${field}: ${(err as Error).message}`, field);
+  }
+}
+
+export function prepare(
+  model: LoadedModel,
+  req: { prompt?: string; messages?: readonly Message[]; params?: SamplingParams },
+): Prepared {
+  const params = req.params;
+  const ctx = model.info.cfg.blockSize;
+  const chat = !!req.messages?.length;
+  let rendered: string;
+  let ids: number[];
+  const stops = [...(params?.stop ?? [])];
+  stops.forEach((s, i) => {
+    if (!s) throw new LabError('INVALID_ARGUMENT', `params.stop.${i}: must not be empty`, `params.stop.${i}`);
+  });
+  if (stops.length > 16)
+    throw new LabError('INVALID_ARGUMENT', 'params.stop: at most 16 stop strings', 'params.stop');
+  if (chat) {
+    validateMessages(req.messages!);
+    rendered = renderChat(req.messages!, model.info.chatTemplate, {
+      bos_token: model.bosToken,
+      eos_token: model.eosToken,
+    });
+    if (!model.info.chatTemplate) stops.push(...DEFAULT_TEMPLATE_STOPS);
+    ids = encodePrompt(model, rendered, 'messages');
+  } else {
+    rendered = req.prompt ?? '';
+    if (!rendered)
+      throw new LabError('INVALID_ARGUMENT', 'prompt: must not be empty (or give messages)', 'prompt');
+    ids = encodePrompt(model, rendered, 'prompt');
+    if (model.bosId !== undefined && ids[0] !== model.bosId) ids.unshift(model.bosId);
+  }
+  if (!ids.length) throw new LabError('INVALID_ARGUMENT', 'prompt: encodes to no tokens', 'prompt');
+
+  // Unset: the default, bounded by what the context leaves; asked for: at most the context.
+  const maxTokens = params?.maxTokens || Math.max(1, Math.min(DEFAULT_MAX_TOKENS, ctx - ids.length));
+  if (maxTokens > ctx)
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `params.maxTokens: at most the model's context, ${ctx} (got ${maxTokens})`,
+      'params.maxTokens',
+    );
+  let truncatedTokens = 0;
+  let truncatedText = '';
+  let problem = '';
+  if (ids.length >= ctx) {
+    if (params?.truncate) {
+      // Keep the end of the prompt, leaving room for the answer (at least one token).
+      const keep = Math.max(1, ctx - maxTokens);
+      truncatedTokens = ids.length - keep;
+      truncatedText = model.tokenizer.decode(ids.slice(0, truncatedTokens));
+      ids = ids.slice(truncatedTokens);
+    } else
+      problem = `the prompt has ${ids.length} tokens and the model's context is ${ctx}: shorten it, or set truncate to cut ${ids.length - ctx + 1} or more tokens from its start`;
+  }
+  const tokens: PromptToken[] = ids.map((id) => ({
+    id,
+    text: tokenText(model, id),
+    special: model.tokenizer.isSpecial(id),
+    logprob: 0,
+  }));
+  return {
+    ids,
+    stops,
+    maxTokens,
+    preflight: {
+      rendered,
+      tokens,
+      promptTokens: ids.length,
+      context: ctx,
+      available: Math.max(0, ctx - ids.length),
+      truncatedTokens,
+      truncatedText,
+      template: chat ? (model.info.chatTemplate ? 'model' : 'default') : '',
+      problem,
+    },
+  };
+}

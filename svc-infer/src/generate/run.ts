@@ -1,0 +1,218 @@
+// The generation loop: prefill the prompt once, then for each sample draw tokens from the sampler chain
+// over a KV cache, stream each token's text (held back while it could begin a stop string), and end on
+// end-of-sequence, a stop string, max tokens, the context, or the caller going away.
+import type { BeamNode, BeamResult, GenerateEvent, SamplingParams, TokenEvent } from '@lab/proto/infer';
+import { StreamingDecoder } from '@lab/tokenizer';
+import type { KvCache } from '../models/lm.ts';
+import type { LoadedModel } from '../models/pool.ts';
+import { StopMatcher } from '../sampling/stop.ts';
+import { runBeamSearch } from './beams.ts';
+import { drawSeed, samplerFor } from './choose.ts';
+import { type Prepared, tokenText } from './prepare.ts';
+
+export interface RunOptions {
+  signal: AbortSignal;
+  /** Called once per finished sample (metrics, conversation storage). */
+  onDone?: (e: { sample: number; finishReason: string; text: string; completionTokens: number }) => void;
+}
+
+/** log-softmax of one row at `id`, computed stably. */
+export function logSoftmaxAt(row: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return row[id]! - max - Math.log(sum);
+}
+
+/** Log-probabilities of every prompt token given those before it, computed in chunks of bounded memory. */
+async function promptLogprobs(
+  model: LoadedModel,
+  ids: readonly number[],
+  signal: AbortSignal,
+): Promise<number[]> {
+  const V = model.info.cfg.vocabSize;
+  const chunk = Math.max(1, Math.floor((32 * 1024 * 1024) / (4 * V)));
+  const out = [0];
+  let cache: KvCache | undefined;
+  for (let start = 0; start < ids.length - 1; start += chunk) {
+    if (signal.aborted) break;
+    const part = ids.slice(start, Math.min(ids.length - 1, start + chunk));
+    const r = await model.lm.run(part, cache, true);
+    cache = r.cache;
+    for (let i = 0; i < part.length; i++)
+      out.push(logSoftmaxAt(r.logits.subarray(i * V, (i + 1) * V), ids[start + i + 1]!));
+  }
+  return out;
+}
+
+export async function* runGeneration(
+  model: LoadedModel,
+  prep: Prepared,
+  params: SamplingParams | undefined,
+  opts: RunOptions,
+): AsyncGenerator<GenerateEvent> {
+  const t0 = performance.now();
+  const { signal } = opts;
+  const preflight = { ...prep.preflight, tokens: prep.preflight.tokens.map((t) => ({ ...t })) };
+  if (params?.echo) {
+    const lp = await promptLogprobs(model, prep.ids, signal);
+    lp.forEach((v, i) => {
+      preflight.tokens[i]!.logprob = v;
+    });
+  }
+  yield { event: { $case: 'preflight', value: preflight } };
+
+  const ctx = model.info.cfg.blockSize;
+  const maxNew = Math.min(prep.maxTokens, ctx - prep.ids.length);
+  const stopAtEos = params?.stopAtEos ?? true;
+  const base = {
+    promptTokens: prep.ids.length,
+    stop: '',
+    beams: [] as BeamResult[],
+    tree: [] as BeamNode[],
+    conversationId: '',
+  };
+
+  // Prefill once: every sample (and beam) continues from this snapshot.
+  const prefill = await model.lm.run(prep.ids);
+  if (signal.aborted) return;
+
+  if ((params?.numBeams ?? 0) > 1) {
+    const r = await runBeamSearch(model, params!, prefill, maxNew, stopAtEos, signal);
+    const firstTokenMs = performance.now() - t0;
+    const best = r.beams[0];
+    const text = best?.text ?? '';
+    opts.onDone?.({
+      sample: 0,
+      finishReason: r.cancelled ? 'cancelled' : (best?.finishReason ?? 'length'),
+      text,
+      completionTokens: best?.ids.length ?? 0,
+    });
+    if (r.cancelled) return;
+    yield {
+      event: {
+        $case: 'done',
+        value: {
+          ...base,
+          sample: 0,
+          finishReason: best?.finishReason ?? 'length',
+          text,
+          completionTokens: best?.ids.length ?? 0,
+          firstTokenMs,
+          tokensPerSecond: r.expanded / Math.max(1e-9, (performance.now() - t0) / 1000),
+          beams: r.beams,
+          tree: r.tree,
+        },
+      },
+    };
+    return;
+  }
+
+  const n = Math.max(1, params?.n ?? 1);
+  const seed = params?.seed ?? drawSeed();
+  const V = model.info.cfg.vocabSize;
+  for (let sample = 0; sample < n; sample++) {
+    const sampler = samplerFor(params, seed, V, sample);
+    const decoder = new StreamingDecoder(model.tokenizer);
+    const stop = new StopMatcher(prep.stops);
+    const generated: number[] = [];
+    let text = '';
+    let logits = prefill.logits;
+    let cache = prefill.cache;
+    let finishReason = 'length';
+    let stopString = '';
+    let firstTokenMs = 0;
+    let decodeStart = 0;
+    for (let i = 0; i < maxNew; i++) {
+      if (signal.aborted) {
+        finishReason = 'cancelled';
+        break;
+      }
+      const c = sampler.sample(logits, { prompt: prep.ids, generated }, { trace: params?.trace });
+      const isEos = stopAtEos && model.eosIds.has(c.id);
+      if (isEos) {
+        finishReason = 'stop';
+        break;
+      }
+      generated.push(c.id);
+      const delta = decoder.push(c.id);
+      const s = stop.push(delta);
+      text += s.text;
+      if (i === 0) {
+        firstTokenMs = performance.now() - t0;
+        decodeStart = performance.now();
+      }
+      const token: TokenEvent = {
+        sample,
+        index: i,
+        id: c.id,
+        token: tokenText(model, c.id),
+        text: s.text,
+        logprob: c.logprob,
+        top: c.topLogprobs.map((t) => ({ id: t.id, text: tokenText(model, t.id), logprob: t.logprob })),
+        stages: (c.trace ?? []).map((st) => ({
+          name: st.name,
+          allowed: st.allowed,
+          top: st.top.map((t) => ({ id: t.id, text: tokenText(model, t.id), logprob: t.prob })),
+        })),
+      };
+      yield { event: { $case: 'token', value: token } };
+      // The consumer may have gone while this token was out: don't start another forward pass for it.
+      if (signal.aborted) {
+        finishReason = 'cancelled';
+        break;
+      }
+      if (s.stopped !== undefined) {
+        finishReason = 'stop';
+        stopString = s.stopped;
+        break;
+      }
+      if (i === maxNew - 1) break;
+      const r = await model.lm.run([c.id], cache);
+      logits = r.logits;
+      cache = r.cache;
+    }
+    if (finishReason !== 'cancelled' && !stopString) {
+      const rest = stop.push(decoder.flush()).text + stop.flush();
+      if (rest) {
+        text += rest;
+        yield {
+          event: {
+            $case: 'token',
+            value: {
+              sample,
+              index: generated.length,
+              id: 0,
+              token: '',
+              text: rest,
+              logprob: 0,
+              top: [],
+              stages: [],
+            },
+          },
+        };
+      }
+    }
+    const completionTokens = generated.length;
+    opts.onDone?.({ sample, finishReason, text, completionTokens });
+    if (finishReason === 'cancelled') return;
+    const decodeSeconds = (performance.now() - decodeStart) / 1000;
+    yield {
+      event: {
+        $case: 'done',
+        value: {
+          ...base,
+          sample,
+          finishReason,
+          text,
+          stop: stopString,
+          completionTokens,
+          firstTokenMs,
+          tokensPerSecond:
+            completionTokens > 1 && decodeSeconds > 0 ? (completionTokens - 1) / decodeSeconds : 0,
+        },
+      },
+    };
+  }
+}

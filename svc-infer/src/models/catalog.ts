@@ -1,0 +1,136 @@
+// Every model the service can serve: folders registered by name (kept in lmdb) and the checkpoints of
+// svc-train jobs, which appear without registering as `<job name or id>@<step>`.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LabError, type Store } from '@lab/common';
+import type { Job } from '@lab/proto/train';
+import { describeFolder, type FolderInfo } from './folder.ts';
+
+export interface ModelRecord {
+  name: string;
+  path: string;
+  createdAt: string;
+}
+
+/** A resolvable model: where its files are and where it came from. */
+export interface ModelEntry {
+  name: string;
+  source: 'registered' | 'checkpoint';
+  path: string;
+  createdAt: string;
+  jobId?: string;
+  step?: number;
+  valLoss?: number;
+  /** The built-in tokenizer a job trained with, for checkpoints written without tokenizer.json. */
+  builtinTokenizer?: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const key = (name: string) => `model:${name}`;
+
+/** Jobs of svc-train, asked over gRPC; undefined when svc-train cannot be reached. */
+export type JobLister = () => Promise<Job[] | undefined>;
+
+const stepOf = (dir: string): number => Number(/step-(\d+)$/.exec(dir)?.[1] ?? Number.NaN);
+
+/** Checkpoint entries of jobs: `<name>@<step>` when the job's name is unique among jobs, else `<id>@<step>`. */
+export function checkpointEntries(jobs: readonly Job[]): ModelEntry[] {
+  const names = new Map<string, number>();
+  for (const j of jobs) if (j.name) names.set(j.name, (names.get(j.name) ?? 0) + 1);
+  const out: ModelEntry[] = [];
+  for (const j of jobs) {
+    const label = j.name && names.get(j.name) === 1 && NAME_RE.test(j.name) ? j.name : j.id;
+    for (const dir of [...j.checkpoints].reverse()) {
+      const step = stepOf(dir);
+      if (!Number.isFinite(step)) continue;
+      out.push({
+        name: `${label}@${step}`,
+        source: 'checkpoint',
+        path: dir,
+        createdAt: j.updatedAt,
+        jobId: j.id,
+        step,
+        valLoss: step === j.step ? j.valLoss : undefined,
+        builtinTokenizer: j.request?.tokenizer,
+      });
+    }
+  }
+  return out;
+}
+
+export class ModelCatalog {
+  constructor(
+    private readonly store: Store,
+    private readonly listJobs: JobLister,
+  ) {}
+
+  registered(): ModelEntry[] {
+    const out: ModelEntry[] = [];
+    for (const { value } of this.store.getRange({ start: 'model:', end: 'model;' })) {
+      const r = value as ModelRecord;
+      out.push({ name: r.name, source: 'registered', path: r.path, createdAt: r.createdAt });
+    }
+    return out;
+  }
+
+  async checkpoints(): Promise<ModelEntry[]> {
+    const jobs = await this.listJobs();
+    return jobs ? checkpointEntries(jobs) : [];
+  }
+
+  async list(): Promise<ModelEntry[]> {
+    return [...this.registered(), ...(await this.checkpoints())];
+  }
+
+  /** A model by name; NOT_FOUND lists what there is. */
+  async resolve(name: string, field = 'model'): Promise<ModelEntry> {
+    if (!name) throw new LabError('INVALID_ARGUMENT', `${field}: required`, field);
+    const rec = this.store.get(key(name)) as ModelRecord | undefined;
+    if (rec) return { name: rec.name, source: 'registered', path: rec.path, createdAt: rec.createdAt };
+    if (name.includes('@')) {
+      const hit = (await this.checkpoints()).find((e) => e.name === name || `${e.jobId}@${e.step}` === name);
+      if (hit) return hit;
+    }
+    const known = (await this.list()).map((e) => e.name);
+    throw new LabError(
+      'NOT_FOUND',
+      `${field}: no model "${name}"${known.length ? ` (known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})` : ' (none registered yet: import one or train a job)'}`,
+      field,
+    );
+  }
+
+  /** Registers a directory after checking that its configuration and tokenizer can be read. */
+  async register(name: string, path: string): Promise<{ entry: ModelEntry; info: FolderInfo }> {
+    if (!NAME_RE.test(name ?? ''))
+      throw new LabError(
+        'INVALID_ARGUMENT',
+        `name: must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit (got ${JSON.stringify(name)})`,
+        'name',
+      );
+    if (!path) throw new LabError('INVALID_ARGUMENT', 'path: required', 'path');
+    if (path.includes('\0')) throw new LabError('INVALID_ARGUMENT', 'path: contains a NUL character', 'path');
+    const abs = resolve(path);
+    if (!existsSync(abs)) throw new LabError('INVALID_ARGUMENT', `path: ${abs} does not exist`, 'path');
+    if (this.store.get(key(name)))
+      throw new LabError('ALREADY_EXISTS', `name: a model named "${name}" is already registered`, 'name');
+    const info = describeFolder(abs);
+    const rec: ModelRecord = { name, path: abs, createdAt: new Date().toISOString() };
+    await this.store.put(key(name), rec);
+    return { entry: { ...rec, source: 'registered' }, info };
+  }
+
+  async remove(name: string): Promise<ModelEntry> {
+    const rec = this.store.get(key(name)) as ModelRecord | undefined;
+    if (!rec) {
+      if (name.includes('@'))
+        throw new LabError(
+          'FAILED_PRECONDITION',
+          `name: "${name}" is a training checkpoint; it goes away with its job, not from the registry`,
+          'name',
+        );
+      throw new LabError('NOT_FOUND', `name: no registered model "${name}"`, 'name');
+    }
+    await this.store.remove(key(name));
+    return { name: rec.name, source: 'registered', path: rec.path, createdAt: rec.createdAt };
+  }
+}
