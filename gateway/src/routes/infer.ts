@@ -15,7 +15,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const errors = {
   400: json(ErrorBody, 'Invalid input; `error.field` names it'),
   404: json(ErrorBody, 'Unknown model or conversation'),
-  413: json(ErrorBody, 'Busy (too many generations) or over the memory budget'),
+  413: json(ErrorBody, 'The model does not fit the memory budget'),
+  503: json(ErrorBody, 'Busy: too many generations running and waiting; retry later'),
 };
 const body = <T extends z.ZodType>(schema: T) => ({
   body: { required: true, content: { 'application/json': { schema } } },

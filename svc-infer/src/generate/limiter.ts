@@ -23,8 +23,9 @@ export class Limiter {
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.active >= this.maxActive) {
       if (this.waiting.length >= this.maxQueue)
+        // UNAVAILABLE (HTTP 503): the request is fine, the service is full; retrying later works.
         throw new LabError(
-          'RESOURCE_EXHAUSTED',
+          'UNAVAILABLE',
           `busy: ${this.active} generations running and ${this.waiting.length} waiting (LAB_INFER_MAX_ACTIVE=${this.maxActive}, LAB_INFER_MAX_QUEUE=${this.maxQueue}); try again shortly`,
         );
       await new Promise<void>((resolve, reject) => {
