@@ -56,7 +56,9 @@ describe('OpenAI client', () => {
     expect(choice.text).toBe(model.tokenizer.decode(want));
     expect(choice.finish_reason).toBe('length');
     expect(choice.logprobs!.tokens).toEqual(want.map((id) => model.tokenizer.decode([id])));
-    choice.logprobs!.token_logprobs!.forEach((lp, i) => expect(lp).toBeCloseTo(wantLp[i]!, 4));
+    choice.logprobs!.token_logprobs!.forEach((lp, i) => {
+      expect(lp).toBeCloseTo(wantLp[i]!, 4);
+    });
     expect(Object.keys(choice.logprobs!.top_logprobs![0]!)).toHaveLength(3);
     expect(r.usage).toEqual({
       prompt_tokens: ids.length,
