@@ -8,7 +8,36 @@ export {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint/checkpoint.ts';
-export { type NamedTensor, readSafetensors, writeSafetensors } from './checkpoint/safetensors.ts';
+export {
+  type HfArchitecture,
+  type HfConfigOptions,
+  type HfModelConfig,
+  modelConfigFromHf,
+  SUPPORTED_ARCHITECTURES,
+} from './checkpoint/hf-config.ts';
+export {
+  inspectModelFolder,
+  loadModelFolder,
+  type ModelFolder,
+  type ModelFolderInfo,
+  type ModelFolderOptions,
+  type SpecialTokens,
+} from './checkpoint/hf-folder.ts';
+export {
+  bf16ToF32,
+  DTYPE_BYTES,
+  type FloatDtype,
+  f16ToF32,
+  type NamedTensor,
+  readSafetensors,
+  readSafetensorsHeader,
+  readTensorsInto,
+  type SafetensorsDtype,
+  type SafetensorsHeader,
+  type TensorInfo,
+  type TensorRead,
+  writeSafetensors,
+} from './checkpoint/safetensors.ts';
 export { type Estimate, estimateModel } from './estimate.ts';
 export { gradients } from './graph/autodiff.ts';
 export {

@@ -7,7 +7,9 @@ import type { ModelConfig } from '../models/config.ts';
 import { paramLayout } from '../models/model.ts';
 import type { ParamLayout } from '../models/params.ts';
 import type { RngState } from '../rng.ts';
-import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { modelConfigFromHf } from './hf-config.ts';
+import { loadModelFolder, readLayoutTensors } from './hf-folder.ts';
+import { writeSafetensors } from './safetensors.ts';
 
 export interface TrainerState {
   step: number;
@@ -27,6 +29,13 @@ export interface Checkpoint {
 
 /** Hugging Face config.json for the family, with the engine's own config under `lab_config`. */
 export function hfConfig(cfg: ModelConfig): Record<string, unknown> {
+  // For transformers.js, which runs the checkpoint's onnx/model.onnx: dtype fp32 names that file (browsers
+  // would otherwise look for a quantized one), and a graph a protobuf cannot hold (2 GiB) keeps its weights
+  // in ONNX external data, onnx/model.onnx_data, which transformers.js loads only when told.
+  const jsConfig = {
+    dtype: 'fp32',
+    ...(paramLayout(cfg).total * 4 > 2 ** 31 - 2 ** 24 && { use_external_data_format: true }),
+  };
   if (cfg.family === 'gpt2') {
     const act = { gelu: 'gelu', gelu_tanh: 'gelu_new', relu: 'relu', swiglu: 'silu' }[cfg.activation];
     return {
@@ -46,6 +55,7 @@ export function hfConfig(cfg: ModelConfig): Record<string, unknown> {
       attn_pdrop: cfg.dropout,
       tie_word_embeddings: cfg.tieEmbeddings,
       torch_dtype: 'float32',
+      'transformers.js_config': jsConfig,
       lab_config: cfg,
     };
   }
@@ -65,60 +75,17 @@ export function hfConfig(cfg: ModelConfig): Record<string, unknown> {
     attention_bias: cfg.bias,
     tie_word_embeddings: cfg.tieEmbeddings,
     torch_dtype: 'float32',
+    'transformers.js_config': jsConfig,
     lab_config: cfg,
   };
 }
 
-/** Read back a ModelConfig from config.json (ours, or a plain Hugging Face one). */
+/**
+ * Read back a ModelConfig from config.json: ours (`lab_config`), or a Hugging Face one of a supported
+ * architecture (see modelConfigFromHf, which also reports the architecture and any adjustments).
+ */
 export function configFromHf(json: Record<string, unknown>): ModelConfig {
-  if (json.lab_config) return json.lab_config as ModelConfig;
-  const n = (k: string, d?: number): number => {
-    const v = json[k] ?? d;
-    if (typeof v !== 'number') throw new Error(`config.json: missing number '${k}'`);
-    return v;
-  };
-  if (json.model_type === 'gpt2') {
-    const act = String(json.activation_function ?? 'gelu_new');
-    return {
-      family: 'gpt2',
-      nLayer: n('n_layer'),
-      nHead: n('n_head'),
-      nKvHead: n('n_head'),
-      nEmbd: n('n_embd'),
-      ffnHidden: typeof json.n_inner === 'number' ? json.n_inner : 4 * n('n_embd'),
-      blockSize: n('n_positions'),
-      vocabSize: n('vocab_size'),
-      norm: 'layernorm',
-      normEps: n('layer_norm_epsilon', 1e-5),
-      positions: 'learned',
-      ropeTheta: 10000,
-      activation: act === 'gelu' ? 'gelu' : act === 'relu' ? 'relu' : 'gelu_tanh',
-      bias: true,
-      tieEmbeddings: json.tie_word_embeddings !== false,
-      dropout: 0,
-    };
-  }
-  if (json.model_type === 'llama' || json.model_type === 'qwen2') {
-    return {
-      family: 'llama',
-      nLayer: n('num_hidden_layers'),
-      nHead: n('num_attention_heads'),
-      nKvHead: n('num_key_value_heads', n('num_attention_heads')),
-      nEmbd: n('hidden_size'),
-      ffnHidden: n('intermediate_size'),
-      blockSize: n('max_position_embeddings'),
-      vocabSize: n('vocab_size'),
-      norm: 'rmsnorm',
-      normEps: n('rms_norm_eps', 1e-6),
-      positions: 'rope',
-      ropeTheta: n('rope_theta', 10000),
-      activation: 'swiglu',
-      bias: json.model_type === 'qwen2' || json.attention_bias === true,
-      tieEmbeddings: json.tie_word_embeddings === true,
-      dropout: 0,
-    };
-  }
-  throw new Error(`config.json: unsupported model_type '${String(json.model_type)}'`);
+  return modelConfigFromHf(json).cfg;
 }
 
 function writeAtomic(path: string, text: string): void {
@@ -151,30 +118,14 @@ export function saveCheckpoint(dir: string, ck: Omit<Checkpoint, 'layout'> & { l
 }
 
 export function loadCheckpoint(dir: string): Checkpoint {
-  const cfg = configFromHf(
-    JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>,
-  );
-  const layout = paramLayout(cfg);
-  const flat = (file: string, prefix: string, optional: boolean): Float32Array | undefined => {
-    const st = readSafetensors(file).tensors;
-    const out = new Float32Array(layout.total);
-    for (const e of layout.entries) {
-      // The original GPT-2 checkpoints were saved from GPT2Model, without the `transformer.` prefix.
-      const t = st.get(prefix + e.name) ?? st.get(prefix + e.name.replace(/^transformer\./, ''));
-      if (!t) {
-        if (optional) return undefined;
-        throw new Error(`${file}: missing tensor '${prefix + e.name}'`);
-      }
-      if (t.data.length !== e.size)
-        throw new Error(`${file}: '${e.name}' has shape [${t.shape}], expected [${e.shape}]`);
-      out.set(t.data, e.offset);
-    }
-    return out;
-  };
-  const params = flat(join(dir, 'model.safetensors'), '', false)!;
+  // The same validated reader as Hugging Face folders; training state has no memory cap or tokenizer.
+  const { cfg, layout, params } = loadModelFolder(dir, {
+    maxBytes: Number.POSITIVE_INFINITY,
+    requireTokenizer: false,
+  });
   const optFile = join(dir, 'optimizer.safetensors');
-  const m = existsSync(optFile) ? flat(optFile, 'exp_avg.', true) : undefined;
-  const v = existsSync(optFile) ? flat(optFile, 'exp_avg_sq.', true) : undefined;
+  const m = existsSync(optFile) ? readLayoutTensors(optFile, cfg, layout, 'exp_avg.') : undefined;
+  const v = existsSync(optFile) ? readLayoutTensors(optFile, cfg, layout, 'exp_avg_sq.') : undefined;
   const stateFile = join(dir, 'trainer_state.json');
   const state = existsSync(stateFile)
     ? (JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState)

@@ -4,7 +4,7 @@ import type { BeamNode, BeamResult, SamplingParams } from '@lab/proto/infer';
 import type { KvCache, RunResult } from '../models/lm.ts';
 import type { LoadedModel } from '../models/pool.ts';
 import { beamSearch, type EarlyStopping } from '../sampling/beam.ts';
-import { tokenText } from './prepare.ts';
+import { tokenBytes, tokenText } from './prepare.ts';
 
 function logSoftmax(row: Float32Array): Float32Array {
   let max = -Infinity;
@@ -49,8 +49,7 @@ export async function runBeamSearch(
       signal,
     },
   );
-  const text = (ids: readonly number[]) =>
-    model.tokenizer.decode(ids.filter((id) => !model.eosIds.has(id) || !stopAtEos));
+  const text = (ids: readonly number[]) => model.tokenizer.decode(ids.filter((id) => tokenBytes(model, id)));
   return {
     beams: r.best.map((b) => ({
       text: text(b.tokens),

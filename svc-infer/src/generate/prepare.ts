@@ -19,11 +19,27 @@ export interface Prepared {
   maxTokens: number;
 }
 
+/**
+ * The bytes of a generated id, or undefined for ids the tokenizer has no text for: Hugging Face models often
+ * have more rows in their embedding than their tokenizer has tokens (padding to a multiple of 64), and an
+ * untrained model may well pick one.
+ */
+export function tokenBytes(model: LoadedModel, id: number): Uint8Array | undefined {
+  const t = model.tokenizer;
+  if (id >= t.vocabSize || t.isSpecial(id)) return undefined;
+  try {
+    return t.tokenToBytes(id);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The text of one token as a learner should see it: specials by name, others as their UTF-8 text. */
 export function tokenText(model: LoadedModel, id: number): string {
   const t = model.tokenizer;
-  if (t.isSpecial(id)) return t.tokenName(id);
-  return Buffer.from(t.tokenToBytes(id)).toString('utf8');
+  if (id < t.vocabSize && t.isSpecial(id)) return t.tokenName(id);
+  const bytes = tokenBytes(model, id);
+  return bytes ? Buffer.from(bytes).toString('utf8') : `<id ${id}>`;
 }
 
 function encodePrompt(model: LoadedModel, text: string, field: string): number[] {

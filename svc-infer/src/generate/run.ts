@@ -8,7 +8,7 @@ import type { LoadedModel } from '../models/pool.ts';
 import { StopMatcher } from '../sampling/stop.ts';
 import { runBeamSearch } from './beams.ts';
 import { drawSeed, samplerFor } from './choose.ts';
-import { type Prepared, tokenText } from './prepare.ts';
+import { type Prepared, tokenBytes, tokenText } from './prepare.ts';
 
 export interface RunOptions {
   signal: AbortSignal;
@@ -136,7 +136,8 @@ export async function* runGeneration(
         break;
       }
       generated.push(c.id);
-      const delta = decoder.push(c.id);
+      // Specials and ids without text add nothing to the text (Hugging Face's skip_special_tokens).
+      const delta = tokenBytes(model, c.id) ? decoder.push(c.id) : '';
       const s = stop.push(delta);
       text += s.text;
       if (i === 0) {

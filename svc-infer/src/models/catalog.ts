@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LabError, type Store } from '@lab/common';
+import { inspectModelFolder } from '@lab/engine';
 import type { Job } from '@lab/proto/train';
 import { describeFolder, type FolderInfo } from './folder.ts';
 
@@ -114,6 +115,12 @@ export class ModelCatalog {
     if (this.store.get(key(name)))
       throw new LabError('ALREADY_EXISTS', `name: a model named "${name}" is already registered`, 'name');
     const info = describeFolder(abs);
+    try {
+      // Headers only: the architecture, every tensor's name, dtype and shape, the tokenizer files.
+      inspectModelFolder(abs, { maxBytes: Number.POSITIVE_INFINITY, requireTokenizer: false });
+    } catch (err) {
+      throw new LabError('INVALID_ARGUMENT', `path: ${(err as Error).message}`, 'path');
+    }
     const rec: ModelRecord = { name, path: abs, createdAt: new Date().toISOString() };
     await this.store.put(key(name), rec);
     return { entry: { ...rec, source: 'registered' }, info };

@@ -157,7 +157,9 @@ export class Sampler {
     const V = this.vocabSize;
     if (logits.length !== V) throw new RangeError(`logits: expected ${V} values, got ${logits.length}`);
     const { temperature: T, topK, topLogprobs } = this.settings;
-    const traceN = options.trace ? (options.traceTopN ?? DEFAULT_TRACE_TOP_N) : 0;
+    const traceN = options.trace
+      ? Math.min(V, Math.max(1, Math.floor(options.traceTopN ?? DEFAULT_TRACE_TOP_N) || 1))
+      : 0;
     const { z } = scratchFor(V);
 
     // raw: the log-softmax normaliser; z starts as a copy of the logits
