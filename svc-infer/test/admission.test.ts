@@ -1,7 +1,8 @@
 // Admission and memory: a bounded queue that answers "busy" rather than piling up, and a memory budget
 // checked before a model loads, which unloads idle models to make room.
 import { join } from 'node:path';
-import type { ModelInfo } from '@lab/proto/infer';
+import { localCallContext } from '@lab/common';
+import { type ModelInfo, SamplingParams } from '@lab/proto/infer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter } from '../src/generate/limiter.ts';
 import {
@@ -69,23 +70,22 @@ describe('service limits', () => {
   });
 
   it('answers busy (503) when a generation runs and the queue is full', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    const first = postSse(
-      `${fx.url}/api/infer/generate`,
-      { model: 'a', prompt: 'A', params: { maxTokens: 40, stopAtEos: false } },
-      (e) => {
-        if (e.event === 'token') release();
-        return false;
-      },
-    );
-    await held;
+    // A generation suspended after its first event holds its slot until it is closed.
+    const running = fx.impl.impl.generate!(
+      { model: 'a', prompt: 'A', messages: [], params: SamplingParams.fromPartial({ maxTokens: 40 }) },
+      localCallContext(),
+    )[Symbol.asyncIterator]();
+    expect((await running.next()).value?.event?.$case).toBe('preflight');
     const second = await postJson(`${fx.url}/api/infer/generate`, { model: 'a', prompt: 'B' });
-    await first;
     expect(second.status).toBe(503);
-    expect(second.body.error.message).toMatch(/^busy/);
+    expect(second.body.error.message).toMatch(/^busy: 1 generations running and 0 waiting/);
+    await running.return?.(undefined);
+    const third = await postSse(`${fx.url}/api/infer/generate`, {
+      model: 'a',
+      prompt: 'C',
+      params: { maxTokens: 2 },
+    });
+    expect(third.status).toBe(200);
   });
 
   it('unloads an idle model to make room, and refuses one larger than the budget naming it', async () => {

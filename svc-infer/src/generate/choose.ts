@@ -5,7 +5,11 @@ import { LabError } from '@lab/common';
 import type { SamplingParams as ProtoParams } from '@lab/proto/infer';
 import { type SamplingParams, validateSamplingParams } from '../sampling/params.ts';
 import { Sampler } from '../sampling/sampler.ts';
-import { MAX_BEAMS, MAX_SAMPLES } from './prepare.ts';
+
+/** Samples per request: each holds its own KV cache and streams in turn (the API's documented 1..8). */
+export const MAX_SAMPLES = 8;
+/** Beams per request; every beam is a forward pass per step. */
+export const MAX_BEAMS = 16;
 
 /** The sampler's settings from a request; unset fields take the sampler's defaults. */
 export function samplerSettings(

@@ -6,9 +6,6 @@ import { DEFAULT_TEMPLATE_STOPS, type Message, renderChat, validateMessages } fr
 import type { LoadedModel } from '../models/pool.ts';
 
 export const DEFAULT_MAX_TOKENS = 128;
-export const MAX_SAMPLES = 8;
-export const MAX_TOP_LOGPROBS = 20;
-export const MAX_BEAMS = 16;
 
 export interface Prepared {
   /** Prompt ids after any truncation. */
