@@ -130,11 +130,15 @@ export function createInferImpl(
             req.messages.length ? 'messages' : 'prompt',
           );
         const started = Date.now();
-        let last: { finishReason: string; text: string; completionTokens: number } | undefined;
+        // The exchange is stored when the answer ends, stopped answers too (the text so far).
+        let saved: Promise<string> | undefined;
         for await (const e of runGeneration(model, prep, req.params, {
           signal: ctx.signal,
           onDone: (d) => {
-            last = d;
+            if (onText && d.sample === 0) {
+              saved = onText(d.text);
+              saved.catch((err) => deps.log.warn(`could not store the conversation: ${(err as Error).message}`));
+            }
             void deps.bus
               .publish(GENERATION_SUBJECT, {
                 model: entry.name,
@@ -147,8 +151,8 @@ export function createInferImpl(
               .catch(() => {});
           },
         })) {
-          if (e.event?.$case === 'done' && onText && e.event.value.sample === 0 && last)
-            e.event.value.conversationId = await onText(e.event.value.text);
+          if (e.event?.$case === 'done' && e.event.value.sample === 0 && saved)
+            e.event.value.conversationId = await saved;
           yield e;
         }
       } finally {

@@ -299,6 +299,26 @@ describe('generation', () => {
     expect(new Set(solo).size).toBeGreaterThan(1);
   });
 
+  it('keeps sampling past the context, restarting the cache on the last half of the text', async () => {
+    const prompt = 'O Romeo, Romeo! wherefore art thou Romeo?';
+    const r = await postSse(`${fx.url}/api/infer/generate`, {
+      model: 'bard',
+      prompt,
+      params: { maxTokens: 80, temperature: 0, stopAtEos: false },
+    });
+    const d = done(r.events)!;
+    expect(d).toMatchObject({ finishReason: 'length', completionTokens: 80 });
+    // Up to the context the tokens are the plain greedy ones; after it, greedy on the cropped text.
+    const ids = model.tokenizer.encode(prompt);
+    // The last token that fits is computed with all 64 positions filled: 65 - prompt tokens fit.
+    const fit = 65 - ids.length;
+    const within = await referenceGreedy(ids, fit);
+    const got = tokens(r.events).map((t) => t.id);
+    expect(got.slice(0, fit)).toEqual(within.ids);
+    const after = await referenceGreedy([...ids, ...got.slice(0, fit)].slice(-32), 1);
+    expect(got[fit]).toBe(after.ids[0]);
+  });
+
   it('beam search returns the n-best with scores and a consistent tree', async () => {
     const r = await postSse(`${fx.url}/api/infer/generate`, {
       model: 'bard',
@@ -329,7 +349,7 @@ describe('bad input', () => {
       [{ model: 'bard', prompt: 'hi', params: { temperature: -1 } }, 400, 'params.temperature'],
       [{ model: 'bard', prompt: 'hi', params: { topP: 1.5 } }, 400, 'params.topP'],
       [{ model: 'bard', prompt: 'hi', params: { topLogprobs: 21 } }, 400, 'params.topLogprobs'],
-      [{ model: 'bard', prompt: 'hi', params: { maxTokens: 1000 } }, 400, 'params.maxTokens'],
+      [{ model: 'bard', prompt: 'hi', params: { maxTokens: 100_000 } }, 400, 'params.maxTokens'],
       [{ model: 'bard', prompt: 'hi', params: { logitBias: { '99999': 5 } } }, 400, 'params.logitBias'],
       [{ model: 'bard', prompt: '\u{1F600}' }, 400, 'prompt'],
       [{ model: 'bard', prompt: 'x'.repeat(100) }, 400, 'prompt'],
@@ -392,6 +412,28 @@ describe('chat', () => {
       (await fetch(`${fx.url}/api/infer/conversations/${d.conversationId}`, { method: 'DELETE' })).status,
     ).toBe(200);
     expect((await fetch(`${fx.url}/api/infer/conversations/${d.conversationId}`)).status).toBe(404);
+  });
+
+  it('stores a stopped answer with the text it had', async () => {
+    const messages = [{ role: 'user', content: 'Speak on.' }];
+    let seen = 0;
+    await postSse(
+      `${fx.url}/api/infer/chat`,
+      { model: 'wide', messages, params: { maxTokens: 200, seed: 4, stopAtEos: false } },
+      (e) => (e.event === 'token' ? ++seen === 3 : false),
+    );
+    let stored: { messages: { role: string; content: string }[] } | undefined;
+    for (let i = 0; i < 50 && !stored; i++) {
+      const list = (await (await fetch(`${fx.url}/api/infer/conversations`)).json()) as {
+        conversations: { id: string; title: string }[];
+      };
+      const hit = list.conversations.find((c) => c.title === 'Speak on.');
+      if (hit) stored = await (await fetch(`${fx.url}/api/infer/conversations/${hit.id}`)).json();
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(stored!.messages[0]).toEqual(messages[0]);
+    expect(stored!.messages[1]!.role).toBe('assistant');
+    expect(stored!.messages[1]!.content.length).toBeGreaterThan(0);
   });
 
   it('keeps a prompt library', async () => {

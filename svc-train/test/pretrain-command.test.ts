@@ -82,9 +82,11 @@ describe('lab-train pretrain / sample commands', () => {
     ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    // Hugging Face's tokenizer.json: a BPE whose vocabulary is the characters, ids in sorted order.
     const tok = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8'));
-    expect(tok.type).toBe('char');
-    expect(tok.chars).toBe([...new Set(readFileSync(data, 'utf8'))].sort().join(''));
+    expect(tok.model.type).toBe('BPE');
+    const byId = Object.entries(tok.model.vocab as Record<string, number>).sort((a, b) => a[1] - b[1]);
+    expect(byId.map(([c]) => c).join('')).toBe([...new Set(readFileSync(data, 'utf8'))].sort().join(''));
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(cfg).toMatchObject({ model_type: 'gpt2', n_layer: 1, n_embd: 32, n_positions: 16 });
   });

@@ -18,7 +18,10 @@ class CharEncoder implements PieceEncoder {
   }
 }
 
-/** Character-level tokenizer (nanoGPT shakespeare_char style): one id per code point, vocab = sorted chars. */
+/**
+ * Character-level tokenizer (nanoGPT shakespeare_char style): one id per code point, vocab = sorted chars.
+ * Saved as a Hugging Face tokenizer.json that keeps these ids (see exportHfCharTokenizer).
+ */
 export class CharTokenizer extends Tokenizer {
   readonly chars: readonly string[];
   constructor(chars: readonly string[], name = 'char') {

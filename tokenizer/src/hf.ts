@@ -237,6 +237,68 @@ export function importHfTokenizer(input: unknown, name = 'hf-tokenizer'): HfToke
 }
 
 /**
+ * A character-level vocabulary as a Hugging Face tokenizer.json that keeps the lab's ids: a BPE model whose
+ * vocabulary is the characters (id = index) and which has no merges, so every character stays one token.
+ * There is no normalizer or pre-tokenizer (each could change the characters the model sees) and the Fuse
+ * decoder joins tokens back unchanged. There is no unk token either: it would need an id the model was never
+ * trained with, or would make a real character stand for every unknown one. So a character outside the
+ * vocabulary is an error in the lab's readers, and Hugging Face's tokenizers (and importHfTokenizer, which
+ * follows them) drop it.
+ */
+export function exportHfCharTokenizer(chars: readonly string[]): HfTokenizerJson {
+  const vocab: Record<string, number> = {};
+  chars.forEach((c, i) => {
+    vocab[c] = i;
+  });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: { type: 'Fuse' },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: [],
+    },
+  };
+}
+
+/**
+ * The characters of a tokenizer.json in exportHfCharTokenizer's form (ordered by id), or undefined when the
+ * file is anything else: only then is every id exactly one character with no other processing.
+ */
+export function hfCharVocabulary(input: unknown): string[] | undefined {
+  const json = input as Partial<HfTokenizerJson> | null;
+  const model = json?.model;
+  if (typeof json !== 'object' || json === null || typeof model !== 'object' || model === null) return;
+  if (model.type !== 'BPE' || !Array.isArray(model.merges) || model.merges.length > 0) return;
+  if (model.unk_token || model.byte_fallback || model.continuing_subword_prefix || model.end_of_word_suffix)
+    return;
+  if (json.normalizer || json.pre_tokenizer || json.post_processor || (json.added_tokens ?? []).length > 0)
+    return;
+  if (json.decoder?.type !== 'Fuse') return;
+  const entries = Object.entries(model.vocab ?? {});
+  const chars: string[] = new Array(entries.length);
+  for (const [c, id] of entries) {
+    if ([...c].length !== 1 || !Number.isInteger(id) || id < 0 || id >= entries.length) return;
+    if (chars[id] !== undefined) return;
+    chars[id] = c;
+  }
+  return chars;
+}
+
+/**
  * Exports a rank (tiktoken-style) tokenizer as a tokenizer.json that Hugging Face `tokenizers` loads as is.
  * Merges are recovered the way tiktoken's own converters do: the merge producing token t is the split that
  * BPE reaches on t's bytes using only ranks below rank(t).

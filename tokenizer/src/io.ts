@@ -3,7 +3,13 @@ import { basename, join } from 'node:path';
 import { BUILTIN_NAMES, getBuiltin, isBuiltinName } from './builtins.ts';
 import { CharTokenizer } from './char.ts';
 import { TokenizerError } from './errors.ts';
-import { exportHfTokenizer, HfTokenizer, importHfTokenizer } from './hf.ts';
+import {
+  exportHfCharTokenizer,
+  exportHfTokenizer,
+  HfTokenizer,
+  hfCharVocabulary,
+  importHfTokenizer,
+} from './hf.ts';
 import { BUILTIN_PATTERNS } from './patterns.ts';
 import { guessPatternName, parseTiktokenRanks, RankTokenizer } from './rank-tokenizer.ts';
 import type { Tokenizer } from './tokenizer.ts';
@@ -17,25 +23,28 @@ export interface LoadOptions {
   specialTokens?: Readonly<Record<string, number>>;
 }
 
-interface CharTokenizerJson {
-  type: 'lab-char';
-  version: 1;
-  name: string;
-  chars: string[];
+/**
+ * Char vocabularies written before tokenizer.json was always Hugging Face's format: @lab/tokenizer's
+ * {"type":"lab-char","chars":[...]} and `lab-train`'s {"type":"char","chars":"..."}. Still read.
+ */
+interface OldCharTokenizerJson {
+  type: 'lab-char' | 'char';
+  name?: string;
+  chars: string[] | string;
 }
 
-/** Serialised form: HF tokenizer.json for BPE tokenizers, a small JSON for char-level ones. */
+/** Serialised form: a Hugging Face tokenizer.json for every kind (char-level: see exportHfCharTokenizer). */
 export function serializeTokenizer(tok: Tokenizer): object {
   if (tok instanceof RankTokenizer) return exportHfTokenizer(tok);
   if (tok instanceof HfTokenizer) return tok.json;
-  if (tok instanceof CharTokenizer) {
-    const json: CharTokenizerJson = { type: 'lab-char', version: 1, name: tok.name, chars: [...tok.chars] };
-    return json;
-  }
+  if (tok instanceof CharTokenizer) return exportHfCharTokenizer(tok.chars);
   throw new TokenizerError('tokenizer', `cannot serialise tokenizer '${tok.name}'`);
 }
 
-/** Parses tokenizer.json text (HF or our char format). */
+/**
+ * Parses tokenizer.json text: Hugging Face's format, or an older char file. A Hugging Face file that is a
+ * character vocabulary (exportHfCharTokenizer's form) comes back as a CharTokenizer.
+ */
 export function parseTokenizerJson(text: string, name = 'tokenizer'): Tokenizer {
   let json: unknown;
   try {
@@ -43,11 +52,14 @@ export function parseTokenizerJson(text: string, name = 'tokenizer'): Tokenizer 
   } catch (err) {
     throw new TokenizerError('tokenizer.json', `tokenizer.json is not valid JSON: ${(err as Error).message}`);
   }
-  const obj = json as Partial<CharTokenizerJson> | null;
-  if (obj && obj.type === 'lab-char') {
-    if (!Array.isArray(obj.chars)) throw new TokenizerError('chars', 'char tokenizer file lacks "chars"');
-    return new CharTokenizer(obj.chars, obj.name ?? name);
+  const obj = json as Partial<OldCharTokenizerJson> | null;
+  if (obj && (obj.type === 'lab-char' || obj.type === 'char')) {
+    const chars = typeof obj.chars === 'string' ? [...obj.chars] : obj.chars;
+    if (!Array.isArray(chars)) throw new TokenizerError('chars', 'char tokenizer file lacks "chars"');
+    return new CharTokenizer(chars, obj.name ?? name);
   }
+  const chars = hfCharVocabulary(json);
+  if (chars) return new CharTokenizer(chars, name);
   return importHfTokenizer(json, name);
 }
 

@@ -416,3 +416,285 @@ export const trainApi = {
     postJSON<TrainEstimate>('/api/train/estimate', body, opts),
   eventsUrl: (id: string) => `${tj(id)}/events`,
 };
+
+// ---- Infer (svc-infer): models, preflight, streaming generation and chat, conversations, saved prompts ----
+// Declared here rather than imported from @lab/proto so the web build never type-checks the service packages;
+// the fields mirror proto/lab/v1/infer.proto as the gateway sends them (camelCase JSON).
+
+export interface ModelInfo {
+  name: string;
+  /** "registered" (imported) or "checkpoint" (a svc-train job's checkpoint, named `<job name or id>@<step>`). */
+  source: 'registered' | 'checkpoint' | string;
+  path: string;
+  family: string;
+  architecture: string;
+  parameters: number;
+  context: number;
+  vocabSize: number;
+  dtype: string;
+  loaded: boolean;
+  memoryBytes: number;
+  hasChatTemplate: boolean;
+  createdAt: string;
+  jobId: string;
+  step: number;
+  valLoss: number;
+  tokenizer: string;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface SamplingParams {
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Token id → bias added to its logit. */
+  logitBias?: Record<string, number>;
+  stop?: string[];
+  seed?: number;
+  n?: number;
+  numBeams?: number;
+  lengthPenalty?: number;
+  earlyStopping?: 'true' | 'false' | 'never';
+  topLogprobs?: number;
+  echo?: boolean;
+  trace?: boolean;
+  truncate?: boolean;
+  stopAtEos?: boolean;
+}
+
+export interface GenerateRequest {
+  model: string;
+  prompt?: string;
+  messages?: ChatMessage[];
+  params?: SamplingParams;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  params?: SamplingParams;
+  conversationId?: string;
+  ephemeral?: boolean;
+}
+
+export interface PromptToken {
+  id: number;
+  text: string;
+  special: boolean;
+  /** Log-probability given the tokens before it (only with `echo`); 0 for the first. */
+  logprob: number;
+}
+
+export interface PreflightInfo {
+  rendered: string;
+  tokens: PromptToken[];
+  promptTokens: number;
+  context: number;
+  available: number;
+  truncatedTokens: number;
+  truncatedText: string;
+  /** "model" (the model's own chat template), "default" (the lab's) or "" for a plain prompt. */
+  template: string;
+  /** Why the request cannot run as asked; empty when it can. */
+  problem: string;
+}
+
+export interface TokenLogprob {
+  id: number;
+  text: string;
+  /** Natural-log probability; in a SamplerStage's `top` this field holds a plain probability instead. */
+  logprob: number;
+}
+
+export interface SamplerStage {
+  /** "raw", "penalties", "temperature", "top_k", "top_p", "min_p". */
+  name: string;
+  top: TokenLogprob[];
+  allowed: number;
+}
+
+export interface TokenEvent {
+  sample: number;
+  index: number;
+  id: number;
+  /** The token's own text (for the token view). */
+  token: string;
+  /** Text safe to show now (held back while it could begin a stop string): the transcript shows this. */
+  text: string;
+  logprob: number;
+  top: TokenLogprob[];
+  stages: SamplerStage[];
+}
+
+export interface BeamResult {
+  text: string;
+  ids: number[];
+  score: number;
+  logprob: number;
+  finishReason: string;
+}
+
+export interface BeamNode {
+  id: number;
+  parent: number;
+  token: number;
+  text: string;
+  logprob: number;
+  cumulative: number;
+  step: number;
+  finished: boolean;
+  kept: boolean;
+}
+
+export interface DoneEvent {
+  sample: number;
+  finishReason: 'stop' | 'length' | 'cancelled' | string;
+  text: string;
+  promptTokens: number;
+  completionTokens: number;
+  firstTokenMs: number;
+  tokensPerSecond: number;
+  stop: string;
+  beams: BeamResult[];
+  tree: BeamNode[];
+  conversationId: string;
+}
+
+export type InferEvent =
+  | { type: 'preflight'; data: PreflightInfo }
+  | { type: 'token'; data: TokenEvent }
+  | { type: 'done'; data: DoneEvent };
+
+export interface Conversation {
+  id: string;
+  title: string;
+  model: string;
+  messages: ChatMessage[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SavedPrompt {
+  name: string;
+  kind: 'system' | 'user';
+  text: string;
+  updatedAt: string;
+}
+
+async function sendJSON<T>(method: 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok) throw await parseError(res);
+  const text = await res.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+/**
+ * POSTs `body` and yields the server-sent events of the answer. EventSource cannot POST, so the stream is read
+ * with fetch; aborting `signal` ends the request, which the gateway turns into a server-side cancel.
+ */
+export async function* postSSE(
+  path: string,
+  body: unknown,
+  signal: AbortSignal,
+): AsyncGenerator<{ event: string; data: string }> {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!res.ok) throw await parseError(res);
+  if (!res.body) throw new Error('The gateway answered without a stream.');
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value.replace(/\r\n/g, '\n');
+      for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) continue; // heartbeat comments
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') event = val;
+          else if (field === 'data') data.push(val);
+        }
+        if (data.length) yield { event, data: data.join('\n') };
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** Generation events of a `generate` or `chat` stream; an `error` event is thrown as an ApiError. */
+async function* inferEvents(path: string, body: unknown, signal: AbortSignal): AsyncGenerator<InferEvent> {
+  for await (const m of postSSE(path, body, signal)) {
+    if (m.event === 'error') {
+      let err: Partial<ApiErrorBody> = {};
+      try {
+        err = (JSON.parse(m.data) as { error?: Partial<ApiErrorBody> }).error ?? {};
+      } catch {
+        err = { message: m.data };
+      }
+      throw new ApiError(500, {
+        code: err.code ?? 'STREAM_ERROR',
+        message: err.message ?? 'generation failed',
+        field: err.field,
+      });
+    }
+    if (m.event === 'preflight' || m.event === 'token' || m.event === 'done') {
+      yield { type: m.event, data: JSON.parse(m.data) } as InferEvent;
+    }
+  }
+}
+
+const im = (name: string) => `/api/infer/models/${encodeURIComponent(name)}`;
+const ic = (id: string) => `/api/infer/conversations/${encodeURIComponent(id)}`;
+const ip = (name: string) => `/api/infer/prompts/${encodeURIComponent(name)}`;
+
+export const inferApi = {
+  models: (opts?: RequestOptions) => getJSON<{ models: ModelInfo[] }>('/api/infer/models', opts),
+  /** Loading a big model to check it can take a while. */
+  importModel: (body: { name: string; path: string }) =>
+    postJSON<ModelInfo>('/api/infer/models', body, { timeoutMs: 300_000 }),
+  model: (name: string, opts?: RequestOptions) => getJSON<ModelInfo>(im(name), opts),
+  deleteModel: (name: string) => sendJSON<ModelInfo>('DELETE', im(name)),
+  unloadModel: (name: string) => postJSON<ModelInfo>(`${im(name)}/unload`, {}),
+  /** The first preflight of a model loads it, which can take seconds. */
+  preflight: (body: GenerateRequest, opts?: RequestOptions) =>
+    postJSON<PreflightInfo>('/api/infer/preflight', body, { timeoutMs: 120_000, ...opts }),
+  /** Aborting `signal` (the stop button) cancels the generation on the server. */
+  generate: (body: GenerateRequest, signal: AbortSignal) => inferEvents('/api/infer/generate', body, signal),
+  /** The last `done` event names the conversation the exchange was stored in (unless ephemeral). */
+  chat: (body: ChatRequest, signal: AbortSignal) => inferEvents('/api/infer/chat', body, signal),
+  conversations: (opts?: RequestOptions) =>
+    getJSON<{ conversations: Conversation[] }>('/api/infer/conversations', opts),
+  conversation: (id: string, opts?: RequestOptions) => getJSON<Conversation>(ic(id), opts),
+  renameConversation: (id: string, title: string) => sendJSON<Conversation>('PATCH', ic(id), { title }),
+  deleteConversation: (id: string) => sendJSON<Conversation>('DELETE', ic(id)),
+  prompts: (opts?: RequestOptions) => getJSON<{ prompts: SavedPrompt[] }>('/api/infer/prompts', opts),
+  savePrompt: (name: string, body: { kind: 'system' | 'user'; text: string }) =>
+    sendJSON<SavedPrompt>('PUT', ip(name), body),
+  deletePrompt: (name: string) => sendJSON<SavedPrompt>('DELETE', ip(name)),
+};

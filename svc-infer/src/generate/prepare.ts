@@ -6,6 +6,8 @@ import { DEFAULT_TEMPLATE_STOPS, type Message, renderChat, validateMessages } fr
 import type { LoadedModel } from '../models/pool.ts';
 
 export const DEFAULT_MAX_TOKENS = 128;
+/** Most new tokens one sample may ask for. */
+export const MAX_NEW_TOKENS = 32_768;
 
 export interface Prepared {
   /** Prompt ids after any truncation. */
@@ -80,26 +82,26 @@ export function prepare(
   }
   if (!ids.length) throw new LabError('INVALID_ARGUMENT', 'prompt: encodes to no tokens', 'prompt');
 
-  // Unset: the default, bounded by what the context leaves; asked for: at most the context.
-  const maxTokens = params?.maxTokens || Math.max(1, Math.min(DEFAULT_MAX_TOKENS, ctx - ids.length));
-  if (maxTokens > ctx)
+  // Unset: the default. Sampling runs past the context by sliding (see run.ts), so only a sanity bound.
+  const maxTokens = params?.maxTokens || DEFAULT_MAX_TOKENS;
+  if (maxTokens > MAX_NEW_TOKENS)
     throw new LabError(
       'INVALID_ARGUMENT',
-      `params.maxTokens: at most the model's context, ${ctx} (got ${maxTokens})`,
+      `params.maxTokens: at most ${MAX_NEW_TOKENS} (got ${maxTokens})`,
       'params.maxTokens',
     );
   let truncatedTokens = 0;
   let truncatedText = '';
   let problem = '';
-  if (ids.length >= ctx) {
+  if (ids.length > ctx) {
     if (params?.truncate) {
-      // Keep the end of the prompt, leaving room for the answer (at least one token).
-      const keep = Math.max(1, ctx - maxTokens);
+      // Keep the end of the prompt and leave room for the answer: up to half the context.
+      const keep = Math.max(1, ctx - Math.min(maxTokens, Math.floor(ctx / 2)));
       truncatedTokens = ids.length - keep;
       truncatedText = model.tokenizer.decode(ids.slice(0, truncatedTokens));
       ids = ids.slice(truncatedTokens);
     } else
-      problem = `the prompt has ${ids.length} tokens and the model's context is ${ctx}: shorten it, or set truncate to cut ${ids.length - ctx + 1} or more tokens from its start`;
+      problem = `the prompt has ${ids.length} tokens and the model's context is ${ctx}: shorten it, or set truncate to cut it from the start`;
   }
   const tokens: PromptToken[] = ids.map((id) => ({
     id,

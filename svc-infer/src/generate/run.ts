@@ -64,7 +64,8 @@ export async function* runGeneration(
   yield { event: { $case: 'preflight', value: preflight } };
 
   const ctx = model.info.cfg.blockSize;
-  const maxNew = Math.min(prep.maxTokens, ctx - prep.ids.length);
+  // Beam search stays inside the context; sampling slides past it (below).
+  const beamMax = Math.max(1, Math.min(prep.maxTokens, ctx - prep.ids.length));
   const stopAtEos = params?.stopAtEos ?? true;
   const base = {
     promptTokens: prep.ids.length,
@@ -79,7 +80,7 @@ export async function* runGeneration(
   if (signal.aborted) return;
 
   if ((params?.numBeams ?? 0) > 1) {
-    const r = await runBeamSearch(model, params!, prefill, maxNew, stopAtEos, signal);
+    const r = await runBeamSearch(model, params!, prefill, beamMax, stopAtEos, signal);
     const firstTokenMs = performance.now() - t0;
     const best = r.beams[0];
     const text = best?.text ?? '';
@@ -124,7 +125,7 @@ export async function* runGeneration(
     let stopString = '';
     let firstTokenMs = 0;
     let decodeStart = 0;
-    for (let i = 0; i < maxNew; i++) {
+    for (let i = 0; i < prep.maxTokens; i++) {
       if (signal.aborted) {
         finishReason = 'cancelled';
         break;
@@ -169,8 +170,13 @@ export async function* runGeneration(
         stopString = s.stopped;
         break;
       }
-      if (i === maxNew - 1) break;
-      const r = await model.lm.run([c.id], cache);
+      if (i === prep.maxTokens - 1) break;
+      // A full context restarts the cache on the last half of the text, as nanoGPT's sampling crops it:
+      // a small model keeps talking instead of stopping at its context.
+      const r =
+        cache.length + 1 > ctx
+          ? await model.lm.run([...prep.ids, ...generated].slice(-Math.floor(ctx / 2)))
+          : await model.lm.run([c.id], cache);
       logits = r.logits;
       cache = r.cache;
     }

@@ -1,6 +1,10 @@
-// A tiny character-level codec (sorted distinct characters of the training text), kept local to the
-// commands so they don't depend on @lab/tokenizer. Saved as tokenizer.json {"type":"char","chars":"..."}.
+// The character-level codec of `lab-train` and char jobs: the sorted distinct characters of the training
+// text (in UTF-16 order, as it always was: the ids of existing checkpoints depend on it). Saved as a Hugging
+// Face tokenizer.json through @lab/tokenizer (a BPE of the characters, see exportHfCharTokenizer), so a
+// checkpoint's tokenizer loads in transformers.js; files in the older {"type":"char","chars":"..."} form
+// still load.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { CharTokenizer, parseTokenizerJson, serializeTokenizer } from '@lab/tokenizer';
 
 export class CharCodec {
   private readonly index = new Map<string, number>();
@@ -16,14 +20,23 @@ export class CharCodec {
   }
 
   static load(path: string): CharCodec {
-    const json = JSON.parse(readFileSync(path, 'utf8')) as { type?: string; chars?: string };
-    if (json.type !== 'char' || typeof json.chars !== 'string')
-      throw new Error(`${path}: not a char tokenizer`);
-    return new CharCodec([...json.chars]);
+    let tok: unknown;
+    try {
+      tok = parseTokenizerJson(readFileSync(path, 'utf8'), 'char');
+    } catch (err) {
+      throw new Error(`${path}: not a char tokenizer (${(err as Error).message})`);
+    }
+    if (!(tok instanceof CharTokenizer)) throw new Error(`${path}: not a char tokenizer`);
+    return new CharCodec([...tok.chars]);
   }
 
   save(path: string): void {
-    writeFileSync(path, `${JSON.stringify({ type: 'char', chars: this.chars.join('') })}\n`);
+    writeFileSync(path, `${JSON.stringify(serializeTokenizer(this.toTokenizer()))}\n`);
+  }
+
+  /** The same vocabulary as a @lab/tokenizer Tokenizer (ids unchanged), for exporting it. */
+  toTokenizer(): CharTokenizer {
+    return new CharTokenizer(this.chars, 'char');
   }
 
   get vocabSize(): number {

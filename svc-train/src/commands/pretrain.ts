@@ -1,6 +1,6 @@
 // `lab-train pretrain`: pre-train a GPT on a text file with a char-level tokenizer, printing logs like
 // nanoGPT's train.py. Defaults are nanoGPT's train_shakespeare_char with its README CPU overrides.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   DEFAULT_OPTIM,
@@ -12,6 +12,7 @@ import {
   preset,
   pretrain as runPretraining,
 } from '@lab/engine';
+import { hfTokenizerFiles, ONNX_DIR, writeOnnxModel } from '../jobs/hf-model.ts';
 import { CharCodec } from './char-codec.ts';
 import { type FlagSpec, int, num, parseFlags, str, UsageError } from './flags.ts';
 
@@ -19,11 +20,12 @@ const HELP = `usage: lab-train pretrain --data FILE --out DIR [options]
 
 Pre-train a GPT from scratch on ONNX Runtime (char-level tokenizer). Logs like nanoGPT:
 'iter N: loss X, time Yms' per log interval, 'step N: train loss X, val loss Y' per evaluation,
-and a last line with val_loss=<number>. Checkpoints (safetensors + config.json, HF names) go to DIR.
+and a last line with val_loss=<number>. Checkpoints (safetensors + config.json, HF names) go to DIR,
+which at the end is a Hugging Face model folder that transformers.js loads (onnx/model.onnx, tokenizer).
 
 data and model
   --data FILE            training text (required)
-  --tokenizer char       tokenizer (only 'char': sorted distinct characters; saved as DIR/tokenizer.json)
+  --tokenizer char       tokenizer (only 'char': sorted distinct characters; DIR/tokenizer.json, HF format)
   --out DIR              checkpoint directory (required)
   --preset NAME          ${Object.keys(PRESETS).join(' | ')} (default nanogpt-cpu)
   --context N            context length / block size (default 64)
@@ -125,7 +127,6 @@ export async function pretrain(argv: string[]): Promise<void> {
   mkdirSync(out, { recursive: true });
   const tokPath = join(out, 'tokenizer.json');
   const codec = v.resume && existsSync(tokPath) ? CharCodec.load(tokPath) : CharCodec.fromText(text);
-  codec.save(tokPath);
   const tokens = codec.encode(text);
 
   const base = preset(presetName);
@@ -143,6 +144,12 @@ export async function pretrain(argv: string[]): Promise<void> {
   if (v.ffn !== undefined) over.ffnHidden = int(CMD, v, 'ffn', base.ffnHidden, 1);
   else if (v.width !== undefined) over.ffnHidden = 4 * (over.nEmbd as number);
   const cfg = preset(presetName, over);
+  // The Hugging Face files: the tokenizer's now (tokenizer.json rewritten in Hugging Face's format on
+  // resume too); the ONNX graph once training is over, as the engine's loop saves the weights without a
+  // hook here. A graph of earlier weights must not sit beside the new ones meanwhile.
+  for (const [name, content] of Object.entries(hfTokenizerFiles(codec.toTokenizer(), cfg.blockSize)))
+    writeAtomic(join(out, name), content);
+  rmSync(join(out, ONNX_DIR), { recursive: true, force: true });
 
   const iters = int(CMD, v, 'iters', 2000, 0);
   const batch = int(CMD, v, 'batch', 12, 1);
@@ -200,8 +207,15 @@ export async function pretrain(argv: string[]): Promise<void> {
       else console.log(`resuming from ${out} at iter ${e.iter}`);
     },
   );
+  writeOnnxModel(out, cfg, result.params);
   console.log(
     `done: iters=${result.iters} wall=${result.wallSeconds.toFixed(1)}s ms/iter=${result.msPerIter.toFixed(1)} ` +
       `tokens/s=${Math.round(result.tokensPerSecond)} train_loss=${result.trainLoss.toFixed(4)} val_loss=${result.valLoss.toFixed(4)}`,
   );
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }

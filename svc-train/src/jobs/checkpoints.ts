@@ -6,15 +6,17 @@
 //    `step-<N>.tmp-<pid>`, every file is fsynced, a manifest.json with each file's size and SHA-256 is
 //    written last, and only then is the directory renamed to `step-<N>`;
 //  - loading verifies the manifest's checksums and falls back to the previous checkpoint when one fails.
+// A checkpoint is also a Hugging Face model directory (hf-model.ts): tokenizer files and onnx/model.onnx are
+// written into the same temporary directory, so they are covered by the manifest and the rename too.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  copyFileSync,
   existsSync,
   fsyncSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -22,6 +24,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '@lab/engine';
+import { writeOnnxModel } from './hf-model.ts';
 
 const MANIFEST = 'manifest.json';
 const stepDir = (step: number) => `step-${String(step).padStart(9, '0')}`;
@@ -31,8 +34,17 @@ interface Manifest {
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
+// In chunks: readFileSync refuses files over 2 GiB, which weights and ONNX external data of big models are.
 function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 function fsyncPath(path: string): void {
@@ -44,15 +56,37 @@ function fsyncPath(path: string): void {
   }
 }
 
+/** Files under `dir` as slash-separated relative paths, sorted, and the directories holding them. */
+function walk(dir: string): { files: string[]; dirs: string[] } {
+  const files: string[] = [];
+  const dirs: string[] = [];
+  const visit = (d: string, prefix: string) => {
+    dirs.push(d);
+    for (const name of readdirSync(d).sort()) {
+      if (statSync(join(d, name)).isDirectory()) visit(join(d, name), `${prefix}${name}/`);
+      else files.push(prefix + name);
+    }
+  };
+  visit(dir, '');
+  return { files, dirs };
+}
+
+export interface CheckpointExtras {
+  /** Files written into the checkpoint as they are, by name (tokenizer.json, tokenizer_config.json, ...). */
+  files?: Readonly<Record<string, string>>;
+  /** Also write onnx/model.onnx, the inference graph with these weights (for transformers.js). */
+  onnx?: boolean;
+}
+
 /**
- * Writes a checkpoint for `step` under `<root>/checkpoints/`, plus `extraFiles` copied in (tokenizer.json),
- * and keeps only the newest `keep`. Returns the directory and the directories kept (oldest first).
+ * Writes a checkpoint for `step` under `<root>/checkpoints/`, plus `extras`, and keeps only the newest
+ * `keep`. Returns the directory and the directories kept (oldest first).
  */
 export function writeCheckpoint(
   root: string,
   step: number,
   ck: Omit<Checkpoint, 'layout'> & { layout?: Checkpoint['layout'] },
-  extraFiles: string[] = [],
+  extras: CheckpointExtras = {},
   keep = 2,
 ): { dir: string; kept: string[] } {
   const base = join(root, 'checkpoints');
@@ -60,15 +94,18 @@ export function writeCheckpoint(
   const tmp = `${final}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   saveCheckpoint(tmp, ck);
-  for (const f of extraFiles) if (existsSync(f)) copyFileSync(f, join(tmp, f.split('/').pop()!));
+  for (const [name, text] of Object.entries(extras.files ?? {})) writeFileSync(join(tmp, name), text);
+  if (extras.onnx) writeOnnxModel(tmp, ck.cfg, ck.params);
   const manifest: Manifest = { step, files: {} };
-  for (const name of readdirSync(tmp).sort()) {
+  const { files, dirs } = walk(tmp);
+  for (const name of files) {
     const path = join(tmp, name);
     fsyncPath(path);
     manifest.files[name] = { bytes: statSync(path).size, sha256: sha256(path) };
   }
   writeFileSync(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   fsyncPath(join(tmp, MANIFEST));
+  for (const d of dirs) fsyncPath(d);
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
   fsyncPath(base);

@@ -48,6 +48,8 @@ export interface ResolvedTokens {
   encode(text: string): number[];
   /** Where the validation tokens start, when the data comes with its own split. */
   valStart?: number;
+  /** The tokenizer itself, for the Hugging Face files of checkpoints (see hf-model.ts). */
+  tokenizer: Tokenizer;
 }
 
 /** Files a dataset job keeps in its folder: the tokens (int32 LE, train then val) and where val starts. */
@@ -56,7 +58,8 @@ export const DATASET_META = 'tokens.json';
 
 /**
  * Token ids for a job. `dir` is the job's directory: a char vocabulary is built once and saved there as
- * tokenizer.json (the format `lab-train sample` reads), so a resumed job keeps the vocabulary it started with.
+ * tokenizer.json (Hugging Face's format, which `lab-train sample` reads too; jobs started before it keep
+ * their older file), so a resumed job keeps the vocabulary it started with.
  */
 export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir: string }): ResolvedTokens {
   if (source.kind === 'dataset') {
@@ -70,6 +73,7 @@ export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir
       decode: (ids) => tok.decode(ids),
       encode: (t) => tok.encode(t, { disallowedSpecial: [] }),
       valStart: meta.valStart,
+      tokenizer: tok,
     };
   }
   const text = readFileSync(source.path, 'utf8');
@@ -82,6 +86,7 @@ export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir
       vocabSize: codec.vocabSize,
       decode: (ids) => codec.decode(ids),
       encode: (t) => [...codec.encode(t)],
+      tokenizer: codec.toTokenizer(),
     };
   }
   // Registry tokenizers were fetched from svc-tokenize into the job's folder at submit time.
@@ -91,5 +96,6 @@ export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir
     vocabSize: tok.vocabSize,
     decode: (ids) => tok.decode(ids),
     encode: (t) => tok.encode(t),
+    tokenizer: tok,
   };
 }

@@ -1,7 +1,6 @@
 // Trains one job off the service's event loop (a step of even a small model is tens of milliseconds of
 // CPU, during which gRPC and health checks must still be answered). Continues from the job's newest valid
 // checkpoint when there is one. Posts WorkerMessage; obeys { type: 'pause' } between steps.
-import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   BatchSampler,
@@ -14,6 +13,7 @@ import {
   Trainer,
 } from '@lab/engine';
 import { latestValidCheckpoint, writeCheckpoint } from './checkpoints.ts';
+import { hfTokenizerFiles } from './hf-model.ts';
 import { resolveTokens } from './resolve-tokens.ts';
 import { lrAt } from './schedule.ts';
 import type { WorkerControl, WorkerJob, WorkerMessage } from './types.ts';
@@ -89,9 +89,12 @@ async function run(): Promise<WorkerMessage> {
 
     const t0 = performance.now();
     const elapsed = () => elapsedBase + (performance.now() - t0) / 1000;
-    const tokenizerFile = join(job.dir, 'tokenizer.json');
+    // Each checkpoint is a Hugging Face model directory whatever the tokenizer (hf-model.ts). Its tokenizer
+    // files are made at the first checkpoint: a large built-in vocabulary takes seconds to export.
+    let hfFiles: Record<string, string> | undefined;
     let lastSaved = start;
     const save = (step: number) => {
+      hfFiles ??= hfTokenizerFiles(data.tokenizer, cfg.blockSize);
       const { dir, kept } = writeCheckpoint(
         job.dir,
         step,
@@ -103,7 +106,7 @@ async function run(): Promise<WorkerMessage> {
           v: trainer.v,
           state: { step, rng: rng.state(), seed: spec.seed, elapsed: elapsed(), jobId: job.jobId },
         },
-        spec.tokenizer === 'char' ? [tokenizerFile] : [],
+        { files: hfFiles, onnx: true },
       );
       lastSaved = step;
       post({ type: 'checkpoint', step, dir, kept });

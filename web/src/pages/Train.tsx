@@ -336,6 +336,16 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
   );
 }
 
+/**
+ * `#/playground?model=<job id>@<step>` for a checkpoint directory `…/step-<N>`. svc-infer lists a checkpoint by
+ * job name only while that name is unique, but always accepts the id, so the link uses the id.
+ */
+function playgroundLink(job: TrainJob | undefined, dir: string): string | undefined {
+  const step = /step-(\d+)\/?$/.exec(dir)?.[1];
+  if (!job || step === undefined) return undefined;
+  return `#/playground?model=${encodeURIComponent(`${job.id}@${Number(step)}`)}`;
+}
+
 /** One job: live curves from the SSE stream (deduplicated by seq), sample, controls and checkpoints. */
 function JobView(props: { id: string; onChanged: () => void }) {
   const [job, setJob] = createSignal<TrainJob>();
@@ -584,6 +594,16 @@ function JobView(props: { id: string; onChanged: () => void }) {
           {(c) => (
             <li data-checkpoint={c}>
               <code>{c}</code>
+              <Show when={playgroundLink(job(), c)}>
+                {(href) => (
+                  <>
+                    {' '}
+                    <a href={href()} data-testid="checkpoint-playground">
+                      Open in Playground
+                    </a>
+                  </>
+                )}
+              </Show>
             </li>
           )}
         </For>

@@ -1,5 +1,6 @@
 import type { Component, JSX } from 'solid-js';
 import DataPage from './Data.tsx';
+import PlaygroundPage from './Playground.tsx';
 import StatusPage from './Status.tsx';
 import TokenizerPage from './Tokenizer.tsx';
 import TrainPage from './Train.tsx';
@@ -86,17 +87,18 @@ export const pages: PageDef[] = [
     component: TrainPage,
   },
   {
-    id: 'chat',
-    title: 'Playground / Chat',
+    id: 'playground',
+    title: 'Playground',
     intro: (
       <>
-        Generation is repeated next-token prediction: the model outputs a probability for every token in the
-        vocabulary, one is picked, appended, and the process repeats. How it is picked — greedy, temperature,
-        top-k, top-p — changes the text from dull and repetitive to creative and incoherent.
+        A language model writes one token at a time: for the text so far it gives every token in its
+        vocabulary a probability, the <strong>sampler</strong> reshapes that distribution (temperature, top-k,
+        top-p, …) and draws one token, which is appended before the next step. Chat with a model here, and
+        look inside each step: how likely every token was, what the alternatives were, and what each sampling
+        knob did.
       </>
     ),
-    planned:
-      'Load a checkpoint, generate text or chat with streaming tokens, tune the decoding settings, and see each token’s probability.',
+    component: PlaygroundPage,
   },
   {
     id: 'attention',

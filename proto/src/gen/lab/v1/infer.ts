@@ -98,7 +98,10 @@ export interface ChatMessage {
 
 /** Sampling and decoding settings shared by Generate and Chat. */
 export interface SamplingParams {
-  /** Maximum new tokens per sample (default 128). */
+  /**
+   * Maximum new tokens per sample (default 128, at most 32768). Sampling continues past the context: the
+   * cache restarts on the last half of the text, as nanoGPT's sampling crops it. Beam search stops at the context.
+   */
   maxTokens: number;
   /** Softmax temperature; 0 = greedy. Unset: 1. */
   temperature?:
@@ -144,7 +147,10 @@ export interface SamplingParams {
   echo: boolean;
   /** Also return, per generated token, the distribution after each sampler stage (for the sampler view). */
   trace: boolean;
-  /** Allow cutting the prompt from the left to fit the context (the answer says what was cut). */
+  /**
+   * Allow cutting a prompt longer than the context from the left, keeping room for up to half the context
+   * of answer (the answer says what was cut).
+   */
   truncate: boolean;
   /** Stop at the model's end-of-sequence token (default true); false keeps generating past it. */
   stopAtEos?: boolean | undefined;
@@ -329,7 +335,10 @@ export interface GenerateEvent {
     /** First: the exact prompt that runs (with prompt log-probabilities when echo was asked). */
     { $case: "preflight"; value: PreflightInfo }
     | //
-    /** A generated token. */
+    /**
+     * A generated token. The last event of a sample may carry text held back at the end (a partial stop
+     * string that never completed) with an empty `token`.
+     */
     { $case: "token"; value: TokenEvent }
     | //
     /** A sample finished. */
