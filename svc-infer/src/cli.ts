@@ -85,7 +85,7 @@ function paramsOf(values: CliValues): SamplingParams {
 }
 
 /** Streams events to the terminal (text as it comes, samples separated) or as JSON lines. */
-async function printStream(events: AsyncIterable<GenerateEvent>, json: boolean): Promise<string> {
+async function printStream(events: AsyncIterable<GenerateEvent>, json: boolean, echo = ''): Promise<string> {
   let text = '';
   let sample = -1;
   for await (const e of events) {
@@ -98,6 +98,7 @@ async function printStream(events: AsyncIterable<GenerateEvent>, json: boolean):
       if (ev.value.sample !== sample) {
         if (sample >= 0) process.stdout.write('\n');
         sample = ev.value.sample;
+        process.stdout.write(echo);
       }
       process.stdout.write(ev.value.text);
       text += ev.value.text;
@@ -157,7 +158,6 @@ await runCli('lab-infer', 'models: register, generate and chat (streaming)', {
       if (typeof values.model !== 'string')
         throw new LabError('INVALID_ARGUMENT', '--model is required', 'model');
       const prompt = positionals.join(' ');
-      if (!values.json) process.stdout.write(prompt);
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
       await printStream(
@@ -166,6 +166,7 @@ await runCli('lab-infer', 'models: register, generate and chat (streaming)', {
           localCallContext(ac.signal),
         ),
         values.json === true,
+        prompt,
       );
     },
   },
@@ -192,7 +193,14 @@ await runCli('lab-infer', 'models: register, generate and chat (streaming)', {
           messages.push({ role: 'user', content: line });
           process.stdout.write('model> ');
           const events = svc.chat(
-            { model: values.model, messages, params: paramsOf(values), conversationId, ephemeral: false },
+            // A long conversation keeps its latest turns: the start is cut to fit the context.
+            {
+              model: values.model,
+              messages,
+              params: { ...paramsOf(values), truncate: true },
+              conversationId,
+              ephemeral: false,
+            },
             localCallContext(),
           );
           let answer = '';
