@@ -56,8 +56,18 @@ export {
   type Value,
 } from './graph/graph.ts';
 export * as ops from './graph/ops.ts';
+export { type BandwidthOptions, measureReadBandwidth, weightBytesPerToken } from './infer/bandwidth.ts';
 export { buildInferenceGraph, type ExportOptions } from './infer/export.ts';
-export { Decoder, type SampleOptions, sampleToken } from './infer/generate.ts';
+export { Decoder, type SampleOptions, type StepOutput, sampleToken } from './infer/generate.ts';
+export { type KvCache, kvBytesPerToken } from './infer/kv-cache.ts';
+export { loadInferenceModel } from './infer/load.ts';
+export {
+  InferenceModel,
+  type InferenceOptions,
+  type ModelMemory,
+  type RunOptions,
+  type RunResult,
+} from './infer/model.ts';
 export {
   type Activation,
   type Family,

@@ -137,7 +137,9 @@ export function createInferImpl(
           onDone: (d) => {
             if (onText && d.sample === 0) {
               saved = onText(d.text);
-              saved.catch((err) => deps.log.warn(`could not store the conversation: ${(err as Error).message}`));
+              saved.catch((err) =>
+                deps.log.warn(`could not store the conversation: ${(err as Error).message}`),
+              );
             }
             void deps.bus
               .publish(GENERATION_SUBJECT, {

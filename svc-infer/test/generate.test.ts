@@ -428,7 +428,8 @@ describe('chat', () => {
         conversations: { id: string; title: string }[];
       };
       const hit = list.conversations.find((c) => c.title === 'Speak on.');
-      if (hit) stored = await (await fetch(`${fx.url}/api/infer/conversations/${hit.id}`)).json();
+      if (hit)
+        stored = (await (await fetch(`${fx.url}/api/infer/conversations/${hit.id}`)).json()) as typeof stored;
       else await new Promise((res) => setTimeout(res, 100));
     }
     expect(stored!.messages[0]).toEqual(messages[0]);

@@ -1,9 +1,8 @@
-// Autoregressive decoding over the exported inference graph with a KV cache, and a seeded sampler.
+// Autoregressive decoding of one sequence over an InferenceModel, and a seeded sampler.
 import type { ModelConfig } from '../models/config.ts';
-import { headDim } from '../models/config.ts';
 import { Rng } from '../rng.ts';
-import { createSession, ort, type Session, type SessionOptions } from '../runtime/session.ts';
-import { buildInferenceGraph, type ExportOptions } from './export.ts';
+import type { KvCache } from './kv-cache.ts';
+import { InferenceModel, type InferenceOptions } from './model.ts';
 
 export interface SampleOptions {
   /** 0 = greedy (argmax). */
@@ -13,27 +12,67 @@ export interface SampleOptions {
   seed?: number;
 }
 
-/** Pick a token id from one row of logits. */
+/**
+ * Pick a token id from one row of logits. Linear in the vocabulary (top-k's cut-off by selection, not a
+ * sort of 50K logits per token), with the same draws as sorting would give.
+ */
 export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng): number {
   const temp = opts.temperature ?? 1;
+  const n = logits.length;
   if (temp <= 0) {
     let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
     return best;
   }
-  const scaled = Array.from(logits, (l) => l / temp);
-  let cutoff = -Infinity;
+  const scaled = new Float64Array(n);
+  let mx = -Infinity;
+  for (let i = 0; i < n; i++) {
+    scaled[i] = logits[i] / temp;
+    if (scaled[i] > mx) mx = scaled[i];
+  }
   const k = opts.topK ?? 0;
-  if (k > 0 && k < scaled.length) cutoff = [...scaled].sort((a, b) => b - a)[k - 1];
-  const mx = Math.max(...scaled);
-  const probs = scaled.map((l) => (l < cutoff ? 0 : Math.exp(l - mx)));
-  const total = probs.reduce((a, b) => a + b, 0);
+  const cutoff = k > 0 && k < n ? kthLargest(scaled, k) : -Infinity;
+  const probs = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    probs[i] = scaled[i] < cutoff ? 0 : Math.exp(scaled[i] - mx);
+    total += probs[i];
+  }
   let u = rng.uniform() * total;
-  for (let i = 0; i < probs.length; i++) {
+  for (let i = 0; i < n; i++) {
     u -= probs[i];
     if (u <= 0 && probs[i] > 0) return i;
   }
   return probs.findLastIndex((p) => p > 0);
+}
+
+/** The k-th largest value (k ≥ 1) by quickselect on a copy. */
+export function kthLargest(values: Float64Array, k: number): number {
+  const a = values.slice();
+  const want = k - 1;
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    // Descending partition: a[lo..j] >= pivot >= a[i..hi].
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return a[want];
+  }
+  return a[want];
 }
 
 export interface StepOutput {
@@ -42,80 +81,56 @@ export interface StepOutput {
   seq: number;
 }
 
-/** A loaded model for decoding: one session over the KV-cache graph. */
+/** A model and one sequence's KV cache: the loop `generate` runs, for callers that decode one sequence. */
 export class Decoder {
-  private past: ort.Tensor[] = [];
-  private length = 0;
+  private cache: KvCache | undefined;
 
-  private constructor(
-    readonly cfg: ModelConfig,
-    readonly session: Session,
-  ) {
-    this.reset();
+  private constructor(readonly model: InferenceModel) {}
+
+  get cfg(): ModelConfig {
+    return this.model.cfg;
   }
 
-  static async create(
-    cfg: ModelConfig,
-    params: Float32Array,
-    opts: SessionOptions & ExportOptions = {},
-  ): Promise<Decoder> {
-    return new Decoder(cfg, await createSession(buildInferenceGraph(cfg, params, opts), opts));
+  /** Tokens in the cache. */
+  get length(): number {
+    return this.cache?.length ?? 0;
+  }
+
+  static async create(cfg: ModelConfig, params: Float32Array, opts: InferenceOptions = {}): Promise<Decoder> {
+    return new Decoder(await InferenceModel.create(cfg, params, opts));
   }
 
   reset(): void {
-    const d = headDim(this.cfg);
-    const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, this.cfg.nKvHead, 0, d]);
-    this.past = Array.from({ length: 2 * this.cfg.nLayer }, empty);
-    this.length = 0;
+    this.cache = undefined;
   }
 
   /** Feed tokens after those already in the cache; returns their logits. */
   async feed(tokens: readonly number[]): Promise<StepOutput> {
-    const T = tokens.length;
-    const total = this.length + T;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [1, T]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      position_ids: new ort.Tensor(
-        'int64',
-        BigInt64Array.from({ length: T }, (_, i) => BigInt(this.length + i)),
-        [1, T],
-      ),
-    };
-    for (let i = 0; i < this.cfg.nLayer; i++) {
-      feeds[`past_key_values.${i}.key`] = this.past[2 * i];
-      feeds[`past_key_values.${i}.value`] = this.past[2 * i + 1];
-    }
-    const out = await this.session.run(feeds);
-    for (let i = 0; i < this.cfg.nLayer; i++) {
-      this.past[2 * i] = out[`present.${i}.key`] as ort.Tensor;
-      this.past[2 * i + 1] = out[`present.${i}.value`] as ort.Tensor;
-    }
-    this.length = total;
-    return { logits: out.logits.data as Float32Array, seq: T };
+    const { logits, cache } = await this.model.run(tokens, this.cache, { allPositions: true });
+    this.cache = cache;
+    return { logits, seq: tokens.length };
   }
 
   /** Continue `prompt` by `n` tokens. The cache restarts on the last half-context when it fills up. */
   async generate(prompt: readonly number[], n: number, opts: SampleOptions = {}): Promise<number[]> {
     const rng = new Rng(opts.seed ?? 1337);
-    const V = this.cfg.vocabSize;
+    const { blockSize, vocabSize: V } = this.cfg;
     const tokens = [...prompt];
     if (tokens.length === 0) throw new Error('generate: prompt must have at least one token');
-    this.reset();
-    let { logits, seq } = await this.feed(tokens.slice(-this.cfg.blockSize));
+    let { logits, cache } = await this.model.run(tokens.slice(-blockSize));
     for (let i = 0; i < n; i++) {
-      const next = sampleToken(logits.subarray((seq - 1) * V, seq * V), opts, rng);
+      const next = sampleToken(logits.subarray(logits.length - V), opts, rng);
       tokens.push(next);
       if (i === n - 1) break;
-      if (this.length + 1 > this.cfg.blockSize) {
-        this.reset();
-        ({ logits, seq } = await this.feed(tokens.slice(-Math.floor(this.cfg.blockSize / 2))));
-      } else ({ logits, seq } = await this.feed([next]));
+      if (cache.length + 1 > blockSize)
+        ({ logits, cache } = await this.model.run(tokens.slice(-Math.floor(blockSize / 2))));
+      else ({ logits, cache } = await this.model.run([next], cache));
     }
+    this.cache = cache;
     return tokens.slice(prompt.length);
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.model.release();
   }
 }

@@ -12,7 +12,7 @@ import { ModelProto } from '../onnx/gen/onnx.ts';
 import { type ort, resolveEp, type SessionOptions, sessionSettings } from './session.ts';
 
 type Feeds = Record<string, ort.Tensor>;
-type Pointer = unknown;
+export type Pointer = unknown;
 type Fn = (...args: unknown[]) => unknown;
 interface AsyncFn extends Fn {
   async(...args: unknown[]): void;
@@ -23,7 +23,7 @@ interface AsyncFn extends Fn {
  * only appends members, so every library that offers this version has them where they are.
  */
 const API_VERSION = 23;
-const ELEMENT_TYPE: Partial<Record<ort.Tensor.Type, number>> = {
+export const ELEMENT_TYPE: Partial<Record<ort.Tensor.Type, number>> = {
   float32: 1,
   int64: 7,
   int32: 6,
@@ -31,7 +31,7 @@ const ELEMENT_TYPE: Partial<Record<ort.Tensor.Type, number>> = {
 };
 const OPT_LEVEL = { disabled: 0, basic: 1, extended: 2, all: 99 } as const;
 
-interface Api {
+export interface Api {
   check(status: Pointer): void;
   createEnv: Fn;
   createSessionFromArray: AsyncFn;
@@ -55,7 +55,7 @@ let api: Api | null | undefined;
 let unavailable = '';
 
 /** The C API, loaded once; null (with the reason in `unavailable`) where it cannot be. */
-async function loadApi(): Promise<Api | null> {
+export async function loadApi(): Promise<Api | null> {
   if (api !== undefined) return api;
   try {
     if (process.platform !== 'linux') throw new Error(`not on ${process.platform}`);
@@ -115,7 +115,7 @@ async function loadApi(): Promise<Api | null> {
 }
 
 /** Call a C function whose last argument is an out-pointer; returns what it wrote there. */
-function out(call: (o: Pointer[]) => Pointer, check: (s: Pointer) => void): Pointer {
+export function out(call: (o: Pointer[]) => Pointer, check: (s: Pointer) => void): Pointer {
   const o: Pointer[] = [null];
   check(call(o));
   return o[0];
@@ -130,6 +130,39 @@ export function boundUnavailable(): string {
 interface Bound {
   value: Pointer;
   lastRun: number;
+}
+
+/**
+ * An OrtSession for `model` with the settings createSession would use on CPU. Graph optimisation can take
+ * seconds, so the session is created on a worker thread, off the event loop.
+ */
+export async function createCSession(a: Api, model: Uint8Array, opts: SessionOptions): Promise<Pointer> {
+  const settings = sessionSettings(opts);
+  const options = out((o) => a.createSessionOptions(o), a.check);
+  try {
+    a.check(a.setExecutionMode(options, 0));
+    a.check(a.setOptLevel(options, OPT_LEVEL[settings.optLevel]));
+    a.check(a.setIntraOpThreads(options, settings.threads));
+    a.check(a.setInterOpThreads(options, 1));
+    for (const [k, v] of Object.entries(settings.config)) a.check(a.addConfigEntry(options, k, v));
+    const o: Pointer[] = [null];
+    const status = await new Promise<Pointer>((resolve, reject) => {
+      a.createSessionFromArray.async(
+        a.env,
+        model,
+        model.byteLength,
+        options,
+        o,
+        (err: unknown, res: Pointer) => (err ? reject(err) : resolve(res)),
+      );
+    });
+    a.check(status);
+    return o[0];
+  } catch (e) {
+    throw new Error(`ONNX Runtime rejected graph: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    a.releaseSessionOptions(options);
+  }
 }
 
 export class BoundSession {
@@ -155,34 +188,7 @@ export class BoundSession {
     if (resolveEp(opts.ep) !== 'cpu' || opts.profilePrefix !== undefined) return null;
     const a = await loadApi();
     if (!a) return null;
-    const settings = sessionSettings(opts);
-    const options = out((o) => a.createSessionOptions(o), a.check);
-    let session: Pointer;
-    try {
-      a.check(a.setExecutionMode(options, 0));
-      a.check(a.setOptLevel(options, OPT_LEVEL[settings.optLevel]));
-      a.check(a.setIntraOpThreads(options, settings.threads));
-      a.check(a.setInterOpThreads(options, 1));
-      for (const [k, v] of Object.entries(settings.config)) a.check(a.addConfigEntry(options, k, v));
-      // Graph optimisation can take seconds: done on a worker thread, like runs, to keep the event loop free.
-      const o: Pointer[] = [null];
-      const status = await new Promise<Pointer>((resolve, reject) => {
-        a.createSessionFromArray.async(
-          a.env,
-          model,
-          model.byteLength,
-          options,
-          o,
-          (err: unknown, res: Pointer) => (err ? reject(err) : resolve(res)),
-        );
-      });
-      a.check(status);
-      session = o[0];
-    } catch (e) {
-      throw new Error(`ONNX Runtime rejected graph: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      a.releaseSessionOptions(options);
-    }
+    const session = await createCSession(a, model, opts);
     const graph = ModelProto.decode(model).graph;
     const inits = new Set(graph?.initializer.map((i) => i.name ?? ''));
     const inputs = (graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));

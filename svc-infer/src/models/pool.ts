@@ -2,11 +2,10 @@
 // stays while used, is unloaded after an idle time or on demand, and all of them fit a memory budget.
 import { totalmem } from 'node:os';
 import { LabError, type Logger } from '@lab/common';
-import { loadCheckpoint } from '@lab/engine';
 import type { Tokenizer } from '@lab/tokenizer';
 import type { ModelEntry } from './catalog.ts';
 import { describeFolder, type FolderInfo, loadFolderTokenizer, tokenText } from './folder.ts';
-import { type LanguageModel, SessionModel } from './lm.ts';
+import { type LanguageModel, loadLanguageModel } from './lm.ts';
 
 export interface LoadedModel {
   entry: ModelEntry;
@@ -81,7 +80,10 @@ export class ModelPool {
     return !!this.slots.get(name)?.model;
   }
 
-  /** Bytes a model takes once loaded: its float32 weights plus the graph's own copy of them. */
+  /**
+   * Bytes a model may take once loaded, checked before loading: its float32 weights and, at most, a copy of
+   * them in faster layouts (the engine makes one for GPT-2's linear layers).
+   */
   static estimateBytes(info: FolderInfo): number {
     return 2 * info.weightBytes;
   }
@@ -149,8 +151,18 @@ export class ModelPool {
         `model: the tokenizer of ${entry.name} has ${tokenizer.vocabSize} ids but the model only ${info.cfg.vocabSize}`,
         'model',
       );
-    const ck = loadCheckpoint(entry.path);
-    const lm = await SessionModel.create(ck.cfg, ck.params);
+    let lm: LanguageModel;
+    try {
+      lm = await loadLanguageModel(entry.path);
+    } catch (err) {
+      throw new LabError(
+        'FAILED_PRECONDITION',
+        `model: ${entry.name} could not be loaded: ${(err as Error).message}`,
+        'model',
+      );
+    }
+    // The budget holds what the model really took once loaded.
+    slot.bytes = Math.max(lm.bytes, info.weightBytes);
     const tc = info.tokenizerConfig;
     const bosToken = tokenText(tc?.bos_token);
     const eosToken = tokenText(tc?.eos_token);
@@ -165,7 +177,7 @@ export class ModelPool {
       bosId,
       bosToken,
       eosToken,
-      bytes: need,
+      bytes: slot.bytes,
       loadMs: performance.now() - t0,
     };
     slot.model = model;

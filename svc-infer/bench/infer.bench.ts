@@ -1,0 +1,300 @@
+// Inference benchmark (npm run bench:infer). For the nanogpt-shakespeare and gpt2-small presets, random
+// weights are written with saveCheckpoint to a temp folder and loaded back from disk, then:
+//   load      reading the folder until the model is ready to generate (loadInferenceModel)
+//   fast      ...until it decodes from the weight copies in fast layouts, made in the background
+//             (InferenceModel.ready); the figures below are taken after that
+//   TTFT      a new request's 16-token prompt to its first (greedy) token
+//   tok/s     decoding 128 greedy tokens with the KV cache
+//   no-cache  tokens/s when every step recomputes the whole sequence (16-token prompt, 32 steps)
+//   GB/s      read bandwidth, by scans of as many bytes as a token reads (bandwidth.ts): this machine
+//             reports a 512 MiB L3, which holds nanogpt-shakespeare and part of GPT-2 small, so the bound is
+//             that of the same working set, not of DRAM (printed once, 1 GiB scans)
+//   bound     GB/s ÷ weight bytes per token (each decoded token reads every weight once)
+// The VM's bandwidth moves with its neighbours (24–58 GB/s within an hour), so the measurements go in
+// rounds, each contender then a bandwidth scan, and the medians are printed.
+// Flags: --only <preset>, --baseline (also the path before InferenceModel, in the same rounds: the
+// exported graph with its weights embedded, through onnxruntime-node, as Decoder ran it; ~30 s more for
+// gpt2-small), --tokens N, --rounds N.
+//
+//
+// Recorded 2026-12-06 on this 2-core VM, `npm run bench:infer -- --baseline`, three runs at load average
+// 1.2–1.9 (GPT-2 small; before → now): load 13.1–13.9 s → 0.11–0.15 s (fast layouts after 0.8–1.0 s),
+// TTFT 26.5–46.6 → 26.6–34.6 ms, decode 47.2–59.4 → 50.5–78.1 tok/s (1.07–1.31× in the same run), bound
+// 82.8–114.5 tok/s (40.9–56.6 GB/s), 52–60% → 61–74% of it. nanogpt-shakespeare: load 1.0–1.4 → 0.13–0.24 s,
+// decode 329–433 → 436–556 tok/s.
+//
+// Then the first token through the HTTP gateway's SSE (gateway.ts), and the sampler chain's cost per token
+// at GPT-2's vocabulary (sampler.ts).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  buildInferenceGraph,
+  createSession,
+  headDim,
+  loadCheckpoint,
+  loadInferenceModel,
+  type ModelConfig,
+  measureReadBandwidth,
+  ort,
+  paramLayout,
+  preset,
+  saveCheckpoint,
+  weightBytesPerToken,
+} from '@lab/engine';
+import { addTokenizer, benchGatewayFirstToken } from './gateway.ts';
+import { benchSampler, V as SAMPLER_VOCAB } from './sampler.ts';
+
+/** Something that serves a model, measured in rounds. */
+export interface Contender {
+  name: string;
+  /** How it runs, printed after the figures (read after the rounds). */
+  how(): string;
+  loadMs: number;
+  /** Until decoding reads the weights in fast layouts. */
+  fastMs?: number;
+  /** A new request: prompt to first token, ms. */
+  firstToken(prompt: readonly number[]): Promise<number>;
+  /** tokens/s decoding `n` tokens after `prompt`. */
+  decode(prompt: readonly number[], n: number): Promise<number>;
+  /** tokens/s recomputing the whole sequence every step. */
+  withoutCache?(prompt: readonly number[], steps: number): Promise<number>;
+  release(): Promise<void>;
+}
+
+const PROMPT = 16;
+
+/** Random weights fast enough for 124M parameters (xorshift32, uniform ±0.035 ≈ std 0.02). */
+function randomParams(cfg: ModelConfig, seed: number): Float32Array {
+  const p = new Float32Array(paramLayout(cfg).total);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < p.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    p[i] = ((s >>> 0) / 2 ** 32 - 0.5) * 0.07;
+  }
+  return p;
+}
+
+const argmax = (l: Float32Array): number => {
+  let best = 0;
+  for (let i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
+  return best;
+};
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** A checkpoint folder with random weights for the preset; the caller removes it. */
+export function writeCheckpoint(name: string): { cfg: ModelConfig; dir: string } {
+  const cfg = preset(name, { dropout: 0 });
+  const dir = mkdtempSync(join(tmpdir(), `bench-infer-${name}-`));
+  saveCheckpoint(dir, { cfg, params: randomParams(cfg, 42) });
+  return { cfg, dir };
+}
+
+/** The folder through loadInferenceModel. */
+export async function inferenceModel(name: string, dir: string): Promise<Contender> {
+  const t = performance.now();
+  const model = await loadInferenceModel(dir);
+  const loadMs = performance.now() - t;
+  await model.ready();
+  const fastMs = performance.now() - t;
+  return {
+    name,
+    how: () => `${model.threading}${model.mapped ? ', mapped' : ''}${model.fast ? ', fast layouts' : ''}`,
+    loadMs,
+    fastMs,
+    async firstToken(prompt) {
+      const t0 = performance.now();
+      argmax((await model.run(prompt)).logits);
+      return performance.now() - t0;
+    },
+    async decode(prompt, n) {
+      let r = await model.run(prompt);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) r = await model.run([argmax(r.logits)], r.cache);
+      return n / ((performance.now() - t0) / 1000);
+    },
+    async withoutCache(prompt, steps) {
+      const seq = [...prompt];
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) seq.push(argmax(await model.forward(seq)));
+      return steps / ((performance.now() - t0) / 1000);
+    },
+    release: () => model.release(),
+  };
+}
+
+/**
+ * The path before InferenceModel: loadCheckpoint, the exported graph with its weights embedded, serialised
+ * and constant-folded by ORT, and decoding through onnxruntime-node.
+ */
+export async function exportedGraph(name: string, dir: string, cfg: ModelConfig): Promise<Contender> {
+  const t = performance.now();
+  const session = await createSession(buildInferenceGraph(cfg, loadCheckpoint(dir).params));
+  const loadMs = performance.now() - t;
+  const V = cfg.vocabSize;
+  const empty = new ort.Tensor('float32', new Float32Array(0), [1, cfg.nKvHead, 0, headDim(cfg)]);
+  /** Feed `ids` after `past` (length `length`); the next greedy token and the new cache. */
+  const feed = async (ids: readonly number[], past: ort.Tensor[], length: number) => {
+    const T = ids.length;
+    const total = length + T;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: T }, (_, i) => BigInt(length + i)),
+        [1, T],
+      ),
+    };
+    for (let i = 0; i < cfg.nLayer; i++) {
+      feeds[`past_key_values.${i}.key`] = past[2 * i] ?? empty;
+      feeds[`past_key_values.${i}.value`] = past[2 * i + 1] ?? empty;
+    }
+    const out = await session.run(feeds);
+    const present: ort.Tensor[] = [];
+    for (let i = 0; i < cfg.nLayer; i++)
+      present.push(out[`present.${i}.key`] as ort.Tensor, out[`present.${i}.value`] as ort.Tensor);
+    const next = argmax((out.logits.data as Float32Array).subarray((T - 1) * V, T * V));
+    return { next, past: present, length: total };
+  };
+  return {
+    name: `${name} (before)`,
+    how: () => 'exported graph, onnxruntime-node',
+    loadMs,
+    async firstToken(prompt) {
+      const t0 = performance.now();
+      await feed(prompt, [], 0);
+      return performance.now() - t0;
+    },
+    async decode(prompt, n) {
+      let s = await feed(prompt, [], 0);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) s = await feed([s.next], s.past, s.length);
+      return n / ((performance.now() - t0) / 1000);
+    },
+    release: () => session.release(),
+  };
+}
+
+interface Row {
+  contender: Contender;
+  ttftMs: number;
+  decodeTokS: number;
+  noCacheTokS?: number;
+  bytesPerToken: number;
+  /** Median bandwidth of the rounds, bytes/s. */
+  bandwidth: number;
+}
+
+/** Rounds of: each contender's first token (3 requests) and decode, then a bandwidth scan. */
+async function measure(
+  contenders: readonly Contender[],
+  cfg: ModelConfig,
+  tokens: number,
+  rounds: number,
+): Promise<Row[]> {
+  const prompt = Array.from({ length: PROMPT }, (_, i) => (i * 131 + 7) % cfg.vocabSize);
+  const bytesPerToken = weightBytesPerToken(cfg);
+  // Warm-up: ORT's arenas, and InferenceModel's choice of threading (adaptive) as a server's first
+  // requests would make it.
+  for (const c of contenders) await c.decode(prompt, 24);
+  const ttft = contenders.map(() => [] as number[]);
+  const decode = contenders.map(() => [] as number[]);
+  const bandwidth: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, c] of contenders.entries()) {
+      for (let i = 0; i < 3; i++) ttft[k].push(await c.firstToken(prompt));
+      decode[k].push(await c.decode(prompt, tokens));
+    }
+    bandwidth.push(await measureReadBandwidth({ bytes: Math.ceil(bytesPerToken / 64) * 64, repeats: 3 }));
+  }
+  const rows: Row[] = [];
+  for (const [k, c] of contenders.entries()) {
+    rows.push({
+      contender: c,
+      ttftMs: median(ttft[k]),
+      decodeTokS: median(decode[k]),
+      noCacheTokS: c.withoutCache ? await c.withoutCache(prompt, 32) : undefined,
+      bytesPerToken,
+      bandwidth: median(bandwidth),
+    });
+  }
+  return rows;
+}
+
+function printRows(rows: readonly Row[]): void {
+  const pad = (s: string, n: number) => s.padStart(n);
+  const opt = (x: number | undefined, digits: number) => (x === undefined ? '-' : x.toFixed(digits));
+  console.log(
+    `${'model'.padEnd(30)}${pad('load ms', 9)}${pad('fast ms', 9)}${pad('TTFT ms', 9)}${pad('tok/s', 8)}` +
+      `${pad('no-cache', 10)}${pad('MB/token', 10)}${pad('GB/s', 7)}${pad('bound', 8)}${pad('% bound', 9)}  how`,
+  );
+  for (const r of rows) {
+    const c = r.contender;
+    const bound = r.bandwidth / r.bytesPerToken;
+    console.log(
+      `${c.name.padEnd(30)}${pad(c.loadMs.toFixed(0), 9)}${pad(opt(c.fastMs, 0), 9)}${pad(r.ttftMs.toFixed(1), 9)}` +
+        `${pad(r.decodeTokS.toFixed(1), 8)}${pad(opt(r.noCacheTokS, 1), 10)}` +
+        `${pad((r.bytesPerToken / 1e6).toFixed(1), 10)}${pad((r.bandwidth / 1e9).toFixed(1), 7)}` +
+        `${pad(bound.toFixed(1), 8)}${pad(`${((100 * r.decodeTokS) / bound).toFixed(1)}%`, 9)}  ${c.how()}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      baseline: { type: 'boolean' },
+      tokens: { type: 'string', default: '128' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
+  const names = values.only ? [values.only] : ['nanogpt-shakespeare', 'gpt2-small'];
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  console.log(`bench:infer — ${availableParallelism()} cores, load average ${load()}`);
+  const dram = await measureReadBandwidth({ bytes: 1 << 30, repeats: 3 });
+  console.log(`read bandwidth beyond the L3 (1 GiB scans): ${(dram / 1e9).toFixed(1)} GB/s\n`);
+  const rows: Row[] = [];
+  for (const name of names) {
+    const { cfg, dir } = writeCheckpoint(name);
+    const contenders: Contender[] = [];
+    try {
+      contenders.push(await inferenceModel(name, dir));
+      if (values.baseline) contenders.push(await exportedGraph(name, dir, cfg));
+      rows.push(...(await measure(contenders, cfg, Number(values.tokens), Number(values.rounds))));
+    } finally {
+      await Promise.all(contenders.map((c) => c.release()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  printRows(rows);
+
+  console.log(
+    '\nfirst token over HTTP SSE (gateway → svc-infer over gRPC → model), 16-token prompt, model warm:',
+  );
+  for (const name of names) {
+    const { cfg, dir } = writeCheckpoint(name);
+    try {
+      addTokenizer(dir, cfg.vocabSize);
+      const r = await benchGatewayFirstToken(dir, mkdtempSync(join(tmpdir(), 'bench-infer-home-')));
+      console.log(
+        `  ${name.padEnd(22)} median ${r.medianMs.toFixed(1)} ms, p90 ${r.p90Ms.toFixed(1)} ms (${r.runs} requests)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(`\nsampler at V = ${SAMPLER_VOCAB} (svc-infer/src/sampling):`);
+  for (const line of benchSampler()) console.log(line);
+  console.log(`\nload average after: ${load()}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
