@@ -116,6 +116,13 @@ const schema = z.object({
   LAB_TRAIN_LEASE_MS: positiveInt('LAB_TRAIN_LEASE_MS', 100),
   LAB_TRAIN_ACK_WAIT_MS: positiveInt('LAB_TRAIN_ACK_WAIT_MS', 1000),
   LAB_DATA_MAX_BYTES: positiveInt('LAB_DATA_MAX_BYTES', 1),
+  LAB_ALLOWED_HOSTS: z.string().optional(),
+  LAB_TOKEN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === '' || v.length >= 16, {
+      message: 'LAB_TOKEN must be at least 16 characters',
+    }),
   LAB_INFER_MEMORY_MB: positiveInt('LAB_INFER_MEMORY_MB', 1),
   LAB_INFER_IDLE_MS: positiveInt('LAB_INFER_IDLE_MS', 0),
   LAB_INFER_MAX_ACTIVE: positiveInt('LAB_INFER_MAX_ACTIVE', 1),
@@ -145,10 +152,21 @@ export interface LabConfig {
   /** svc-data: largest accepted input, in bytes. */
   dataMaxBytes?: number;
   /**
+   * Gateway: host names it answers besides loopback ones (LAB_ALLOWED_HOSTS, comma-separated; `*` = any),
+   * and the token every request must carry (LAB_TOKEN), required when LAB_HOST is not a loopback address.
+   */
+  gateway: { allowedHosts: string[]; token?: string };
+  /**
    * svc-infer: memory budget for loaded models (MiB), idle time before a model is unloaded (ms, 0 = never),
    * generations run at once, and requests that may wait for one before the service answers "busy".
    */
   infer: { memoryMb?: number; idleMs?: number; maxActive?: number; maxQueue?: number };
+}
+
+/** Whether a bind address or host name stays on this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 /** A configuration problem; `variable` names the environment variable at fault. */
@@ -209,6 +227,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
       ackWaitMs: e.LAB_TRAIN_ACK_WAIT_MS,
     },
     dataMaxBytes: e.LAB_DATA_MAX_BYTES,
+    gateway: {
+      allowedHosts: (e.LAB_ALLOWED_HOSTS ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+      token: e.LAB_TOKEN || undefined,
+    },
     infer: {
       memoryMb: e.LAB_INFER_MEMORY_MB,
       idleMs: e.LAB_INFER_IDLE_MS,

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'DEADLINE_EXCEEDED'
   | 'CANCELLED'
   | 'RESOURCE_EXHAUSTED'
+  | 'PERMISSION_DENIED'
+  | 'UNAUTHENTICATED'
   | 'INTERNAL';
 
 const grpcCodes: Record<ErrorCode, GrpcStatus> = {
@@ -23,6 +25,8 @@ const grpcCodes: Record<ErrorCode, GrpcStatus> = {
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   CANCELLED: GrpcStatus.CANCELLED,
   RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
   INTERNAL: GrpcStatus.INTERNAL,
 };
 
@@ -36,6 +40,8 @@ const httpStatuses: Record<ErrorCode, number> = {
   DEADLINE_EXCEEDED: 504,
   CANCELLED: 499,
   RESOURCE_EXHAUSTED: 413,
+  PERMISSION_DENIED: 403,
+  UNAUTHENTICATED: 401,
   INTERNAL: 500,
 };
 

@@ -3,6 +3,7 @@ import { type EventBus, LAB_VERSION } from '@lab/common';
 import { bodyLimit } from 'hono/body-limit';
 import type { ServiceClients } from './clients.ts';
 import { errorResponse, handleError, validationHook } from './errors.ts';
+import { type GuardOptions, guard } from './guard.ts';
 import { dataRoutes } from './routes/data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -21,11 +22,14 @@ export interface GatewayDeps {
   bus: EventBus;
   /** Built UI to serve; defaults to web/dist. */
   webDist?: string;
+  /** Host names besides loopback ones, and the token (default: loopback only, no token). */
+  guard?: GuardOptions;
 }
 
 /** The gateway: typed JSON routes that validate input, then call services over gRPC; SSE for live data. */
 export function createApp(deps: GatewayDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.use('*', guard(deps.guard));
   app.use('/api/*', tracing);
   app.use('/v1/*', tracing);
   const limit = bodyLimit({

@@ -4,6 +4,7 @@ import {
   createLogger,
   exitWithParent,
   initTelemetry,
+  isLoopbackHost,
   isMain,
   loadConfigOrExit,
 } from '@lab/common';
@@ -13,12 +14,18 @@ import { connectServices } from './clients.ts';
 /** Runs the gateway on LAB_HOST:LAB_PORT until SIGTERM/SIGINT. */
 export async function start(): Promise<void> {
   const config = loadConfigOrExit();
+  if (!isLoopbackHost(config.host) && !config.gateway.token) {
+    process.stderr.write(
+      `error: LAB_HOST=${config.host} makes the lab reachable from other machines; set LAB_TOKEN (16+ characters) so only those who have it can use it\n`,
+    );
+    process.exit(2);
+  }
   exitWithParent();
   const telemetry = await initTelemetry('gateway', config.otlpEndpoint);
   const log = createLogger('gateway', config.logLevel);
   const bus = await createBus(config.natsUrl, 'lab-gateway', log);
   const services = connectServices(config);
-  const app = createApp({ services, bus, webDist: process.env.LAB_WEB_DIST });
+  const app = createApp({ services, bus, webDist: process.env.LAB_WEB_DIST, guard: config.gateway });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.gatewayPort }, (info) => {
     log.info(`listening on http://${config.host}:${info.port}`, { bus: bus.kind });
   });

@@ -1,9 +1,15 @@
-import { loadConfigOrExit } from '@lab/common';
+import { isLoopbackHost, loadConfigOrExit } from '@lab/common';
 import { startStack } from './stack.ts';
 import { ensureUiBuilt } from './ui-build.ts';
 
 // Validate the environment before starting anything, so a bad value names its variable and exits.
 const config = loadConfigOrExit();
+if (!isLoopbackHost(config.host) && !config.gateway.token) {
+  process.stderr.write(
+    `[lab] error: LAB_HOST=${config.host} makes the lab reachable from other machines; set LAB_TOKEN (16+ characters) so only those who have it can use it\n`,
+  );
+  process.exit(2);
+}
 const say = (msg: string) => process.stdout.write(`[lab] ${msg}\n`);
 
 say(`starting LLM Lab (LAB_HOME=${config.home})`);
@@ -20,7 +26,7 @@ const stack = await startStack({ home: config.home, onEvent: say, output: 'inher
 say(
   `all services healthy in ${stack.readySeconds.toFixed(1)} s; bus: ${stack.natsUrl ? `NATS at ${stack.natsUrl}` : 'in-process'}`,
 );
-say(`open ${stack.url}`);
+say(`open ${stack.url}${config.gateway.token ? `/?token=${encodeURIComponent(config.gateway.token)}` : ''}`);
 
 let stopping = false;
 const shutdown = async (signal: string) => {

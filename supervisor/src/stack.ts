@@ -120,7 +120,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await children.get('nats')?.stop(graceMs);
   };
   try {
-    await waitHealthy(url, opts.readyTimeoutMs ?? 60_000);
+    await waitHealthy(url, opts.readyTimeoutMs ?? 60_000, config.gateway.token);
   } catch (err) {
     const logs = [...children].map(([n, c]) => `--- ${n}\n${c.recentOutput}`).join('\n');
     await stop(1000);
@@ -130,12 +130,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 /** Polls GET /api/health until it answers ok. */
-export async function waitHealthy(url: string, timeoutMs: number): Promise<unknown> {
+export async function waitHealthy(url: string, timeoutMs: number, token?: string): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(3000) });
+      const res = await fetch(`${url}/api/health`, {
+        signal: AbortSignal.timeout(3000),
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
       const body = (await res.json()) as { ok?: boolean };
       if (body.ok) return body;
       last = JSON.stringify(body);
