@@ -41,7 +41,8 @@ export function guard(opts: GuardOptions = {}): MiddlewareHandler {
   const allowed = new Set((opts.allowedHosts ?? []).map((h) => h.toLowerCase()));
   const hostOk = (name: string) => isLoopbackHost(name) || allowed.has('*') || allowed.has(name);
   return async (c, next) => {
-    const host = c.req.header('host');
+    // Over HTTP the URL's authority is the Host header; in-process requests (app.request) carry only the URL.
+    const host = c.req.header('host') ?? new URL(c.req.url).host;
     if (!host || !hostOk(hostName(host)))
       return errorResponse(
         c,
