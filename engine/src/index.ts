@@ -16,6 +16,8 @@ export {
   SUPPORTED_ARCHITECTURES,
 } from './checkpoint/hf-config.ts';
 export {
+  addedTokenText,
+  chatTemplateOf,
   inspectModelFolder,
   loadModelFolder,
   type ModelFolder,

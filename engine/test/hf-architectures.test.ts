@@ -13,6 +13,7 @@ import {
   type Dtype,
   gpt2Weights,
   llamaWeights,
+  qwen2Config,
   refGpt2,
   refLlama,
   roundedWeights,
@@ -125,34 +126,6 @@ const mistralConfig = {
   transformers_version: '4.44.0',
   use_cache: true,
   vocab_size: 40,
-};
-
-/** Qwen2-style: biases on q/k/v (not o_proj), the window off via use_sliding_window. */
-const qwen2Config = {
-  architectures: ['Qwen2ForCausalLM'],
-  attention_dropout: 0.0,
-  bos_token_id: 0,
-  eos_token_id: 0,
-  hidden_act: 'silu',
-  hidden_size: 32,
-  initializer_range: 0.02,
-  intermediate_size: 40,
-  max_position_embeddings: 64,
-  max_window_layers: 2,
-  model_type: 'qwen2',
-  num_attention_heads: 4,
-  num_hidden_layers: 2,
-  num_key_value_heads: 2,
-  rms_norm_eps: 1e-6,
-  rope_scaling: null,
-  rope_theta: 1000000.0,
-  sliding_window: 8,
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-  transformers_version: '4.44.0',
-  use_cache: true,
-  use_sliding_window: false,
-  vocab_size: 44,
 };
 
 /** SmolLM2-style Llama: tied embeddings (no lm_head.weight), head_dim stated, 3 query heads on 1 kv head. */

@@ -12,6 +12,22 @@ export interface SseClient {
   close(): void;
 }
 
+/** One SSE block (the lines before a blank line): its event, if it carries data, and its comments. */
+export function parseSseBlock(block: string): { event?: SseEvent; comments: string[] } {
+  const ev: SseEvent = { data: '' };
+  const data: string[] = [];
+  const comments: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) comments.push(line.slice(1).trim());
+    else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+    else if (line.startsWith('id:')) ev.id = line.slice(3).trim();
+    else if (line.startsWith('event:')) ev.event = line.slice(6).trim();
+  }
+  if (!data.length) return { comments };
+  ev.data = data.join('\n');
+  return { event: ev, comments };
+}
+
 export async function openSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
   const controller = new AbortController();
   const res = await fetch(url, {
@@ -32,18 +48,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
         while (idx >= 0) {
           const block = buf.slice(0, idx);
           buf = buf.slice(idx + 2);
-          const ev: SseEvent = { data: '' };
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) comments.push(line.slice(1).trim());
-            else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-            else if (line.startsWith('id:')) ev.id = line.slice(3).trim();
-            else if (line.startsWith('event:')) ev.event = line.slice(6).trim();
-          }
-          if (data.length) {
-            ev.data = data.join('\n');
-            events.push(ev);
-          }
+          const { event, comments: notes } = parseSseBlock(block);
+          comments.push(...notes);
+          if (event) events.push(event);
           for (const l of listeners) l();
           idx = buf.indexOf('\n\n');
         }

@@ -167,8 +167,7 @@ export function createInferImpl(
 
   const impl: ServiceImpl<typeof InferServiceService> = {
     importModel: async (req) => {
-      const { entry } = await catalog.register(req.name, req.path);
-      return describe(entry);
+      return describe(await catalog.register(req.name, req.path));
     },
     listModels: async () => ({ models: (await catalog.list()).map(describe) }),
     getModel: async (req) => describe(await catalog.resolve(req.name, 'name')),

@@ -23,6 +23,7 @@ import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
 import { CharTokenizer, saveTokenizer } from '@lab/tokenizer';
 import { createApp } from '../../gateway/src/app.ts';
 import { connectServices, type ServiceClients } from '../../gateway/src/clients.ts';
+import { parseSseBlock } from '../../supervisor/test/sse.ts';
 import { createInferImpl, type InferImpl, type InferServiceOptions } from '../src/service.ts';
 
 export const SHAKESPEARE = readFileSync(datasetPath('tinyshakespeare', 'input.txt'), 'utf8').slice(0, 50_000);
@@ -146,14 +147,9 @@ export async function postSse(
         const block = buf.slice(0, idx);
         buf = buf.slice(idx + 2);
         idx = buf.indexOf('\n\n');
-        let event = 'message';
-        const data: string[] = [];
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-        }
-        if (!data.length) continue;
-        const msg = { event, data: JSON.parse(data.join('\n')) as unknown };
+        const { event } = parseSseBlock(block);
+        if (!event) continue;
+        const msg = { event: event.event ?? 'message', data: JSON.parse(event.data) as unknown };
         events.push(msg);
         if (onEvent?.(msg, events)) {
           controller.abort();

@@ -5,30 +5,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DoneEvent, ModelInfo, TokenEvent } from '@lab/proto/infer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { llamaWeights, refLlama, roundedWeights, writeHfFolder } from '../../engine/test/hf-fixtures.ts';
+import {
+  llamaWeights,
+  qwen2Config as qwen2,
+  refLlama,
+  roundedWeights,
+  writeHfFolder,
+} from '../../engine/test/hf-fixtures.ts';
 import { type InferFixture, postJson, postSse, startInfer } from './fixture.ts';
-
-const qwen2 = {
-  architectures: ['Qwen2ForCausalLM'],
-  bos_token_id: 0,
-  eos_token_id: 0,
-  hidden_act: 'silu',
-  hidden_size: 32,
-  intermediate_size: 40,
-  max_position_embeddings: 64,
-  model_type: 'qwen2',
-  num_attention_heads: 4,
-  num_hidden_layers: 2,
-  num_key_value_heads: 2,
-  rms_norm_eps: 1e-6,
-  rope_scaling: null,
-  rope_theta: 1000000.0,
-  sliding_window: 8,
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-  use_sliding_window: false,
-  vocab_size: 44,
-};
 
 let fx: InferFixture;
 const weights = llamaWeights(qwen2, 21, true);

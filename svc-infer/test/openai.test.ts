@@ -96,6 +96,29 @@ describe('OpenAI client', () => {
     expect(usage?.completion_tokens).toBe(whole.usage?.completion_tokens);
   });
 
+  it('a streamed completion delivers the same text, finish reason and usage as unstreamed', async () => {
+    const ask = { model: 'bard', prompt: 'KING:', max_tokens: 10, seed: 7, temperature: 1 } as const;
+    const whole = await client.completions.create(ask);
+    const stream = await client.completions.create({
+      ...ask,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      for (const c of chunk.choices) {
+        text += c.text;
+        finish = c.finish_reason ?? finish;
+      }
+    }
+    expect(text).toBe(whole.choices[0]!.text);
+    expect(finish).toBe(whole.choices[0]!.finish_reason);
+    expect(usage).toEqual(whole.usage);
+  });
+
   it('seeded n = 2 gives two different samples, the same two every time', async () => {
     const ask = () =>
       client.completions.create({

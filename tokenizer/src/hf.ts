@@ -259,18 +259,7 @@ export function exportHfCharTokenizer(chars: readonly string[]): HfTokenizerJson
     pre_tokenizer: null,
     post_processor: null,
     decoder: { type: 'Fuse' },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
+    model: bpeModel(vocab, []),
   };
 }
 
@@ -296,6 +285,22 @@ export function hfCharVocabulary(input: unknown): string[] | undefined {
     chars[id] = c;
   }
   return chars;
+}
+
+/** The `model` section of a BPE tokenizer.json, as Hugging Face tokenizers writes it (no unknown token). */
+function bpeModel(vocab: Record<string, number>, merges: HfBpeModel['merges']): HfBpeModel {
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: false,
+    byte_fallback: false,
+    ignore_merges: false,
+    vocab,
+    merges,
+  };
 }
 
 /**
@@ -345,17 +350,6 @@ export function exportHfTokenizer(tok: RankTokenizer): HfTokenizerJson {
     },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges,
-    },
+    model: bpeModel(vocab, merges),
   };
 }

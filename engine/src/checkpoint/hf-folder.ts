@@ -254,7 +254,8 @@ export function readLayoutTensors(
   return missing.length ? undefined : readPlanned(planned, layout.total);
 }
 
-function tokenText(v: unknown): string | undefined {
+/** A special token's text from tokenizer_config.json, where it is a string or an AddedToken object. */
+export function addedTokenText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   // AddedToken objects: {"content": "<s>", "lstrip": false, ...}
   if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string')
@@ -262,7 +263,8 @@ function tokenText(v: unknown): string | undefined {
   return undefined;
 }
 
-function chatTemplateOf(dir: string, tc: Record<string, unknown> | undefined): string | undefined {
+/** The folder's Jinja chat template: tokenizer_config.json's, chat_template.jinja or chat_template.json. */
+export function chatTemplateOf(dir: string, tc: Record<string, unknown> | undefined): string | undefined {
   const t = tc?.chat_template;
   if (typeof t === 'string') return t;
   // Some tokenizers ship several named templates; 'default' is the one apply_chat_template uses.
@@ -344,7 +346,8 @@ function plan(dir: string, opts: ModelFolderOptions): Plan {
   }
   const tokenizerConfig = optionalJson(join(dir, 'tokenizer_config.json'));
   const stMap = optionalJson(join(dir, 'special_tokens_map.json'));
-  const special = (k: string): string | undefined => tokenText(tokenizerConfig?.[k]) ?? tokenText(stMap?.[k]);
+  const special = (k: string): string | undefined =>
+    addedTokenText(tokenizerConfig?.[k]) ?? addedTokenText(stMap?.[k]);
   const specialTokens: SpecialTokens = {};
   for (const k of ['bos', 'eos', 'unk', 'pad'] as const) {
     const t = special(`${k}_token`);

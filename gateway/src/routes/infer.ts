@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { fromServiceError, localCallContext } from '@lab/common';
-import type { GenerateEvent } from '@lab/proto/infer';
+import { type GenerateEvent, SamplingParams as ProtoSamplingParams } from '@lab/proto/infer';
 import type { Context } from 'hono';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
@@ -268,31 +268,8 @@ const routes = {
 type Params = z.infer<typeof SamplingParams>;
 
 /** JSON params → the proto's SamplingParams (unset stays unset: the service applies the defaults). */
-export function toProtoParams(p: Params | undefined) {
-  const logitBias: Record<number, number> = {};
-  for (const [k, v] of Object.entries(p?.logitBias ?? {})) logitBias[Number(k)] = v;
-  return {
-    maxTokens: p?.maxTokens ?? 0,
-    temperature: p?.temperature,
-    topK: p?.topK ?? 0,
-    topP: p?.topP,
-    minP: p?.minP ?? 0,
-    repetitionPenalty: p?.repetitionPenalty,
-    frequencyPenalty: p?.frequencyPenalty ?? 0,
-    presencePenalty: p?.presencePenalty ?? 0,
-    logitBias,
-    stop: p?.stop ?? [],
-    seed: p?.seed,
-    n: p?.n ?? 0,
-    numBeams: p?.numBeams ?? 0,
-    lengthPenalty: p?.lengthPenalty,
-    earlyStopping: p?.earlyStopping ?? '',
-    topLogprobs: p?.topLogprobs ?? 0,
-    echo: p?.echo ?? false,
-    trace: p?.trace ?? false,
-    truncate: p?.truncate ?? false,
-    stopAtEos: p?.stopAtEos,
-  };
+export function toProtoParams(p: Params | undefined): ProtoSamplingParams {
+  return ProtoSamplingParams.fromPartial(p ?? {});
 }
 
 /**

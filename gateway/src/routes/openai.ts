@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
 import { fromServiceError, LabError, localCallContext } from '@lab/common';
-import type { DoneEvent, GenerateEvent, SamplingParams, TokenEvent } from '@lab/proto/infer';
+import { type DoneEvent, type GenerateEvent, SamplingParams, type TokenEvent } from '@lab/proto/infer';
 import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -108,29 +108,20 @@ function params(
   const maxTokens = ('max_completion_tokens' in b ? b.max_completion_tokens : undefined) ?? b.max_tokens;
   const logitBias: Record<number, number> = {};
   for (const [k, v] of Object.entries(b.logit_bias ?? {})) logitBias[Number(k)] = v;
-  return {
+  return SamplingParams.fromPartial({
     // OpenAI's default for completions is 16 tokens; chat takes the service's default (0 = unset).
     maxTokens: maxTokens ?? ('messages' in b ? 0 : 16),
     temperature: b.temperature ?? undefined,
-    topK: 0,
     topP: b.top_p ?? undefined,
-    minP: 0,
-    repetitionPenalty: undefined,
     frequencyPenalty: b.frequency_penalty ?? 0,
     presencePenalty: b.presence_penalty ?? 0,
     logitBias,
     stop: stops(b.stop),
     seed: b.seed ?? undefined,
     n: b.n ?? 1,
-    numBeams: 0,
-    lengthPenalty: undefined,
-    earlyStopping: '',
     topLogprobs,
     echo,
-    trace: false,
-    truncate: false,
-    stopAtEos: undefined,
-  };
+  });
 }
 
 const finish = (d: DoneEvent): 'stop' | 'length' => (d.finishReason === 'length' ? 'length' : 'stop');
@@ -155,14 +146,57 @@ async function collect(events: AsyncIterable<GenerateEvent>) {
       else s.done = ev.value;
     }
   }
+  const sorted = [...samples.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s);
+  const completion = sorted.reduce((a, s) => a + (s.done?.completionTokens ?? 0), 0);
   return {
-    samples: [...samples.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s),
-    promptTokens,
+    samples: sorted,
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completion,
+      total_tokens: promptTokens + completion,
+    },
     preflight,
   };
 }
 
 const isRealToken = (t: TokenEvent) => t.token !== '' || t.top.length > 0;
+
+type SampleEvent = Exclude<NonNullable<GenerateEvent['event']>, { $case: 'preflight' }>;
+interface Opened {
+  events: AsyncIterable<GenerateEvent>;
+  cancel: () => void;
+}
+
+/**
+ * Streams OpenAI chunks: `head` plus one choice each, as `choicesFor` makes them from a token or done event;
+ * then, when asked, a chunk with the usage; then `[DONE]`. A client that goes away cancels the generation.
+ */
+function streamChunks(
+  c: Context,
+  o: Opened,
+  head: Record<string, unknown>,
+  includeUsage: boolean,
+  choicesFor: (ev: SampleEvent) => Record<string, unknown>[],
+) {
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(o.cancel);
+    const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+    for await (const e of o.events) {
+      const ev = e.event;
+      if (!ev) continue;
+      if (ev.$case === 'preflight') {
+        usage.prompt_tokens = ev.value.promptTokens;
+        continue;
+      }
+      if (ev.$case === 'done') usage.completion_tokens += ev.value.completionTokens;
+      for (const choice of choicesFor(ev))
+        await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [choice] }) });
+    }
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    if (includeUsage) await stream.writeSSE({ data: JSON.stringify({ ...head, choices: [], usage }) });
+    await stream.writeSSE({ data: '[DONE]' });
+  });
+}
 
 export function openaiRoutes(app: Hono, services: ServiceClients) {
   const svc = services.infer;
@@ -229,70 +263,27 @@ export function openaiRoutes(app: Hono, services: ServiceClients) {
     if ('error' in o) return o.error;
     const id = `cmpl-${randomUUID()}`;
     const created = now();
+    const head = { id, object: 'text_completion', created, model: b.model };
     if (b.stream) {
-      return streamSSE(c, async (stream) => {
-        stream.onAbort(o.cancel);
-        let usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-        let promptEcho = b.echo ? prompt : '';
-        for await (const e of o.events) {
-          const ev = e.event;
-          if (!ev || ev.$case === 'preflight') {
-            if (ev) usage.prompt_tokens = ev.value.promptTokens;
-            continue;
-          }
-          const chunk = (
-            text: string,
-            index: number,
-            finish_reason: string | null,
-            logprobs: unknown = null,
-          ) => ({
-            id,
-            object: 'text_completion',
-            created,
-            model: b.model,
-            choices: [{ text, index, logprobs, finish_reason }],
-          });
-          if (ev.$case === 'token') {
-            const t = ev.value;
-            const lp =
-              wantLogprobs && isRealToken(t)
-                ? {
-                    tokens: [t.token],
-                    token_logprobs: [t.logprob],
-                    top_logprobs: [topMap(t)],
-                    text_offset: [0],
-                  }
-                : null;
-            await stream.writeSSE({ data: JSON.stringify(chunk(promptEcho + t.text, t.sample, null, lp)) });
-            promptEcho = '';
-          } else {
-            usage.completion_tokens += ev.value.completionTokens;
-            await stream.writeSSE({ data: JSON.stringify(chunk('', ev.value.sample, finish(ev.value))) });
-          }
-        }
-        usage = { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens };
-        if (b.stream_options?.include_usage)
-          await stream.writeSSE({
-            data: JSON.stringify({
-              id,
-              object: 'text_completion',
-              created,
-              model: b.model,
-              choices: [],
-              usage,
-            }),
-          });
-        await stream.writeSSE({ data: '[DONE]' });
+      // The prompt leads the first chunk when echo is asked.
+      let promptEcho = b.echo ? prompt : '';
+      return streamChunks(c, o, head, !!b.stream_options?.include_usage, (ev) => {
+        if (ev.$case === 'done')
+          return [{ text: '', index: ev.value.sample, logprobs: null, finish_reason: finish(ev.value) }];
+        const t = ev.value;
+        const logprobs =
+          wantLogprobs && isRealToken(t)
+            ? { tokens: [t.token], token_logprobs: [t.logprob], top_logprobs: [topMap(t)], text_offset: [0] }
+            : null;
+        const text = promptEcho + t.text;
+        promptEcho = '';
+        return [{ text, index: t.sample, logprobs, finish_reason: null }];
       });
     }
     try {
-      const { samples, promptTokens, preflight } = await collect(o.events);
-      const completion = samples.reduce((a, s) => a + (s.done?.completionTokens ?? 0), 0);
+      const { samples, usage, preflight } = await collect(o.events);
       return c.json({
-        id,
-        object: 'text_completion',
-        created,
-        model: b.model,
+        ...head,
         choices: samples.map((s, index) => {
           const toks = s.tokens.filter(isRealToken);
           let logprobs = null;
@@ -322,11 +313,7 @@ export function openaiRoutes(app: Hono, services: ServiceClients) {
             finish_reason: s.done ? finish(s.done) : 'length',
           };
         }),
-        usage: {
-          prompt_tokens: promptTokens,
-          completion_tokens: completion,
-          total_tokens: promptTokens + completion,
-        },
+        usage,
       });
     } catch (err) {
       return fromLab(c, err);
@@ -357,65 +344,34 @@ export function openaiRoutes(app: Hono, services: ServiceClients) {
       top_logprobs: t.top.map((x) => ({ token: x.text, logprob: x.logprob, bytes: bytesOf(x.text) })),
     });
     if (b.stream) {
-      return streamSSE(c, async (stream) => {
-        stream.onAbort(o.cancel);
-        const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-        const begun = new Set<number>();
-        const chunk = (
-          index: number,
-          delta: Record<string, string>,
-          finish_reason: string | null,
-          logprobs: unknown = null,
-        ) => ({
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model: b.model,
-          system_fingerprint: null,
-          choices: [{ index, delta, logprobs, finish_reason }],
-        });
-        for await (const e of o.events) {
-          const ev = e.event;
-          if (!ev) continue;
-          if (ev.$case === 'preflight') {
-            usage.prompt_tokens = ev.value.promptTokens;
-            continue;
-          }
-          const index = ev.value.sample;
-          if (!begun.has(index)) {
-            begun.add(index);
-            await stream.writeSSE({
-              data: JSON.stringify(chunk(index, { role: 'assistant', content: '' }, null)),
-            });
-          }
-          if (ev.$case === 'token') {
-            const t = ev.value;
-            const lp = b.logprobs && isRealToken(t) ? { content: [lpEntry(t)] } : null;
-            if (t.text || lp)
-              await stream.writeSSE({ data: JSON.stringify(chunk(index, { content: t.text }, null, lp)) });
-          } else {
-            usage.completion_tokens += ev.value.completionTokens;
-            await stream.writeSSE({ data: JSON.stringify(chunk(index, {}, finish(ev.value))) });
-          }
-        }
-        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-        if (b.stream_options?.include_usage)
-          await stream.writeSSE({
-            data: JSON.stringify({
-              id,
-              object: 'chat.completion.chunk',
-              created,
-              model: b.model,
-              choices: [],
-              usage,
-            }),
+      const head = { id, object: 'chat.completion.chunk', created, model: b.model, system_fingerprint: null };
+      const begun = new Set<number>();
+      return streamChunks(c, o, head, !!b.stream_options?.include_usage, (ev) => {
+        const index = ev.value.sample;
+        const choices: Record<string, unknown>[] = [];
+        // Each choice opens with the assistant's role, as OpenAI streams it.
+        if (!begun.has(index)) {
+          begun.add(index);
+          choices.push({
+            index,
+            delta: { role: 'assistant', content: '' },
+            logprobs: null,
+            finish_reason: null,
           });
-        await stream.writeSSE({ data: '[DONE]' });
+        }
+        if (ev.$case === 'done')
+          choices.push({ index, delta: {}, logprobs: null, finish_reason: finish(ev.value) });
+        else {
+          const t = ev.value;
+          const logprobs = b.logprobs && isRealToken(t) ? { content: [lpEntry(t)] } : null;
+          if (t.text || logprobs)
+            choices.push({ index, delta: { content: t.text }, logprobs, finish_reason: null });
+        }
+        return choices;
       });
     }
     try {
-      const { samples, promptTokens } = await collect(o.events);
-      const completion = samples.reduce((a, s) => a + (s.done?.completionTokens ?? 0), 0);
+      const { samples, usage } = await collect(o.events);
       return c.json({
         id,
         object: 'chat.completion',
@@ -428,11 +384,7 @@ export function openaiRoutes(app: Hono, services: ServiceClients) {
           logprobs: b.logprobs ? { content: s.tokens.filter(isRealToken).map(lpEntry) } : null,
           finish_reason: s.done ? finish(s.done) : 'length',
         })),
-        usage: {
-          prompt_tokens: promptTokens,
-          completion_tokens: completion,
-          total_tokens: promptTokens + completion,
-        },
+        usage,
       });
     } catch (err) {
       return fromLab(c, err);

@@ -1,21 +1,12 @@
 // Beam search on a loaded model: each hypothesis keeps its own KV-cache snapshot, children branch from
 // their parent's, and the search itself (scoring, stopping, the tree) is sampling/beam.ts.
+
+import type { KvCache, RunResult } from '@lab/engine';
 import type { BeamNode, BeamResult, SamplingParams } from '@lab/proto/infer';
-import type { KvCache, RunResult } from '../models/lm.ts';
 import type { LoadedModel } from '../models/pool.ts';
 import { beamSearch, type EarlyStopping } from '../sampling/beam.ts';
+import { logSoftmax } from './logprobs.ts';
 import { tokenBytes, tokenText } from './prepare.ts';
-
-function logSoftmax(row: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  const lse = max + Math.log(sum);
-  const out = new Float32Array(row.length);
-  for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
-  return out;
-}
 
 const early = (s: string): EarlyStopping => (s === 'true' ? true : s === 'never' ? 'never' : false);
 

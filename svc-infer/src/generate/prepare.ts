@@ -59,12 +59,8 @@ export function prepare(
   const chat = !!req.messages?.length;
   let rendered: string;
   let ids: number[];
+  // The request's stop strings were checked with the other settings (validateParams).
   const stops = [...(params?.stop ?? [])];
-  stops.forEach((s, i) => {
-    if (!s) throw new LabError('INVALID_ARGUMENT', `params.stop.${i}: must not be empty`, `params.stop.${i}`);
-  });
-  if (stops.length > 16)
-    throw new LabError('INVALID_ARGUMENT', 'params.stop: at most 16 stop strings', 'params.stop');
   if (chat) {
     validateMessages(req.messages!);
     rendered = renderChat(req.messages!, model.info.chatTemplate, {

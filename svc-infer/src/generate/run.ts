@@ -3,47 +3,17 @@
 // end-of-sequence, a stop string, max tokens, the context, or the caller going away.
 import type { BeamNode, BeamResult, GenerateEvent, SamplingParams, TokenEvent } from '@lab/proto/infer';
 import { StreamingDecoder } from '@lab/tokenizer';
-import type { KvCache } from '../models/lm.ts';
 import type { LoadedModel } from '../models/pool.ts';
 import { StopMatcher } from '../sampling/stop.ts';
 import { runBeamSearch } from './beams.ts';
 import { drawSeed, samplerFor } from './choose.ts';
+import { logSumExp } from './logprobs.ts';
 import { type Prepared, tokenBytes, tokenText } from './prepare.ts';
 
 export interface RunOptions {
   signal: AbortSignal;
   /** Called once per finished sample (metrics, conversation storage). */
   onDone?: (e: { sample: number; finishReason: string; text: string; completionTokens: number }) => void;
-}
-
-/** log-softmax of one row at `id`, computed stably. */
-export function logSoftmaxAt(row: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  return row[id]! - max - Math.log(sum);
-}
-
-/** Log-probabilities of every prompt token given those before it, computed in chunks of bounded memory. */
-async function promptLogprobs(
-  model: LoadedModel,
-  ids: readonly number[],
-  signal: AbortSignal,
-): Promise<number[]> {
-  const V = model.info.cfg.vocabSize;
-  const chunk = Math.max(1, Math.floor((32 * 1024 * 1024) / (4 * V)));
-  const out = [0];
-  let cache: KvCache | undefined;
-  for (let start = 0; start < ids.length - 1; start += chunk) {
-    if (signal.aborted) break;
-    const part = ids.slice(start, Math.min(ids.length - 1, start + chunk));
-    const r = await model.lm.run(part, cache, true);
-    cache = r.cache;
-    for (let i = 0; i < part.length; i++)
-      out.push(logSoftmaxAt(r.logits.subarray(i * V, (i + 1) * V), ids[start + i + 1]!));
-  }
-  return out;
 }
 
 export async function* runGeneration(
@@ -55,13 +25,26 @@ export async function* runGeneration(
   const t0 = performance.now();
   const { signal } = opts;
   const preflight = { ...prep.preflight, tokens: prep.preflight.tokens.map((t) => ({ ...t })) };
-  if (params?.echo) {
-    const lp = await promptLogprobs(model, prep.ids, signal);
-    lp.forEach((v, i) => {
-      preflight.tokens[i]!.logprob = v;
-    });
-  }
-  yield { event: { $case: 'preflight', value: preflight } };
+  if (!params?.echo) yield { event: { $case: 'preflight', value: preflight } };
+  // Prefill once: every sample (and beam) continues from this snapshot. With echo, the same pass gives
+  // each prompt token's log-probability given those before it, chunk by chunk (bounded memory).
+  const V = model.info.cfg.vocabSize;
+  const prefill = await model.lm.run(
+    prep.ids,
+    undefined,
+    params?.echo
+      ? {
+          onLogits: (rows, first) => {
+            for (let r = 0; first + r + 1 < prep.ids.length && (r + 1) * V <= rows.length; r++) {
+              const row = rows.subarray(r * V, (r + 1) * V);
+              preflight.tokens[first + r + 1]!.logprob = row[prep.ids[first + r + 1]!]! - logSumExp(row);
+            }
+          },
+        }
+      : {},
+  );
+  if (params?.echo) yield { event: { $case: 'preflight', value: preflight } };
+  if (signal.aborted) return;
 
   const ctx = model.info.cfg.blockSize;
   // Beam search stays inside the context; sampling slides past it (below).
@@ -74,10 +57,6 @@ export async function* runGeneration(
     tree: [] as BeamNode[],
     conversationId: '',
   };
-
-  // Prefill once: every sample (and beam) continues from this snapshot.
-  const prefill = await model.lm.run(prep.ids);
-  if (signal.aborted) return;
 
   if ((params?.numBeams ?? 0) > 1) {
     const r = await runBeamSearch(model, params!, prefill, beamMax, stopAtEos, signal);
@@ -112,7 +91,6 @@ export async function* runGeneration(
 
   const n = Math.max(1, params?.n ?? 1);
   const seed = params?.seed ?? drawSeed();
-  const V = model.info.cfg.vocabSize;
   for (let sample = 0; sample < n; sample++) {
     const sampler = samplerFor(params, seed, V, sample);
     const decoder = new StreamingDecoder(model.tokenizer);

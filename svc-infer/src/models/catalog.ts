@@ -5,7 +5,6 @@ import { resolve } from 'node:path';
 import { LabError, type Store } from '@lab/common';
 import { inspectModelFolder } from '@lab/engine';
 import type { Job } from '@lab/proto/train';
-import { describeFolder, type FolderInfo } from './folder.ts';
 
 export interface ModelRecord {
   name: string;
@@ -100,8 +99,8 @@ export class ModelCatalog {
     );
   }
 
-  /** Registers a directory after checking that its configuration and tokenizer can be read. */
-  async register(name: string, path: string): Promise<{ entry: ModelEntry; info: FolderInfo }> {
+  /** Registers a directory after checking its configuration, tensors and tokenizer files from their headers. */
+  async register(name: string, path: string): Promise<ModelEntry> {
     if (!NAME_RE.test(name ?? ''))
       throw new LabError(
         'INVALID_ARGUMENT',
@@ -114,7 +113,6 @@ export class ModelCatalog {
     if (!existsSync(abs)) throw new LabError('INVALID_ARGUMENT', `path: ${abs} does not exist`, 'path');
     if (this.store.get(key(name)))
       throw new LabError('ALREADY_EXISTS', `name: a model named "${name}" is already registered`, 'name');
-    const info = describeFolder(abs);
     try {
       // Headers only: the architecture, every tensor's name, dtype and shape, the tokenizer files.
       inspectModelFolder(abs, { maxBytes: Number.POSITIVE_INFINITY, requireTokenizer: false });
@@ -123,7 +121,7 @@ export class ModelCatalog {
     }
     const rec: ModelRecord = { name, path: abs, createdAt: new Date().toISOString() };
     await this.store.put(key(name), rec);
-    return { entry: { ...rec, source: 'registered' }, info };
+    return { ...rec, source: 'registered' };
   }
 
   async remove(name: string): Promise<ModelEntry> {

@@ -3,18 +3,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LabError } from '@lab/common';
-import { configFromHf, type ModelConfig, paramLayout } from '@lab/engine';
+import { chatTemplateOf, type ModelConfig, modelConfigFromHf, paramLayout } from '@lab/engine';
 import { getTokenizer, isBuiltinName, parseTokenizerJson, type Tokenizer } from '@lab/tokenizer';
 
-/** tokenizer_config.json fields the service uses. */
+/** tokenizer_config.json fields the service uses (the chat template is read by the engine's chatTemplateOf). */
 export interface TokenizerConfig {
-  chat_template?: string | { name: string; template: string }[];
-  bos_token?: string | { content: string } | null;
-  eos_token?: string | { content: string } | null;
-  pad_token?: string | { content: string } | null;
-  unk_token?: string | { content: string } | null;
+  bos_token?: unknown;
+  eos_token?: unknown;
   add_bos_token?: boolean;
-  model_max_length?: number;
 }
 
 /** generation_config.json fields the service uses. */
@@ -51,17 +47,10 @@ function readJson<T>(path: string, field: string): T | undefined {
   }
 }
 
-/** The chat template of tokenizer_config.json: a string, or the "default" of a list of named templates. */
-function chatTemplateOf(tc: TokenizerConfig | undefined, dir: string): string | undefined {
-  const t = tc?.chat_template;
-  if (typeof t === 'string') return t;
-  if (Array.isArray(t)) return (t.find((x) => x.name === 'default') ?? t[0])?.template;
-  // Newer Hugging Face folders keep the template in its own file.
-  const jinja = join(dir, 'chat_template.jinja');
-  return existsSync(jinja) ? readFileSync(jinja, 'utf8') : undefined;
-}
-
-/** Reads a model directory's configuration; errors name the file and what is wrong. */
+/**
+ * Reads a model directory's JSON files, not its weights (cheap enough for every listing); errors name the
+ * file and what is wrong. inspectModelFolder checks the weights' headers too, at import and load.
+ */
 export function describeFolder(dir: string, field = 'path'): FolderInfo {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new LabError('INVALID_ARGUMENT', `${field}: ${dir} is not a directory`, field);
@@ -74,21 +63,15 @@ export function describeFolder(dir: string, field = 'path'): FolderInfo {
       `${field}: ${dir} has neither model.safetensors nor model.safetensors.index.json`,
       field,
     );
-  let cfg: ModelConfig;
+  let mapped: ReturnType<typeof modelConfigFromHf>;
   try {
-    cfg = configFromHf(hf);
+    mapped = modelConfigFromHf(hf, { source: configPath });
   } catch (err) {
-    throw new LabError('INVALID_ARGUMENT', `${field}: ${configPath}: ${(err as Error).message}`, field);
+    throw new LabError('INVALID_ARGUMENT', `${field}: ${(err as Error).message}`, field);
   }
+  const { cfg, architecture } = mapped;
   const parameters = paramLayout(cfg).total;
-  const archs = hf.architectures;
-  const architecture =
-    Array.isArray(archs) && typeof archs[0] === 'string'
-      ? archs[0]
-      : cfg.family === 'gpt2'
-        ? 'GPT2LMHeadModel'
-        : 'LlamaForCausalLM';
-  const tokenizerConfig = readJson<TokenizerConfig>(join(dir, 'tokenizer_config.json'), field);
+  const tokenizerConfig = readJson<Record<string, unknown>>(join(dir, 'tokenizer_config.json'), field);
   const generationConfig = readJson<GenerationConfig>(join(dir, 'generation_config.json'), field);
   const dtypeRaw = String(hf.torch_dtype ?? hf.dtype ?? 'float32');
   return {
@@ -99,9 +82,9 @@ export function describeFolder(dir: string, field = 'path'): FolderInfo {
     weightBytes: parameters * 4,
     dtype: dtypeRaw === 'bfloat16' || dtypeRaw === 'float16' ? dtypeRaw : 'float32',
     hfConfig: hf,
-    tokenizerConfig,
+    tokenizerConfig: tokenizerConfig as TokenizerConfig | undefined,
     generationConfig,
-    chatTemplate: chatTemplateOf(tokenizerConfig, dir),
+    chatTemplate: chatTemplateOf(dir, tokenizerConfig),
   };
 }
 
@@ -124,10 +107,4 @@ export function loadFolderTokenizer(dir: string, builtin?: string): Tokenizer {
     `tokenizer: ${dir} has no tokenizer.json (a model folder needs one to turn text into tokens)`,
     'tokenizer',
   );
-}
-
-/** A special token's text from tokenizer_config.json's string-or-object form. */
-export function tokenText(t: string | { content: string } | null | undefined): string | undefined {
-  if (t == null) return undefined;
-  return typeof t === 'string' ? t : t.content;
 }

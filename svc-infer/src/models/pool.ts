@@ -2,15 +2,16 @@
 // stays while used, is unloaded after an idle time or on demand, and all of them fit a memory budget.
 import { totalmem } from 'node:os';
 import { LabError, type Logger } from '@lab/common';
+import { addedTokenText, type InferenceModel, loadInferenceModel } from '@lab/engine';
 import type { Tokenizer } from '@lab/tokenizer';
 import type { ModelEntry } from './catalog.ts';
-import { describeFolder, type FolderInfo, loadFolderTokenizer, tokenText } from './folder.ts';
-import { type LanguageModel, loadLanguageModel } from './lm.ts';
+import { describeFolder, type FolderInfo, loadFolderTokenizer } from './folder.ts';
 
 export interface LoadedModel {
   entry: ModelEntry;
   info: FolderInfo;
-  lm: LanguageModel;
+  /** Shared by every request; each keeps its own KV-cache snapshots. */
+  lm: InferenceModel;
   tokenizer: Tokenizer;
   /** Ids that end a generation. */
   eosIds: ReadonlySet<number>;
@@ -151,9 +152,9 @@ export class ModelPool {
         `model: the tokenizer of ${entry.name} has ${tokenizer.vocabSize} ids but the model only ${info.cfg.vocabSize}`,
         'model',
       );
-    let lm: LanguageModel;
+    let lm: InferenceModel;
     try {
-      lm = await loadLanguageModel(entry.path);
+      lm = await loadInferenceModel(entry.path);
     } catch (err) {
       throw new LabError(
         'FAILED_PRECONDITION',
@@ -162,10 +163,10 @@ export class ModelPool {
       );
     }
     // The budget holds what the model really took once loaded.
-    slot.bytes = Math.max(lm.bytes, info.weightBytes);
+    slot.bytes = Math.max(lm.memory.total, info.weightBytes);
     const tc = info.tokenizerConfig;
-    const bosToken = tokenText(tc?.bos_token);
-    const eosToken = tokenText(tc?.eos_token);
+    const bosToken = addedTokenText(tc?.bos_token);
+    const eosToken = addedTokenText(tc?.eos_token);
     const bosId =
       tc?.add_bos_token && bosToken !== undefined ? tokenizer.specialTokens.get(bosToken) : undefined;
     const model: LoadedModel = {
