@@ -213,6 +213,15 @@ describe('Playground on the real stack', () => {
     await settings.locator('input[name="topK"]').fill('3');
     await settings.locator('input[name="topK"]').press('Tab');
     await page.getByTestId('complete-prompt').fill('ROMEO:\n');
+    // A tiny model writes its whole answer in a blink on a fast machine; a slow link (as over a remote lab)
+    // keeps the stream open long enough for a person's click to land in the middle of it.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: 4096,
+      uploadThroughput: -1,
+    });
     await page.getByTestId('complete-run').click();
     const view = page.getByTestId('token-view');
     await expect
@@ -220,6 +229,12 @@ describe('Playground on the real stack', () => {
       .toBeGreaterThan(3);
     await page.getByTestId('complete-stop').click();
     await page.getByTestId('complete-run').waitFor();
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
     const stoppedAt = Number(await view.getAttribute('data-count'));
     expect(await page.getByTestId('gen-stats').textContent()).toContain('stopped');
     await page.waitForTimeout(1000);
