@@ -5,6 +5,7 @@ import type { ServiceClients } from './clients.ts';
 import { errorResponse, handleError, validationHook } from './errors.ts';
 import { type GuardOptions, guard } from './guard.ts';
 import { dataRoutes } from './routes/data.ts';
+import { evalRoutes } from './routes/eval.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inferRoutes } from './routes/infer.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   dataRoutes(app, deps.services);
   trainRoutes(app, deps.services);
   inferRoutes(app, deps.services);
+  evalRoutes(app, deps.services);
   openaiRoutes(app, deps.services);
 
   app.doc31('/api/openapi.json', {

@@ -1,1 +1,1 @@
-export { buildEvalService } from './service.ts';
+export { buildEvalService, createEvalImpl } from './service.ts';

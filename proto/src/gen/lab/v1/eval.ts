@@ -20,66 +20,754 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { GetInfoRequest, Progress, ServiceInfo } from "./common.js";
+import { GetInfoRequest, PageRequest, Progress, ServiceInfo } from "./common.js";
 
 export const protobufPackage = "lab.v1";
 
 export const protobufFileName = "lab/v1/eval.proto";
 
-/** Candidates and references, aligned by index. */
-export interface ScoreTextsRequest {
-  /** Metric: "bleu", "rouge-l" or "meteor". */
-  metric: string;
-  /** Candidate texts. */
-  candidates: string[];
-  /** Reference texts, one per candidate. */
-  references: string[];
+export interface VarianceRequest {
+  /** The run every variant starts from (model, task, limit, ...). */
+  base: SubmitRunRequest | undefined;
+  seeds: number[];
+  fewshots: number[];
+  /** Chat template settings to try: [false], [true] or [false, true]. */
+  chatTemplates: boolean[];
 }
 
-/** Scores. */
-export interface ScoreTextsResponse {
-  /** Corpus-level score. */
-  score: number;
-  /** Per-candidate scores. */
-  perItem: number[];
+export interface VarianceRef {
+  id: string;
 }
 
-/** A benchmark run. */
-export interface RunBenchmarkRequest {
-  /** Serving name of a model in svc-infer. */
+export interface VarianceReport {
+  id: string;
   model: string;
-  /** Benchmark: "perplexity", "hellaswag", "mmlu", "arc", "truthfulqa", "humaneval". */
-  benchmark: string;
-  /** Maximum number of items; 0 means all. */
-  limit: number;
+  task: string;
+  /** The task's first metric, summarised over the completed runs. */
+  metric: string;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  completed: number;
+  runs: EvalRun[];
 }
 
-/** Progress and result of a benchmark run. */
-export interface BenchmarkEvent {
-  /** Items done. */
-  progress:
-    | Progress
-    | undefined;
-  /** Set on the last event: the benchmark's score (accuracy, perplexity, pass@1). */
-  score: number;
-  /** True on the last event. */
-  done: boolean;
+/** Hypotheses and reference sets, aligned by index (references[r].texts[i] is reference r of segment i). */
+export interface ScoreTextsRequest {
+  hypotheses: string[];
+  references: ReferenceSet[];
 }
+
+/** One reference per hypothesis. */
+export interface ReferenceSet {
+  texts: string[];
+}
+
+/** Corpus-level scores, each on its reference implementation's scale. */
+export interface ScoreTextsResponse {
+  /** sacrebleu BLEU, 0–100. */
+  bleu: number;
+  /** sacrebleu chrF, 0–100. */
+  chrf: number;
+  /** sacrebleu TER, 0–100 (lower is better). */
+  ter: number;
+  /** rouge-score F-measures with the Porter stemmer, 0–1. */
+  rouge1: number;
+  rouge2: number;
+  rougeL: number;
+  rougeLsum: number;
+  /** nltk METEOR, 0–1. */
+  meteor: number;
+  /** SQuAD exact match and token F1, 0–100. */
+  exactMatch: number;
+  f1: number;
+  /** The METEOR matching stages that ran: "exact", "stem", "wordnet". */
+  meteorStages: string[];
+  segments: number;
+  referenceSets: number;
+}
+
+export interface ListTasksRequest {
+}
+
+/** A task a run can name. */
+export interface TaskInfo {
+  /** e.g. "hellaswag", "mmlu", "mmlu_anatomy", "perplexity", "humaneval", "judge". */
+  name: string;
+  /** "perplexity", "multiple_choice", "humaneval" or "judge". */
+  kind: string;
+  description: string;
+  /** Metrics reported, the first being the leaderboard's. */
+  metrics: string[];
+  defaultFewshot: number;
+  maxFewshot: number;
+  /** Whether a higher value of the first metric is better. */
+  higherIsBetter: boolean;
+}
+
+export interface ListTasksResponse {
+  tasks: TaskInfo[];
+}
+
+/** A run's settings. Fields that do not apply to the task are refused when set. */
+export interface SubmitRunRequest {
+  /** Serving name of a model in svc-infer (a registered model or `<job>@<step>`). */
+  model: string;
+  /** Task name (ListTasks). */
+  task: string;
+  /** Items to score (the first `limit`, as lm-evaluation-harness does); 0 = all. */
+  limit: number;
+  /** Few-shot examples; unset = the task's default. */
+  fewshot?:
+    | number
+    | undefined;
+  /** Seed for few-shot sampling and generation. */
+  seed: number;
+  /** Render prompts with the model's chat template (instruct models). */
+  chatTemplate: boolean;
+  /** Perplexity: a UTF-8 text file on the machine running svc-eval. */
+  textPath: string;
+  /** Perplexity: the text itself. */
+  text: string;
+  /** Perplexity: a svc-data dataset version and split ("train", "val" or "" for all). */
+  datasetId: string;
+  datasetVersion: number;
+  split: string;
+  /** Perplexity: window length in tokens (default: the model's context) and stride (default: the window). */
+  context: number;
+  stride: number;
+  /** HumanEval: samples per problem, temperature, the k of pass@k reported, tokens per completion. */
+  samples: number;
+  temperature?: number | undefined;
+  k: number[];
+  maxTokens: number;
+  /**
+   * Judge: the judged model answers `questions`; "single" grades each answer on the rubric, "pairwise"
+   * compares it with `baseline`'s answer in both orders.
+   */
+  judgeMode: string;
+  questions: string[];
+  baseline: string;
+  /** Judge endpoint (OpenAI-compatible; default the lab's own /v1), its key and model. */
+  judgeUrl: string;
+  judgeKey: string;
+  judgeModel: string;
+  /** Judge prompt templates (default: the lab's, shown by ListTasks' description). */
+  judgePrompt: string;
+  /** Label shown on the leaderboard (default: the model's name). */
+  label: string;
+  /** The variance report this run belongs to (set by SubmitVariance). */
+  varianceId: string;
+}
+
+export interface RunRef {
+  id: string;
+}
+
+export interface ListRunsRequest {
+  /** Only runs of this model / task / state ("" = all). */
+  model: string;
+  task: string;
+  state: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListRunsResponse {
+  runs: EvalRun[];
+  total: number;
+}
+
+/** One value of a metric. */
+export interface MetricValue {
+  name: string;
+  value: number;
+  /** Standard error of the mean where the metric has one (0 where not). */
+  stderr: number;
+  /** A 95% confidence interval where the metric has one (equal to value where not). */
+  ciLow: number;
+  ciHigh: number;
+  /** Items it is computed over. */
+  n: number;
+  /** A group within the task (an MMLU subject), "" for the whole task. */
+  group: string;
+}
+
+/** How the prompts were made: what a reader needs to reproduce the number. */
+export interface PromptFormat {
+  fewshot: number;
+  /** How the few-shot examples were chosen and ordered, e.g. "first 5 dev rows". */
+  fewshotOrder: string;
+  chatTemplate: boolean;
+  /** The first item as the model saw it: context, then each choice after "→". */
+  firstItem: string;
+  description: string;
+}
+
+export interface EvalRun {
+  id: string;
+  model: string;
+  task: string;
+  /** "queued", "running", "completed", "failed" or "cancelled". */
+  state: string;
+  /** The submitted request with defaults filled in, as JSON. */
+  requestJson: string;
+  progress: Progress | undefined;
+  metrics: MetricValue[];
+  prompt: PromptFormat | undefined;
+  error: string;
+  createdAt: string;
+  startedAt: string;
+  finishedAt: string;
+  /** The model's origin: a training job and step for checkpoints. */
+  jobId: string;
+  step: number;
+  items: number;
+  /** Wall time and tokens scored (for throughput). */
+  seconds: number;
+  tokens: number;
+  label: string;
+  /** Extra figures of the task as JSON (perplexity: token and byte counts; humaneval: samples). */
+  detailsJson: string;
+  /** The variance report this run belongs to, if any. */
+  varianceId: string;
+}
+
+export interface ListRunItemsRequest {
+  id: string;
+  /** Only the items scored wrong. */
+  wrongOnly: boolean;
+  /** Only items of this group (an MMLU subject). */
+  group: string;
+  page: PageRequest | undefined;
+}
+
+/** One choice of a multiple-choice item. */
+export interface ItemChoice {
+  /** The continuation scored, exactly as appended to the context. */
+  text: string;
+  /** Sum of the log-probabilities of its tokens. */
+  loglik: number;
+  /** loglik divided by the choice's length in characters (acc_norm's measure). */
+  loglikNorm: number;
+  tokens: number;
+  /** Whether every token was the model's most likely one. */
+  greedy: boolean;
+  gold: boolean;
+}
+
+/** A scored item, as lm-evaluation-harness writes with --log_samples. */
+export interface EvalItem {
+  index: number;
+  id: string;
+  group: string;
+  prompt: string;
+  choices: ItemChoice[];
+  references: string[];
+  /** Generated text (HumanEval completions, judged answers). */
+  outputs: string[];
+  correct: boolean;
+  /** The item's own value (acc_norm hit, passes/samples, judge score). */
+  score: number;
+  /** Per-item figures as JSON (sandbox results, judge reasoning, the metrics each choice won). */
+  detailsJson: string;
+}
+
+export interface ListRunItemsResponse {
+  items: EvalItem[];
+  total: number;
+}
+
+/** A run's change: its state now, with the progress and (when it ends) the scores. */
+export interface EvalRunEvent {
+  seq: number;
+  /** "state", "progress" or "done". */
+  kind: string;
+  run: EvalRun | undefined;
+}
+
+export interface LeaderboardRequest {
+  /** Only these tasks ("" = all). */
+  tasks: string[];
+}
+
+/** A model's latest score on a task. */
+export interface LeaderboardScore {
+  task: string;
+  metric: MetricValue | undefined;
+  runId: string;
+  finishedAt: string;
+}
+
+export interface LeaderboardRow {
+  model: string;
+  label: string;
+  jobId: string;
+  step: number;
+  scores: LeaderboardScore[];
+}
+
+export interface LeaderboardResponse {
+  rows: LeaderboardRow[];
+  tasks: TaskInfo[];
+}
+
+function createBaseVarianceRequest(): VarianceRequest {
+  return { base: undefined, seeds: [], fewshots: [], chatTemplates: [] };
+}
+
+export const VarianceRequest: MessageFns<VarianceRequest> = {
+  encode(message: VarianceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.base !== undefined) {
+      SubmitRunRequest.encode(message.base, writer.uint32(10).fork()).join();
+    }
+    if (message.seeds.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.seeds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.fewshots.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.fewshots) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.chatTemplates.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.chatTemplates) {
+        writer.bool(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VarianceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVarianceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.base = SubmitRunRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.seeds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.seeds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.fewshots.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fewshots.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.chatTemplates.push(reader.bool());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.chatTemplates.push(reader.bool());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VarianceRequest {
+    return {
+      base: isSet(object.base) ? SubmitRunRequest.fromJSON(object.base) : undefined,
+      seeds: globalThis.Array.isArray(object?.seeds) ? object.seeds.map((e: any) => globalThis.Number(e)) : [],
+      fewshots: globalThis.Array.isArray(object?.fewshots) ? object.fewshots.map((e: any) => globalThis.Number(e)) : [],
+      chatTemplates: globalThis.Array.isArray(object?.chatTemplates)
+        ? object.chatTemplates.map((e: any) => globalThis.Boolean(e))
+        : globalThis.Array.isArray(object?.chat_templates)
+        ? object.chat_templates.map((e: any) => globalThis.Boolean(e))
+        : [],
+    };
+  },
+
+  toJSON(message: VarianceRequest): unknown {
+    const obj: any = {};
+    if (message.base !== undefined) {
+      obj.base = SubmitRunRequest.toJSON(message.base);
+    }
+    if (message.seeds?.length) {
+      obj.seeds = message.seeds.map((e) => Math.round(e));
+    }
+    if (message.fewshots?.length) {
+      obj.fewshots = message.fewshots.map((e) => Math.round(e));
+    }
+    if (message.chatTemplates?.length) {
+      obj.chatTemplates = message.chatTemplates;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VarianceRequest>, I>>(base?: I): VarianceRequest {
+    return VarianceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VarianceRequest>, I>>(object: I): VarianceRequest {
+    const message = createBaseVarianceRequest();
+    message.base = (object.base !== undefined && object.base !== null)
+      ? SubmitRunRequest.fromPartial(object.base)
+      : undefined;
+    message.seeds = object.seeds?.map((e) => e) || [];
+    message.fewshots = object.fewshots?.map((e) => e) || [];
+    message.chatTemplates = object.chatTemplates?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseVarianceRef(): VarianceRef {
+  return { id: "" };
+}
+
+export const VarianceRef: MessageFns<VarianceRef> = {
+  encode(message: VarianceRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VarianceRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVarianceRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VarianceRef {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: VarianceRef): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VarianceRef>, I>>(base?: I): VarianceRef {
+    return VarianceRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VarianceRef>, I>>(object: I): VarianceRef {
+    const message = createBaseVarianceRef();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseVarianceReport(): VarianceReport {
+  return { id: "", model: "", task: "", metric: "", mean: 0, std: 0, min: 0, max: 0, completed: 0, runs: [] };
+}
+
+export const VarianceReport: MessageFns<VarianceReport> = {
+  encode(message: VarianceReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.task !== "") {
+      writer.uint32(26).string(message.task);
+    }
+    if (message.metric !== "") {
+      writer.uint32(34).string(message.metric);
+    }
+    if (message.mean !== 0) {
+      writer.uint32(41).double(message.mean);
+    }
+    if (message.std !== 0) {
+      writer.uint32(49).double(message.std);
+    }
+    if (message.min !== 0) {
+      writer.uint32(57).double(message.min);
+    }
+    if (message.max !== 0) {
+      writer.uint32(65).double(message.max);
+    }
+    if (message.completed !== 0) {
+      writer.uint32(72).uint32(message.completed);
+    }
+    for (const v of message.runs) {
+      EvalRun.encode(v!, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VarianceReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVarianceReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.task = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.mean = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.std = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.min = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.max = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.completed = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.runs.push(EvalRun.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VarianceReport {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      mean: isSet(object.mean) ? globalThis.Number(object.mean) : 0,
+      std: isSet(object.std) ? globalThis.Number(object.std) : 0,
+      min: isSet(object.min) ? globalThis.Number(object.min) : 0,
+      max: isSet(object.max) ? globalThis.Number(object.max) : 0,
+      completed: isSet(object.completed) ? globalThis.Number(object.completed) : 0,
+      runs: globalThis.Array.isArray(object?.runs) ? object.runs.map((e: any) => EvalRun.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: VarianceReport): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.task !== "") {
+      obj.task = message.task;
+    }
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.mean !== 0) {
+      obj.mean = floatToJson(message.mean);
+    }
+    if (message.std !== 0) {
+      obj.std = floatToJson(message.std);
+    }
+    if (message.min !== 0) {
+      obj.min = floatToJson(message.min);
+    }
+    if (message.max !== 0) {
+      obj.max = floatToJson(message.max);
+    }
+    if (message.completed !== 0) {
+      obj.completed = Math.round(message.completed);
+    }
+    if (message.runs?.length) {
+      obj.runs = message.runs.map((e) => EvalRun.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VarianceReport>, I>>(base?: I): VarianceReport {
+    return VarianceReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VarianceReport>, I>>(object: I): VarianceReport {
+    const message = createBaseVarianceReport();
+    message.id = object.id ?? "";
+    message.model = object.model ?? "";
+    message.task = object.task ?? "";
+    message.metric = object.metric ?? "";
+    message.mean = object.mean ?? 0;
+    message.std = object.std ?? 0;
+    message.min = object.min ?? 0;
+    message.max = object.max ?? 0;
+    message.completed = object.completed ?? 0;
+    message.runs = object.runs?.map((e) => EvalRun.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseScoreTextsRequest(): ScoreTextsRequest {
-  return { metric: "", candidates: [], references: [] };
+  return { hypotheses: [], references: [] };
 }
 
 export const ScoreTextsRequest: MessageFns<ScoreTextsRequest> = {
   encode(message: ScoreTextsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.metric !== "") {
-      writer.uint32(10).string(message.metric);
-    }
-    for (const v of message.candidates) {
-      writer.uint32(18).string(v!);
+    for (const v of message.hypotheses) {
+      writer.uint32(10).string(v!);
     }
     for (const v of message.references) {
-      writer.uint32(26).string(v!);
+      ReferenceSet.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -102,7 +790,7 @@ export const ScoreTextsRequest: MessageFns<ScoreTextsRequest> = {
               break;
             }
 
-            message.metric = reader.string();
+            message.hypotheses.push(reader.string());
             continue;
           }
           case 2: {
@@ -110,15 +798,7 @@ export const ScoreTextsRequest: MessageFns<ScoreTextsRequest> = {
               break;
             }
 
-            message.candidates.push(reader.string());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.references.push(reader.string());
+            message.references.push(ReferenceSet.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -135,26 +815,22 @@ export const ScoreTextsRequest: MessageFns<ScoreTextsRequest> = {
 
   fromJSON(object: any): ScoreTextsRequest {
     return {
-      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
-      candidates: globalThis.Array.isArray(object?.candidates)
-        ? object.candidates.map((e: any) => globalThis.String(e))
+      hypotheses: globalThis.Array.isArray(object?.hypotheses)
+        ? object.hypotheses.map((e: any) => globalThis.String(e))
         : [],
       references: globalThis.Array.isArray(object?.references)
-        ? object.references.map((e: any) => globalThis.String(e))
+        ? object.references.map((e: any) => ReferenceSet.fromJSON(e))
         : [],
     };
   },
 
   toJSON(message: ScoreTextsRequest): unknown {
     const obj: any = {};
-    if (message.metric !== "") {
-      obj.metric = message.metric;
-    }
-    if (message.candidates?.length) {
-      obj.candidates = message.candidates;
+    if (message.hypotheses?.length) {
+      obj.hypotheses = message.hypotheses;
     }
     if (message.references?.length) {
-      obj.references = message.references;
+      obj.references = message.references.map((e) => ReferenceSet.toJSON(e));
     }
     return obj;
   },
@@ -164,28 +840,137 @@ export const ScoreTextsRequest: MessageFns<ScoreTextsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<ScoreTextsRequest>, I>>(object: I): ScoreTextsRequest {
     const message = createBaseScoreTextsRequest();
-    message.metric = object.metric ?? "";
-    message.candidates = object.candidates?.map((e) => e) || [];
-    message.references = object.references?.map((e) => e) || [];
+    message.hypotheses = object.hypotheses?.map((e) => e) || [];
+    message.references = object.references?.map((e) => ReferenceSet.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReferenceSet(): ReferenceSet {
+  return { texts: [] };
+}
+
+export const ReferenceSet: MessageFns<ReferenceSet> = {
+  encode(message: ReferenceSet, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.texts) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReferenceSet {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReferenceSet();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.texts.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReferenceSet {
+    return { texts: globalThis.Array.isArray(object?.texts) ? object.texts.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: ReferenceSet): unknown {
+    const obj: any = {};
+    if (message.texts?.length) {
+      obj.texts = message.texts;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReferenceSet>, I>>(base?: I): ReferenceSet {
+    return ReferenceSet.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReferenceSet>, I>>(object: I): ReferenceSet {
+    const message = createBaseReferenceSet();
+    message.texts = object.texts?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseScoreTextsResponse(): ScoreTextsResponse {
-  return { score: 0, perItem: [] };
+  return {
+    bleu: 0,
+    chrf: 0,
+    ter: 0,
+    rouge1: 0,
+    rouge2: 0,
+    rougeL: 0,
+    rougeLsum: 0,
+    meteor: 0,
+    exactMatch: 0,
+    f1: 0,
+    meteorStages: [],
+    segments: 0,
+    referenceSets: 0,
+  };
 }
 
 export const ScoreTextsResponse: MessageFns<ScoreTextsResponse> = {
   encode(message: ScoreTextsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.score !== 0) {
-      writer.uint32(9).double(message.score);
+    if (message.bleu !== 0) {
+      writer.uint32(9).double(message.bleu);
     }
-    if (message.perItem.length !== 0) {
-      writer.uint32(18).fork();
-      for (const v of message.perItem) {
-        writer.double(v);
-      }
-      writer.join();
+    if (message.chrf !== 0) {
+      writer.uint32(17).double(message.chrf);
+    }
+    if (message.ter !== 0) {
+      writer.uint32(25).double(message.ter);
+    }
+    if (message.rouge1 !== 0) {
+      writer.uint32(33).double(message.rouge1);
+    }
+    if (message.rouge2 !== 0) {
+      writer.uint32(41).double(message.rouge2);
+    }
+    if (message.rougeL !== 0) {
+      writer.uint32(49).double(message.rougeL);
+    }
+    if (message.rougeLsum !== 0) {
+      writer.uint32(57).double(message.rougeLsum);
+    }
+    if (message.meteor !== 0) {
+      writer.uint32(65).double(message.meteor);
+    }
+    if (message.exactMatch !== 0) {
+      writer.uint32(73).double(message.exactMatch);
+    }
+    if (message.f1 !== 0) {
+      writer.uint32(81).double(message.f1);
+    }
+    for (const v of message.meteorStages) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.segments !== 0) {
+      writer.uint32(96).uint32(message.segments);
+    }
+    if (message.referenceSets !== 0) {
+      writer.uint32(104).uint32(message.referenceSets);
     }
     return writer;
   },
@@ -208,26 +993,104 @@ export const ScoreTextsResponse: MessageFns<ScoreTextsResponse> = {
               break;
             }
 
-            message.score = reader.double();
+            message.bleu = reader.double();
             continue;
           }
           case 2: {
-            if (tag === 17) {
-              message.perItem.push(reader.double());
-
-              continue;
+            if (tag !== 17) {
+              break;
             }
 
-            if (tag === 18) {
-              const end2 = reader.uint32() + reader.pos;
-              while (reader.pos < end2) {
-                message.perItem.push(reader.double());
-              }
-
-              continue;
+            message.chrf = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
             }
 
-            break;
+            message.ter = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.rouge1 = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rouge2 = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.rougeL = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.rougeLsum = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.meteor = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.exactMatch = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.f1 = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.meteorStages.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.segments = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.referenceSets = reader.uint32();
+            continue;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -243,22 +1106,82 @@ export const ScoreTextsResponse: MessageFns<ScoreTextsResponse> = {
 
   fromJSON(object: any): ScoreTextsResponse {
     return {
-      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
-      perItem: globalThis.Array.isArray(object?.perItem)
-        ? object.perItem.map((e: any) => globalThis.Number(e))
-        : globalThis.Array.isArray(object?.per_item)
-        ? object.per_item.map((e: any) => globalThis.Number(e))
+      bleu: isSet(object.bleu) ? globalThis.Number(object.bleu) : 0,
+      chrf: isSet(object.chrf) ? globalThis.Number(object.chrf) : 0,
+      ter: isSet(object.ter) ? globalThis.Number(object.ter) : 0,
+      rouge1: isSet(object.rouge1) ? globalThis.Number(object.rouge1) : 0,
+      rouge2: isSet(object.rouge2) ? globalThis.Number(object.rouge2) : 0,
+      rougeL: isSet(object.rougeL)
+        ? globalThis.Number(object.rougeL)
+        : isSet(object.rouge_l)
+        ? globalThis.Number(object.rouge_l)
+        : 0,
+      rougeLsum: isSet(object.rougeLsum)
+        ? globalThis.Number(object.rougeLsum)
+        : isSet(object.rouge_lsum)
+        ? globalThis.Number(object.rouge_lsum)
+        : 0,
+      meteor: isSet(object.meteor) ? globalThis.Number(object.meteor) : 0,
+      exactMatch: isSet(object.exactMatch)
+        ? globalThis.Number(object.exactMatch)
+        : isSet(object.exact_match)
+        ? globalThis.Number(object.exact_match)
+        : 0,
+      f1: isSet(object.f1) ? globalThis.Number(object.f1) : 0,
+      meteorStages: globalThis.Array.isArray(object?.meteorStages)
+        ? object.meteorStages.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.meteor_stages)
+        ? object.meteor_stages.map((e: any) => globalThis.String(e))
         : [],
+      segments: isSet(object.segments) ? globalThis.Number(object.segments) : 0,
+      referenceSets: isSet(object.referenceSets)
+        ? globalThis.Number(object.referenceSets)
+        : isSet(object.reference_sets)
+        ? globalThis.Number(object.reference_sets)
+        : 0,
     };
   },
 
   toJSON(message: ScoreTextsResponse): unknown {
     const obj: any = {};
-    if (message.score !== 0) {
-      obj.score = floatToJson(message.score);
+    if (message.bleu !== 0) {
+      obj.bleu = floatToJson(message.bleu);
     }
-    if (message.perItem?.length) {
-      obj.perItem = message.perItem.map((e) => floatToJson(e));
+    if (message.chrf !== 0) {
+      obj.chrf = floatToJson(message.chrf);
+    }
+    if (message.ter !== 0) {
+      obj.ter = floatToJson(message.ter);
+    }
+    if (message.rouge1 !== 0) {
+      obj.rouge1 = floatToJson(message.rouge1);
+    }
+    if (message.rouge2 !== 0) {
+      obj.rouge2 = floatToJson(message.rouge2);
+    }
+    if (message.rougeL !== 0) {
+      obj.rougeL = floatToJson(message.rougeL);
+    }
+    if (message.rougeLsum !== 0) {
+      obj.rougeLsum = floatToJson(message.rougeLsum);
+    }
+    if (message.meteor !== 0) {
+      obj.meteor = floatToJson(message.meteor);
+    }
+    if (message.exactMatch !== 0) {
+      obj.exactMatch = floatToJson(message.exactMatch);
+    }
+    if (message.f1 !== 0) {
+      obj.f1 = floatToJson(message.f1);
+    }
+    if (message.meteorStages?.length) {
+      obj.meteorStages = message.meteorStages;
+    }
+    if (message.segments !== 0) {
+      obj.segments = Math.round(message.segments);
+    }
+    if (message.referenceSets !== 0) {
+      obj.referenceSets = Math.round(message.referenceSets);
     }
     return obj;
   },
@@ -268,31 +1191,33 @@ export const ScoreTextsResponse: MessageFns<ScoreTextsResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<ScoreTextsResponse>, I>>(object: I): ScoreTextsResponse {
     const message = createBaseScoreTextsResponse();
-    message.score = object.score ?? 0;
-    message.perItem = object.perItem?.map((e) => e) || [];
+    message.bleu = object.bleu ?? 0;
+    message.chrf = object.chrf ?? 0;
+    message.ter = object.ter ?? 0;
+    message.rouge1 = object.rouge1 ?? 0;
+    message.rouge2 = object.rouge2 ?? 0;
+    message.rougeL = object.rougeL ?? 0;
+    message.rougeLsum = object.rougeLsum ?? 0;
+    message.meteor = object.meteor ?? 0;
+    message.exactMatch = object.exactMatch ?? 0;
+    message.f1 = object.f1 ?? 0;
+    message.meteorStages = object.meteorStages?.map((e) => e) || [];
+    message.segments = object.segments ?? 0;
+    message.referenceSets = object.referenceSets ?? 0;
     return message;
   },
 };
 
-function createBaseRunBenchmarkRequest(): RunBenchmarkRequest {
-  return { model: "", benchmark: "", limit: 0 };
+function createBaseListTasksRequest(): ListTasksRequest {
+  return {};
 }
 
-export const RunBenchmarkRequest: MessageFns<RunBenchmarkRequest> = {
-  encode(message: RunBenchmarkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.model !== "") {
-      writer.uint32(10).string(message.model);
-    }
-    if (message.benchmark !== "") {
-      writer.uint32(18).string(message.benchmark);
-    }
-    if (message.limit !== 0) {
-      writer.uint32(24).uint32(message.limit);
-    }
+export const ListTasksRequest: MessageFns<ListTasksRequest> = {
+  encode(_: ListTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): RunBenchmarkRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -301,7 +1226,412 @@ export const RunBenchmarkRequest: MessageFns<RunBenchmarkRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRunBenchmarkRequest();
+      const message = createBaseListTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListTasksRequest {
+    return {};
+  },
+
+  toJSON(_: ListTasksRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTasksRequest>, I>>(base?: I): ListTasksRequest {
+    return ListTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTasksRequest>, I>>(_: I): ListTasksRequest {
+    const message = createBaseListTasksRequest();
+    return message;
+  },
+};
+
+function createBaseTaskInfo(): TaskInfo {
+  return { name: "", kind: "", description: "", metrics: [], defaultFewshot: 0, maxFewshot: 0, higherIsBetter: false };
+}
+
+export const TaskInfo: MessageFns<TaskInfo> = {
+  encode(message: TaskInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    for (const v of message.metrics) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.defaultFewshot !== 0) {
+      writer.uint32(40).uint32(message.defaultFewshot);
+    }
+    if (message.maxFewshot !== 0) {
+      writer.uint32(48).uint32(message.maxFewshot);
+    }
+    if (message.higherIsBetter !== false) {
+      writer.uint32(56).bool(message.higherIsBetter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.metrics.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.defaultFewshot = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxFewshot = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.higherIsBetter = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      metrics: globalThis.Array.isArray(object?.metrics) ? object.metrics.map((e: any) => globalThis.String(e)) : [],
+      defaultFewshot: isSet(object.defaultFewshot)
+        ? globalThis.Number(object.defaultFewshot)
+        : isSet(object.default_fewshot)
+        ? globalThis.Number(object.default_fewshot)
+        : 0,
+      maxFewshot: isSet(object.maxFewshot)
+        ? globalThis.Number(object.maxFewshot)
+        : isSet(object.max_fewshot)
+        ? globalThis.Number(object.max_fewshot)
+        : 0,
+      higherIsBetter: isSet(object.higherIsBetter)
+        ? globalThis.Boolean(object.higherIsBetter)
+        : isSet(object.higher_is_better)
+        ? globalThis.Boolean(object.higher_is_better)
+        : false,
+    };
+  },
+
+  toJSON(message: TaskInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.metrics?.length) {
+      obj.metrics = message.metrics;
+    }
+    if (message.defaultFewshot !== 0) {
+      obj.defaultFewshot = Math.round(message.defaultFewshot);
+    }
+    if (message.maxFewshot !== 0) {
+      obj.maxFewshot = Math.round(message.maxFewshot);
+    }
+    if (message.higherIsBetter !== false) {
+      obj.higherIsBetter = message.higherIsBetter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskInfo>, I>>(base?: I): TaskInfo {
+    return TaskInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskInfo>, I>>(object: I): TaskInfo {
+    const message = createBaseTaskInfo();
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? "";
+    message.description = object.description ?? "";
+    message.metrics = object.metrics?.map((e) => e) || [];
+    message.defaultFewshot = object.defaultFewshot ?? 0;
+    message.maxFewshot = object.maxFewshot ?? 0;
+    message.higherIsBetter = object.higherIsBetter ?? false;
+    return message;
+  },
+};
+
+function createBaseListTasksResponse(): ListTasksResponse {
+  return { tasks: [] };
+}
+
+export const ListTasksResponse: MessageFns<ListTasksResponse> = {
+  encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      TaskInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(TaskInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksResponse {
+    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => TaskInfo.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListTasksResponse): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => TaskInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTasksResponse>, I>>(base?: I): ListTasksResponse {
+    return ListTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTasksResponse>, I>>(object: I): ListTasksResponse {
+    const message = createBaseListTasksResponse();
+    message.tasks = object.tasks?.map((e) => TaskInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitRunRequest(): SubmitRunRequest {
+  return {
+    model: "",
+    task: "",
+    limit: 0,
+    fewshot: undefined,
+    seed: 0,
+    chatTemplate: false,
+    textPath: "",
+    text: "",
+    datasetId: "",
+    datasetVersion: 0,
+    split: "",
+    context: 0,
+    stride: 0,
+    samples: 0,
+    temperature: undefined,
+    k: [],
+    maxTokens: 0,
+    judgeMode: "",
+    questions: [],
+    baseline: "",
+    judgeUrl: "",
+    judgeKey: "",
+    judgeModel: "",
+    judgePrompt: "",
+    label: "",
+    varianceId: "",
+  };
+}
+
+export const SubmitRunRequest: MessageFns<SubmitRunRequest> = {
+  encode(message: SubmitRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.task !== "") {
+      writer.uint32(18).string(message.task);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    if (message.fewshot !== undefined) {
+      writer.uint32(32).uint32(message.fewshot);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(40).uint32(message.seed);
+    }
+    if (message.chatTemplate !== false) {
+      writer.uint32(48).bool(message.chatTemplate);
+    }
+    if (message.textPath !== "") {
+      writer.uint32(58).string(message.textPath);
+    }
+    if (message.text !== "") {
+      writer.uint32(66).string(message.text);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(74).string(message.datasetId);
+    }
+    if (message.datasetVersion !== 0) {
+      writer.uint32(80).uint32(message.datasetVersion);
+    }
+    if (message.split !== "") {
+      writer.uint32(90).string(message.split);
+    }
+    if (message.context !== 0) {
+      writer.uint32(96).uint32(message.context);
+    }
+    if (message.stride !== 0) {
+      writer.uint32(104).uint32(message.stride);
+    }
+    if (message.samples !== 0) {
+      writer.uint32(112).uint32(message.samples);
+    }
+    if (message.temperature !== undefined) {
+      writer.uint32(121).double(message.temperature);
+    }
+    if (message.k.length !== 0) {
+      writer.uint32(130).fork();
+      for (const v of message.k) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(136).uint32(message.maxTokens);
+    }
+    if (message.judgeMode !== "") {
+      writer.uint32(146).string(message.judgeMode);
+    }
+    for (const v of message.questions) {
+      writer.uint32(154).string(v!);
+    }
+    if (message.baseline !== "") {
+      writer.uint32(162).string(message.baseline);
+    }
+    if (message.judgeUrl !== "") {
+      writer.uint32(170).string(message.judgeUrl);
+    }
+    if (message.judgeKey !== "") {
+      writer.uint32(178).string(message.judgeKey);
+    }
+    if (message.judgeModel !== "") {
+      writer.uint32(186).string(message.judgeModel);
+    }
+    if (message.judgePrompt !== "") {
+      writer.uint32(194).string(message.judgePrompt);
+    }
+    if (message.label !== "") {
+      writer.uint32(202).string(message.label);
+    }
+    if (message.varianceId !== "") {
+      writer.uint32(210).string(message.varianceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitRunRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -318,7 +1648,7 @@ export const RunBenchmarkRequest: MessageFns<RunBenchmarkRequest> = {
               break;
             }
 
-            message.benchmark = reader.string();
+            message.task = reader.string();
             continue;
           }
           case 3: {
@@ -329,6 +1659,200 @@ export const RunBenchmarkRequest: MessageFns<RunBenchmarkRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fewshot = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.chatTemplate = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.textPath = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.datasetVersion = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.context = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.stride = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.samples = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.temperature = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag === 128) {
+              message.k.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 130) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.k.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.maxTokens = reader.uint32();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.judgeMode = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.questions.push(reader.string());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.baseline = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.judgeUrl = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.judgeKey = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.judgeModel = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.judgePrompt = reader.string();
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.varianceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -341,59 +1865,216 @@ export const RunBenchmarkRequest: MessageFns<RunBenchmarkRequest> = {
     }
   },
 
-  fromJSON(object: any): RunBenchmarkRequest {
+  fromJSON(object: any): SubmitRunRequest {
     return {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
-      benchmark: isSet(object.benchmark) ? globalThis.String(object.benchmark) : "",
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      fewshot: isSet(object.fewshot) ? globalThis.Number(object.fewshot) : undefined,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      chatTemplate: isSet(object.chatTemplate)
+        ? globalThis.Boolean(object.chatTemplate)
+        : isSet(object.chat_template)
+        ? globalThis.Boolean(object.chat_template)
+        : false,
+      textPath: isSet(object.textPath)
+        ? globalThis.String(object.textPath)
+        : isSet(object.text_path)
+        ? globalThis.String(object.text_path)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      datasetVersion: isSet(object.datasetVersion)
+        ? globalThis.Number(object.datasetVersion)
+        : isSet(object.dataset_version)
+        ? globalThis.Number(object.dataset_version)
+        : 0,
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+      context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      stride: isSet(object.stride) ? globalThis.Number(object.stride) : 0,
+      samples: isSet(object.samples) ? globalThis.Number(object.samples) : 0,
+      temperature: isSet(object.temperature) ? globalThis.Number(object.temperature) : undefined,
+      k: globalThis.Array.isArray(object?.k)
+        ? object.k.map((e: any) => globalThis.Number(e))
+        : [],
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : 0,
+      judgeMode: isSet(object.judgeMode)
+        ? globalThis.String(object.judgeMode)
+        : isSet(object.judge_mode)
+        ? globalThis.String(object.judge_mode)
+        : "",
+      questions: globalThis.Array.isArray(object?.questions)
+        ? object.questions.map((e: any) => globalThis.String(e))
+        : [],
+      baseline: isSet(object.baseline) ? globalThis.String(object.baseline) : "",
+      judgeUrl: isSet(object.judgeUrl)
+        ? globalThis.String(object.judgeUrl)
+        : isSet(object.judge_url)
+        ? globalThis.String(object.judge_url)
+        : "",
+      judgeKey: isSet(object.judgeKey)
+        ? globalThis.String(object.judgeKey)
+        : isSet(object.judge_key)
+        ? globalThis.String(object.judge_key)
+        : "",
+      judgeModel: isSet(object.judgeModel)
+        ? globalThis.String(object.judgeModel)
+        : isSet(object.judge_model)
+        ? globalThis.String(object.judge_model)
+        : "",
+      judgePrompt: isSet(object.judgePrompt)
+        ? globalThis.String(object.judgePrompt)
+        : isSet(object.judge_prompt)
+        ? globalThis.String(object.judge_prompt)
+        : "",
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      varianceId: isSet(object.varianceId)
+        ? globalThis.String(object.varianceId)
+        : isSet(object.variance_id)
+        ? globalThis.String(object.variance_id)
+        : "",
     };
   },
 
-  toJSON(message: RunBenchmarkRequest): unknown {
+  toJSON(message: SubmitRunRequest): unknown {
     const obj: any = {};
     if (message.model !== "") {
       obj.model = message.model;
     }
-    if (message.benchmark !== "") {
-      obj.benchmark = message.benchmark;
+    if (message.task !== "") {
+      obj.task = message.task;
     }
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.fewshot !== undefined) {
+      obj.fewshot = Math.round(message.fewshot);
+    }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.chatTemplate !== false) {
+      obj.chatTemplate = message.chatTemplate;
+    }
+    if (message.textPath !== "") {
+      obj.textPath = message.textPath;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.datasetVersion !== 0) {
+      obj.datasetVersion = Math.round(message.datasetVersion);
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    if (message.context !== 0) {
+      obj.context = Math.round(message.context);
+    }
+    if (message.stride !== 0) {
+      obj.stride = Math.round(message.stride);
+    }
+    if (message.samples !== 0) {
+      obj.samples = Math.round(message.samples);
+    }
+    if (message.temperature !== undefined) {
+      obj.temperature = floatToJson(message.temperature);
+    }
+    if (message.k?.length) {
+      obj.k = message.k.map((e) => Math.round(e));
+    }
+    if (message.maxTokens !== 0) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    if (message.judgeMode !== "") {
+      obj.judgeMode = message.judgeMode;
+    }
+    if (message.questions?.length) {
+      obj.questions = message.questions;
+    }
+    if (message.baseline !== "") {
+      obj.baseline = message.baseline;
+    }
+    if (message.judgeUrl !== "") {
+      obj.judgeUrl = message.judgeUrl;
+    }
+    if (message.judgeKey !== "") {
+      obj.judgeKey = message.judgeKey;
+    }
+    if (message.judgeModel !== "") {
+      obj.judgeModel = message.judgeModel;
+    }
+    if (message.judgePrompt !== "") {
+      obj.judgePrompt = message.judgePrompt;
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.varianceId !== "") {
+      obj.varianceId = message.varianceId;
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<RunBenchmarkRequest>, I>>(base?: I): RunBenchmarkRequest {
-    return RunBenchmarkRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SubmitRunRequest>, I>>(base?: I): SubmitRunRequest {
+    return SubmitRunRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<RunBenchmarkRequest>, I>>(object: I): RunBenchmarkRequest {
-    const message = createBaseRunBenchmarkRequest();
+  fromPartial<I extends Exact<DeepPartial<SubmitRunRequest>, I>>(object: I): SubmitRunRequest {
+    const message = createBaseSubmitRunRequest();
     message.model = object.model ?? "";
-    message.benchmark = object.benchmark ?? "";
+    message.task = object.task ?? "";
     message.limit = object.limit ?? 0;
+    message.fewshot = object.fewshot ?? undefined;
+    message.seed = object.seed ?? 0;
+    message.chatTemplate = object.chatTemplate ?? false;
+    message.textPath = object.textPath ?? "";
+    message.text = object.text ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.datasetVersion = object.datasetVersion ?? 0;
+    message.split = object.split ?? "";
+    message.context = object.context ?? 0;
+    message.stride = object.stride ?? 0;
+    message.samples = object.samples ?? 0;
+    message.temperature = object.temperature ?? undefined;
+    message.k = object.k?.map((e) => e) || [];
+    message.maxTokens = object.maxTokens ?? 0;
+    message.judgeMode = object.judgeMode ?? "";
+    message.questions = object.questions?.map((e) => e) || [];
+    message.baseline = object.baseline ?? "";
+    message.judgeUrl = object.judgeUrl ?? "";
+    message.judgeKey = object.judgeKey ?? "";
+    message.judgeModel = object.judgeModel ?? "";
+    message.judgePrompt = object.judgePrompt ?? "";
+    message.label = object.label ?? "";
+    message.varianceId = object.varianceId ?? "";
     return message;
   },
 };
 
-function createBaseBenchmarkEvent(): BenchmarkEvent {
-  return { progress: undefined, score: 0, done: false };
+function createBaseRunRef(): RunRef {
+  return { id: "" };
 }
 
-export const BenchmarkEvent: MessageFns<BenchmarkEvent> = {
-  encode(message: BenchmarkEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.progress !== undefined) {
-      Progress.encode(message.progress, writer.uint32(10).fork()).join();
-    }
-    if (message.score !== 0) {
-      writer.uint32(17).double(message.score);
-    }
-    if (message.done !== false) {
-      writer.uint32(24).bool(message.done);
+export const RunRef: MessageFns<RunRef> = {
+  encode(message: RunRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): BenchmarkEvent {
+  decode(input: BinaryReader | Uint8Array, length?: number): RunRef {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -402,7 +2083,7 @@ export const BenchmarkEvent: MessageFns<BenchmarkEvent> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseBenchmarkEvent();
+      const message = createBaseRunRef();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -411,23 +2092,7 @@ export const BenchmarkEvent: MessageFns<BenchmarkEvent> = {
               break;
             }
 
-            message.progress = Progress.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 17) {
-              break;
-            }
-
-            message.score = reader.double();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.done = reader.bool();
+            message.id = reader.string();
             continue;
           }
         }
@@ -442,43 +2107,2090 @@ export const BenchmarkEvent: MessageFns<BenchmarkEvent> = {
     }
   },
 
-  fromJSON(object: any): BenchmarkEvent {
-    return {
-      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
-      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
-      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
-    };
+  fromJSON(object: any): RunRef {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
   },
 
-  toJSON(message: BenchmarkEvent): unknown {
+  toJSON(message: RunRef): unknown {
     const obj: any = {};
-    if (message.progress !== undefined) {
-      obj.progress = Progress.toJSON(message.progress);
-    }
-    if (message.score !== 0) {
-      obj.score = floatToJson(message.score);
-    }
-    if (message.done !== false) {
-      obj.done = message.done;
+    if (message.id !== "") {
+      obj.id = message.id;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<BenchmarkEvent>, I>>(base?: I): BenchmarkEvent {
-    return BenchmarkEvent.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<RunRef>, I>>(base?: I): RunRef {
+    return RunRef.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<BenchmarkEvent>, I>>(object: I): BenchmarkEvent {
-    const message = createBaseBenchmarkEvent();
-    message.progress = (object.progress !== undefined && object.progress !== null)
-      ? Progress.fromPartial(object.progress)
-      : undefined;
-    message.score = object.score ?? 0;
-    message.done = object.done ?? false;
+  fromPartial<I extends Exact<DeepPartial<RunRef>, I>>(object: I): RunRef {
+    const message = createBaseRunRef();
+    message.id = object.id ?? "";
     return message;
   },
 };
 
-/** Evaluation: text metrics and benchmarks. */
+function createBaseListRunsRequest(): ListRunsRequest {
+  return { model: "", task: "", state: "", page: undefined };
+}
+
+export const ListRunsRequest: MessageFns<ListRunsRequest> = {
+  encode(message: ListRunsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.task !== "") {
+      writer.uint32(18).string(message.task);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRunsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRunsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.task = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRunsRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListRunsRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.task !== "") {
+      obj.task = message.task;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRunsRequest>, I>>(base?: I): ListRunsRequest {
+    return ListRunsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRunsRequest>, I>>(object: I): ListRunsRequest {
+    const message = createBaseListRunsRequest();
+    message.model = object.model ?? "";
+    message.task = object.task ?? "";
+    message.state = object.state ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListRunsResponse(): ListRunsResponse {
+  return { runs: [], total: 0 };
+}
+
+export const ListRunsResponse: MessageFns<ListRunsResponse> = {
+  encode(message: ListRunsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.runs) {
+      EvalRun.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRunsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRunsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runs.push(EvalRun.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRunsResponse {
+    return {
+      runs: globalThis.Array.isArray(object?.runs) ? object.runs.map((e: any) => EvalRun.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListRunsResponse): unknown {
+    const obj: any = {};
+    if (message.runs?.length) {
+      obj.runs = message.runs.map((e) => EvalRun.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRunsResponse>, I>>(base?: I): ListRunsResponse {
+    return ListRunsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRunsResponse>, I>>(object: I): ListRunsResponse {
+    const message = createBaseListRunsResponse();
+    message.runs = object.runs?.map((e) => EvalRun.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseMetricValue(): MetricValue {
+  return { name: "", value: 0, stderr: 0, ciLow: 0, ciHigh: 0, n: 0, group: "" };
+}
+
+export const MetricValue: MessageFns<MetricValue> = {
+  encode(message: MetricValue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    if (message.stderr !== 0) {
+      writer.uint32(25).double(message.stderr);
+    }
+    if (message.ciLow !== 0) {
+      writer.uint32(33).double(message.ciLow);
+    }
+    if (message.ciHigh !== 0) {
+      writer.uint32(41).double(message.ciHigh);
+    }
+    if (message.n !== 0) {
+      writer.uint32(48).uint32(message.n);
+    }
+    if (message.group !== "") {
+      writer.uint32(58).string(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MetricValue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMetricValue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.stderr = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.ciLow = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.ciHigh = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.n = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MetricValue {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      stderr: isSet(object.stderr) ? globalThis.Number(object.stderr) : 0,
+      ciLow: isSet(object.ciLow)
+        ? globalThis.Number(object.ciLow)
+        : isSet(object.ci_low)
+        ? globalThis.Number(object.ci_low)
+        : 0,
+      ciHigh: isSet(object.ciHigh)
+        ? globalThis.Number(object.ciHigh)
+        : isSet(object.ci_high)
+        ? globalThis.Number(object.ci_high)
+        : 0,
+      n: isSet(object.n) ? globalThis.Number(object.n) : 0,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+    };
+  },
+
+  toJSON(message: MetricValue): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    if (message.stderr !== 0) {
+      obj.stderr = floatToJson(message.stderr);
+    }
+    if (message.ciLow !== 0) {
+      obj.ciLow = floatToJson(message.ciLow);
+    }
+    if (message.ciHigh !== 0) {
+      obj.ciHigh = floatToJson(message.ciHigh);
+    }
+    if (message.n !== 0) {
+      obj.n = Math.round(message.n);
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MetricValue>, I>>(base?: I): MetricValue {
+    return MetricValue.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MetricValue>, I>>(object: I): MetricValue {
+    const message = createBaseMetricValue();
+    message.name = object.name ?? "";
+    message.value = object.value ?? 0;
+    message.stderr = object.stderr ?? 0;
+    message.ciLow = object.ciLow ?? 0;
+    message.ciHigh = object.ciHigh ?? 0;
+    message.n = object.n ?? 0;
+    message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBasePromptFormat(): PromptFormat {
+  return { fewshot: 0, fewshotOrder: "", chatTemplate: false, firstItem: "", description: "" };
+}
+
+export const PromptFormat: MessageFns<PromptFormat> = {
+  encode(message: PromptFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fewshot !== 0) {
+      writer.uint32(8).uint32(message.fewshot);
+    }
+    if (message.fewshotOrder !== "") {
+      writer.uint32(18).string(message.fewshotOrder);
+    }
+    if (message.chatTemplate !== false) {
+      writer.uint32(24).bool(message.chatTemplate);
+    }
+    if (message.firstItem !== "") {
+      writer.uint32(34).string(message.firstItem);
+    }
+    if (message.description !== "") {
+      writer.uint32(42).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromptFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromptFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fewshot = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fewshotOrder = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.chatTemplate = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.firstItem = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromptFormat {
+    return {
+      fewshot: isSet(object.fewshot) ? globalThis.Number(object.fewshot) : 0,
+      fewshotOrder: isSet(object.fewshotOrder)
+        ? globalThis.String(object.fewshotOrder)
+        : isSet(object.fewshot_order)
+        ? globalThis.String(object.fewshot_order)
+        : "",
+      chatTemplate: isSet(object.chatTemplate)
+        ? globalThis.Boolean(object.chatTemplate)
+        : isSet(object.chat_template)
+        ? globalThis.Boolean(object.chat_template)
+        : false,
+      firstItem: isSet(object.firstItem)
+        ? globalThis.String(object.firstItem)
+        : isSet(object.first_item)
+        ? globalThis.String(object.first_item)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: PromptFormat): unknown {
+    const obj: any = {};
+    if (message.fewshot !== 0) {
+      obj.fewshot = Math.round(message.fewshot);
+    }
+    if (message.fewshotOrder !== "") {
+      obj.fewshotOrder = message.fewshotOrder;
+    }
+    if (message.chatTemplate !== false) {
+      obj.chatTemplate = message.chatTemplate;
+    }
+    if (message.firstItem !== "") {
+      obj.firstItem = message.firstItem;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromptFormat>, I>>(base?: I): PromptFormat {
+    return PromptFormat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromptFormat>, I>>(object: I): PromptFormat {
+    const message = createBasePromptFormat();
+    message.fewshot = object.fewshot ?? 0;
+    message.fewshotOrder = object.fewshotOrder ?? "";
+    message.chatTemplate = object.chatTemplate ?? false;
+    message.firstItem = object.firstItem ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseEvalRun(): EvalRun {
+  return {
+    id: "",
+    model: "",
+    task: "",
+    state: "",
+    requestJson: "",
+    progress: undefined,
+    metrics: [],
+    prompt: undefined,
+    error: "",
+    createdAt: "",
+    startedAt: "",
+    finishedAt: "",
+    jobId: "",
+    step: 0,
+    items: 0,
+    seconds: 0,
+    tokens: 0,
+    label: "",
+    detailsJson: "",
+    varianceId: "",
+  };
+}
+
+export const EvalRun: MessageFns<EvalRun> = {
+  encode(message: EvalRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.task !== "") {
+      writer.uint32(26).string(message.task);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.requestJson !== "") {
+      writer.uint32(42).string(message.requestJson);
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.metrics) {
+      MetricValue.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.prompt !== undefined) {
+      PromptFormat.encode(message.prompt, writer.uint32(66).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(82).string(message.createdAt);
+    }
+    if (message.startedAt !== "") {
+      writer.uint32(90).string(message.startedAt);
+    }
+    if (message.finishedAt !== "") {
+      writer.uint32(98).string(message.finishedAt);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(106).string(message.jobId);
+    }
+    if (message.step !== 0) {
+      writer.uint32(112).uint32(message.step);
+    }
+    if (message.items !== 0) {
+      writer.uint32(120).uint32(message.items);
+    }
+    if (message.seconds !== 0) {
+      writer.uint32(129).double(message.seconds);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(136).uint64(message.tokens);
+    }
+    if (message.label !== "") {
+      writer.uint32(146).string(message.label);
+    }
+    if (message.detailsJson !== "") {
+      writer.uint32(154).string(message.detailsJson);
+    }
+    if (message.varianceId !== "") {
+      writer.uint32(162).string(message.varianceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvalRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvalRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.task = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.requestJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.metrics.push(MetricValue.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.prompt = PromptFormat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.startedAt = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.items = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.seconds = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.tokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.detailsJson = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.varianceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvalRun {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      requestJson: isSet(object.requestJson)
+        ? globalThis.String(object.requestJson)
+        : isSet(object.request_json)
+        ? globalThis.String(object.request_json)
+        : "",
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
+      metrics: globalThis.Array.isArray(object?.metrics) ? object.metrics.map((e: any) => MetricValue.fromJSON(e)) : [],
+      prompt: isSet(object.prompt) ? PromptFormat.fromJSON(object.prompt) : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      startedAt: isSet(object.startedAt)
+        ? globalThis.String(object.startedAt)
+        : isSet(object.started_at)
+        ? globalThis.String(object.started_at)
+        : "",
+      finishedAt: isSet(object.finishedAt)
+        ? globalThis.String(object.finishedAt)
+        : isSet(object.finished_at)
+        ? globalThis.String(object.finished_at)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      items: isSet(object.items) ? globalThis.Number(object.items) : 0,
+      seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      detailsJson: isSet(object.detailsJson)
+        ? globalThis.String(object.detailsJson)
+        : isSet(object.details_json)
+        ? globalThis.String(object.details_json)
+        : "",
+      varianceId: isSet(object.varianceId)
+        ? globalThis.String(object.varianceId)
+        : isSet(object.variance_id)
+        ? globalThis.String(object.variance_id)
+        : "",
+    };
+  },
+
+  toJSON(message: EvalRun): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.task !== "") {
+      obj.task = message.task;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.requestJson !== "") {
+      obj.requestJson = message.requestJson;
+    }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
+    if (message.metrics?.length) {
+      obj.metrics = message.metrics.map((e) => MetricValue.toJSON(e));
+    }
+    if (message.prompt !== undefined) {
+      obj.prompt = PromptFormat.toJSON(message.prompt);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.startedAt !== "") {
+      obj.startedAt = message.startedAt;
+    }
+    if (message.finishedAt !== "") {
+      obj.finishedAt = message.finishedAt;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.items !== 0) {
+      obj.items = Math.round(message.items);
+    }
+    if (message.seconds !== 0) {
+      obj.seconds = floatToJson(message.seconds);
+    }
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.detailsJson !== "") {
+      obj.detailsJson = message.detailsJson;
+    }
+    if (message.varianceId !== "") {
+      obj.varianceId = message.varianceId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvalRun>, I>>(base?: I): EvalRun {
+    return EvalRun.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvalRun>, I>>(object: I): EvalRun {
+    const message = createBaseEvalRun();
+    message.id = object.id ?? "";
+    message.model = object.model ?? "";
+    message.task = object.task ?? "";
+    message.state = object.state ?? "";
+    message.requestJson = object.requestJson ?? "";
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
+    message.metrics = object.metrics?.map((e) => MetricValue.fromPartial(e)) || [];
+    message.prompt = (object.prompt !== undefined && object.prompt !== null)
+      ? PromptFormat.fromPartial(object.prompt)
+      : undefined;
+    message.error = object.error ?? "";
+    message.createdAt = object.createdAt ?? "";
+    message.startedAt = object.startedAt ?? "";
+    message.finishedAt = object.finishedAt ?? "";
+    message.jobId = object.jobId ?? "";
+    message.step = object.step ?? 0;
+    message.items = object.items ?? 0;
+    message.seconds = object.seconds ?? 0;
+    message.tokens = object.tokens ?? 0;
+    message.label = object.label ?? "";
+    message.detailsJson = object.detailsJson ?? "";
+    message.varianceId = object.varianceId ?? "";
+    return message;
+  },
+};
+
+function createBaseListRunItemsRequest(): ListRunItemsRequest {
+  return { id: "", wrongOnly: false, group: "", page: undefined };
+}
+
+export const ListRunItemsRequest: MessageFns<ListRunItemsRequest> = {
+  encode(message: ListRunItemsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.wrongOnly !== false) {
+      writer.uint32(16).bool(message.wrongOnly);
+    }
+    if (message.group !== "") {
+      writer.uint32(26).string(message.group);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRunItemsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRunItemsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.wrongOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRunItemsRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      wrongOnly: isSet(object.wrongOnly)
+        ? globalThis.Boolean(object.wrongOnly)
+        : isSet(object.wrong_only)
+        ? globalThis.Boolean(object.wrong_only)
+        : false,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListRunItemsRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.wrongOnly !== false) {
+      obj.wrongOnly = message.wrongOnly;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRunItemsRequest>, I>>(base?: I): ListRunItemsRequest {
+    return ListRunItemsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRunItemsRequest>, I>>(object: I): ListRunItemsRequest {
+    const message = createBaseListRunItemsRequest();
+    message.id = object.id ?? "";
+    message.wrongOnly = object.wrongOnly ?? false;
+    message.group = object.group ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseItemChoice(): ItemChoice {
+  return { text: "", loglik: 0, loglikNorm: 0, tokens: 0, greedy: false, gold: false };
+}
+
+export const ItemChoice: MessageFns<ItemChoice> = {
+  encode(message: ItemChoice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    if (message.loglik !== 0) {
+      writer.uint32(17).double(message.loglik);
+    }
+    if (message.loglikNorm !== 0) {
+      writer.uint32(25).double(message.loglikNorm);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(32).uint32(message.tokens);
+    }
+    if (message.greedy !== false) {
+      writer.uint32(40).bool(message.greedy);
+    }
+    if (message.gold !== false) {
+      writer.uint32(48).bool(message.gold);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ItemChoice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseItemChoice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.loglik = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.loglikNorm = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokens = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.greedy = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.gold = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ItemChoice {
+    return {
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      loglik: isSet(object.loglik) ? globalThis.Number(object.loglik) : 0,
+      loglikNorm: isSet(object.loglikNorm)
+        ? globalThis.Number(object.loglikNorm)
+        : isSet(object.loglik_norm)
+        ? globalThis.Number(object.loglik_norm)
+        : 0,
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+      greedy: isSet(object.greedy) ? globalThis.Boolean(object.greedy) : false,
+      gold: isSet(object.gold) ? globalThis.Boolean(object.gold) : false,
+    };
+  },
+
+  toJSON(message: ItemChoice): unknown {
+    const obj: any = {};
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.loglik !== 0) {
+      obj.loglik = floatToJson(message.loglik);
+    }
+    if (message.loglikNorm !== 0) {
+      obj.loglikNorm = floatToJson(message.loglikNorm);
+    }
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    if (message.greedy !== false) {
+      obj.greedy = message.greedy;
+    }
+    if (message.gold !== false) {
+      obj.gold = message.gold;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ItemChoice>, I>>(base?: I): ItemChoice {
+    return ItemChoice.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ItemChoice>, I>>(object: I): ItemChoice {
+    const message = createBaseItemChoice();
+    message.text = object.text ?? "";
+    message.loglik = object.loglik ?? 0;
+    message.loglikNorm = object.loglikNorm ?? 0;
+    message.tokens = object.tokens ?? 0;
+    message.greedy = object.greedy ?? false;
+    message.gold = object.gold ?? false;
+    return message;
+  },
+};
+
+function createBaseEvalItem(): EvalItem {
+  return {
+    index: 0,
+    id: "",
+    group: "",
+    prompt: "",
+    choices: [],
+    references: [],
+    outputs: [],
+    correct: false,
+    score: 0,
+    detailsJson: "",
+  };
+}
+
+export const EvalItem: MessageFns<EvalItem> = {
+  encode(message: EvalItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.group !== "") {
+      writer.uint32(26).string(message.group);
+    }
+    if (message.prompt !== "") {
+      writer.uint32(34).string(message.prompt);
+    }
+    for (const v of message.choices) {
+      ItemChoice.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.references) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.outputs) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.correct !== false) {
+      writer.uint32(64).bool(message.correct);
+    }
+    if (message.score !== 0) {
+      writer.uint32(73).double(message.score);
+    }
+    if (message.detailsJson !== "") {
+      writer.uint32(82).string(message.detailsJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvalItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvalItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.prompt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.choices.push(ItemChoice.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.references.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.outputs.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.correct = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.detailsJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvalItem {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
+      choices: globalThis.Array.isArray(object?.choices) ? object.choices.map((e: any) => ItemChoice.fromJSON(e)) : [],
+      references: globalThis.Array.isArray(object?.references)
+        ? object.references.map((e: any) => globalThis.String(e))
+        : [],
+      outputs: globalThis.Array.isArray(object?.outputs) ? object.outputs.map((e: any) => globalThis.String(e)) : [],
+      correct: isSet(object.correct) ? globalThis.Boolean(object.correct) : false,
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      detailsJson: isSet(object.detailsJson)
+        ? globalThis.String(object.detailsJson)
+        : isSet(object.details_json)
+        ? globalThis.String(object.details_json)
+        : "",
+    };
+  },
+
+  toJSON(message: EvalItem): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.prompt !== "") {
+      obj.prompt = message.prompt;
+    }
+    if (message.choices?.length) {
+      obj.choices = message.choices.map((e) => ItemChoice.toJSON(e));
+    }
+    if (message.references?.length) {
+      obj.references = message.references;
+    }
+    if (message.outputs?.length) {
+      obj.outputs = message.outputs;
+    }
+    if (message.correct !== false) {
+      obj.correct = message.correct;
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    if (message.detailsJson !== "") {
+      obj.detailsJson = message.detailsJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvalItem>, I>>(base?: I): EvalItem {
+    return EvalItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvalItem>, I>>(object: I): EvalItem {
+    const message = createBaseEvalItem();
+    message.index = object.index ?? 0;
+    message.id = object.id ?? "";
+    message.group = object.group ?? "";
+    message.prompt = object.prompt ?? "";
+    message.choices = object.choices?.map((e) => ItemChoice.fromPartial(e)) || [];
+    message.references = object.references?.map((e) => e) || [];
+    message.outputs = object.outputs?.map((e) => e) || [];
+    message.correct = object.correct ?? false;
+    message.score = object.score ?? 0;
+    message.detailsJson = object.detailsJson ?? "";
+    return message;
+  },
+};
+
+function createBaseListRunItemsResponse(): ListRunItemsResponse {
+  return { items: [], total: 0 };
+}
+
+export const ListRunItemsResponse: MessageFns<ListRunItemsResponse> = {
+  encode(message: ListRunItemsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      EvalItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRunItemsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRunItemsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(EvalItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRunItemsResponse {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => EvalItem.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListRunItemsResponse): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => EvalItem.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRunItemsResponse>, I>>(base?: I): ListRunItemsResponse {
+    return ListRunItemsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRunItemsResponse>, I>>(object: I): ListRunItemsResponse {
+    const message = createBaseListRunItemsResponse();
+    message.items = object.items?.map((e) => EvalItem.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseEvalRunEvent(): EvalRunEvent {
+  return { seq: 0, kind: "", run: undefined };
+}
+
+export const EvalRunEvent: MessageFns<EvalRunEvent> = {
+  encode(message: EvalRunEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.run !== undefined) {
+      EvalRun.encode(message.run, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvalRunEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvalRunEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.run = EvalRun.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvalRunEvent {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      run: isSet(object.run) ? EvalRun.fromJSON(object.run) : undefined,
+    };
+  },
+
+  toJSON(message: EvalRunEvent): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.run !== undefined) {
+      obj.run = EvalRun.toJSON(message.run);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvalRunEvent>, I>>(base?: I): EvalRunEvent {
+    return EvalRunEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvalRunEvent>, I>>(object: I): EvalRunEvent {
+    const message = createBaseEvalRunEvent();
+    message.seq = object.seq ?? 0;
+    message.kind = object.kind ?? "";
+    message.run = (object.run !== undefined && object.run !== null) ? EvalRun.fromPartial(object.run) : undefined;
+    return message;
+  },
+};
+
+function createBaseLeaderboardRequest(): LeaderboardRequest {
+  return { tasks: [] };
+}
+
+export const LeaderboardRequest: MessageFns<LeaderboardRequest> = {
+  encode(message: LeaderboardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaderboardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaderboardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaderboardRequest {
+    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: LeaderboardRequest): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeaderboardRequest>, I>>(base?: I): LeaderboardRequest {
+    return LeaderboardRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaderboardRequest>, I>>(object: I): LeaderboardRequest {
+    const message = createBaseLeaderboardRequest();
+    message.tasks = object.tasks?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLeaderboardScore(): LeaderboardScore {
+  return { task: "", metric: undefined, runId: "", finishedAt: "" };
+}
+
+export const LeaderboardScore: MessageFns<LeaderboardScore> = {
+  encode(message: LeaderboardScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== "") {
+      writer.uint32(10).string(message.task);
+    }
+    if (message.metric !== undefined) {
+      MetricValue.encode(message.metric, writer.uint32(18).fork()).join();
+    }
+    if (message.runId !== "") {
+      writer.uint32(26).string(message.runId);
+    }
+    if (message.finishedAt !== "") {
+      writer.uint32(34).string(message.finishedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaderboardScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaderboardScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metric = MetricValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaderboardScore {
+    return {
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
+      metric: isSet(object.metric) ? MetricValue.fromJSON(object.metric) : undefined,
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      finishedAt: isSet(object.finishedAt)
+        ? globalThis.String(object.finishedAt)
+        : isSet(object.finished_at)
+        ? globalThis.String(object.finished_at)
+        : "",
+    };
+  },
+
+  toJSON(message: LeaderboardScore): unknown {
+    const obj: any = {};
+    if (message.task !== "") {
+      obj.task = message.task;
+    }
+    if (message.metric !== undefined) {
+      obj.metric = MetricValue.toJSON(message.metric);
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.finishedAt !== "") {
+      obj.finishedAt = message.finishedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeaderboardScore>, I>>(base?: I): LeaderboardScore {
+    return LeaderboardScore.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaderboardScore>, I>>(object: I): LeaderboardScore {
+    const message = createBaseLeaderboardScore();
+    message.task = object.task ?? "";
+    message.metric = (object.metric !== undefined && object.metric !== null)
+      ? MetricValue.fromPartial(object.metric)
+      : undefined;
+    message.runId = object.runId ?? "";
+    message.finishedAt = object.finishedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseLeaderboardRow(): LeaderboardRow {
+  return { model: "", label: "", jobId: "", step: 0, scores: [] };
+}
+
+export const LeaderboardRow: MessageFns<LeaderboardRow> = {
+  encode(message: LeaderboardRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.label !== "") {
+      writer.uint32(18).string(message.label);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(26).string(message.jobId);
+    }
+    if (message.step !== 0) {
+      writer.uint32(32).uint32(message.step);
+    }
+    for (const v of message.scores) {
+      LeaderboardScore.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaderboardRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaderboardRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scores.push(LeaderboardScore.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaderboardRow {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      scores: globalThis.Array.isArray(object?.scores)
+        ? object.scores.map((e: any) => LeaderboardScore.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LeaderboardRow): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.scores?.length) {
+      obj.scores = message.scores.map((e) => LeaderboardScore.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeaderboardRow>, I>>(base?: I): LeaderboardRow {
+    return LeaderboardRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaderboardRow>, I>>(object: I): LeaderboardRow {
+    const message = createBaseLeaderboardRow();
+    message.model = object.model ?? "";
+    message.label = object.label ?? "";
+    message.jobId = object.jobId ?? "";
+    message.step = object.step ?? 0;
+    message.scores = object.scores?.map((e) => LeaderboardScore.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLeaderboardResponse(): LeaderboardResponse {
+  return { rows: [], tasks: [] };
+}
+
+export const LeaderboardResponse: MessageFns<LeaderboardResponse> = {
+  encode(message: LeaderboardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      LeaderboardRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.tasks) {
+      TaskInfo.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaderboardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaderboardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(LeaderboardRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tasks.push(TaskInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaderboardResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => LeaderboardRow.fromJSON(e)) : [],
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => TaskInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LeaderboardResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => LeaderboardRow.toJSON(e));
+    }
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => TaskInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeaderboardResponse>, I>>(base?: I): LeaderboardResponse {
+    return LeaderboardResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaderboardResponse>, I>>(object: I): LeaderboardResponse {
+    const message = createBaseLeaderboardResponse();
+    message.rows = object.rows?.map((e) => LeaderboardRow.fromPartial(e)) || [];
+    message.tasks = object.tasks?.map((e) => TaskInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+/**
+ * Evaluation: text metrics, and eval runs (perplexity, multiple-choice benchmarks, HumanEval, LLM-as-judge)
+ * queued like training jobs.
+ */
 export type EvalServiceService = typeof EvalServiceService;
 export const EvalServiceService = {
   /** Describes this service instance. */
@@ -491,7 +4203,7 @@ export const EvalServiceService = {
     responseSerialize: (value: ServiceInfo): Buffer => Buffer.from(ServiceInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServiceInfo => ServiceInfo.decode(value),
   },
-  /** Scores candidate texts against references. */
+  /** Scores hypotheses against one or more reference sets with every text metric. */
   scoreTexts: {
     path: "/lab.v1.EvalService/ScoreTexts" as const,
     requestStream: false as const,
@@ -501,25 +4213,140 @@ export const EvalServiceService = {
     responseSerialize: (value: ScoreTextsResponse): Buffer => Buffer.from(ScoreTextsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ScoreTextsResponse => ScoreTextsResponse.decode(value),
   },
-  /** Runs a benchmark on a model, streaming progress. */
-  runBenchmark: {
-    path: "/lab.v1.EvalService/RunBenchmark" as const,
+  /** The tasks a run can name, with their metrics and prompt settings. */
+  listTasks: {
+    path: "/lab.v1.EvalService/ListTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTasksRequest): Buffer => Buffer.from(ListTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTasksRequest => ListTasksRequest.decode(value),
+    responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
+  },
+  /** Queues an eval run; follow it with WatchRun. */
+  submitRun: {
+    path: "/lab.v1.EvalService/SubmitRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitRunRequest): Buffer => Buffer.from(SubmitRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitRunRequest => SubmitRunRequest.decode(value),
+    responseSerialize: (value: EvalRun): Buffer => Buffer.from(EvalRun.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvalRun => EvalRun.decode(value),
+  },
+  /** Runs, newest first. */
+  listRuns: {
+    path: "/lab.v1.EvalService/ListRuns" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRunsRequest): Buffer => Buffer.from(ListRunsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRunsRequest => ListRunsRequest.decode(value),
+    responseSerialize: (value: ListRunsResponse): Buffer => Buffer.from(ListRunsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRunsResponse => ListRunsResponse.decode(value),
+  },
+  /** One run with its scores. */
+  getRun: {
+    path: "/lab.v1.EvalService/GetRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunRef): Buffer => Buffer.from(RunRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunRef => RunRef.decode(value),
+    responseSerialize: (value: EvalRun): Buffer => Buffer.from(EvalRun.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvalRun => EvalRun.decode(value),
+  },
+  /** Every scored item of a run: prompt, choices or references, the model's log-likelihoods or output. */
+  listRunItems: {
+    path: "/lab.v1.EvalService/ListRunItems" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRunItemsRequest): Buffer => Buffer.from(ListRunItemsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRunItemsRequest => ListRunItemsRequest.decode(value),
+    responseSerialize: (value: ListRunItemsResponse): Buffer =>
+      Buffer.from(ListRunItemsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRunItemsResponse => ListRunItemsResponse.decode(value),
+  },
+  /** Cancels a queued or running run. */
+  cancelRun: {
+    path: "/lab.v1.EvalService/CancelRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunRef): Buffer => Buffer.from(RunRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunRef => RunRef.decode(value),
+    responseSerialize: (value: EvalRun): Buffer => Buffer.from(EvalRun.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvalRun => EvalRun.decode(value),
+  },
+  /** The run now, then its progress and state changes until it ends. */
+  watchRun: {
+    path: "/lab.v1.EvalService/WatchRun" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: RunBenchmarkRequest): Buffer => Buffer.from(RunBenchmarkRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RunBenchmarkRequest => RunBenchmarkRequest.decode(value),
-    responseSerialize: (value: BenchmarkEvent): Buffer => Buffer.from(BenchmarkEvent.encode(value).finish()),
-    responseDeserialize: (value: Buffer): BenchmarkEvent => BenchmarkEvent.decode(value),
+    requestSerialize: (value: RunRef): Buffer => Buffer.from(RunRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunRef => RunRef.decode(value),
+    responseSerialize: (value: EvalRunEvent): Buffer => Buffer.from(EvalRunEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvalRunEvent => EvalRunEvent.decode(value),
+  },
+  /** Every model's latest score per task. */
+  leaderboard: {
+    path: "/lab.v1.EvalService/Leaderboard" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaderboardRequest): Buffer => Buffer.from(LeaderboardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaderboardRequest => LeaderboardRequest.decode(value),
+    responseSerialize: (value: LeaderboardResponse): Buffer => Buffer.from(LeaderboardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaderboardResponse => LeaderboardResponse.decode(value),
+  },
+  /**
+   * Queues one run per combination of seeds, few-shot counts and chat template on/off, to show how much the
+   * score moves with the prompt format alone.
+   */
+  submitVariance: {
+    path: "/lab.v1.EvalService/SubmitVariance" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VarianceRequest): Buffer => Buffer.from(VarianceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VarianceRequest => VarianceRequest.decode(value),
+    responseSerialize: (value: VarianceReport): Buffer => Buffer.from(VarianceReport.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VarianceReport => VarianceReport.decode(value),
+  },
+  /** The variance report: its runs and the spread of the score over those that completed. */
+  getVariance: {
+    path: "/lab.v1.EvalService/GetVariance" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VarianceRef): Buffer => Buffer.from(VarianceRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VarianceRef => VarianceRef.decode(value),
+    responseSerialize: (value: VarianceReport): Buffer => Buffer.from(VarianceReport.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VarianceReport => VarianceReport.decode(value),
   },
 } as const;
 
 export interface EvalServiceServer extends UntypedServiceImplementation {
   /** Describes this service instance. */
   getInfo: handleUnaryCall<GetInfoRequest, ServiceInfo>;
-  /** Scores candidate texts against references. */
+  /** Scores hypotheses against one or more reference sets with every text metric. */
   scoreTexts: handleUnaryCall<ScoreTextsRequest, ScoreTextsResponse>;
-  /** Runs a benchmark on a model, streaming progress. */
-  runBenchmark: handleServerStreamingCall<RunBenchmarkRequest, BenchmarkEvent>;
+  /** The tasks a run can name, with their metrics and prompt settings. */
+  listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
+  /** Queues an eval run; follow it with WatchRun. */
+  submitRun: handleUnaryCall<SubmitRunRequest, EvalRun>;
+  /** Runs, newest first. */
+  listRuns: handleUnaryCall<ListRunsRequest, ListRunsResponse>;
+  /** One run with its scores. */
+  getRun: handleUnaryCall<RunRef, EvalRun>;
+  /** Every scored item of a run: prompt, choices or references, the model's log-likelihoods or output. */
+  listRunItems: handleUnaryCall<ListRunItemsRequest, ListRunItemsResponse>;
+  /** Cancels a queued or running run. */
+  cancelRun: handleUnaryCall<RunRef, EvalRun>;
+  /** The run now, then its progress and state changes until it ends. */
+  watchRun: handleServerStreamingCall<RunRef, EvalRunEvent>;
+  /** Every model's latest score per task. */
+  leaderboard: handleUnaryCall<LeaderboardRequest, LeaderboardResponse>;
+  /**
+   * Queues one run per combination of seeds, few-shot counts and chat template on/off, to show how much the
+   * score moves with the prompt format alone.
+   */
+  submitVariance: handleUnaryCall<VarianceRequest, VarianceReport>;
+  /** The variance report: its runs and the spread of the score over those that completed. */
+  getVariance: handleUnaryCall<VarianceRef, VarianceReport>;
 }
 
 export interface EvalServiceClient extends Client {
@@ -539,7 +4366,7 @@ export interface EvalServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ServiceInfo) => void,
   ): ClientUnaryCall;
-  /** Scores candidate texts against references. */
+  /** Scores hypotheses against one or more reference sets with every text metric. */
   scoreTexts(
     request: ScoreTextsRequest,
     callback: (error: ServiceError | null, response: ScoreTextsResponse) => void,
@@ -555,13 +4382,150 @@ export interface EvalServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ScoreTextsResponse) => void,
   ): ClientUnaryCall;
-  /** Runs a benchmark on a model, streaming progress. */
-  runBenchmark(request: RunBenchmarkRequest, options?: Partial<CallOptions>): ClientReadableStream<BenchmarkEvent>;
-  runBenchmark(
-    request: RunBenchmarkRequest,
-    metadata?: Metadata,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<BenchmarkEvent>;
+  /** The tasks a run can name, with their metrics and prompt settings. */
+  listTasks(
+    request: ListTasksRequest,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  /** Queues an eval run; follow it with WatchRun. */
+  submitRun(
+    request: SubmitRunRequest,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  submitRun(
+    request: SubmitRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  submitRun(
+    request: SubmitRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  /** Runs, newest first. */
+  listRuns(
+    request: ListRunsRequest,
+    callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  listRuns(
+    request: ListRunsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  listRuns(
+    request: ListRunsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  /** One run with its scores. */
+  getRun(request: RunRef, callback: (error: ServiceError | null, response: EvalRun) => void): ClientUnaryCall;
+  getRun(
+    request: RunRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  getRun(
+    request: RunRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  /** Every scored item of a run: prompt, choices or references, the model's log-likelihoods or output. */
+  listRunItems(
+    request: ListRunItemsRequest,
+    callback: (error: ServiceError | null, response: ListRunItemsResponse) => void,
+  ): ClientUnaryCall;
+  listRunItems(
+    request: ListRunItemsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRunItemsResponse) => void,
+  ): ClientUnaryCall;
+  listRunItems(
+    request: ListRunItemsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRunItemsResponse) => void,
+  ): ClientUnaryCall;
+  /** Cancels a queued or running run. */
+  cancelRun(request: RunRef, callback: (error: ServiceError | null, response: EvalRun) => void): ClientUnaryCall;
+  cancelRun(
+    request: RunRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  cancelRun(
+    request: RunRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvalRun) => void,
+  ): ClientUnaryCall;
+  /** The run now, then its progress and state changes until it ends. */
+  watchRun(request: RunRef, options?: Partial<CallOptions>): ClientReadableStream<EvalRunEvent>;
+  watchRun(request: RunRef, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<EvalRunEvent>;
+  /** Every model's latest score per task. */
+  leaderboard(
+    request: LeaderboardRequest,
+    callback: (error: ServiceError | null, response: LeaderboardResponse) => void,
+  ): ClientUnaryCall;
+  leaderboard(
+    request: LeaderboardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaderboardResponse) => void,
+  ): ClientUnaryCall;
+  leaderboard(
+    request: LeaderboardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaderboardResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Queues one run per combination of seeds, few-shot counts and chat template on/off, to show how much the
+   * score moves with the prompt format alone.
+   */
+  submitVariance(
+    request: VarianceRequest,
+    callback: (error: ServiceError | null, response: VarianceReport) => void,
+  ): ClientUnaryCall;
+  submitVariance(
+    request: VarianceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VarianceReport) => void,
+  ): ClientUnaryCall;
+  submitVariance(
+    request: VarianceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VarianceReport) => void,
+  ): ClientUnaryCall;
+  /** The variance report: its runs and the spread of the score over those that completed. */
+  getVariance(
+    request: VarianceRef,
+    callback: (error: ServiceError | null, response: VarianceReport) => void,
+  ): ClientUnaryCall;
+  getVariance(
+    request: VarianceRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VarianceReport) => void,
+  ): ClientUnaryCall;
+  getVariance(
+    request: VarianceRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VarianceReport) => void,
+  ): ClientUnaryCall;
 }
 
 export const EvalServiceClient = makeGenericClientConstructor(EvalServiceService, "lab.v1.EvalService") as unknown as {
@@ -586,6 +4550,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

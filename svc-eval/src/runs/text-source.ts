@@ -1,0 +1,54 @@
+// The text a perplexity run scores: given inline, a UTF-8 file on this machine, or a svc-data dataset
+// version (one split or all of it), read over gRPC page by page: svc-eval never reads svc-data's storage.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { callUnary, createClient, fromServiceError, LabError } from '@lab/common';
+import { DataServiceClient } from '@lab/proto/data';
+
+export interface TextSource {
+  text?: string;
+  textPath?: string;
+  datasetId?: string;
+  datasetVersion?: number;
+  split?: string;
+}
+
+const PAGE = 500;
+
+export async function readText(src: TextSource, dataAddress: string, signal?: AbortSignal): Promise<string> {
+  if (src.text) return src.text;
+  if (src.textPath) {
+    if (!existsSync(src.textPath) || !statSync(src.textPath).isFile())
+      throw new LabError('INVALID_ARGUMENT', `textPath: ${src.textPath} is not a file`, 'textPath');
+    return readFileSync(src.textPath, 'utf8');
+  }
+  if (!src.datasetId)
+    throw new LabError('INVALID_ARGUMENT', 'text: give one of text, textPath or datasetId', 'text');
+  const client = createClient(DataServiceClient, dataAddress);
+  const docs: string[] = [];
+  try {
+    for (let offset = 0; ; offset += PAGE) {
+      if (signal?.aborted) throw new LabError('CANCELLED', 'cancelled', 'id');
+      const res = await callUnary(client.listDocuments.bind(client), {
+        datasetId: src.datasetId,
+        version: src.datasetVersion ?? 0,
+        split: src.split ?? '',
+        page: { offset, limit: PAGE },
+      });
+      for (const d of res.documents) docs.push(d.text);
+      if (res.documents.length === 0 || offset + res.documents.length >= Number(res.total)) break;
+    }
+  } catch (err) {
+    const e = fromServiceError(err);
+    throw new LabError(e.code, `datasetId: ${e.message}`, 'datasetId');
+  } finally {
+    client.close();
+  }
+  if (!docs.length)
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `datasetId: ${src.datasetId} has no documents${src.split ? ` in split ${src.split}` : ''}`,
+      'datasetId',
+    );
+  // Documents are separate texts: a blank line between them keeps one from reading as the next one's start.
+  return docs.join('\n\n');
+}
