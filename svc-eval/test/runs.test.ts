@@ -268,7 +268,11 @@ describe('eval runs', () => {
 
   it('runs from lab-eval against the service: run prints scores, runs lists, show prints items; bad flags exit 1', async () => {
     const env = { ...process.env, LAB_EVAL_ADDR: stack.config.addresses.eval };
-    const run = await runCli(bin, ['run', '--model', 'tiny-gpt2', '--task', 'arc_easy', '--limit', '2', '--json'], { env });
+    const run = await runCli(
+      bin,
+      ['run', '--model', 'tiny-gpt2', '--task', 'arc_easy', '--limit', '2', '--json'],
+      { env },
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const r = JSON.parse(run.stdout) as Run & { task: string };
@@ -279,10 +283,74 @@ describe('eval runs', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toContain('acc_norm');
     expect(show.stdout).toContain('Question:');
-    const bad = await runCli(bin, ['run', '--model', 'tiny-gpt2', '--task', 'arc_easy', '--limit', '0'], { env });
+    const bad = await runCli(bin, ['run', '--model', 'tiny-gpt2', '--task', 'arc_easy', '--limit', '0'], {
+      env,
+    });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/limit/);
   }, 120_000);
+
+  it('publishes a run’s progress and end on NATS, and renders prompts with the chat template when asked', async () => {
+    const bus = await openSse(`${stack.url}/api/events?subject=${encodeURIComponent('lab.eval.>')}`);
+    const sub = await post<Run>('/api/eval/runs', {
+      model: 'tiny-gpt2',
+      task: 'truthfulqa_mc1',
+      limit: 2,
+      chatTemplate: true,
+    });
+    const run = (await follow(sub.body.id)).runs.at(-1)!;
+    expect(run.state).toBe('completed');
+    // The model has no template of its own: the lab's default frames the item as the user's turn.
+    expect(run.prompt).toMatchObject({ chatTemplate: true });
+    expect(run.prompt!.firstItem.startsWith('User: Q: What is human life expectancy')).toBe(true);
+    const events = await bus.waitFor(
+      (es) =>
+        es.some(
+          (e) =>
+            JSON.parse(e.data).subject === `lab.eval.${run.id}.state` &&
+            JSON.parse(e.data).data.state === 'completed',
+        ),
+      30_000,
+    );
+    bus.close();
+    const mine = events
+      .map(
+        (e) =>
+          JSON.parse(e.data) as { subject: string; data: { state: string; metrics: { name: string }[] } },
+      )
+      .filter((e) => e.subject.startsWith(`lab.eval.${run.id}.`));
+    expect(mine.map((e) => e.data.state)).toContain('running');
+    expect(mine.at(-1)!.data.metrics.map((m) => m.name)).toContain('mc1');
+  }, 120_000);
+
+  it('scores texts over HTTP with every metric, and refuses a reference set of the wrong length', async () => {
+    const r = await post<Record<string, number>>('/api/eval/metrics', {
+      hypotheses: ['the cat sat on the mat', 'a dog'],
+      references: [['the cat is on the mat', 'a dog']],
+    });
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body)).toEqual(
+      expect.arrayContaining([
+        'bleu',
+        'chrf',
+        'ter',
+        'rouge1',
+        'rouge2',
+        'rougeL',
+        'rougeLsum',
+        'meteor',
+        'exact_match',
+        'f1',
+      ]),
+    );
+    expect(r.body.exact_match).toBe(50);
+    const bad = await post<{ error: { field: string } }>('/api/eval/metrics', {
+      hypotheses: ['a', 'b'],
+      references: [['a']],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toMatch(/^references/);
+  });
 
   it('refuses bad runs naming the field: unknown task or model, limit ≤ 0, options of another task', async () => {
     const cases: [Record<string, unknown>, number, string][] = [
