@@ -1,6 +1,10 @@
 # One image for every lab process; docker-compose.yml picks the entry point per service.
 FROM node:20-bookworm-slim
 WORKDIR /lab
+# svc-eval: python3 runs HumanEval samples in its sandbox (util-linux's unshare and setpriv; the container
+# needs CAP_SYS_ADMIN for the namespaces, or the sandbox refuses to run), WordNet for METEOR's synonyms.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 util-linux wordnet-base \
+    && rm -rf /var/lib/apt/lists/*
 # CUDA builds of ONNX Runtime for the GPU services; set to "skip" for a CPU-only image.
 ARG ONNXRUNTIME_NODE_INSTALL=cuda12
 ENV ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL}

@@ -212,7 +212,8 @@ export function cliBackend<D extends Record<string, { requestStream: boolean; re
       createClient(Client, values.remote, { deadlineMs: 600_000 }),
     ) as RequiredImpl<D>;
   }
-  const config = loadConfig();
+  // The user's own process reads what the user can: data roots guard services from requests, not users.
+  const config = { ...loadConfig(), dataRoots: undefined };
   return local({
     config,
     store: openStore(config.home, service),

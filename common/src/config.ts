@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { datasetPath } from './datasets.ts';
 import { z } from 'zod';
 
 /** The five services, in the order the lab shows them. */
@@ -117,6 +118,7 @@ const schema = z.object({
   LAB_TRAIN_ACK_WAIT_MS: positiveInt('LAB_TRAIN_ACK_WAIT_MS', 1000),
   LAB_DATA_MAX_BYTES: positiveInt('LAB_DATA_MAX_BYTES', 1),
   LAB_ALLOWED_HOSTS: z.string().optional(),
+  LAB_DATA_ROOTS: z.string().optional(),
   LAB_TOKEN: z
     .string()
     .optional()
@@ -161,6 +163,12 @@ export interface LabConfig {
    * generations run at once, and requests that may wait for one before the service answers "busy".
    */
   infer: { memoryMb?: number; idleMs?: number; maxActive?: number; maxQueue?: number };
+  /**
+   * Folders whose files the services may be asked to read by path (LAB_DATA_ROOTS, comma-separated; default
+   * LAB_HOME, the directory the lab was started from and the reference datasets). Undefined: no
+   * confinement, for CLIs working in the user's own process.
+   */
+  dataRoots?: string[];
 }
 
 /** Whether a bind address or host name stays on this machine. */
@@ -234,6 +242,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
         .filter(Boolean),
       token: e.LAB_TOKEN || undefined,
     },
+    dataRoots: e.LAB_DATA_ROOTS
+      ? e.LAB_DATA_ROOTS.split(',')
+          .map((r) => r.trim())
+          .filter(Boolean)
+          .map((r) => resolve(r))
+      : [home, process.cwd(), datasetPath()],
     infer: {
       memoryMb: e.LAB_INFER_MEMORY_MB,
       idleMs: e.LAB_INFER_IDLE_MS,

@@ -5,6 +5,7 @@ export * from './datasets.ts';
 export * from './errors.ts';
 export * from './grpc.ts';
 export * from './log.ts';
+export * from './paths.ts';
 export * from './random.ts';
 export * from './remote.ts';
 export * from './service.ts';

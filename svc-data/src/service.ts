@@ -4,6 +4,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from '
 import { basename, join } from 'node:path';
 import {
   bindService,
+  confinePath,
   type CallContext,
   fetchTokenizerJson,
   LabError,
@@ -216,6 +217,7 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
   return {
     ingest: (req, ctx) => {
       if (!req.path) throw invalid('path', 'give a server-side file path');
+      confinePath(req.path, 'path', deps.config.dataRoots);
       return ingestFile(
         req.path,
         {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   bindService,
   type CallContext,
+  confinePath,
   datasetPath,
   LabError,
   type ServiceBinding,
@@ -51,6 +52,7 @@ export function createEvalImpl(
     models,
     datasets,
     dataAddress: deps.config.addresses.data,
+    dataRoots: deps.config.dataRoots,
     generative: createGenerative({ config: deps.config, datasets }),
   });
   const manager = new RunManager(deps.store, deps.bus, deps.log, execute);
@@ -67,6 +69,8 @@ export function createEvalImpl(
         fewshot: req.fewshot ?? task.defaultFewshot,
         seed: req.seed,
       });
+    // A text file outside the data roots is refused at submission, like every path the API takes.
+    if (req.textPath) confinePath(req.textPath, 'textPath', deps.config.dataRoots);
     // An unknown model is refused now, not as a run that fails later.
     const info = await models.describe(req.model);
     const filled: SubmitRunRequest = {

@@ -79,6 +79,16 @@ describe('ROUGE (rouge-score, use_stemmer=True)', () => {
   });
 
   it('tokenizes like rouge-score: only a-z0-9 survive, words over 3 letters are stemmed', () => {
+    // rouge-score (local): "was"/"his" keep their s (3 letters, not stemmed), "ties" -> "tie", "dies" -> "die".
+    expect(rougeTokens('It was his idea; ties and dies')).toEqual([
+      'it',
+      'was',
+      'his',
+      'idea',
+      'tie',
+      'and',
+      'die',
+    ]);
     // rouge-score (local) tokenize(..., PorterStemmer()).
     expect(rougeTokens("Running CAFÉ naïve 😀 don't the_x 3.14 İstanbul Kelvin\u212a")).toEqual([
       'run',

@@ -1,5 +1,6 @@
 import {
   bindService,
+  confinePath,
   type CallContext,
   callUnary,
   createClient,
@@ -167,6 +168,7 @@ export function createInferImpl(
 
   const impl: ServiceImpl<typeof InferServiceService> = {
     importModel: async (req) => {
+      if (req.path) confinePath(req.path, 'path', deps.config.dataRoots);
       return describe(await catalog.register(req.name, req.path));
     },
     listModels: async () => ({ models: (await catalog.list()).map(describe) }),

@@ -1,7 +1,8 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bindService, LabError, type ServiceBinding, type ServiceDeps, type ServiceImpl } from '@lab/common';
+import { bindService,
+  confinePath, LabError, type ServiceBinding, type ServiceDeps, type ServiceImpl } from '@lab/common';
 import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
 import { TokenizeServiceService } from '@lab/proto/tokenize';
 import {
@@ -160,6 +161,7 @@ export function createTokenizeImpl(
     coverage: async (req) => {
       const tok = registry.get(req.tokenizer);
       if (!!req.text === !!req.path) throw invalid('text', 'give exactly one of text or path');
+      if (req.path) confinePath(req.path, 'path', deps.config.dataRoots);
       if (req.path && (!existsSync(req.path) || !statSync(req.path).isFile()))
         throw invalid('path', `no such file: ${req.path}`);
       if (req.text) checkText(req.text);
@@ -178,6 +180,7 @@ export function createTokenizeImpl(
     importTokenizer: async (req) => {
       if (!!req.json === !!req.path) throw invalid('json', 'give exactly one of json or path');
       registry.assertNewName(req.name);
+      if (req.path) confinePath(req.path, 'path', deps.config.dataRoots);
       if (req.path && !existsSync(req.path)) throw invalid('path', `no such file: ${req.path}`);
       const tok = req.json
         ? parseTokenizerJson(req.json, req.name)
@@ -206,6 +209,7 @@ export function createTokenizeImpl(
           'datasetId',
         );
       }
+      if (req.path) confinePath(req.path, 'path', deps.config.dataRoots);
       if (req.path && (!existsSync(req.path) || !statSync(req.path).isFile()))
         throw invalid('path', `no such file: ${req.path}`);
       if (req.text) checkText(req.text);

@@ -1,5 +1,6 @@
 import {
   bindService,
+  confinePath,
   type CallContext,
   createClient,
   fetchTokenizerJson,
@@ -116,7 +117,10 @@ export async function createTrainImpl(
   await manager.start();
 
   const impl: ServiceImpl<typeof TrainServiceService> = {
-    submitJob: async (req) => toJob(await manager.submit(req)),
+    submitJob: async (req) => {
+      if (req.dataPath) confinePath(req.dataPath, 'dataPath', deps.config.dataRoots);
+      return toJob(await manager.submit(req));
+    },
     listJobs: async (req) => {
       const all = manager.list(req.state);
       const offset = req.page?.offset ?? 0;

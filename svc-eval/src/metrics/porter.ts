@@ -110,7 +110,7 @@ function step1b(w: string): string {
     const last = stem.at(-1)!;
     return 'lsz'.includes(last) ? stem : stem.slice(0, -1);
   }
-  return stem;
+  return measure(stem) === 1 && endsCvc(stem) ? `${stem}e` : stem;
 }
 
 function step1c(w: string): string {

@@ -15,6 +15,8 @@ export interface ExecuteDeps {
   /** Root of the benchmark files (shared/datasets layout). */
   datasets: string;
   dataAddress: string;
+  /** Folders a textPath may be in (LAB_DATA_ROOTS). */
+  dataRoots?: readonly string[];
   /** HumanEval and judge runs, which generate text. */
   generative?: (run: EvalRun, req: SubmitRunRequest, ctx: RunContext) => Promise<RunOutcome>;
 }
@@ -54,7 +56,7 @@ async function perplexityRun(
   ctx: RunContext,
 ): Promise<RunOutcome> {
   ctx.progress(0, 0, 'reading the text');
-  const text = await readText(req, deps.dataAddress, ctx.signal);
+  const text = await readText(req, deps.dataAddress, deps.dataRoots, ctx.signal);
   const info = await deps.models.describe(run.model);
   return deps.models.use(info, async (_m, scoring) => {
     const r = await perplexity(scoring, text, {

@@ -1,7 +1,7 @@
 // The text a perplexity run scores: given inline, a UTF-8 file on this machine, or a svc-data dataset
 // version (one split or all of it), read over gRPC page by page: svc-eval never reads svc-data's storage.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { callUnary, createClient, fromServiceError, LabError } from '@lab/common';
+import { callUnary, confinePath, createClient, fromServiceError, LabError } from '@lab/common';
 import { DataServiceClient } from '@lab/proto/data';
 
 export interface TextSource {
@@ -14,9 +14,15 @@ export interface TextSource {
 
 const PAGE = 500;
 
-export async function readText(src: TextSource, dataAddress: string, signal?: AbortSignal): Promise<string> {
+export async function readText(
+  src: TextSource,
+  dataAddress: string,
+  dataRoots: readonly string[] | undefined,
+  signal?: AbortSignal,
+): Promise<string> {
   if (src.text) return src.text;
   if (src.textPath) {
+    confinePath(src.textPath, 'textPath', dataRoots);
     if (!existsSync(src.textPath) || !statSync(src.textPath).isFile())
       throw new LabError('INVALID_ARGUMENT', `textPath: ${src.textPath} is not a file`, 'textPath');
     return readFileSync(src.textPath, 'utf8');
