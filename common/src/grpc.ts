@@ -114,7 +114,9 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
   // A client-streaming call hands the implementation the incoming messages as an async iterable.
   // Iterating must not destroy the call when the input ends: a bidirectional handler still answers after it.
   const requestOf = (call: { request?: unknown }) =>
-    def.requestStream ? (call as unknown as Readable).iterator({ destroyOnReturn: false }) : call.request;
+    def.requestStream
+      ? decodedMessages((call as unknown as Readable).iterator({ destroyOnReturn: false }), path)
+      : decoded(call.request, path);
   if (def.responseStream) {
     return ((call: ServerWritableStream<unknown, unknown>) => {
       const ctx: CallContext = { signal: callSignal(call), metadata: call.metadata };
@@ -153,6 +155,42 @@ function wrapMethod(path: string, def: MethodDef, impl: unknown, log: Logger): (
       },
     );
   }) as (...args: never[]) => void;
+}
+
+/** A request message that did not decode; the call answers INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+function decoded(message: unknown, path: string): unknown {
+  if (message instanceof Undecodable)
+    throw new LabError(
+      'INVALID_ARGUMENT',
+      `request: not a valid ${path.split('/')[2] ?? ''} request message (${message.reason})`,
+      'request',
+    );
+  return message;
+}
+
+async function* decodedMessages(messages: AsyncIterable<unknown>, path: string): AsyncGenerator<unknown> {
+  for await (const m of messages) yield decoded(m, path);
+}
+
+/** The definition with request decoding that never throws (grpc-js would answer INTERNAL): see Undecodable. */
+function tolerantDefinition(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(definition as unknown as Record<string, MethodDef>))
+    out[key] = {
+      ...def,
+      requestDeserialize: (b: Buffer) => {
+        try {
+          return def.requestDeserialize(b);
+        } catch (err) {
+          return new Undecodable((err as Error).message);
+        }
+      },
+    };
+  return out as unknown as ServiceDefinition;
 }
 
 function logFailure(log: Logger, path: string, err: unknown): void {
@@ -198,7 +236,7 @@ export async function startGrpcServer(opts: {
     for (const [key, def] of Object.entries(binding.definition) as [string, MethodDef][]) {
       handlers[key] = wrapMethod(def.path, def, binding.implementation[key], opts.log);
     }
-    server.addService(binding.definition, handlers as never);
+    server.addService(tolerantDefinition(binding.definition), handlers as never);
   }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, p) =>

@@ -2,11 +2,12 @@
 // multiple-choice benchmark, HumanEval in the sandbox, or answers graded by a judge model.
 import type { EvalItem, EvalRun, MetricValue, SubmitRunRequest } from '@lab/proto/eval';
 import { renderChat } from '@lab/svc-infer';
+import { taskInfo } from '../catalog.ts';
 import type { EvalModels } from '../models.ts';
 import { type ContinuationScore, scoreContinuations } from '../score/loglik.ts';
 import { perplexity } from '../score/perplexity.ts';
 import { getTask, scoreItems } from '../tasks/index.ts';
-import type { McItem } from '../tasks/types.ts';
+import type { McItem, MetricName } from '../tasks/types.ts';
 import type { Executor, RunContext, RunOutcome } from './manager.ts';
 import { readText } from './text-source.ts';
 
@@ -99,6 +100,7 @@ async function multipleChoiceRun(
   ctx: RunContext,
 ): Promise<RunOutcome> {
   const task = getTask(req.task);
+  const headline = taskInfo(req.task).metrics[0] as MetricName;
   const fewshot = req.fewshot ?? task.defaultFewshot;
   ctx.progress(0, 0, 'reading the benchmark');
   const items = task.load({
@@ -162,8 +164,9 @@ async function multipleChoiceRun(
           })),
           references: [],
           outputs: [],
-          correct: Object.values(r.correct)[0] === true || Object.values(r.correct)[0] === 1,
-          score: Number(Object.values(r.correct)[0] ?? 0),
+          // Right or wrong by the task's headline measure (acc_norm where it has one), as the leaderboard.
+          correct: r.correct[headline] === true || r.correct[headline] === 1,
+          score: Number(r.correct[headline] ?? 0),
           detailsJson: JSON.stringify(r.correct),
         };
       }),
