@@ -4,7 +4,11 @@ import { defineConfig } from 'vitest/config';
 
 // Tests hand the services files they write under the temp directory and the reference datasets: those are
 // the data roots of every service the tests start (gateway/test/paths.test.ts sets its own).
-const dataRoots = [tmpdir(), process.cwd(), process.env.LAB_DATASETS ?? resolve(import.meta.dirname, '../shared/datasets')];
+const dataRoots = [
+  tmpdir(),
+  process.cwd(),
+  process.env.LAB_DATASETS ?? resolve(import.meta.dirname, '../shared/datasets'),
+];
 
 export default defineConfig({
   test: {

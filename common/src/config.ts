@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
-import { datasetPath } from './datasets.ts';
 import { z } from 'zod';
+import { datasetPath } from './datasets.ts';
 
 /** The five services, in the order the lab shows them. */
 export const SERVICE_NAMES = ['tokenize', 'data', 'train', 'infer', 'eval'] as const;

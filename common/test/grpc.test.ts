@@ -7,7 +7,12 @@ import {
   type RunningGrpcServer,
   startGrpcServer,
 } from '@lab/common';
-import { TokenizeServiceClient, TokenizeServiceService } from '@lab/proto/tokenize';
+import {
+  TokenizeServiceClient,
+  TokenizeServiceService,
+  TrainTokenizerEvent,
+  TrainTokenizerRequest,
+} from '@lab/proto/tokenize';
 import { freePort } from '@lab/supervisor';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -64,24 +69,14 @@ describe('gRPC helpers on real loopback gRPC', () => {
         bindService(TokenizeServiceService, {
           train: async function* (_req, ctx) {
             ctx.signal.addEventListener('abort', () => aborted());
-            yield { progress: { done: 1, total: 10, message: 'started' }, done: undefined };
+            yield TrainTokenizerEvent.fromPartial({ progress: { done: 1, total: 10, message: 'started' } });
             await never();
           },
         }),
       ],
     });
     const client = createClient(TokenizeServiceClient, `127.0.0.1:${server.port}`);
-    const stream = client.train({
-      name: 'x',
-      vocabSize: 300,
-      text: 'a',
-      path: '',
-      datasetId: '',
-      minFrequency: 0,
-      specialTokens: [],
-      pattern: '',
-      kind: '',
-    });
+    const stream = client.train(TrainTokenizerRequest.fromPartial({ name: 'x', vocabSize: 300, text: 'a' }));
     stream.on('error', () => {});
     await new Promise((r) => stream.once('data', r));
     stream.cancel();

@@ -71,6 +71,33 @@ export {
   type RunResult,
 } from './infer/model.ts';
 export {
+  type AblationMode,
+  type AblationResult,
+  ablate,
+  type Component,
+  checkComponents,
+} from './inspect/ablate.ts';
+export { activationTensors, safetensorsBytes, traceSafetensors } from './inspect/export.ts';
+export {
+  type HeadScores,
+  PATTERNS,
+  type Pattern,
+  repeatedRandomTokens,
+  scoreHead,
+  scoreLayer,
+} from './inspect/patterns.ts';
+export {
+  type LayerNorms,
+  type LensPosition,
+  lensAt,
+  lossPerToken,
+  rowNorms,
+  traceNorms,
+  traceScores,
+} from './inspect/summary.ts';
+export { type Intervention, type RawTrace, TraceModel, type TraceRunOptions } from './inspect/trace.ts';
+export { buildTraceGraph, TRACE, type TraceGraph } from './inspect/trace-graph.ts';
+export {
   type Activation,
   type Family,
   gpt2Config,

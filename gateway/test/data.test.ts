@@ -210,7 +210,67 @@ describe('data routes of the gateway', () => {
         '/api/data/datasets/{id}/versions/jobs',
         '/api/data/datasets/{id}/versions/{version}/shards/jobs',
         '/api/data/jobs/{jobId}/events',
+        '/api/data/datasets/{id}/step-defaults',
+        '/api/data/datasets/{id}/dependents',
       ]),
     );
+    const item = doc.paths['/api/data/datasets/{id}'] as Record<string, unknown>;
+    expect(Object.keys(item)).toEqual(expect.arrayContaining(['get', 'delete']));
+  });
+
+  it('dry-runs steps, gives the defaults that fit the dataset, and deletes only what is confirmed', async () => {
+    const defaults = (await (await fetch(`${stack.url}/api/data/datasets/${id}/step-defaults`)).json()) as {
+      documentSplit: string;
+      steps: { kind: string; minWords?: number }[];
+    };
+    expect(defaults.documentSplit).toBe('paragraph');
+    expect(defaults.steps.find((st) => st.kind === 'quality')).toMatchObject({ minWords: 3 });
+    const before = (
+      (await (await fetch(`${stack.url}/api/data/datasets/${id}`)).json()) as { versions: unknown[] }
+    ).versions.length;
+    const dry = await post(`/api/data/datasets/${id}/versions`, {
+      from: 1,
+      dryRun: true,
+      steps: [{ kind: 'quality', minWords: 50 }],
+    });
+    expect(dry.status).toBe(200);
+    const body = (await dry.json()) as {
+      version?: unknown;
+      documents: number;
+      reports: { warnings: string[]; examples: { measure: string; limit: number }[] }[];
+    };
+    expect(body.version).toBeUndefined();
+    expect(body.documents).toBeLessThan(7222 / 4);
+    expect(body.reports[0]!.warnings[0]).toMatch(/^quality removes 8\d % of the documents/);
+    expect(body.reports[0]!.examples[0]).toMatchObject({ measure: 'words', limit: 50 });
+    const after = (
+      (await (await fetch(`${stack.url}/api/data/datasets/${id}`)).json()) as { versions: unknown[] }
+    ).versions.length;
+    expect(after).toBe(before);
+
+    // v1 has later versions made from it: listed, and deleting needs force=true.
+    const deps = (await (
+      await fetch(`${stack.url}/api/data/datasets/${id}/dependents?version=1`)
+    ).json()) as {
+      dependents: { kind: string; needsForce: boolean }[];
+    };
+    expect(deps.dependents.filter((d) => d.kind === 'version').every((d) => d.needsForce)).toBe(true);
+    const refused = await fetch(`${stack.url}/api/data/datasets/${id}/versions/1`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as ErrorJson).error).toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      field: 'force',
+    });
+    const bad = await fetch(`${stack.url}/api/data/datasets/${id}/versions/1?force=maybe`, {
+      method: 'DELETE',
+    });
+    expect(bad.status).toBe(400);
+    const ok = await fetch(`${stack.url}/api/data/datasets/${id}/versions/1?force=true`, {
+      method: 'DELETE',
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ deletedVersions: [1], datasetDeleted: false });
+    const gone = await fetch(`${stack.url}/api/data/datasets/${id}/versions/1/documents`);
+    expect(gone.status).toBe(404);
   });
 });

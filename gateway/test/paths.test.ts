@@ -16,7 +16,10 @@ const post = async (path: string, body: unknown) => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as { error?: { code: string; field: string; message: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: { code: string; field: string; message: string } },
+  };
 };
 
 beforeAll(async () => {
@@ -24,7 +27,11 @@ beforeAll(async () => {
   mkdirSync(join(root, 'inside'));
   writeFileSync(join(root, 'inside', 'ok.txt'), 'To be, or not to be, that is the question.\n'.repeat(50));
   symlinkSync('/etc/passwd', join(root, 'inside', 'sneaky.txt'));
-  stack = await startStack({ ports: 'free', output: 'buffer', env: { LAB_DATA_ROOTS: join(root, 'inside') } });
+  stack = await startStack({
+    ports: 'free',
+    output: 'buffer',
+    env: { LAB_DATA_ROOTS: join(root, 'inside') },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -32,16 +39,28 @@ afterAll(async () => {
 });
 
 describe('data roots', () => {
-  const outside = () => ['/etc/passwd', `${root}/inside/../../../../etc/hostname`, join(root, 'inside', 'sneaky.txt')];
+  const outside = () => [
+    '/etc/passwd',
+    `${root}/inside/../../../../etc/hostname`,
+    join(root, 'inside', 'sneaky.txt'),
+  ];
 
   it('refuses a dataset from a file outside the roots, through `..` or a symlink, and takes one inside', async () => {
     for (const path of outside()) {
       const r = await post('/api/data/datasets', { path, name: 'x', format: 'txt' });
-      expect({ path, status: r.status, field: r.body.error?.field }).toEqual({ path, status: 403, field: 'path' });
+      expect({ path, status: r.status, field: r.body.error?.field }).toEqual({
+        path,
+        status: 403,
+        field: 'path',
+      });
       expect(r.body.error?.code).toBe('PERMISSION_DENIED');
       expect(r.body.error?.message).toContain(join(root, 'inside'));
     }
-    const ok = await post('/api/data/datasets', { path: join(root, 'inside', 'ok.txt'), name: 'ok', format: 'txt' });
+    const ok = await post('/api/data/datasets', {
+      path: join(root, 'inside', 'ok.txt'),
+      name: 'ok',
+      format: 'txt',
+    });
     expect(ok.status).toBeLessThan(300);
   });
 
@@ -56,7 +75,12 @@ describe('data roots', () => {
     for (const [route, body, field] of cases)
       for (const path of outside()) {
         const r = await post(route, body(path));
-        expect({ route, path, status: r.status, field: r.body.error?.field }).toEqual({ route, path, status: 403, field });
+        expect({ route, path, status: r.status, field: r.body.error?.field }).toEqual({
+          route,
+          path,
+          status: 403,
+          field,
+        });
       }
   });
 });

@@ -50,7 +50,7 @@ beforeAll(async () => {
   tokenizeStore = openStore(home, 'tokenize');
   const tokDeps = {
     name: 'tokenize' as const,
-    config: loadConfig({ LAB_HOME: home }),
+    config: loadConfig({ LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS, LAB_HOME: home }),
     bus,
     store: tokenizeStore,
     log,
@@ -65,7 +65,7 @@ beforeAll(async () => {
   const created = await createTrainImpl({
     bus,
     store,
-    config: loadConfig({ ...addresses, NATS_URL: nats.url }),
+    config: loadConfig({ ...addresses, LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS, NATS_URL: nats.url }),
     log,
   });
   manager = created.manager;

@@ -16,6 +16,7 @@ import {
   DataServiceService,
   type Dataset,
   type IngestEvent,
+  type StepExample,
   type StepReport,
   type TransformStep,
   type UploadChunk,
@@ -58,6 +59,7 @@ function printDataset(d: Dataset): void {
 function printReports(reports: StepReport[]): void {
   for (const r of reports) {
     const removed = Object.entries(r.removed)
+      .sort((a, b) => b[1] - a[1])
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
     const counts = Object.entries(r.counts)
@@ -66,7 +68,16 @@ function printReports(reports: StepReport[]): void {
     out(
       `${r.kind.padEnd(12)} ${r.documentsIn} -> ${r.documentsOut} docs (${r.durationMs.toFixed(0)} ms)${removed ? `; removed: ${removed}` : ''}${counts ? `; ${counts}` : ''}${r.clusters ? `; ${r.clusters} clusters` : ''}`,
     );
+    for (const w of r.warnings) out(`  warning: ${w}`);
   }
+}
+
+/** "words 10 (at least 50)": the measure a removal was judged by. */
+function measured(e: StepExample): string {
+  if (!e.measure) return '';
+  const limit =
+    e.limitKind === 'min' ? `at least ${e.limit}` : e.limitKind === 'max' ? `at most ${e.limit}` : '';
+  return `${e.measure} ${Number(e.value.toFixed(3))}${limit ? ` (${limit})` : ''}`;
 }
 
 async function* chunksOf(path: string, header: UploadChunk['header']): AsyncGenerator<UploadChunk> {
@@ -99,17 +110,28 @@ function parseStepFlags(values: string[]): TransformStep[] {
 
 async function runTransform(values: CliValues, id: string, steps: TransformStep[]): Promise<void> {
   const version = intFlag(values, 'version', 0);
-  for await (const e of backend(values).transform({ datasetId: id, version, steps }, ctx)) {
+  const dryRun = !!values['dry-run'];
+  for await (const e of backend(values).transform({ datasetId: id, version, steps, dryRun }, ctx)) {
     progressLine(e.progress);
-    if (!e.version) continue;
+    if (!e.version && !e.reports.length) continue;
     if (process.stderr.isTTY) process.stderr.write('\n');
-    if (values.json) return void out(JSON.stringify({ version: e.version, reports: e.reports }));
+    if (values.json)
+      return void out(
+        JSON.stringify({
+          version: e.version,
+          reports: e.reports,
+          documents: e.documents,
+          characters: e.characters,
+        }),
+      );
     printReports(e.reports);
-    out(`created ${id} v${e.version.version}: ${e.version.documents} documents`);
+    if (e.version) out(`created ${id} v${e.version.version}: ${e.version.documents} documents`);
+    else out(`dry run: would make ${e.documents} documents, ${e.characters} characters; nothing written`);
   }
 }
 
 const versionFlag = { version: { type: 'string' as const } };
+const dryRunFlag = { 'dry-run': { type: 'boolean' as const } };
 const versionHelp = { version: 'version number (default: the latest)', json: 'print JSON' };
 
 await runCli('lab-data', 'datasets: ingest, clean, deduplicate, split, tokenize into shards', {
@@ -189,7 +211,7 @@ await runCli('lab-data', 'datasets: ingest, clean, deduplicate, split, tokenize 
         for (const rep of r.reports)
           for (const e of rep.examples)
             out(
-              `  [${rep.kind}/${e.reason}] #${e.index}: ${JSON.stringify(e.before.slice(0, 120))}${e.after ? ` -> ${JSON.stringify(e.after.slice(0, 120))}` : ''}`,
+              `  [${rep.kind}/${e.reason}] #${e.index}${e.measure ? ` ${measured(e)}` : ''}: ${JSON.stringify(e.before.slice(0, 120))}${e.after ? ` -> ${JSON.stringify(e.after.slice(0, 120))}` : ''}`,
             );
         for (const w of r.warnings) out(`warning: ${w}`);
         return;
@@ -230,10 +252,12 @@ await runCli('lab-data', 'datasets: ingest, clean, deduplicate, split, tokenize 
     usage: "transform ID --step KIND[='{json params}']... [--version N] [--json]",
     help: {
       step: 'clean, pii, quality, dedup_exact, dedup_near or split, with optional JSON parameters (repeatable)',
+      'dry-run': 'report what the steps would do (counts, examples, warnings) without making a version',
       ...versionHelp,
     },
     options: {
       step: { type: 'string', multiple: true },
+      ...dryRunFlag,
       ...versionFlag,
       json: { type: 'boolean' },
       ...remoteOption,
@@ -245,16 +269,19 @@ await runCli('lab-data', 'datasets: ingest, clean, deduplicate, split, tokenize 
   },
   clean: {
     summary: 'Clean a version: normalise, scrub PII, optional quality filter and deduplication',
-    usage: 'clean ID [--html] [--no-pii] [--quality] [--dedup] [--threshold J] [--version N] [--json]',
+    usage:
+      'clean ID [--html] [--no-pii] [--quality] [--dedup] [--threshold J] [--dry-run] [--version N] [--json]',
     help: {
       html: 'strip HTML tags',
       'no-pii': 'keep emails, phone numbers, cards, IPs and SSNs',
       quality: 'apply the Gopher quality rules',
       dedup: 'remove exact and near duplicates',
       threshold: 'Jaccard threshold for near duplicates (default 0.8)',
+      'dry-run': 'report what the steps would do without making a version',
       ...versionHelp,
     },
     options: {
+      ...dryRunFlag,
       html: { type: 'boolean' },
       'no-pii': { type: 'boolean' },
       quality: { type: 'boolean' },
@@ -370,6 +397,26 @@ await runCli('lab-data', 'datasets: ingest, clean, deduplicate, split, tokenize 
         for (const s of e.index.splits)
           out(`  ${s.name.padEnd(6)} ${s.tokens} tokens in ${s.files.length} files`);
       }
+    },
+  },
+  delete: {
+    summary: 'Delete a dataset, or one version, after checking what depends on it',
+    usage: 'delete ID [--version N] [--force] [--json]',
+    help: {
+      version: 'only this version (not the only one left)',
+      force: 'delete although finished training jobs or later versions refer to it',
+      json: 'print JSON',
+    },
+    options: { ...versionFlag, force: { type: 'boolean' }, json: { type: 'boolean' }, ...remoteOption },
+    run: async (values, positionals) => {
+      const datasetId = positional(positionals, 'id');
+      const version = values.version === undefined ? undefined : intFlag(values, 'version', 0, 1);
+      const r = await backend(values).deleteDataset({ datasetId, version, force: !!values.force }, ctx);
+      if (values.json) return void out(JSON.stringify(r));
+      for (const d of r.dependents) out(`confirmed: ${d.description}`);
+      out(
+        `deleted ${r.datasetDeleted ? datasetId : `${datasetId} ${r.deletedVersions.map((v) => `v${v}`).join(', ')}`} (${r.bytesFreed} bytes freed)`,
+      );
     },
   },
   serve: serveCommand(async () => (await import('./server.ts')).start()),

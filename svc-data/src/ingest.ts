@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { LabError } from '@lab/common';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import { textOnly } from './text-check.ts';
 
 export const FORMATS = ['txt', 'jsonl', 'json', 'csv', 'parquet', 'alpaca', 'sharegpt', 'chatml'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -100,21 +101,32 @@ export function checkFile(path: string, o: Pick<ReadOptions, 'maxBytes' | 'field
   return size;
 }
 
-/** A byte stream of the file (gunzipped for .gz) that counts bytes and enforces the limit. */
+/**
+ * A byte stream of the file (gunzipped for .gz) that counts bytes and enforces the limit; for text formats it
+ * also refuses bytes that are not text (see text-check.ts).
+ */
 function byteStream(path: string, o: ReadOptions, state: ReadState): Readable {
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
   raw.on('data', (c) => {
     state.bytes += c.length;
   });
-  if (!path.endsWith('.gz')) return raw;
-  const gunzip = createGunzip();
-  let out = 0;
-  gunzip.on('data', (c: Buffer) => {
-    out += c.length;
-    if (out > o.maxBytes) gunzip.destroy(tooLarge(o.field, out, o.maxBytes));
-  });
-  raw.on('error', (e) => gunzip.destroy(e));
-  return raw.pipe(gunzip);
+  let bytes: Readable = raw;
+  if (path.endsWith('.gz')) {
+    const gunzip = createGunzip();
+    let out = 0;
+    gunzip.on('data', (c: Buffer) => {
+      out += c.length;
+      if (out > o.maxBytes) gunzip.destroy(tooLarge(o.field, out, o.maxBytes));
+    });
+    raw.on('error', (e) => gunzip.destroy(e));
+    bytes = raw.pipe(gunzip);
+  }
+  if (o.format === 'parquet') return bytes;
+  const text = textOnly(o.field, bytes === raw ? '' : ' of the gunzipped data', (w) => warn(state, w));
+  bytes.on('error', (e) => text.destroy(e));
+  // Readers stop early by destroying what they read; the file must close with it.
+  text.on('close', () => raw.destroy());
+  return bytes.pipe(text);
 }
 
 async function* lines(stream: Readable): AsyncGenerator<string> {

@@ -46,14 +46,22 @@ export interface TransformJob {
   srcDir: string;
   root: string;
   steps: ParsedStep[];
+  /** Report what the steps would do without writing anything. */
+  dryRun?: boolean;
 }
 
 export interface TransformResult {
-  version: FinishedVersion;
+  /** Absent for a dry run. */
+  version?: FinishedVersion;
   reports: StepReportRecord[];
+  documents: number;
+  characters: number;
 }
 
-/** Applies steps to a version's documents and writes the result to a temporary folder under `root`. */
+/**
+ * Applies steps to a version's documents and writes the result to a temporary folder under `root` (unless it
+ * is a dry run).
+ */
 export function runTransform(job: TransformJob, progress?: Progress): TransformResult {
   let docs: Doc[] = [...readDocs(job.srcDir)];
   const reports: StepReportRecord[] = [];
@@ -64,10 +72,13 @@ export function runTransform(job: TransformJob, progress?: Progress): TransformR
     docs = r.docs;
     reports.push(r.report);
   });
+  const documents = docs.length;
+  const characters = reports.at(-1)?.charactersOut ?? 0;
+  if (job.dryRun) return { reports, documents, characters };
   const w = new VersionWriter(job.root);
   try {
     for (const d of docs) w.add(d);
-    return { version: w.finish(), reports };
+    return { version: w.finish(), reports, documents, characters };
   } catch (err) {
     w.abort();
     throw err;

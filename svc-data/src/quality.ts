@@ -45,6 +45,46 @@ export const GOPHER_DEFAULTS: QualityOptions = {
   duplicateNgramCharFraction: { '5': 0.15, '6': 0.14, '7': 0.13, '8': 0.12, '9': 0.11, '10': 0.1 },
 };
 
+/**
+ * What one document of a dataset is. Gopher's thresholds were made for web pages (hundreds of words, prose):
+ * on paragraphs of verse its 50-word minimum removed 85 % of tiny Shakespeare, and its stop-word rule (two of
+ * eight function words) a further 28 % of what is left, because a short speech often has none of them.
+ */
+export const DOCUMENT_KINDS = ['paragraph', 'line', 'file', 'record'] as const;
+export type DocumentKind = (typeof DOCUMENT_KINDS)[number];
+
+/** The quality defaults for a kind of document, and why they differ from Gopher's ('' when they do not). */
+export function qualityDefaults(kind: DocumentKind): { options: QualityOptions; note: string } {
+  switch (kind) {
+    case 'paragraph':
+      return {
+        options: { ...GOPHER_DEFAULTS, minWords: 3, minStopWords: 0 },
+        note: "Documents are paragraphs: at least 3 words instead of Gopher's 50, and no stop-word test (a short paragraph of verse may have none of the, be, to, of, and, that, have, with).",
+      };
+    case 'line':
+      return {
+        options: { ...GOPHER_DEFAULTS, minWords: 1, minStopWords: 0 },
+        note: "Documents are single lines: no minimum beyond one word and no stop-word test (Gopher's 50-word minimum would remove every line).",
+      };
+    case 'file':
+      return {
+        options: { ...GOPHER_DEFAULTS, maxWords: 100_000_000 },
+        note: "Documents are whole files: no practical maximum length (Gopher's 100,000 words would remove a book).",
+      };
+    case 'record':
+      return { options: GOPHER_DEFAULTS, note: '' };
+  }
+}
+
+/** Why a document was removed: the rule, what it measures, the document's value and the threshold. */
+export interface QualityFailure {
+  rule: string;
+  measure: string;
+  value: number;
+  limit: number;
+  limitKind: 'min' | 'max';
+}
+
 const STOP_WORDS = new Set(['the', 'be', 'to', 'of', 'and', 'that', 'have', 'with']);
 const LETTER = /\p{L}/u;
 const BULLET = /^\s*[•●○▪▫◦‣⁃*-]\s/;
@@ -59,12 +99,27 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** Why a document fails the rules (the first rule it fails, with the measured value), or undefined. */
-export function qualityCheck(text: string, o: QualityOptions): { rule: string; value: number } | undefined {
+const below = (rule: string, measure: string, value: number, limit: number): QualityFailure => ({
+  rule,
+  measure,
+  value,
+  limit,
+  limitKind: 'min',
+});
+const above = (rule: string, measure: string, value: number, limit: number): QualityFailure => ({
+  rule,
+  measure,
+  value,
+  limit,
+  limitKind: 'max',
+});
+
+/** Why a document fails the rules (the first rule it fails, with its measure), or undefined. */
+export function qualityCheck(text: string, o: QualityOptions): QualityFailure | undefined {
   const words = text.split(/\s+/).filter(Boolean);
   const n = words.length;
-  if (n < o.minWords) return { rule: 'min_words', value: n };
-  if (n > o.maxWords) return { rule: 'max_words', value: n };
+  if (n < o.minWords) return below('min_words', 'words', n, o.minWords);
+  if (n > o.maxWords) return above('max_words', 'words', n, o.maxWords);
   let letters = 0;
   let alpha = 0;
   let stops = 0;
@@ -80,20 +135,37 @@ export function qualityCheck(text: string, o: QualityOptions): { rule: string; v
     wordHashes[i] = fnv1a(lw);
   }
   const mean = letters / Math.max(1, n);
-  if (mean < o.minMeanWordLength) return { rule: 'min_mean_word_length', value: mean };
-  if (mean > o.maxMeanWordLength) return { rule: 'max_mean_word_length', value: mean };
+  if (mean < o.minMeanWordLength)
+    return below('min_mean_word_length', 'mean word length (characters)', mean, o.minMeanWordLength);
+  if (mean > o.maxMeanWordLength)
+    return above('max_mean_word_length', 'mean word length (characters)', mean, o.maxMeanWordLength);
   const symbols = (text.match(/#|\.\.\.|…/g)?.length ?? 0) / Math.max(1, n);
-  if (symbols > o.maxSymbolWordRatio) return { rule: 'symbol_word_ratio', value: symbols };
+  if (symbols > o.maxSymbolWordRatio)
+    return above('symbol_word_ratio', '# and ellipses per word', symbols, o.maxSymbolWordRatio);
   const lines = text.split('\n').filter((l) => l.trim());
   if (lines.length) {
     const bullets = lines.filter((l) => BULLET.test(l)).length / lines.length;
-    if (bullets > o.maxBulletLineFraction) return { rule: 'bullet_lines', value: bullets };
+    if (bullets > o.maxBulletLineFraction)
+      return above(
+        'bullet_lines',
+        'fraction of lines starting with a bullet',
+        bullets,
+        o.maxBulletLineFraction,
+      );
     const ellipses = lines.filter((l) => /(\.\.\.|…)\s*$/.test(l)).length / lines.length;
-    if (ellipses > o.maxEllipsisLineFraction) return { rule: 'ellipsis_lines', value: ellipses };
+    if (ellipses > o.maxEllipsisLineFraction)
+      return above(
+        'ellipsis_lines',
+        'fraction of lines ending with an ellipsis',
+        ellipses,
+        o.maxEllipsisLineFraction,
+      );
   }
   const alphaFrac = alpha / Math.max(1, n);
-  if (alphaFrac < o.minAlphaWordFraction) return { rule: 'alpha_words', value: alphaFrac };
-  if (stops < o.minStopWords) return { rule: 'stop_words', value: stops };
+  if (alphaFrac < o.minAlphaWordFraction)
+    return below('alpha_words', 'fraction of words with a letter', alphaFrac, o.minAlphaWordFraction);
+  if (stops < o.minStopWords)
+    return below('stop_words', 'stop words (the, be, to, of, and, that, have, with)', stops, o.minStopWords);
 
   if (lines.length > 1) {
     const seen = new Set<string>();
@@ -108,22 +180,37 @@ export function qualityCheck(text: string, o: QualityOptions): { rule: string; v
       } else seen.add(l);
     }
     const f = dupLines / lines.length;
-    if (f > o.maxDuplicateLineFraction) return { rule: 'duplicate_lines', value: f };
+    if (f > o.maxDuplicateLineFraction)
+      return above('duplicate_lines', 'fraction of lines repeated', f, o.maxDuplicateLineFraction);
     const fc = dupChars / Math.max(1, chars);
-    if (fc > o.maxDuplicateLineCharFraction) return { rule: 'duplicate_line_chars', value: fc };
+    if (fc > o.maxDuplicateLineCharFraction)
+      return above(
+        'duplicate_line_chars',
+        'fraction of characters in repeated lines',
+        fc,
+        o.maxDuplicateLineCharFraction,
+      );
   }
   const paras = text.split(/\n\s*\n/).filter((p) => p.trim());
   if (paras.length > 1) {
     const f = (paras.length - new Set(paras).size) / paras.length;
-    if (f > o.maxDuplicateParagraphFraction) return { rule: 'duplicate_paragraphs', value: f };
+    if (f > o.maxDuplicateParagraphFraction)
+      return above(
+        'duplicate_paragraphs',
+        'fraction of paragraphs repeated',
+        f,
+        o.maxDuplicateParagraphFraction,
+      );
   }
   for (const [k, max] of Object.entries(o.topNgramCharFraction)) {
     const f = topNgramFraction(wordHashes, wordLens, letters, Number(k));
-    if (f > max) return { rule: `top_${k}gram`, value: f };
+    if (f > max)
+      return above(`top_${k}gram`, `fraction of word characters in the most frequent ${k}-gram`, f, max);
   }
   for (const [k, max] of Object.entries(o.duplicateNgramCharFraction)) {
     const f = duplicateNgramFraction(wordHashes, wordLens, letters, Number(k));
-    if (f > max) return { rule: `duplicate_${k}grams`, value: f };
+    if (f > max)
+      return above(`duplicate_${k}grams`, `fraction of word characters in repeated ${k}-grams`, f, max);
   }
   return undefined;
 }

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { LabError, type Store } from '@lab/common';
+import { DOCUMENT_KINDS, type DocumentKind } from './quality.ts';
 
 export interface Doc {
   text: string;
@@ -30,6 +31,9 @@ export interface StepReportRecord {
   paramsJson: string;
   documentsIn: number;
   documentsOut: number;
+  /** Absent in reports stored before characters were counted. */
+  charactersIn: number;
+  charactersOut: number;
   removed: Record<string, number>;
   counts: Record<string, number>;
   examples: {
@@ -39,9 +43,14 @@ export interface StepReportRecord {
     index: number;
     keptIndex: number;
     similarity: number;
+    measure: string;
+    value: number;
+    limit: number;
+    limitKind: string;
   }[];
   clusters: number;
   durationMs: number;
+  warnings: string[];
 }
 
 export interface VersionRecord {
@@ -63,11 +72,44 @@ export interface DatasetRecord {
   format: string;
   createdAt: string;
   versions: VersionRecord[];
+  /** What one document is; absent in records made before it was kept (then read from v1's parameters). */
+  documentKind?: DocumentKind;
+  /**
+   * The highest version number ever given: numbers of deleted versions are not reused, so a job that names
+   * `id@3` never silently reads other data. Absent before the first deletion.
+   */
+  lastVersion?: number;
 }
 
 export interface ReportRecord {
   reports: StepReportRecord[];
   warnings: string[];
+}
+
+/** What one document of a dataset is, from how it was read (txt: its document split; others: a record). */
+export function documentKindOf(d: DatasetRecord): DocumentKind {
+  if (d.documentKind) return d.documentKind;
+  try {
+    const p = JSON.parse(d.versions[0]?.paramsJson ?? '{}') as { format?: string; documentSplit?: string };
+    if (p.format !== 'txt') return 'record';
+    return (DOCUMENT_KINDS as readonly string[]).includes(p.documentSplit ?? '')
+      ? (p.documentSplit as DocumentKind)
+      : 'paragraph';
+  } catch {
+    return 'record';
+  }
+}
+
+/** Bytes of the files under a folder. */
+export function folderBytes(path: string): number {
+  let total = 0;
+  try {
+    for (const e of readdirSync(path, { withFileTypes: true })) {
+      const p = join(path, e.name);
+      total += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+    }
+  } catch {}
+  return total;
 }
 
 const STALE_TMP_MS = 6 * 60 * 60 * 1000;
@@ -209,7 +251,7 @@ export class DatasetRegistry {
     if (!v) {
       throw new LabError(
         'NOT_FOUND',
-        `version: dataset "${id}" has no version ${version} (versions 1-${dataset.versions.length})`,
+        `version: dataset "${id}" has no version ${version} (versions: ${dataset.versions.map((x) => x.version).join(', ')})`,
         'version',
       );
     }
@@ -244,7 +286,7 @@ export class DatasetRegistry {
     const bytes = w.bytes;
     const existing = meta.dataset ? undefined : this.get(meta.id);
     const dataset: DatasetRecord = existing ?? { ...meta.dataset!, versions: [] };
-    const number = dataset.versions.length + 1;
+    const number = Math.max(dataset.lastVersion ?? 0, ...dataset.versions.map((v) => v.version)) + 1;
     const version: VersionRecord = {
       version: number,
       parent: meta.parent,
@@ -264,6 +306,36 @@ export class DatasetRegistry {
     this.store.putSync(reportKey(meta.id, number), meta.report);
     this.store.putSync(dsKey(meta.id), next);
     return { dataset: next, version };
+  }
+
+  /**
+   * Deletes one version, or the whole dataset when `version` is undefined; returns the versions deleted and
+   * the bytes freed. The record changes first, so a crash part-way leaves only files nothing refers to, in a
+   * `.tmp-` folder the next start removes.
+   */
+  remove(id: string, version?: number): { versions: number[]; bytes: number } {
+    const dataset = this.get(id, 'datasetId');
+    const gone =
+      version === undefined ? dataset.versions : dataset.versions.filter((v) => v.version === version);
+    const dirs = version === undefined ? [join(this.root, id)] : gone.map((v) => this.dir(id, v.version));
+    const bytes = dirs.reduce((n, d) => n + folderBytes(d), 0);
+    if (version === undefined) this.store.removeSync(dsKey(id));
+    else {
+      const versions = dataset.versions.filter((v) => v.version !== version);
+      const lastVersion = Math.max(dataset.lastVersion ?? 0, ...dataset.versions.map((v) => v.version));
+      this.store.putSync(dsKey(id), { ...dataset, versions, lastVersion });
+    }
+    for (const v of gone) this.store.removeSync(reportKey(id, v.version));
+    for (const d of dirs) {
+      const aside = join(this.root, `.tmp-deleted-${randomBytes(6).toString('hex')}`);
+      try {
+        renameSync(d, aside);
+      } catch {
+        continue;
+      }
+      rmSync(aside, { recursive: true, force: true });
+    }
+    return { versions: gone.map((v) => v.version), bytes };
   }
 
   report(id: string, version: number): ReportRecord {

@@ -4,8 +4,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from '
 import { basename, join } from 'node:path';
 import {
   bindService,
-  confinePath,
   type CallContext,
+  confinePath,
   fetchTokenizerJson,
   LabError,
   type ServiceBinding,
@@ -25,6 +25,7 @@ import {
   type UploadChunk,
 } from '@lab/proto/data';
 import { isBuiltinName } from '@lab/tokenizer';
+import { findDependents, listTrainJobs } from './dependents.ts';
 import {
   checkFile,
   DEFAULT_MAX_BYTES,
@@ -36,16 +37,19 @@ import {
   readDocuments,
 } from './ingest.ts';
 import type { TokenizerSpec, TransformResult } from './jobs.ts';
+import { qualityDefaults } from './quality.ts';
 import {
   type DatasetRecord,
   DatasetRegistry,
+  documentKindOf,
+  folderBytes,
   type StepReportRecord,
   type VersionRecord,
 } from './registry.ts';
 import { resultOf, runInWorker } from './run-worker.ts';
 import { openShards, type ShardIndexJson } from './shards.ts';
 import type { Stats } from './stats.ts';
-import { parseSteps } from './steps.ts';
+import { parseSteps, stepDefaults } from './steps.ts';
 
 type Impl = ServiceImpl<typeof DataServiceService>;
 const invalid = (field: string, message: string) =>
@@ -65,11 +69,57 @@ export function toDataset(d: DatasetRecord): Dataset {
     format: d.format,
     createdAt: d.createdAt,
     versions: d.versions.map(toVersion),
+    documentSplit: documentKindOf(d),
   };
 }
 
+/** Reports stored before characters, warnings and measures were recorded lack them. */
 function toReport(r: StepReportRecord): StepReport {
-  return { ...r, examples: r.examples.map((e) => ({ ...e })) };
+  const old = r as Partial<StepReportRecord>;
+  return {
+    ...r,
+    charactersIn: old.charactersIn ?? 0,
+    charactersOut: old.charactersOut ?? 0,
+    warnings: old.warnings ?? [],
+    examples: r.examples.map((e) => {
+      const o = e as Partial<typeof e>;
+      return {
+        ...e,
+        measure: o.measure ?? '',
+        value: o.value ?? 0,
+        limit: o.limit ?? 0,
+        limitKind: o.limitKind ?? '',
+      };
+    }),
+  };
+}
+
+/**
+ * Which datasets and versions are being read or written by a call in progress, so they are not deleted
+ * under it. Keys: `<id>` (any use) and `<id>@<version>`.
+ */
+class InUse {
+  private readonly n = new Map<string, number>();
+
+  /** Marks a version (and its dataset) as in use until the returned function is called. */
+  enter(id: string, version: number): () => void {
+    const keys = [id, `${id}@${version}`];
+    for (const k of keys) this.n.set(k, (this.n.get(k) ?? 0) + 1);
+    let left = true;
+    return () => {
+      if (!left) return;
+      left = false;
+      for (const k of keys) {
+        const n = (this.n.get(k) ?? 1) - 1;
+        if (n) this.n.set(k, n);
+        else this.n.delete(k);
+      }
+    };
+  }
+
+  has(id: string, version?: number): boolean {
+    return this.n.has(version === undefined ? id : `${id}@${version}`);
+  }
 }
 
 function toShardIndex(dir: string, i: ShardIndexJson): ShardIndex {
@@ -122,6 +172,7 @@ function checkIngestOptions(o: IngestOptions): { format: Format; documentSplit: 
 /** The data service: datasets with versions, transforms, stats, shards. Used by the gRPC server and the CLI. */
 export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config' | 'log'>): Impl {
   const registry = new DatasetRegistry(deps.store, deps.config.home);
+  const inUse = new InUse();
   const serviceMax = deps.config.dataMaxBytes ?? DEFAULT_MAX_BYTES;
   const maxOf = (requested: number) => (requested > 0 ? requested : serviceMax);
   const publish = (id: string, state: string, extra: Record<string, unknown>) =>
@@ -176,7 +227,14 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       const id = registry.newId(name);
       const { dataset } = registry.commit(w.finish(), {
         id,
-        dataset: { id, name, source: o.source, format, createdAt: new Date().toISOString() },
+        dataset: {
+          id,
+          name,
+          source: o.source,
+          format,
+          createdAt: new Date().toISOString(),
+          documentKind: format === 'txt' ? documentSplit : 'record',
+        },
         parent: 0,
         step: 'ingest',
         paramsJson: JSON.stringify({ source: o.source, format, textField: o.textField, documentSplit }),
@@ -212,6 +270,22 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
         'tokenizer',
       );
     }
+  }
+
+  /** What deleting a dataset (version undefined) or one version would affect. */
+  async function dependentsOf(id: string, version: number | undefined) {
+    const dataset = registry.get(id, 'datasetId');
+    if (version !== undefined) registry.version(id, version);
+    const jobs = await listTrainJobs(deps.config.addresses.train);
+    const dirOf = (v: number) => registry.dir(dataset.id, v);
+    const versions = dataset.versions
+      .filter((v) => version === undefined || v.version === version)
+      .map((v) => v.version);
+    return {
+      dependents: findDependents(dataset, version, jobs, dirOf),
+      versions,
+      bytes: versions.reduce((n, v) => n + folderBytes(dirOf(v)), 0),
+    };
   }
 
   return {
@@ -314,33 +388,52 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
     getDataset: async (req) => toDataset(registry.get(req.id)),
 
     transform: async function* (req, ctx): AsyncGenerator<TransformEvent> {
-      const steps = parseSteps(req.steps);
+      if (!req.steps.length) throw invalid('steps', 'give at least one step');
       const { dataset, version } = registry.version(req.datasetId, req.version);
-      yield {
-        progress: { done: 0, total: version.documents, message: `step 1/${steps.length}: ${steps[0]!.kind}` },
+      const steps = parseSteps(req.steps, documentKindOf(dataset));
+      const progressEvent = (done: number, total: number, message: string): TransformEvent => ({
+        progress: { done, total, message },
         version: undefined,
         reports: [],
-      };
+        documents: 0,
+        characters: 0,
+      });
+      const release = inUse.enter(dataset.id, version.version);
       let result: TransformResult | undefined;
-      for await (const e of runInWorker<TransformResult>(
-        {
-          type: 'transform',
-          job: { srcDir: registry.dir(dataset.id, version.version), root: registry.root, steps },
-        },
-        ctx.signal,
-      )) {
-        if (e.type === 'done') result = e.result;
-        else
-          yield {
-            progress: { done: e.done, total: e.total, message: e.message },
-            version: undefined,
-            reports: [],
-          };
+      try {
+        yield progressEvent(0, version.documents, `step 1/${steps.length}: ${steps[0]!.kind}`);
+        for await (const e of runInWorker<TransformResult>(
+          {
+            type: 'transform',
+            job: {
+              srcDir: registry.dir(dataset.id, version.version),
+              root: registry.root,
+              steps,
+              dryRun: req.dryRun,
+            },
+          },
+          ctx.signal,
+        )) {
+          if (e.type === 'done') result = e.result;
+          else yield progressEvent(e.done, e.total, e.message);
+        }
+      } finally {
+        release();
       }
       if (!result) throw new LabError('INTERNAL', 'transform ended without a result');
       if (ctx.signal.aborted) {
-        registry.discard(result.version.tmp);
+        if (result.version) registry.discard(result.version.tmp);
         throw new LabError('CANCELLED', 'transform cancelled');
+      }
+      if (!result.version) {
+        yield {
+          progress: { done: result.documents, total: result.documents, message: 'dry run done' },
+          version: undefined,
+          reports: result.reports.map(toReport),
+          documents: result.documents,
+          characters: result.characters,
+        };
+        return;
       }
       const committed = registry.commit(result.version, {
         id: dataset.id,
@@ -354,6 +447,8 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
         progress: { done: committed.version.documents, total: committed.version.documents, message: 'done' },
         version: toVersion(committed.version),
         reports: result.reports.map(toReport),
+        documents: committed.version.documents,
+        characters: committed.version.characters,
       };
     },
 
@@ -364,6 +459,7 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       if (ngram > 10) throw invalid('ngram', 'at most 10');
       if (topK > 1000) throw invalid('topK', 'at most 1000');
       const tokenizer = req.tokenizer ? await resolveTokenizer(req.tokenizer) : undefined;
+      const release = inUse.enter(dataset.id, version.version);
       const s = await resultOf<Stats>(
         runInWorker(
           {
@@ -372,7 +468,7 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
           },
           ctx.signal,
         ),
-      );
+      ).finally(release);
       return { ...s, tokenizer: tokenizer?.name ?? '', version: version.version };
     },
 
@@ -403,6 +499,66 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       return { version: toVersion(version), reports: r.reports.map(toReport), warnings: r.warnings };
     },
 
+    getStepDefaults: async (req) => {
+      const dataset = registry.get(req.datasetId, 'datasetId');
+      const kind = documentKindOf(dataset);
+      return {
+        documentSplit: kind,
+        steps: stepDefaults(kind).map((st) => ({ kind: st.kind, paramsJson: JSON.stringify(st.params) })),
+        note: qualityDefaults(kind).note,
+      };
+    },
+
+    getDependents: async (req) => dependentsOf(req.datasetId, req.version),
+
+    deleteDataset: async (req) => {
+      const dataset = registry.get(req.datasetId, 'datasetId');
+      const version = req.version;
+      const what = version === undefined ? `dataset ${dataset.id}` : `v${version} of ${dataset.id}`;
+      if (version !== undefined) {
+        registry.version(dataset.id, version);
+        if (dataset.versions.length === 1)
+          throw invalid(
+            'version',
+            `v${version} is the only version of ${dataset.id}: delete the dataset instead`,
+          );
+      }
+      const busy = () => {
+        if (inUse.has(dataset.id, version))
+          throw new LabError(
+            'FAILED_PRECONDITION',
+            `datasetId: ${what} is being read or written (a transform, tokenization or statistics run); try again when it ends`,
+            'datasetId',
+          );
+      };
+      busy();
+      const { dependents } = await dependentsOf(dataset.id, version);
+      const blocking = dependents.filter((d) => d.blocking);
+      if (blocking.length)
+        throw new LabError(
+          'FAILED_PRECONDITION',
+          `datasetId: ${what} cannot be deleted: ${blocking.map((d) => d.description).join('; ')}`,
+          'datasetId',
+        );
+      const confirm = dependents.filter((d) => d.needsForce);
+      if (confirm.length && !req.force)
+        throw new LabError(
+          'FAILED_PRECONDITION',
+          `force: ${confirm.map((d) => d.description).join('; ')}; delete with force to go ahead`,
+          'force',
+        );
+      // Asking svc-train took time: a transform may have started on it meanwhile.
+      busy();
+      const removed = registry.remove(dataset.id, version);
+      await publish(dataset.id, 'deleted', { versions: removed.versions, dataset: version === undefined });
+      return {
+        deletedVersions: removed.versions,
+        datasetDeleted: version === undefined,
+        bytesFreed: removed.bytes,
+        dependents: confirm,
+      };
+    },
+
     readTokens: async function* (req): AsyncGenerator<TokenChunk> {
       const { dataset, version } = registry.version(req.datasetId, req.version);
       if (!req.tokenizer) throw invalid('tokenizer', 'name the tokenizer the version was tokenized with');
@@ -419,6 +575,7 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
         );
       }
       const shards = openShards(dir);
+      const release = inUse.enter(dataset.id, version.version);
       try {
         yield {
           split: '',
@@ -440,6 +597,7 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
           }
         }
       } finally {
+        release();
         shards.close();
       }
     },
@@ -456,23 +614,28 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       );
       yield { progress: { done: 0, total: version.documents, message: 'tokenizing' }, index: undefined };
       let index: ShardIndexJson | undefined;
-      for await (const e of runInWorker<ShardIndexJson>(
-        {
-          type: 'tokenize',
-          job: {
-            srcDir: registry.dir(dataset.id, version.version),
-            outDir,
-            tokenizer,
-            shardTokens,
-            noSeparator: req.noSeparator,
-            documents: version.documents,
-            source: { datasetId: dataset.id, version: version.version },
+      const release = inUse.enter(dataset.id, version.version);
+      try {
+        for await (const e of runInWorker<ShardIndexJson>(
+          {
+            type: 'tokenize',
+            job: {
+              srcDir: registry.dir(dataset.id, version.version),
+              outDir,
+              tokenizer,
+              shardTokens,
+              noSeparator: req.noSeparator,
+              documents: version.documents,
+              source: { datasetId: dataset.id, version: version.version },
+            },
           },
-        },
-        ctx.signal,
-      )) {
-        if (e.type === 'done') index = e.result;
-        else yield { progress: { done: e.done, total: e.total, message: e.message }, index: undefined };
+          ctx.signal,
+        )) {
+          if (e.type === 'done') index = e.result;
+          else yield { progress: { done: e.done, total: e.total, message: e.message }, index: undefined };
+        }
+      } finally {
+        release();
       }
       if (!index) throw new LabError('INTERNAL', 'tokenize ended without a result');
       await publish(dataset.id, 'done', { step: 'tokenize', version: version.version, dir: outDir });

@@ -4,7 +4,7 @@ import { LabError, mulberry32 } from '@lab/common';
 import { z } from 'zod';
 import { excerpt, normalizeText, PII_KINDS, type PiiKind, scrubPii } from './clean.ts';
 import { type DedupResult, exactDedup, nearDedup } from './dedup.ts';
-import { fnv1a, GOPHER_DEFAULTS, qualityCheck } from './quality.ts';
+import { type DocumentKind, fnv1a, type QualityOptions, qualityCheck, qualityDefaults } from './quality.ts';
 import type { Doc, StepReportRecord } from './registry.ts';
 
 const fraction = z.number().min(0).max(1);
@@ -23,25 +23,24 @@ const schemas = {
       .min(1)
       .default([...PII_KINDS]),
   }),
+  // No defaults here: they depend on what a document is (qualityDefaults), filled in by parseSteps.
   quality: z.strictObject({
-    minWords: z.number().int().min(0).default(GOPHER_DEFAULTS.minWords),
-    maxWords: z.number().int().min(1).default(GOPHER_DEFAULTS.maxWords),
-    minMeanWordLength: z.number().min(0).default(GOPHER_DEFAULTS.minMeanWordLength),
-    maxMeanWordLength: z.number().min(0).default(GOPHER_DEFAULTS.maxMeanWordLength),
-    maxSymbolWordRatio: z.number().min(0).default(GOPHER_DEFAULTS.maxSymbolWordRatio),
-    maxBulletLineFraction: fraction.default(GOPHER_DEFAULTS.maxBulletLineFraction),
-    maxEllipsisLineFraction: fraction.default(GOPHER_DEFAULTS.maxEllipsisLineFraction),
-    minAlphaWordFraction: fraction.default(GOPHER_DEFAULTS.minAlphaWordFraction),
-    minStopWords: z.number().int().min(0).max(8).default(GOPHER_DEFAULTS.minStopWords),
-    maxDuplicateLineFraction: fraction.default(GOPHER_DEFAULTS.maxDuplicateLineFraction),
-    maxDuplicateLineCharFraction: fraction.default(GOPHER_DEFAULTS.maxDuplicateLineCharFraction),
-    maxDuplicateParagraphFraction: fraction.default(GOPHER_DEFAULTS.maxDuplicateParagraphFraction),
-    topNgramCharFraction: z
-      .record(z.string().regex(/^([1-9]|10)$/, 'n must be 1-10'), fraction)
-      .default(GOPHER_DEFAULTS.topNgramCharFraction),
+    minWords: z.number().int().min(0).optional(),
+    maxWords: z.number().int().min(1).optional(),
+    minMeanWordLength: z.number().min(0).optional(),
+    maxMeanWordLength: z.number().min(0).optional(),
+    maxSymbolWordRatio: z.number().min(0).optional(),
+    maxBulletLineFraction: fraction.optional(),
+    maxEllipsisLineFraction: fraction.optional(),
+    minAlphaWordFraction: fraction.optional(),
+    minStopWords: z.number().int().min(0).max(8).optional(),
+    maxDuplicateLineFraction: fraction.optional(),
+    maxDuplicateLineCharFraction: fraction.optional(),
+    maxDuplicateParagraphFraction: fraction.optional(),
+    topNgramCharFraction: z.record(z.string().regex(/^([1-9]|10)$/, 'n must be 1-10'), fraction).optional(),
     duplicateNgramCharFraction: z
       .record(z.string().regex(/^([1-9]|1\d|20)$/, 'n must be 1-20'), fraction)
-      .default(GOPHER_DEFAULTS.duplicateNgramCharFraction),
+      .optional(),
   }),
   dedup_exact: z.strictObject({
     /** Compare lower-cased text with whitespace collapsed. */
@@ -74,8 +73,14 @@ export interface ParsedStep {
   params: Record<string, unknown>;
 }
 
-/** Validates steps; errors name the field as `steps[i].param`. */
-export function parseSteps(steps: readonly { kind: string; paramsJson: string }[]): ParsedStep[] {
+/**
+ * Validates steps and fills in every default (the quality thresholds for the dataset's kind of document);
+ * errors name the field as `steps[i].param`.
+ */
+export function parseSteps(
+  steps: readonly { kind: string; paramsJson: string }[],
+  documents: DocumentKind = 'record',
+): ParsedStep[] {
   if (!steps.length) throw new LabError('INVALID_ARGUMENT', 'steps: give at least one step', 'steps');
   if (steps.length > 32) throw new LabError('INVALID_ARGUMENT', 'steps: at most 32 steps', 'steps');
   return steps.map((s, i) => {
@@ -102,30 +107,61 @@ export function parseSteps(steps: readonly { kind: string; paramsJson: string }[
       const field = key ? `steps[${i}].${key}` : `steps[${i}]`;
       throw new LabError('INVALID_ARGUMENT', `${field}: ${issue.message}`, field);
     }
-    return { kind: s.kind as StepKind, params: r.data as Record<string, unknown> };
+    const params = r.data as Record<string, unknown>;
+    if (s.kind !== 'quality') return { kind: s.kind as StepKind, params };
+    const given = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
+    return { kind: 'quality', params: { ...qualityDefaults(documents).options, ...given } };
   });
 }
+
+/** Every step kind with every parameter at its default for this kind of document. */
+export function stepDefaults(documents: DocumentKind): ParsedStep[] {
+  return parseSteps(
+    STEP_KINDS.map((kind) => ({ kind, paramsJson: '' })),
+    documents,
+  );
+}
+
+/** A step removing more than this fraction of its documents or characters is warned about. */
+export const WARN_REMOVED_FRACTION = 0.25;
 
 export type Progress = (done: number, total: number) => void;
 
 const MAX_EXAMPLES = 3;
+
+/** What a removal was measured by (see StepExample in data.proto). */
+interface Measured {
+  keptIndex?: number;
+  similarity?: number;
+  measure?: string;
+  value?: number;
+  limit?: number;
+  limitKind?: 'min' | 'max';
+}
+
+const percent = (part: number, whole: number) => `${Math.round((100 * part) / whole)} %`;
 
 class Reporter {
   readonly report: StepReportRecord;
   private readonly perReason = new Map<string, number>();
   private readonly t0 = performance.now();
 
-  constructor(step: ParsedStep, documentsIn: number) {
+  constructor(step: ParsedStep, docs: readonly Doc[]) {
+    let characters = 0;
+    for (const d of docs) characters += d.text.length;
     this.report = {
       kind: step.kind,
       paramsJson: JSON.stringify(step.params),
-      documentsIn,
+      documentsIn: docs.length,
       documentsOut: 0,
+      charactersIn: characters,
+      charactersOut: 0,
       removed: {},
       counts: {},
       examples: [],
       clusters: 0,
       durationMs: 0,
+      warnings: [],
     };
   }
 
@@ -137,25 +173,42 @@ class Reporter {
     this.report.removed[reason] = (this.report.removed[reason] ?? 0) + 1;
   }
 
-  example(
-    reason: string,
-    index: number,
-    before: string,
-    after: string,
-    keptIndex = -1,
-    similarity = 0,
-  ): void {
+  example(reason: string, index: number, before: string, after: string, m: Measured = {}): void {
     const n = this.perReason.get(reason) ?? 0;
     if (n >= MAX_EXAMPLES) return;
     this.perReason.set(reason, n + 1);
     const e = excerpt(before, after);
-    this.report.examples.push({ reason, index, keptIndex, similarity, ...e });
+    this.report.examples.push({
+      reason,
+      index,
+      keptIndex: m.keptIndex ?? -1,
+      similarity: m.similarity ?? 0,
+      measure: m.measure ?? '',
+      value: m.value ?? 0,
+      limit: m.limit ?? 0,
+      limitKind: m.limitKind ?? '',
+      ...e,
+    });
   }
 
   finish(docs: Doc[]): { docs: Doc[]; report: StepReportRecord } {
-    this.report.documentsOut = docs.length;
-    this.report.durationMs = performance.now() - this.t0;
-    return { docs, report: this.report };
+    const r = this.report;
+    r.documentsOut = docs.length;
+    for (const d of docs) r.charactersOut += d.text.length;
+    r.durationMs = performance.now() - this.t0;
+    const lostDocs = r.documentsIn - r.documentsOut;
+    const lostChars = r.charactersIn - r.charactersOut;
+    const top = Object.entries(r.removed).sort((a, b) => b[1] - a[1])[0];
+    const why = top ? `, most by ${top[0]} (${top[1]})` : '';
+    if (r.documentsIn && lostDocs / r.documentsIn > WARN_REMOVED_FRACTION)
+      r.warnings.push(
+        `${r.kind} removes ${percent(lostDocs, r.documentsIn)} of the documents (${lostDocs} of ${r.documentsIn})${why}: check that its thresholds fit these documents`,
+      );
+    if (r.charactersIn && lostChars / r.charactersIn > WARN_REMOVED_FRACTION)
+      r.warnings.push(
+        `${r.kind} removes ${percent(lostChars, r.charactersIn)} of the characters (${lostChars} of ${r.charactersIn})`,
+      );
+    return { docs, report: r };
   }
 }
 
@@ -163,11 +216,22 @@ const every = (i: number, n: number, progress?: Progress) => {
   if (progress && (i % 2000 === 0 || i === n)) progress(i, n);
 };
 
-function applyDedup(docs: Doc[], r: DedupResult, rep: Reporter, reason: string): Doc[] {
+function applyDedup(docs: Doc[], r: DedupResult, rep: Reporter, reason: string, threshold?: number): Doc[] {
   rep.report.clusters = r.clusters;
   for (const d of r.duplicates) {
     rep.removed(reason);
-    rep.example(reason, d.index, docs[d.index]!.text, '', d.keptIndex, d.similarity);
+    rep.example(reason, d.index, docs[d.index]!.text, '', {
+      keptIndex: d.keptIndex,
+      ...(threshold === undefined
+        ? {}
+        : {
+            similarity: d.similarity,
+            measure: 'Jaccard similarity of word shingles',
+            value: d.similarity,
+            limit: threshold,
+            limitKind: 'max' as const,
+          }),
+    });
   }
   // The kept document of each example is shown in `after` for comparison.
   for (const e of rep.report.examples) e.after = excerpt(docs[e.keptIndex]!.text, '').before;
@@ -187,7 +251,7 @@ export function runStep(
   docs: Doc[],
   progress?: Progress,
 ): { docs: Doc[]; report: StepReportRecord } {
-  const rep = new Reporter(step, docs.length);
+  const rep = new Reporter(step, docs);
   const p = step.params as never;
   const n = docs.length;
   switch (step.kind) {
@@ -200,7 +264,12 @@ export function runStep(
         if (t.length < o.minChars) {
           const reason = t.length === 0 ? 'empty' : 'min_chars';
           rep.removed(reason);
-          rep.example(reason, i, d.text, '');
+          rep.example(reason, i, d.text, '', {
+            measure: 'characters after cleaning',
+            value: t.length,
+            limit: o.minChars,
+            limitKind: 'min',
+          });
           return;
         }
         if (t !== d.text) {
@@ -230,7 +299,7 @@ export function runStep(
       return rep.finish(out);
     }
     case 'quality': {
-      const o = p as typeof GOPHER_DEFAULTS;
+      const o = p as QualityOptions;
       const out: Doc[] = [];
       docs.forEach((d, i) => {
         every(i, n, progress);
@@ -240,7 +309,7 @@ export function runStep(
           return;
         }
         rep.removed(fail.rule);
-        rep.example(fail.rule, i, d.text, '', -1, Math.round(fail.value * 1000) / 1000);
+        rep.example(fail.rule, i, d.text, '', { ...fail, value: Math.round(fail.value * 1000) / 1000 });
       });
       return rep.finish(out);
     }
@@ -259,7 +328,7 @@ export function runStep(
         o,
         progress,
       );
-      return rep.finish(applyDedup(docs, r, rep, 'near_duplicate'));
+      return rep.finish(applyDedup(docs, r, rep, 'near_duplicate', o.threshold));
     }
     case 'split': {
       const o = p as { train: number; val: number; test: number; seed: number };

@@ -41,6 +41,8 @@ describe('lab-data CLI', () => {
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.stdout).toMatch(/quality\s+7222 -> \d+ docs .*removed: min_words \d+/);
     expect(clean.stdout).toMatch(/created .* v2/);
+    const dry = await cli(['clean', id, '--quality', '--dry-run', '--version', '1']);
+    expect(dry.stdout).toMatch(/dry run: would make \d+ documents, \d+ characters; nothing written/);
     const split = await cli([
       'split',
       id,
@@ -59,7 +61,9 @@ describe('lab-data CLI', () => {
     const show = await cli(['show', id]);
     expect(show.stdout).toMatch(/v2 <- v1\s+clean\+pii\+quality\+dedup_exact\+dedup_near/);
     expect(show.stdout).toMatch(/v3 <- v2\s+split/);
-    expect((await cli(['show', id, '--version', '2'])).stdout).toContain('[quality/min_words]');
+    expect((await cli(['show', id, '--version', '2'])).stdout).toMatch(
+      /\[quality\/min_words\] #\d+ words \d \(at least 3\)/,
+    );
     const stats = JSON.parse((await cli(['stats', id, '--tokenizer', 'gpt2', '--json'])).stdout);
     expect(stats.tokens).toBeGreaterThan(0);
     const tok = await cli(['tokenize', id, '--tokenizer', 'gpt2', '--json']);
@@ -73,7 +77,15 @@ describe('lab-data CLI', () => {
     set.close();
     expect((await cli(['list'])).stdout).toContain(id);
     expect((await cli(['docs', id, '--split', 'val', '--limit', '2'])).stdout).toMatch(/--- #\d+ \(val\)/);
-  });
+    // v3 was made from v2: deleting v2 must be confirmed.
+    const refused = await cli(['delete', id, '--version', '2']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/v3 was made from v2/);
+    const deleted = await cli(['delete', id, '--version', '2', '--force']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout).toMatch(new RegExp(`deleted ${id} v2 \\(\\d+ bytes freed\\)`));
+    expect((await cli(['show', id])).stdout).not.toMatch(/ v2 <- /);
+  }, 180_000);
 
   it('warns about a malformed JSONL line and keeps the rest', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'lab-jsonl-')), 'a.jsonl');

@@ -2,14 +2,18 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { datasetPath, mulberry32 } from '@lab/common';
+import type { Job } from '@lab/proto/train';
 import { describe, expect, it } from 'vitest';
 import { luhnValid, normalizeText, scrubPii, stripHtml } from '../src/clean.ts';
 import { exactDedup, lshParams, MinHasher, nearDedup } from '../src/dedup.ts';
+import { findDependents } from '../src/dependents.ts';
 import { formatOf, type ReadState, readDocuments } from '../src/ingest.ts';
-import { GOPHER_DEFAULTS, qualityCheck } from '../src/quality.ts';
+import { GOPHER_DEFAULTS, qualityCheck, qualityDefaults } from '../src/quality.ts';
+import type { DatasetRecord } from '../src/registry.ts';
 import { dtypeFor, loadShardFile, openShards, ShardWriter } from '../src/shards.ts';
 import { computeStats } from '../src/stats.ts';
 import { parseSteps, runStep, splitOf } from '../src/steps.ts';
+import { TextChecker } from '../src/text-check.ts';
 import { writeParquet } from './parquet-writer.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'lab-data-'));
@@ -102,6 +106,130 @@ describe('quality rules (Gopher)', () => {
     expect(r.docs.length).toBe(2);
     expect(r.report.removed).toEqual({ min_words: 2 });
     expect(r.report.examples.map((e) => e.index)).toEqual([1, 2]);
+    expect(r.report.examples[0]).toMatchObject({ measure: 'words', value: 1, limit: 50, similarity: 0 });
+  });
+});
+
+describe('quality defaults for what a document is', () => {
+  const bard = readFileSync(datasetPath('tinyshakespeare', 'input.txt'), 'utf8')
+    .split(/\n\s*\n/)
+    .filter((p) => p.trim())
+    .map((text) => ({ text }));
+
+  it("keeps most of tiny Shakespeare's paragraphs, where Gopher's web-page thresholds remove most, and warns", () => {
+    const fit = runStep(parseSteps([{ kind: 'quality', paramsJson: '' }], 'paragraph')[0]!, bard);
+    expect(fit.report.documentsOut / fit.report.documentsIn).toBeGreaterThan(0.9);
+    expect(fit.report.charactersOut / fit.report.charactersIn).toBeGreaterThan(0.95);
+    expect(fit.report.warnings).toEqual([]);
+    const web = runStep(parseSteps([{ kind: 'quality', paramsJson: '' }], 'record')[0]!, bard);
+    expect(web.report.removed.min_words).toBe(6142);
+    expect(web.report.warnings).toEqual([
+      'quality removes 85 % of the documents (6146 of 7222), most by min_words (6142): check that its thresholds fit these documents',
+      expect.stringMatching(/^quality removes 49 % of the characters/),
+    ]);
+  });
+
+  it('names the measure and threshold of every removal', () => {
+    expect(qualityCheck('too short to keep', GOPHER_DEFAULTS)).toEqual({
+      rule: 'min_words',
+      measure: 'words',
+      value: 4,
+      limit: 50,
+      limitKind: 'min',
+    });
+    expect(qualityCheck(`${'#tag '.repeat(60)}the of and`, GOPHER_DEFAULTS)).toMatchObject({
+      measure: '# and ellipses per word',
+      limit: 0.1,
+      limitKind: 'max',
+    });
+    // A whole book is one document of a "file" dataset: no web-page maximum length.
+    const book = bard.map((d) => d.text).join('\n\n');
+    expect(qualityCheck(book, GOPHER_DEFAULTS)?.rule).toBe('max_words');
+    expect(qualityCheck(book, qualityDefaults('file').options)).toBeUndefined();
+    expect(qualityDefaults('line').options).toMatchObject({ minWords: 1, minStopWords: 0 });
+  });
+});
+
+describe('text check', () => {
+  it('reads UTF-8 cut anywhere between chunks, and refuses NUL bytes naming their offset', () => {
+    const bytes = Buffer.from('héllo wörld ✓ 𝄞 '.repeat(20));
+    const c = new TextChecker('file');
+    for (let i = 0; i < bytes.length; i++) c.push(bytes.subarray(i, i + 1));
+    c.end();
+    expect(c.invalid).toBe(0);
+    const bin = new TextChecker('file');
+    bin.push(Buffer.from('ELF'));
+    expect(() => bin.push(Buffer.from([0x41, 0x00]))).toThrow(
+      /^file: not a text file: NUL byte at byte offset 4 /,
+    );
+  });
+
+  it('lets a stray invalid byte through with a warning, refuses more than 1 %, and a cut-off last character', () => {
+    const few = new TextChecker('path');
+    few.push(Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' au lait '.repeat(20))]));
+    few.end();
+    expect(few.warning()).toMatch(/^1 byte\(s\) are not valid UTF-8 \(the first at byte offset 3\)/);
+    const many = new TextChecker('path');
+    many.push(Buffer.from('café '.repeat(50), 'latin1'));
+    expect(() => many.end()).toThrow(/^path: not UTF-8 text: 50 of the first 250 bytes .* at byte offset 3 /);
+    const cut = new TextChecker('file');
+    cut.push(Buffer.from([0x61, 0xe2, 0x9c]));
+    expect(() => cut.end()).toThrow(/the first at byte offset 1 /);
+    // Overlong encodings and surrogates are not UTF-8 either.
+    const overlong = new TextChecker('file');
+    overlong.push(Buffer.from([0xc0, 0xaf, 0xed, 0xa0, 0x80]));
+    expect(() => overlong.end()).toThrow(/5 of the first 5 bytes/);
+  });
+});
+
+describe('what depends on a dataset', () => {
+  const dataset: DatasetRecord = {
+    id: 'bard-1a2b3c',
+    name: 'bard',
+    source: 'x',
+    format: 'txt',
+    createdAt: '',
+    versions: [1, 2, 3].map((version) => ({
+      version,
+      parent: version - 1,
+      step: version === 1 ? 'ingest' : 'clean',
+      paramsJson: '{}',
+      documents: 1,
+      characters: 1,
+      bytes: 1,
+      splits: {},
+      createdAt: '',
+    })),
+  };
+  const job = (id: string, state: string, datasetId: string, datasetVersion: number) =>
+    ({ id, name: id, state, request: { datasetId, datasetVersion } }) as Job;
+  const jobs = [
+    job('run', 'running', dataset.id, 2),
+    job('old', 'completed', dataset.id, 2),
+    job('latest', 'paused', dataset.id, 0),
+    job('other', 'running', 'other-000000', 2),
+  ];
+  const dirOf = () => '/nonexistent';
+
+  it('blocks on jobs that will still read it, asks to confirm finished ones and later versions', () => {
+    const v2 = findDependents(dataset, 2, jobs, dirOf);
+    expect(v2.map((d) => [d.kind, d.id, d.blocking, d.needsForce])).toEqual([
+      ['job', 'run', true, false],
+      ['job', 'old', false, true],
+      ['version', '3', false, true],
+    ]);
+    expect(v2[0]!.description).toMatch(/is running and reads v2: cancel it or let it finish first/);
+    // A job that asked for "the latest" reads v3.
+    expect(findDependents(dataset, 3, jobs, dirOf).map((d) => d.id)).toEqual(['latest']);
+    expect(findDependents(dataset, undefined, jobs, dirOf).map((d) => d.id)).toEqual([
+      'run',
+      'latest',
+      'old',
+    ]);
+    expect(findDependents(dataset, 1, { error: 'down' }, dirOf).map((d) => [d.kind, d.needsForce])).toEqual([
+      ['unknown', true],
+      ['version', true],
+    ]);
   });
 });
 

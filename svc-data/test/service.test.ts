@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -50,7 +59,7 @@ beforeAll(async () => {
   const tokLog = createLogger('tokenize', 'error');
   const tokDeps = {
     name: 'tokenize' as const,
-    config: loadConfig({ LAB_HOME: home }),
+    config: loadConfig({ LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS, LAB_HOME: home }),
     bus,
     store: tokenizeStore,
     log: tokLog,
@@ -61,7 +70,14 @@ beforeAll(async () => {
     services: [buildTokenizeService(tokDeps)],
     log: tokLog,
   });
-  const config = loadConfig({ LAB_HOME: home, LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}` });
+  // No svc-train answers here (port 1 refuses connections): its jobs cannot be checked, which a deletion must
+  // be told about.
+  const config = loadConfig({
+    LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS,
+    LAB_HOME: home,
+    LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}`,
+    LAB_TRAIN_ADDR: '127.0.0.1:1',
+  });
   const deps = {
     name: 'data' as const,
     config,
@@ -138,6 +154,17 @@ function upload(header: Partial<NonNullable<UploadChunk['header']>>, bytes: Buff
       call.write({ header: undefined, data: bytes.subarray(i, i + 65536) });
     call.end();
   });
+}
+
+/** The first bytes of a binary that is always there: the node executable (an ELF file on Linux). */
+function binaryHead(bytes = 128 * 1024): Buffer {
+  const fd = openSync(process.execPath, 'r');
+  try {
+    const b = Buffer.alloc(bytes);
+    return b.subarray(0, readSync(fd, b, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const datasetDirs = () => readdirSync(join(home, 'data', 'datasets')).filter((d) => !d.startsWith('.'));
@@ -221,6 +248,7 @@ describe('svc-data over gRPC', () => {
         {
           datasetId: ds.id,
           version: 1,
+          dryRun: false,
           steps: [
             { kind: 'clean', paramsJson: '{"stripHtml": true}' },
             { kind: 'pii', paramsJson: '' },
@@ -315,7 +343,12 @@ describe('svc-data over gRPC', () => {
   it('keeps answering health checks while a transform runs', async () => {
     const running = collect(
       svc.transform(
-        { datasetId: bardId, version: 1, steps: [{ kind: 'dedup_near', paramsJson: '{"numPerm": 512}' }] },
+        {
+          datasetId: bardId,
+          version: 1,
+          dryRun: false,
+          steps: [{ kind: 'dedup_near', paramsJson: '{"numPerm": 512}' }],
+        },
         ctx,
       ),
     );
@@ -326,7 +359,7 @@ describe('svc-data over gRPC', () => {
   });
 
   it.each([
-    [{ path: '/no/such/file.txt' }, 'INVALID_ARGUMENT', 'path', /no such file/],
+    [{ path: join(tmpdir(), 'no', 'such', 'file.txt') }, 'INVALID_ARGUMENT', 'path', /no such file/],
     [
       { path: datasetPath('gpt2-tokenizer', 'vocab.bpe') },
       'INVALID_ARGUMENT',
@@ -377,14 +410,22 @@ describe('svc-data over gRPC', () => {
     expect(
       await rejection(
         collect(
-          svc.transform({ datasetId: bardId, version: 99, steps: [{ kind: 'clean', paramsJson: '' }] }, ctx),
+          svc.transform(
+            { datasetId: bardId, version: 99, dryRun: false, steps: [{ kind: 'clean', paramsJson: '' }] },
+            ctx,
+          ),
         ),
       ),
     ).toMatchObject({ code: 'NOT_FOUND', field: 'version' });
     const bad = await rejection(
       collect(
         svc.transform(
-          { datasetId: bardId, version: 1, steps: [{ kind: 'dedup_near', paramsJson: '{"threshold": 2}' }] },
+          {
+            datasetId: bardId,
+            version: 1,
+            dryRun: false,
+            steps: [{ kind: 'dedup_near', paramsJson: '{"threshold": 2}' }],
+          },
           ctx,
         ),
       ),
@@ -400,6 +441,149 @@ describe('svc-data over gRPC', () => {
         svc.listDocuments({ datasetId: bardId, version: 1, page: undefined, split: 'train' }, ctx),
       ),
     ).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'split' });
+  });
+
+  it('refuses a binary file renamed .txt, naming the offset of its first NUL byte, and keeps nothing', async () => {
+    const before = datasetDirs();
+    const err = await rejection(upload({ filename: 'ls.txt' }, binaryHead()));
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'file' });
+    expect(err.message).toMatch(/^file: not a text file: NUL byte at byte offset \d+/);
+    // Under the lab's home: server-side paths must lie inside its data roots.
+    const dir = mkdtempSync(join(home, 'latin-'));
+    // Latin-1 text is not UTF-8: refused when much of it is invalid, read with a warning when a byte or two is.
+    writeFileSync(join(dir, 'latin.txt'), Buffer.from('café crème brûlée\n\n'.repeat(200), 'latin1'));
+    const latin = await rejection(ingest({ path: join(dir, 'latin.txt') }));
+    expect(latin).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'path' });
+    expect(latin.message).toMatch(/not UTF-8 text: \d+ of the first \d+ bytes .* first at byte offset 3/);
+    expect(datasetDirs()).toEqual(before);
+    const few = Buffer.concat([
+      Buffer.from('caf\xe9\n\n', 'latin1'),
+      Buffer.from('plain words here\n\n'.repeat(50)),
+    ]);
+    writeFileSync(join(dir, 'few.txt'), few);
+    const ok = (await ingest({ path: join(dir, 'few.txt') })).at(-1)!;
+    expect(ok.dataset!.versions[0]!.documents).toBe(51);
+    expect(ok.warnings[0]).toMatch(/1 byte\(s\) are not valid UTF-8 \(the first at byte offset 3\)/);
+  });
+
+  it('fills quality defaults that fit what a document is, and dry-runs steps without making a version', async () => {
+    const defaults = await svc.getStepDefaults({ datasetId: bardId }, ctx);
+    expect(defaults.documentSplit).toBe('paragraph');
+    expect(defaults.note).toMatch(/paragraph/);
+    const quality = JSON.parse(defaults.steps.find((st) => st.kind === 'quality')!.paramsJson);
+    expect(quality).toMatchObject({ minWords: 3, minStopWords: 0, maxWords: 100_000 });
+    const before = (await svc.getDataset({ id: bardId }, ctx)).versions.length;
+    const evs = await collect(
+      svc.transform(
+        {
+          datasetId: bardId,
+          version: 1,
+          dryRun: true,
+          steps: [
+            { kind: 'quality', paramsJson: '' },
+            { kind: 'quality', paramsJson: '{"minWords": 50}' },
+          ],
+        },
+        ctx,
+      ),
+    );
+    const last = evs.at(-1)!;
+    expect(last.version).toBeUndefined();
+    const [fit, gopher] = last.reports;
+    expect(JSON.parse(fit!.paramsJson)).toMatchObject({ minWords: 3, minStopWords: 0 });
+    expect(fit!.documentsOut / fit!.documentsIn).toBeGreaterThan(0.9);
+    expect(fit!.warnings).toEqual([]);
+    expect(gopher!.documentsOut / gopher!.documentsIn).toBeLessThan(0.25);
+    expect(gopher!.warnings[0]).toMatch(
+      /^quality removes \d+ % of the documents \(\d+ of \d+\), most by min_words/,
+    );
+    expect(gopher!.charactersIn).toBe(fit!.charactersOut);
+    expect(last.documents).toBe(gopher!.documentsOut);
+    // Each removal names its own measure: a word count is not a similarity.
+    const ex = gopher!.examples.find((e) => e.reason === 'min_words')!;
+    expect(ex).toMatchObject({ measure: 'words', limit: 50, limitKind: 'min', similarity: 0 });
+    expect(ex.value).toBeLessThan(50);
+    expect((await svc.getDataset({ id: bardId }, ctx)).versions.length).toBe(before);
+    expect(readdirSync(join(home, 'data', 'datasets')).filter((d) => d.startsWith('.tmp'))).toEqual([]);
+  });
+
+  it('deletes a version or a dataset only after what depends on it is confirmed, touching nothing else', async () => {
+    // Under the lab's home: server-side paths must lie inside its data roots.
+    const dir = mkdtempSync(join(home, 'del-'));
+    const text = readFileSync(shakespeare, 'utf8').split('\n\n').slice(0, 300).join('\n\n');
+    writeFileSync(join(dir, 'a.txt'), text);
+    writeFileSync(join(dir, 'b.txt'), text);
+    const a = (await ingest({ path: join(dir, 'a.txt'), name: 'a' })).at(-1)!.dataset!;
+    const b = (await ingest({ path: join(dir, 'b.txt'), name: 'b' })).at(-1)!.dataset!;
+    const step = (datasetId: string, version: number) =>
+      collect(
+        svc.transform({ datasetId, version, dryRun: false, steps: [{ kind: 'clean', paramsJson: '' }] }, ctx),
+      ).then((e) => e.at(-1)!.version!.version);
+    expect(await step(a.id, 1)).toBe(2);
+    await collect(
+      svc.tokenize(
+        { datasetId: a.id, version: 1, tokenizer: 'char', shardTokens: 0, noSeparator: false },
+        ctx,
+      ),
+    );
+
+    const deps = await svc.getDependents({ datasetId: a.id, version: 1 }, ctx);
+    expect(deps.versions).toEqual([1]);
+    expect(deps.bytes).toBeGreaterThan(text.length);
+    expect(deps.dependents.map((d) => [d.kind, d.id, d.blocking, d.needsForce])).toEqual([
+      ['unknown', 'svc-train', false, true],
+      ['version', '2', false, true],
+      ['shards', 'v1/char', false, false],
+    ]);
+    const refused = await rejection(svc.deleteDataset({ datasetId: a.id, version: 1, force: false }, ctx));
+    expect(refused).toMatchObject({ code: 'FAILED_PRECONDITION', field: 'force' });
+    expect(refused.message).toMatch(/v2 was made from v1/);
+    expect(existsSync(join(home, 'data', 'datasets', a.id, 'v1'))).toBe(true);
+
+    const gone = await svc.deleteDataset({ datasetId: a.id, version: 1, force: true }, ctx);
+    expect(gone).toMatchObject({ deletedVersions: [1], datasetDeleted: false });
+    expect(gone.bytesFreed).toBe(deps.bytes);
+    expect(existsSync(join(home, 'data', 'datasets', a.id, 'v1'))).toBe(false);
+    const left = await svc.getDataset({ id: a.id }, ctx);
+    expect(left.versions.map((v) => [v.version, v.parent])).toEqual([[2, 1]]);
+    // What is left still reads, keeps its kind of document, and version numbers are never given twice.
+    const docs = await svc.listDocuments({ datasetId: a.id, version: 2, page: undefined, split: '' }, ctx);
+    expect(docs.total).toBe(left.versions[0]!.documents);
+    expect(left.documentSplit).toBe('paragraph');
+    expect(await step(a.id, 2)).toBe(3);
+    await svc.deleteDataset({ datasetId: a.id, version: 3, force: true }, ctx);
+    expect(await step(a.id, 2)).toBe(4);
+    expect(await rejection(svc.getReport({ datasetId: a.id, version: 3 }, ctx))).toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'version',
+    });
+
+    expect(
+      await rejection(svc.deleteDataset({ datasetId: b.id, version: 1, force: true }, ctx)),
+    ).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'version',
+    });
+    expect(await rejection(svc.deleteDataset({ datasetId: 'nope', force: true }, ctx))).toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'datasetId',
+    });
+    const all = await svc.getDependents({ datasetId: a.id }, ctx);
+    expect(all.versions).toEqual([2, 4]);
+    const deleted = await svc.deleteDataset({ datasetId: a.id, force: true }, ctx);
+    expect(deleted).toMatchObject({ deletedVersions: [2, 4], datasetDeleted: true });
+    expect(await rejection(svc.getDataset({ id: a.id }, ctx))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(datasetDirs()).not.toContain(a.id);
+    // The other datasets are whole.
+    expect(datasetDirs()).toEqual(expect.arrayContaining([b.id, bardId]));
+    const bDocs = await svc.listDocuments({ datasetId: b.id, version: 1, page: undefined, split: '' }, ctx);
+    expect(bDocs.total).toBe(b.versions[0]!.documents);
+    expect(
+      events.some(
+        (e) =>
+          e.subject === `lab.job.data-${a.id}.state` && (e.data as { state: string }).state === 'deleted',
+      ),
+    ).toBe(true);
   });
 
   it('lists datasets newest first and reports what it implements', async () => {

@@ -79,9 +79,8 @@ async function bench(label: string, cfg: ModelConfig, tokenizer: Tokenizer, item
   }
   const separateS = (performance.now() - t) / 1000;
   let maxDiff = 0;
-  a.forEach((r, i) =>
-    r.forEach((s, j) => (maxDiff = Math.max(maxDiff, Math.abs(s.loglik - b[i]![j]!.loglik)))),
-  );
+  for (const [i, r] of a.entries())
+    for (const [j, s] of r.entries()) maxDiff = Math.max(maxDiff, Math.abs(s.loglik - b[i]![j]!.loglik));
 
   // Forward FLOPs of what ran: weights' matmuls per token, and attention over the average length.
   const est = estimateModel(cfg, 1, Math.round(shared.tokensRun / items.length / 2));

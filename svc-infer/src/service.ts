@@ -1,8 +1,8 @@
 import {
   bindService,
-  confinePath,
   type CallContext,
   callUnary,
+  confinePath,
   createClient,
   LabError,
   type ServiceBinding,
@@ -20,6 +20,8 @@ import { runGeneration } from './generate/run.ts';
 import { type JobLister, ModelCatalog, type ModelEntry } from './models/catalog.ts';
 import { describeFolder } from './models/folder.ts';
 import { ModelPool } from './models/pool.ts';
+import { traceMethods } from './trace/methods.ts';
+import { Tracers } from './trace/tracers.ts';
 
 /** Subject of the event published when a generation ends (finish reason, token counts, timings). */
 export const GENERATION_SUBJECT = 'lab.infer.generation';
@@ -59,6 +61,7 @@ export interface InferImpl {
   pool: ModelPool;
   catalog: ModelCatalog;
   limiter: Limiter;
+  tracers: Tracers;
   close(): Promise<void>;
 }
 
@@ -81,6 +84,7 @@ export function createInferImpl(
     options.maxQueue ?? cfg.maxQueue ?? 32,
   );
   const chats = new ChatStore(deps.store);
+  const tracers = new Tracers(pool);
 
   const describe = (e: ModelEntry): ModelInfo => {
     let info: ReturnType<typeof describeFolder> | undefined;
@@ -176,11 +180,13 @@ export function createInferImpl(
     deleteModel: async (req) => {
       const entry = await catalog.remove(req.name);
       await pool.unload(req.name);
+      await tracers.drop(req.name);
       return describe(entry);
     },
     unloadModel: async (req) => {
       const entry = await catalog.resolve(req.name, 'name');
       await pool.unload(req.name);
+      await tracers.drop(req.name);
       return describe(entry);
     },
     preflight: async (req) => {
@@ -215,8 +221,19 @@ export function createInferImpl(
     listPrompts: async () => ({ prompts: chats.listPrompts() }),
     savePrompt: async (req) => chats.savePrompt(req),
     deletePrompt: async (req) => chats.deletePrompt(req.name),
+    ...traceMethods({ catalog, pool, limiter, tracers }),
   };
-  return { impl, pool, catalog, limiter, close: () => pool.close() };
+  return {
+    impl,
+    pool,
+    catalog,
+    limiter,
+    tracers,
+    close: async () => {
+      await tracers.close();
+      await pool.close();
+    },
+  };
 }
 
 /** The gRPC binding of svc-infer. */

@@ -80,7 +80,11 @@ export async function startInfer(options: InferServiceOptions = {}): Promise<Inf
   const store: Store = openStore(home, 'infer');
   const log = createLogger('infer', 'warn');
   const jobs: Job[] = [];
-  const config = loadConfig({ LAB_HOME: home, NATS_URL: nats.url });
+  const config = loadConfig({
+    LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS,
+    LAB_HOME: home,
+    NATS_URL: nats.url,
+  });
   const impl = createInferImpl({ bus, store, config, log }, { listJobs: async () => jobs, ...options });
   const server: RunningGrpcServer = await startGrpcServer({
     host: '127.0.0.1',
@@ -89,7 +93,11 @@ export async function startInfer(options: InferServiceOptions = {}): Promise<Inf
     log,
   });
   const services = connectServices(
-    loadConfig({ LAB_HOME: home, LAB_INFER_ADDR: `127.0.0.1:${server.port}` }),
+    loadConfig({
+      LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS,
+      LAB_HOME: home,
+      LAB_INFER_ADDR: `127.0.0.1:${server.port}`,
+    }),
   );
   const app = createApp({ services, bus });
   const http = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });

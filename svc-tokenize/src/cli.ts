@@ -122,11 +122,13 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
     },
   },
   train: {
-    summary: 'Train a byte-level BPE tokenizer on a text file and register it',
+    summary: 'Train a byte-level BPE tokenizer on a text file or a dataset version and register it',
     usage:
-      'train --input F --vocab-size N --name NAME [--min-frequency N] [--special TOK]... [--pattern gpt2|cl100k|o200k|REGEX]',
+      'train (--input F | --dataset ID[@VERSION]) --vocab-size N --name NAME [--min-frequency N] [--special TOK]... [--pattern gpt2|cl100k|o200k|REGEX]',
     help: {
       input: 'UTF-8 text file (read by the service with --remote)',
+      dataset:
+        'a dataset of svc-data, optionally @VERSION (default the latest); its documents are read from svc-data',
       'vocab-size': 'vocabulary size including 256 byte tokens and specials',
       name: 'registry name of the result',
       'min-frequency': 'pairs seen fewer times are not merged (default 2)',
@@ -136,6 +138,7 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
     },
     options: {
       input: { type: 'string' },
+      dataset: { type: 'string' },
       'vocab-size': { type: 'string' },
       name: { type: 'string' },
       'min-frequency': { type: 'string' },
@@ -145,12 +148,18 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
       ...remoteOption,
     },
     run: async (values) => {
+      const [datasetId = '', version = '0'] =
+        typeof values.dataset === 'string' ? values.dataset.split('@', 2) : [];
+      if (!/^\d+$/.test(version))
+        throw new LabError('INVALID_ARGUMENT', `--dataset: version "${version}" is not a number`, 'dataset');
       const req = {
         name: requireString(values, 'name'),
         vocabSize: intFlag(values, 'vocab-size', 0, 1),
-        path: requireString(values, 'input'),
+        // Both given: the service answers that exactly one source may be named.
+        path: datasetId && values.input === undefined ? '' : requireString(values, 'input'),
         text: '',
-        datasetId: '',
+        datasetId,
+        datasetVersion: Number(version),
         minFrequency: intFlag(values, 'min-frequency', 2, 1),
         specialTokens: (values.special as string[] | undefined) ?? [],
         pattern: (values.pattern as string | undefined) ?? 'gpt2',
@@ -167,11 +176,13 @@ await runCli('lab-tokenize', 'tokenizers: train, encode, decode, inspect, compar
           out(
             `trained ${ev.done.name}: vocabulary ${ev.done.vocabSize} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
           );
+          if (ev.summary?.message) out(ev.summary.message);
         } else if (p.total > 0) {
           const width = 30;
           const filled = Math.round((p.done / p.total) * width);
+          const unit = ev.phase === 'reading' ? 'documents' : 'merges';
           process.stderr.write(
-            `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} merges`,
+            `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} ${unit}`,
           );
         }
       }

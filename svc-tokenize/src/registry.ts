@@ -3,12 +3,10 @@ import { join } from 'node:path';
 import { LabError, type Store } from '@lab/common';
 import {
   BUILTIN_NAMES,
-  exportHfTokenizer,
   getTokenizer,
   HfTokenizer,
   isBuiltinName,
   loadTokenizer,
-  RankTokenizer,
   saveTokenizer,
   type Tokenizer,
 } from '@lab/tokenizer';
@@ -136,17 +134,6 @@ export class TokenizerRegistry {
     const d = join(this.dir, name);
     if (existsSync(d)) rmSync(d, { recursive: true, force: true });
     return d;
-  }
-
-  /** Merges in rank order, for the vocabulary browser (BPE kinds only). */
-  merges(tok: Tokenizer): [string, string][] {
-    const raw =
-      tok instanceof RankTokenizer
-        ? exportHfTokenizer(tok).model.merges
-        : tok instanceof HfTokenizer
-          ? tok.json.model.merges
-          : [];
-    return raw.map((m) => (typeof m === 'string' ? (m.split(' ', 2) as [string, string]) : m));
   }
 }
 

@@ -1,47 +1,41 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bindService,
-  confinePath, LabError, type ServiceBinding, type ServiceDeps, type ServiceImpl } from '@lab/common';
-import type { TrainTokenizerEvent } from '@lab/proto/tokenize';
+import {
+  bindService,
+  confinePath,
+  LabError,
+  type ServiceBinding,
+  type ServiceDeps,
+  type ServiceImpl,
+} from '@lab/common';
+import type { TrainTokenizerEvent, TrainTokenizerSummary } from '@lab/proto/tokenize';
 import { TokenizeServiceService } from '@lab/proto/tokenize';
 import {
-  byteLevelToByteString,
-  byteStringToUtf8,
+  BUILTIN_PATTERNS,
+  byteStringOrHole,
   CharTokenizer,
   compareTokenizers,
+  compilePattern,
+  describeTrainReport,
   estimateCost,
   inspectTokens,
   loadTokenizer,
   parseTokenizerJson,
   type SpecialSelection,
   serializeTokenizer,
-  type Tokenizer,
+  type TrainReport,
+  vocabPage,
   vocabularyCoverage,
 } from '@lab/tokenizer';
+import { type DatasetSource, resolveDatasetVersion } from './dataset-source.ts';
 import { TokenizerRegistry, type TokenizerSummary } from './registry.ts';
-import { trainInWorker } from './training.ts';
+import { type TrainUpdate, trainInWorker } from './training.ts';
 
 /** Texts above this go through `encodeStream` in the library or a file path, not one RPC. */
 const MAX_TEXT_CHARS = 16 * 1024 * 1024;
 /** The inspector renders each token; beyond this the answer would be too large to be useful. */
 const MAX_INSPECT_TOKENS = 200_000;
-
-/** An id's bytes, or undefined for ids the vocabulary skips (cl100k_base has holes below its specials). */
-function byteStringOrHole(tok: Tokenizer, id: number): string | undefined {
-  if (!Number.isInteger(id) || id < 0 || id >= tok.vocabSize) return undefined;
-  try {
-    return tok.byteStringOf(id);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A merge side as text a learner can read: byte-level symbols (Ġ for a space) turned back into characters. */
-function readable(piece: string): string {
-  const bytes = byteLevelToByteString(piece);
-  return bytes === undefined ? piece : byteStringToUtf8(bytes);
-}
 
 const invalid = (field: string, message: string) =>
   new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
@@ -135,19 +129,16 @@ export function createTokenizeImpl(
       const offset = req.page?.offset ?? 0;
       const limit = req.page?.limit || 100;
       if (limit > 1000) throw invalid('limit', 'at most 1000 entries per page');
-      const entries = [];
-      for (let id = offset; id < Math.min(tok.vocabSize, offset + limit); id++) {
-        const bytes = byteStringOrHole(tok, id);
-        if (bytes === undefined) continue;
-        const text = tok.isSpecial(id) ? tok.tokenName(id) : byteStringToUtf8(bytes);
-        entries.push({ id, text, bytesHex: Buffer.from(bytes, 'latin1').toString('hex') });
-      }
-      // Merge i made the token with id 256 + i: return the merges behind the ids of this page.
-      const merges = registry
-        .merges(tok)
-        .slice(Math.max(0, offset - 256), Math.max(0, offset + limit - 256))
-        .map(([left, right]) => ({ left: readable(left), right: readable(right) }));
-      return { total: tok.vocabSize, entries, merges };
+      // Past the end is a mistake to report (a typed id), not an empty page that looks like a short vocabulary.
+      if (offset >= tok.vocabSize)
+        throw invalid('offset', `${offset} is past the last id of ${tok.name} (${tok.vocabSize - 1})`);
+      const rows = vocabPage(tok, offset, limit);
+      const merge = (m: [string, string] | undefined) => (m ? { left: m[0], right: m[1] } : undefined);
+      return {
+        total: tok.vocabSize,
+        entries: rows.map((r) => ({ id: r.id, text: r.text, bytesHex: r.bytesHex, merge: merge(r.merge) })),
+        merges: rows.flatMap((r) => (r.merge ? [merge(r.merge)!] : [])),
+      };
     },
 
     estimateCost: async (req) => {
@@ -202,25 +193,43 @@ export function createTokenizeImpl(
         req.datasetId ? 'datasetId' : '',
       ].filter(Boolean);
       if (sources.length !== 1) throw invalid('text', 'give exactly one of text, path or datasetId');
-      if (req.datasetId) {
-        throw new LabError(
-          'FAILED_PRECONDITION',
-          'datasetId: training from svc-data datasets arrives with the data service; use text or path',
-          'datasetId',
-        );
-      }
+      if (req.datasetVersion && !req.datasetId)
+        throw invalid('datasetVersion', 'goes with datasetId (the dataset it is a version of)');
       if (req.path) confinePath(req.path, 'path', deps.config.dataRoots);
       if (req.path && (!existsSync(req.path) || !statSync(req.path).isFile()))
         throw invalid('path', `no such file: ${req.path}`);
       if (req.text) checkText(req.text);
       const kind = req.kind || 'bpe';
       if (kind !== 'bpe' && kind !== 'char') throw invalid('kind', `must be "bpe" or "char" (got "${kind}")`);
-      if (kind === 'char') {
+      const specials = kind === 'bpe' ? req.specialTokens : [];
+      if (kind === 'bpe') {
+        if (req.vocabSize < 256 + specials.length) {
+          throw invalid(
+            'vocabSize',
+            `must be at least 256 + ${specials.length} special tokens = ${256 + specials.length} (got ${req.vocabSize})`,
+          );
+        }
+        if (req.vocabSize > 1_000_000) throw invalid('vocabSize', 'must be at most 1,000,000');
+      }
+      const pattern = req.pattern || 'gpt2';
+      // A bad pattern must fail this call, not a run that has already read a whole dataset.
+      compilePattern(BUILTIN_PATTERNS[pattern] ?? pattern);
+      // Checked before the first event, so a wrong id or version answers the call that named it.
+      const dataset = req.datasetId
+        ? await resolveDatasetVersion(deps.config.addresses.data, req.datasetId, req.datasetVersion)
+        : undefined;
+      const source = dataset
+        ? { dataset: { id: dataset.datasetId, version: dataset.version, name: dataset.name } }
+        : req.path
+          ? { path: req.path }
+          : { textChars: req.text.length };
+
+      if (kind === 'char' && !dataset) {
         // One id per distinct character: nothing to learn, so no worker and no progress to report.
         const text = req.text || (await readFile(req.path, 'utf8'));
         const info = await registry.add(CharTokenizer.fromText(text, req.name), req.name, {
           kind: 'char',
-          source: req.path ? { path: req.path } : { textChars: text.length },
+          source,
         });
         await deps.bus
           .publish(`lab.job.tokenize-${req.name}.state`, {
@@ -230,18 +239,10 @@ export function createTokenizeImpl(
             vocabSize: info.vocabSize,
           })
           .catch(() => {});
-        yield { progress: { done: 1, total: 1, message: 'done' }, done: toInfo(info) };
+        yield doneEvent(info, charSummary(info.vocabSize, 0));
         return;
       }
-      const specials = req.specialTokens;
-      if (req.vocabSize < 256 + specials.length) {
-        throw invalid(
-          'vocabSize',
-          `must be at least 256 + ${specials.length} special tokens = ${256 + specials.length} (got ${req.vocabSize})`,
-        );
-      }
-      if (req.vocabSize > 1_000_000) throw invalid('vocabSize', 'must be at most 1,000,000');
-      const pattern = req.pattern || 'gpt2';
+
       active.add(req.name);
       const subject = `lab.job.tokenize-${req.name}.state`;
       const publish = (state: string, extra: Record<string, unknown>) =>
@@ -249,33 +250,57 @@ export function createTokenizeImpl(
           .publish(subject, { kind: 'tokenizer-train', name: req.name, state, ...extra })
           .catch(() => {});
       try {
-        await publish('running', { done: 0, total: req.vocabSize - 256 - specials.length });
-        const outDir = registry.prepareDir(req.name);
+        const requested = kind === 'bpe' ? req.vocabSize - 256 - specials.length : 0;
+        await publish('running', { done: 0, total: requested });
+        if (dataset) yield progressEvent(readingUpdate(dataset), dataset);
         const job = {
           name: req.name,
-          outDir,
+          outDir: registry.prepareDir(req.name),
+          kind: kind as 'bpe' | 'char',
           vocabSize: req.vocabSize,
           minFrequency: req.minFrequency || 2,
           specialTokens: specials,
           pattern,
-          ...(req.path ? { path: req.path } : { text: req.text }),
+          ...(dataset ? { dataset } : req.path ? { path: req.path } : { text: req.text }),
         };
-        for await (const p of trainInWorker(job, ctx.signal)) {
-          await publish('running', p);
-          yield {
-            progress: { done: p.done, total: p.total, message: `learned ${p.done} of ${p.total} merges` },
-            done: undefined,
-          };
+        let report: TrainReport | undefined;
+        let documents = 0;
+        for await (const u of trainInWorker(job, ctx.signal)) {
+          if (u.phase === 'done') {
+            report = u.report;
+            documents = u.documents;
+            continue;
+          }
+          await publish('running', { phase: u.phase, done: u.done, total: u.total });
+          yield progressEvent(u, dataset);
         }
-        const info = await registry.register(req.name, {
-          vocabSize: req.vocabSize,
-          minFrequency: job.minFrequency,
-          pattern,
-          specialTokens: specials,
-          source: req.path ? { path: req.path } : { textChars: req.text.length },
+        const info = await registry.register(
+          req.name,
+          {
+            vocabSize: req.vocabSize,
+            minFrequency: job.minFrequency,
+            pattern,
+            specialTokens: specials,
+            source,
+            ...(report ? { merges: report.merges, stopReason: report.stopReason } : {}),
+          },
+          kind,
+        );
+        const summary = report
+          ? {
+              mergesLearned: report.merges,
+              mergesRequested: report.requested,
+              stopReason: report.stopReason,
+              message: describeTrainReport(report),
+              documents,
+            }
+          : charSummary(info.vocabSize, documents);
+        await publish('done', {
+          vocabSize: info.vocabSize,
+          merges: summary.mergesLearned,
+          stopReason: summary.stopReason,
         });
-        await publish('done', { vocabSize: info.vocabSize });
-        yield { progress: { done: 1, total: 1, message: 'done' }, done: toInfo(info) };
+        yield doneEvent(info, summary);
       } catch (err) {
         await publish('failed', { error: (err as Error).message });
         throw err;
@@ -283,6 +308,46 @@ export function createTokenizeImpl(
         active.delete(req.name);
       }
     },
+  };
+}
+
+/** The first event of a dataset run, before its worker has read anything. */
+function readingUpdate(d: DatasetSource): TrainUpdate & { phase: 'reading' } {
+  return { phase: 'reading', done: 0, total: d.documents };
+}
+
+function progressEvent(
+  u: TrainUpdate & { phase: 'reading' | 'merging' },
+  d?: DatasetSource,
+): TrainTokenizerEvent {
+  const message =
+    u.phase === 'reading'
+      ? `read ${u.done.toLocaleString('en-US')} of ${u.total.toLocaleString('en-US')} documents of ${d?.name ?? 'the dataset'} v${d?.version ?? ''} from svc-data`
+      : `learned ${u.done.toLocaleString('en-US')} of ${u.total.toLocaleString('en-US')} merges`;
+  return {
+    phase: u.phase,
+    progress: { done: u.done, total: u.total, message },
+    done: undefined,
+    summary: undefined,
+  };
+}
+
+function charSummary(vocabSize: number, documents: number): TrainTokenizerSummary {
+  return {
+    mergesLearned: 0,
+    mergesRequested: 0,
+    stopReason: '',
+    message: `one id per distinct character: ${vocabSize.toLocaleString('en-US')} characters`,
+    documents,
+  };
+}
+
+function doneEvent(info: TokenizerSummary, summary: TrainTokenizerSummary): TrainTokenizerEvent {
+  return {
+    phase: '',
+    progress: { done: 1, total: 1, message: summary.message },
+    done: toInfo(info),
+    summary,
   };
 }
 

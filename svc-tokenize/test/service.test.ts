@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,16 +13,22 @@ import {
   MemoryBus,
   openStore,
   type RunningGrpcServer,
+  remoteImpl,
   startGrpcServer,
   withServiceInfo,
 } from '@lab/common';
+import { DataServiceClient, DataServiceService } from '@lab/proto/data';
 import { TokenizeServiceClient, type TrainTokenizerEvent } from '@lab/proto/tokenize';
 import { getTokenizer } from '@lab/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDataService } from '../../svc-data/src/service.ts';
 import { buildTokenizeService } from '../src/service.ts';
 
 const shakespeare = datasetPath('tinyshakespeare', 'input.txt');
 let server: RunningGrpcServer;
+/** A real svc-data beside it: datasets to train on are asked for over gRPC. */
+let data: RunningGrpcServer;
+let dataClient: DataServiceClient;
 let client: TokenizeServiceClient;
 let address: string;
 const bus = new MemoryBus();
@@ -30,7 +36,25 @@ const events: BusEvent[] = [];
 
 beforeAll(async () => {
   const home = mkdtempSync(join(tmpdir(), 'lab-tok-'));
-  const config = loadConfig({ LAB_HOME: home });
+  const dataDeps = {
+    name: 'data' as const,
+    config: loadConfig({ LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS, LAB_HOME: home }),
+    bus,
+    store: openStore(home, 'data'),
+    log: createLogger('data', 'error'),
+  };
+  data = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    services: [buildDataService(dataDeps)],
+    log: dataDeps.log,
+  });
+  dataClient = createClient(DataServiceClient, `127.0.0.1:${data.port}`);
+  const config = loadConfig({
+    LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS,
+    LAB_HOME: home,
+    LAB_DATA_ADDR: `127.0.0.1:${data.port}`,
+  });
   const deps = {
     name: 'tokenize' as const,
     config,
@@ -51,7 +75,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.close();
+  dataClient?.close();
   await server?.shutdown(100);
+  await data?.shutdown(100);
 });
 
 const call = <Req, Res>(
@@ -78,6 +104,7 @@ async function trainEvents(
     text: '',
     path: '',
     datasetId: '',
+    datasetVersion: 0,
     minFrequency: 0,
     specialTokens: [],
     pattern: '',
@@ -228,6 +255,95 @@ describe('svc-tokenize over gRPC', () => {
     expect(vocab.merges.length).toBe(300 - 256);
     const first = vocab.merges[0]!;
     expect(first.left + first.right).toBe(vocab.entries[256]!.text);
+    expect(vocab.entries[256]!.merge).toEqual(first);
+    expect(vocab.entries[255]!.merge).toBeUndefined();
+    expect(evs.at(-1)!.summary).toMatchObject({
+      mergesLearned: 255,
+      mergesRequested: 255,
+      stopReason: 'vocab_size',
+    });
+  });
+
+  it('reports the merges a small text allows, and why training stopped there', async () => {
+    // 183 characters and a vocabulary of 1,024, as in the issue that found "done · 768 / 768 merges".
+    const text =
+      'A tokenizer learns merges from the text it is given. ' +
+      'From a sentence or two, so few pairs of its symbols repeat that it stops long, long before the vocabulary of 1,024 tokens is full.';
+    expect(text.length).toBe(183);
+    const evs = await trainEvents({ name: 'small-text', vocabSize: 1024, text });
+    const last = evs.at(-1)!;
+    const learned = last.summary!.mergesLearned;
+    expect(learned).toBeGreaterThan(0);
+    expect(learned).toBeLessThan(768);
+    expect(last.summary).toMatchObject({ mergesRequested: 768, stopReason: 'min_frequency' });
+    expect(last.summary!.message).toContain(`learned ${learned} of 768 merges`);
+    expect(last.summary!.message).toContain('no pair of tokens occurs twice');
+    expect(last.done!.vocabSize).toBe(256 + learned);
+    expect(last.progress!.message).toBe(last.summary!.message);
+  });
+
+  it('trains on a dataset version streamed from svc-data, reporting documents read, then merges', async () => {
+    const svcData = remoteImpl(DataServiceService, dataClient);
+    const ctx = { signal: new AbortController().signal } as never;
+    let datasetId = '';
+    for await (const e of svcData.ingest!(
+      { name: 'bard', path: shakespeare, format: '', textField: '', maxBytes: 0, documentSplit: '' },
+      ctx,
+    )) {
+      if (e.dataset) datasetId = e.dataset.id;
+    }
+    expect(datasetId).not.toBe('');
+    const dataset = await callUnary(dataClient.getDataset.bind(dataClient), { id: datasetId });
+    const docs = Number(dataset.versions[0]!.documents);
+    expect(docs).toBeGreaterThan(1000);
+
+    const evs = await trainEvents({ name: 'bard-ds', vocabSize: 600, datasetId, datasetVersion: 1 });
+    const reading = evs.filter((e) => e.phase === 'reading');
+    expect(reading.length).toBeGreaterThan(1);
+    expect(reading[0]!.progress).toMatchObject({ done: 0, total: docs });
+    expect(reading.at(-1)!.progress).toMatchObject({ done: docs, total: docs });
+    const merging = evs.filter((e) => e.phase === 'merging');
+    expect(merging.length).toBeGreaterThan(0);
+    expect(evs.indexOf(merging[0]!)).toBeGreaterThan(evs.indexOf(reading.at(-1)!));
+    const last = evs.at(-1)!;
+    expect(last.done).toMatchObject({ name: 'bard-ds', vocabSize: 600 });
+    expect(last.summary).toMatchObject({ mergesLearned: 344, documents: docs, stopReason: 'vocab_size' });
+
+    const probe = 'First Citizen:\nBefore we proceed any further, hear me speak.';
+    const enc = await call(client.encode, {
+      tokenizer: 'bard-ds',
+      text: probe,
+      withTokens: false,
+      allowedSpecial: [],
+    });
+    expect(enc.ids.length).toBeLessThan(probe.length / 2);
+
+    const chars = (await trainEvents({ name: 'bard-ds-char', kind: 'char', datasetId })).at(-1)!;
+    expect(chars.done).toMatchObject({
+      kind: 'char',
+      vocabSize: new Set(readFileSync(shakespeare, 'utf8')).size,
+    });
+    expect(chars.summary).toMatchObject({ mergesLearned: 0, documents: docs });
+
+    const noSuch = await rejection(trainEvents({ name: 'ds-x', vocabSize: 300, datasetId: 'nope' }));
+    expect(noSuch).toMatchObject({ code: 'NOT_FOUND', field: 'datasetId' });
+    const noVersion = await rejection(
+      trainEvents({ name: 'ds-y', vocabSize: 300, datasetId, datasetVersion: 9 }),
+    );
+    expect(noVersion).toMatchObject({ code: 'NOT_FOUND', field: 'datasetVersion' });
+    expect(noVersion.message).toContain('versions: 1');
+  });
+
+  it('answers a vocabulary page past the last id with INVALID_ARGUMENT naming offset, and gives each o200k entry its merge', async () => {
+    const err = await rejection(
+      call(client.getVocab, { tokenizer: 'gpt2', page: { offset: 50_257, limit: 100 } }),
+    );
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'offset' });
+    // How fast a page comes is bench:ui's to measure (vocab.bench.ts); here, that pages anywhere carry merges.
+    for (const offset of [256, 100_000, 199_900]) {
+      const page = await call(client.getVocab, { tokenizer: 'o200k_base', page: { offset, limit: 100 } });
+      expect(page.entries.filter((e) => e.merge).length).toBeGreaterThan(0);
+    }
   });
 
   it('keeps answering health checks while a large training run is busy', async () => {
@@ -251,7 +367,11 @@ describe('svc-tokenize over gRPC', () => {
       'vocabSize',
     ],
     [{ name: 'nosrc', vocabSize: 300 }, 'INVALID_ARGUMENT', 'text'],
-    [{ name: 'missing', vocabSize: 300, path: '/no/such/file.txt' }, 'INVALID_ARGUMENT', 'path'],
+    [
+      { name: 'missing', vocabSize: 300, path: join(tmpdir(), 'no', 'such', 'file.txt') },
+      'INVALID_ARGUMENT',
+      'path',
+    ],
     [{ name: 'badre', vocabSize: 300, text: 'abc', pattern: '([a-z' }, 'INVALID_ARGUMENT', 'pattern'],
   ])('rejects bad training input %j', async (req, code, field) => {
     const err = await rejection(trainEvents(req));

@@ -1,7 +1,7 @@
 import {
   bindService,
-  confinePath,
   type CallContext,
+  confinePath,
   createClient,
   fetchTokenizerJson,
   openWorkQueue,

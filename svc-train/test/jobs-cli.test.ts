@@ -44,7 +44,7 @@ describe('lab-train job commands against the running service', () => {
     const unknown = await cli(['pause', 'job-nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/job-nope/);
-    const missing = await cli(['submit', '--data', '/no/such/file.txt', '--iters', '5']);
+    const missing = await cli(['submit', '--data', join(tmpdir(), 'no', 'such', 'file.txt'), '--iters', '5']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/dataPath: no such file/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);

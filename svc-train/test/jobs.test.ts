@@ -86,6 +86,7 @@ let dataImpl: ReturnType<typeof createDataImpl>;
 /** One svc-train instance: its own NATS connections and gRPC server, the shared store of $LAB_HOME/train. */
 async function startInstance(workerId: string): Promise<Instance> {
   const config = loadConfig({
+    LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS,
     LAB_HOME: home,
     NATS_URL: nats.url,
     LAB_TOKENIZE_ADDR: `127.0.0.1:${tokenize.port}`,
@@ -146,7 +147,7 @@ beforeAll(async () => {
   tokenizeStore = openStore(home, 'tokenize');
   const tokDeps = {
     name: 'tokenize' as const,
-    config: loadConfig({ LAB_HOME: home }),
+    config: loadConfig({ LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS, LAB_HOME: home }),
     bus: new MemoryBus(),
     store: tokenizeStore,
     log: createLogger('tokenize', 'error'),
@@ -345,6 +346,7 @@ describe('svc-train jobs', () => {
           datasetId: id,
           version: 1,
           steps: [{ kind: 'split', paramsJson: '{"train": 0.9, "val": 0.1, "test": 0}' }],
+          dryRun: false,
         },
         ctx,
       ),
@@ -469,7 +471,7 @@ describe('svc-train jobs', () => {
   it('without NATS: runs jobs side by side with concurrency 2, and a restart picks up running and queued jobs', async () => {
     const memHome = mkdtempSync(join(tmpdir(), 'lab-train-mem-'));
     const memStore = openStore(memHome, 'train');
-    const config = loadConfig({ LAB_HOME: memHome });
+    const config = loadConfig({ LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS, LAB_HOME: memHome });
     const log = createLogger('train-mem', 'error');
     const start = async (workerId: string) => {
       const bus = new MemoryBus();

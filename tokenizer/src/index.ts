@@ -34,7 +34,14 @@ export {
   saveTokenizer,
   serializeTokenizer,
 } from './io.ts';
-export { CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, translatePattern } from './patterns.ts';
+export {
+  BUILTIN_PATTERNS,
+  CL100K_PATTERN,
+  compilePattern,
+  GPT2_PATTERN,
+  O200K_PATTERN,
+  translatePattern,
+} from './patterns.ts';
 export {
   formatTiktokenRanks,
   parseTiktokenRanks,
@@ -50,4 +57,13 @@ export {
   type TokenizerKind,
   type TokenSpan,
 } from './tokenizer.ts';
-export { type TrainingInput, type TrainOptions, trainBpe } from './train.ts';
+export {
+  describeTrainReport,
+  type StopReason,
+  type TrainingInput,
+  type TrainOptions,
+  type TrainReport,
+  trainBpe,
+  trainBpeWithReport,
+} from './train.ts';
+export { byteStringOrHole, type VocabRow, vocabPage } from './vocab.ts';

@@ -19,6 +19,35 @@ export interface TrainOptions {
 
 export type TrainingInput = string | Iterable<string> | AsyncIterable<string>;
 
+/**
+ * Why merging ended: the vocabulary is full (`vocab_size`), the most frequent pair left occurs fewer than
+ * minFrequency times (`min_frequency`), or no pair is left at all because every pre-token is one token
+ * (`no_pairs`).
+ */
+export type StopReason = 'vocab_size' | 'min_frequency' | 'no_pairs';
+
+/** What a training run learned, which can be less than the vocabulary size asked for. */
+export interface TrainReport {
+  /** Merges learned: the vocabulary is 256 + merges + special tokens. */
+  merges: number;
+  /** Merges the requested vocabulary size called for. */
+  requested: number;
+  stopReason: StopReason;
+  minFrequency: number;
+}
+
+/** A sentence for a learner: how many merges were learned and why it stopped there. */
+export function describeTrainReport(r: TrainReport): string {
+  const learned = `learned ${r.merges.toLocaleString('en-US')} of ${r.requested.toLocaleString('en-US')} merges`;
+  if (r.stopReason === 'vocab_size') return `${learned}: the vocabulary is full`;
+  const times = r.minFrequency === 2 ? 'twice' : `${r.minFrequency} times`;
+  const why =
+    r.stopReason === 'min_frequency'
+      ? `no pair of tokens occurs ${times} any more (minimum frequency ${r.minFrequency})`
+      : 'every word is already a single token';
+  return `${learned}, then stopped: ${why}. More text would let it learn more.`;
+}
+
 const SHIFT = 2 ** 21;
 const HOLD = 64;
 
@@ -94,6 +123,14 @@ class WordCounter {
  * with the same count, the one with the smallest (left id, right id) wins.
  */
 export async function trainBpe(input: TrainingInput, options: TrainOptions): Promise<RankTokenizer> {
+  return (await trainBpeWithReport(input, options)).tokenizer;
+}
+
+/** trainBpe, also saying how many merges it learned and why it stopped. */
+export async function trainBpeWithReport(
+  input: TrainingInput,
+  options: TrainOptions,
+): Promise<{ tokenizer: RankTokenizer; report: TrainReport }> {
   const specials = options.specialTokens ?? [];
   const { vocabSize } = options;
   if (!Number.isInteger(vocabSize) || vocabSize < 256 + specials.length) {
@@ -166,6 +203,7 @@ export async function trainBpe(input: TrainingInput, options: TrainOptions): Pro
   let done = 0;
   let stamp = 0;
   const touched = new Set<number>();
+  let stopReason: StopReason = 'no_pairs';
 
   while (done < totalMerges && heap.size > 0) {
     const key = heap.topB();
@@ -176,7 +214,10 @@ export async function trainBpe(input: TrainingInput, options: TrainOptions): Pro
       if (current > 0) heap.push(-current, key, current);
       continue;
     }
-    if (c < minFrequency) break;
+    if (c < minFrequency) {
+      stopReason = 'min_frequency';
+      break;
+    }
     const a = Math.floor(key / SHIFT);
     const b = key - a * SHIFT;
     const merged = tokenBytes[a] + tokenBytes[b];
@@ -238,10 +279,14 @@ export async function trainBpe(input: TrainingInput, options: TrainOptions): Pro
     if (options.onProgress && done % progressEvery === 0) options.onProgress(done, totalMerges);
   }
   options.onProgress?.(done, totalMerges);
+  if (done === totalMerges) stopReason = 'vocab_size';
 
   const specialTokens = new Map<string, number>();
   specials.forEach((s, i) => {
     specialTokens.set(s, tokenBytes.length + i);
   });
-  return new RankTokenizer({ name: options.name ?? 'trained-bpe', ranks, specialTokens, pattern });
+  return {
+    tokenizer: new RankTokenizer({ name: options.name ?? 'trained-bpe', ranks, specialTokens, pattern }),
+    report: { merges: done, requested: totalMerges, stopReason, minFrequency },
+  };
 }

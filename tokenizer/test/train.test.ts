@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type RankTokenizer, TokenizerError, trainBpe } from '../src/index.ts';
+import {
+  describeTrainReport,
+  type RankTokenizer,
+  TokenizerError,
+  trainBpe,
+  trainBpeWithReport,
+} from '../src/index.ts';
 import { SHAKESPEARE } from './helpers.ts';
 
 /**
@@ -103,6 +109,19 @@ describe('trainBpe', () => {
     expect(tok.vocabSize).toBe(259);
     const all = await trainBpe('abcd abcd xyz', { vocabSize: 1000, minFrequency: 1 });
     expect(learnedTokens(all)).toContain(' xyz');
+  });
+
+  it('reports the merges actually learned and why it stopped', async () => {
+    const small = await trainBpeWithReport('abcd abcd xyz', { vocabSize: 1000 });
+    expect(small.report).toEqual({ merges: 3, requested: 744, stopReason: 'min_frequency', minFrequency: 2 });
+    expect(describeTrainReport(small.report)).toMatch(
+      /learned 3 of 744 merges.*no pair of tokens occurs twice/,
+    );
+    const all = await trainBpeWithReport('ab ab', { vocabSize: 1000, minFrequency: 1 });
+    expect(all.report.stopReason).toBe('no_pairs');
+    const full = await trainBpeWithReport(text, { vocabSize: 300 });
+    expect(full.report).toMatchObject({ merges: 44, requested: 44, stopReason: 'vocab_size' });
+    expect(describeTrainReport(full.report)).toBe('learned 44 of 44 merges: the vocabulary is full');
   });
 
   it('reports progress monotonically up to the total', async () => {

@@ -590,7 +590,77 @@ export interface SavedPrompt {
   updatedAt: string;
 }
 
-async function sendJSON<T>(method: 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+/** POST /api/infer/trace body (exactly one of text, tokens, randomRepeat). */
+export interface TraceRequest {
+  model: string;
+  text?: string;
+  tokens?: number[];
+  /** Random tokens repeated twice (the induction test). */
+  randomRepeat?: number;
+  seed?: number;
+  topK?: number;
+  /** Layers whose attention comes back (default all). */
+  layers?: number[];
+  attention?: boolean;
+}
+
+/** One head's pattern scores (proto HeadScore). */
+export interface HeadScore {
+  layer: number;
+  head: number;
+  previous: number;
+  first: number;
+  duplicate: number;
+  induction: number;
+}
+
+export interface LensPosition {
+  ids: number[];
+  texts: string[];
+  probs: number[];
+  targetProb: number;
+}
+
+export interface TraceStream {
+  layer: number;
+  residNorm: number[];
+  attnNorm: number[];
+  mlpNorm: number[];
+  lens: LensPosition[];
+}
+
+export interface TraceSummary {
+  model: string;
+  tokens: PromptToken[];
+  loss: number[];
+  meanLoss: number;
+  layers: number;
+  heads: number;
+  streams: TraceStream[];
+  scores: HeadScore[];
+  duplicateRows: number;
+  inductionRows: number;
+  topK: number;
+}
+
+export interface LayerAttention {
+  layer: number;
+  heads: number;
+  tokens: number;
+  /** [heads, tokens (query), tokens (key)] row-major. */
+  weights: number[];
+}
+
+export interface TraceResponse {
+  summary: TraceSummary;
+  attention: LayerAttention[];
+}
+
+export async function sendJSON<T>(
+  method: 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -697,4 +767,172 @@ export const inferApi = {
   savePrompt: (name: string, body: { kind: 'system' | 'user'; text: string }) =>
     sendJSON<SavedPrompt>('PUT', ip(name), body),
   deletePrompt: (name: string) => sendJSON<SavedPrompt>('DELETE', ip(name)),
+};
+
+// ---- Eval (svc-eval): tasks, runs with live progress, scored items, leaderboard --------------------------
+
+export type EvalTaskKind = 'multiple_choice' | 'perplexity' | 'humaneval' | 'judge';
+
+export interface EvalTask {
+  name: string;
+  kind: EvalTaskKind | string;
+  description: string;
+  /** The first is the task's headline metric (the leaderboard's). */
+  metrics: string[];
+  defaultFewshot: number;
+  maxFewshot: number;
+  higherIsBetter: boolean;
+}
+
+export type EvalRunState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** One score; `group` is '' for the whole task, else a part of it (an MMLU subject). Null where undefined. */
+export interface EvalMetric {
+  name: string;
+  value: number | null;
+  stderr: number | null;
+  ciLow: number | null;
+  ciHigh: number | null;
+  n: number;
+  group: string;
+}
+
+export interface EvalPrompt {
+  fewshot: number;
+  fewshotOrder: string;
+  chatTemplate: boolean;
+  firstItem: string;
+  description: string;
+}
+
+export interface EvalRun {
+  id: string;
+  model: string;
+  task: string;
+  label: string;
+  state: EvalRunState;
+  request: Record<string, unknown>;
+  progress: { done: number; total: number; message: string };
+  metrics: EvalMetric[];
+  prompt: EvalPrompt | null;
+  details: Record<string, unknown>;
+  error: string;
+  createdAt: string;
+  startedAt: string;
+  finishedAt: string;
+  jobId: string;
+  step: number;
+  items: number;
+  seconds: number;
+  tokens: number;
+}
+
+export interface SubmitEvalRun {
+  model: string;
+  task: string;
+  limit?: number;
+  fewshot?: number;
+  seed?: number;
+  chatTemplate?: boolean;
+  label?: string;
+  // perplexity
+  text?: string;
+  textPath?: string;
+  datasetId?: string;
+  datasetVersion?: number;
+  split?: '' | 'train' | 'val';
+  context?: number;
+  stride?: number;
+  // humaneval
+  samples?: number;
+  temperature?: number;
+  k?: number[];
+  maxTokens?: number;
+  // judge
+  judgeMode?: 'single' | 'pairwise';
+  questions?: string[];
+  baseline?: string;
+  judgeUrl?: string;
+  judgeKey?: string;
+  judgeModel?: string;
+  judgePrompt?: string;
+}
+
+export interface EvalChoice {
+  /** The continuation exactly as scored (usually with its leading space). */
+  text: string;
+  /** log P(choice | prompt), summed over its tokens. */
+  loglik: number;
+  /** loglik divided by the choice's length in characters (acc_norm's measure). */
+  loglikNorm: number;
+  tokens: number;
+  /** Whether greedy decoding would have produced exactly this choice. */
+  greedy: boolean;
+  gold: boolean;
+}
+
+export interface EvalItem {
+  index: number;
+  id: string;
+  group: string;
+  prompt: string;
+  choices: EvalChoice[];
+  references: string[];
+  outputs: string[];
+  correct: boolean;
+  score: number;
+  details: unknown;
+}
+
+export interface LeaderboardScore {
+  task: string;
+  metric: EvalMetric;
+  runId: string;
+  finishedAt: string;
+}
+
+export interface LeaderboardRow {
+  model: string;
+  label: string;
+  jobId: string;
+  step: number;
+  scores: LeaderboardScore[];
+}
+
+const er = (id: string) => `/api/eval/runs/${encodeURIComponent(id)}`;
+
+export const evalApi = {
+  tasks: (opts?: RequestOptions) => getJSON<{ tasks: EvalTask[] }>('/api/eval/tasks', opts),
+  submit: (body: SubmitEvalRun) => postJSON<EvalRun>('/api/eval/runs', body),
+  runs: (
+    q: { model?: string; task?: string; state?: EvalRunState; offset?: number; limit?: number } = {},
+    opts?: RequestOptions,
+  ) => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') p.set(k, String(v));
+    const qs = p.toString();
+    return getJSON<{ runs: EvalRun[]; total: number }>(`/api/eval/runs${qs ? `?${qs}` : ''}`, opts);
+  },
+  run: (id: string, opts?: RequestOptions) => getJSON<EvalRun>(er(id), opts),
+  items: (
+    id: string,
+    q: { wrong?: boolean; group?: string; offset?: number; limit?: number },
+    opts?: RequestOptions,
+  ) => {
+    const p = new URLSearchParams();
+    if (q.wrong) p.set('wrong', 'true');
+    if (q.group) p.set('group', q.group);
+    if (q.offset) p.set('offset', String(q.offset));
+    if (q.limit) p.set('limit', String(q.limit));
+    const qs = p.toString();
+    return getJSON<{ items: EvalItem[]; total: number }>(`${er(id)}/items${qs ? `?${qs}` : ''}`, opts);
+  },
+  cancel: (id: string) => postJSON<EvalRun>(`${er(id)}/cancel`, {}),
+  /** SSE: `state`, `progress` and a last `done` event, each with the whole run. */
+  eventsUrl: (id: string) => `${er(id)}/events`,
+  leaderboard: (tasks: string[] = [], opts?: RequestOptions) =>
+    getJSON<{ rows: LeaderboardRow[]; tasks: EvalTask[] }>(
+      `/api/eval/leaderboard${tasks.length ? `?tasks=${encodeURIComponent(tasks.join(','))}` : ''}`,
+      opts,
+    ),
 };

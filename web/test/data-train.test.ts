@@ -71,7 +71,10 @@ describe('Data and Train pages on the real stack', () => {
     expect(await steps.locator('input[name="split"]').isChecked()).toBe(true);
     await steps.locator('input[name="val"]').fill('0.1');
     await steps.locator('input[name="test"]').fill('0');
-    await steps.getByRole('button', { name: 'Run steps' }).click();
+    // A dry run first, then the same steps applied.
+    await page.getByTestId('data-preview').click();
+    await expect.poll(() => page.getByTestId('data-apply').isEnabled(), { timeout: 60_000 }).toBe(true);
+    await page.getByTestId('data-apply').click();
     const report = page.getByTestId('data-report');
     await report.locator('[data-kind="split"]').waitFor({ timeout: 60_000 });
     expect(await report.locator('[data-kind="clean"]').count()).toBe(1);

@@ -40,6 +40,10 @@ const Dataset = z
     format: z.string(),
     createdAt: z.string(),
     versions: z.array(DatasetVersion),
+    documentSplit: z.string().openapi({
+      description:
+        'What one document is: paragraph, line or file (txt), or record; quality defaults depend on it',
+    }),
   })
   .openapi('Dataset');
 
@@ -58,11 +62,22 @@ const StepReport = z
         after: z.string(),
         index: z.number().int(),
         keptIndex: z.number().int(),
-        similarity: z.number(),
+        similarity: z
+          .number()
+          .openapi({ description: 'Near duplicates: Jaccard similarity to the kept one' }),
+        measure: z.string().openapi({ description: 'What the removal was measured by, e.g. "words"' }),
+        value: z.number().openapi({ description: "The document's value of that measure" }),
+        limit: z.number().openapi({ description: 'The threshold it failed' }),
+        limitKind: z.string().openapi({ description: '"min" (had to be at least the limit), "max" or ""' }),
       }),
     ),
     clusters: z.number().int(),
     durationMs: z.number(),
+    charactersIn: z.number().int(),
+    charactersOut: z.number().int(),
+    warnings: z
+      .array(z.string())
+      .openapi({ description: 'E.g. a step removing more than a quarter of the documents or characters' }),
   })
   .openapi('StepReport');
 
@@ -110,8 +125,20 @@ const JobProgress = z
     done: z.number().int(),
     total: z.number().int(),
     message: z.string(),
-    version: DatasetVersion.optional().openapi({ description: 'Transform jobs, when done' }),
+    version: DatasetVersion.optional().openapi({
+      description: 'Transform jobs, when done (not for a dry run)',
+    }),
     reports: z.array(StepReport).optional(),
+    documents: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'Transform jobs: documents of the result' }),
+    characters: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'Transform jobs: characters of the result' }),
     index: ShardIndex.optional().openapi({ description: 'Shard jobs, when done' }),
     error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
   })
@@ -163,12 +190,45 @@ const StepsBody = z.object({
     )
     .min(1)
     .max(32),
+  dryRun: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Report what the steps would do without making a version' }),
 });
 const ShardsBody = z.object({
   tokenizer: z.string().min(1).openapi({ example: 'gpt2' }),
   shardTokens: z.number().int().min(1024).optional(),
   noSeparator: z.boolean().optional(),
 });
+const Dependent = z
+  .object({
+    kind: z.enum(['version', 'job', 'shards', 'unknown']),
+    id: z.string(),
+    description: z.string(),
+    blocking: z.boolean().openapi({ description: 'Deleting is refused because of it' }),
+    needsForce: z.boolean().openapi({ description: 'Deleting goes ahead only with force=true' }),
+  })
+  .openapi('DataDependent');
+const deleteQuery = z.object({
+  force: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ description: 'Delete although finished jobs or later versions refer to it' }),
+});
+const Deleted = json(
+  z.object({
+    deletedVersions: z.array(z.number().int()),
+    datasetDeleted: z.boolean(),
+    bytesFreed: z.number().int(),
+    dependents: z.array(Dependent),
+  }),
+  'Deleted',
+);
+const refused = json(
+  ErrorBody,
+  'Something depends on it: a running job (always), or others without force=true',
+);
+
 const jsonBody = <T extends z.ZodType>(schema: T) => ({
   body: { required: true, content: { 'application/json': { schema } } },
 });
@@ -248,8 +308,77 @@ const routes = {
         z.object({ version: DatasetVersion, reports: z.array(StepReport) }),
         'The new version and its report',
       ),
+      200: json(
+        z.object({ reports: z.array(StepReport), documents: z.number().int(), characters: z.number().int() }),
+        'A dry run: what the steps would do',
+      ),
       ...errors,
     },
+  }),
+  stepDefaults: createRoute({
+    method: 'get',
+    path: '/api/data/datasets/{id}/step-defaults',
+    tags,
+    summary: "Every step kind with every parameter at the default for this dataset's kind of document",
+    request: { params: z.object({ id }) },
+    responses: {
+      200: json(
+        z.object({
+          documentSplit: z.string(),
+          steps: z.array(z.looseObject({ kind: z.string() })),
+          note: z.string().openapi({ description: "Why the defaults differ from Gopher's, when they do" }),
+        }),
+        'Defaults',
+      ),
+      ...errors,
+    },
+  }),
+  dependents: createRoute({
+    method: 'get',
+    path: '/api/data/datasets/{id}/dependents',
+    tags,
+    summary: 'What depends on a dataset, or on one version: what deleting it would affect',
+    request: {
+      params: z.object({ id }),
+      query: z.object({
+        version: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .openapi({ description: 'One version; default all' }),
+      }),
+    },
+    responses: {
+      200: json(
+        z.object({
+          dependents: z.array(Dependent),
+          versions: z.array(z.number().int()),
+          bytes: z.number().int(),
+        }),
+        'Dependents, blocking ones first',
+      ),
+      ...errors,
+    },
+  }),
+  deleteDataset: createRoute({
+    method: 'delete',
+    path: '/api/data/datasets/{id}',
+    tags,
+    summary: 'Delete a dataset with all its versions and shards',
+    request: { params: z.object({ id }), query: deleteQuery },
+    responses: { 200: Deleted, ...errors, 409: refused },
+  }),
+  deleteVersion: createRoute({
+    method: 'delete',
+    path: '/api/data/datasets/{id}/versions/{version}',
+    tags,
+    summary: 'Delete one version (not the only one) and its shards',
+    request: {
+      params: z.object({ id, version: z.coerce.number().int().min(1) }),
+      query: deleteQuery,
+    },
+    responses: { 200: Deleted, ...errors, 409: refused },
   }),
   report: createRoute({
     method: 'get',
@@ -391,6 +520,7 @@ export function dataRoutes(app: OpenAPIHono, services: ServiceClients) {
   const transformRequest = (datasetId: string, b: z.infer<typeof StepsBody>) => ({
     datasetId,
     version: b.from ?? 0,
+    dryRun: b.dryRun ?? false,
     steps: b.steps.map(({ kind, ...params }) => ({
       kind: kind as string,
       paramsJson: JSON.stringify(params),
@@ -460,6 +590,11 @@ export function dataRoutes(app: OpenAPIHono, services: ServiceClients) {
   app.openapi(routes.transform, async (c) => {
     const { id: datasetId } = c.req.valid('param');
     const last = await lastOf(svc.transform!(transformRequest(datasetId, c.req.valid('json')), ctx()));
+    if (!last.version)
+      return c.json(
+        { reports: last.reports, documents: last.documents, characters: last.characters } as never,
+        200,
+      );
     return c.json({ version: last.version, reports: last.reports } as never, 201);
   });
 
@@ -469,12 +604,44 @@ export function dataRoutes(app: OpenAPIHono, services: ServiceClients) {
     const jobId = randomUUID();
     relay.start(
       jobId,
+      // A dry run's last event has reports and no version.
       toJobProgress(events, (e) =>
-        e.version ? ({ version: e.version, reports: e.reports } as never) : undefined,
+        e.version || e.reports.length
+          ? ({
+              version: e.version,
+              reports: e.reports,
+              documents: e.documents,
+              characters: e.characters,
+            } as never)
+          : undefined,
       ),
       failed,
     );
     return c.json({ jobId }, 202);
+  });
+
+  app.openapi(routes.stepDefaults, async (c) => {
+    const r = await svc.getStepDefaults!({ datasetId: c.req.valid('param').id }, ctx());
+    const steps = r.steps.map((s) => ({ kind: s.kind, ...(JSON.parse(s.paramsJson) as object) }));
+    return c.json({ documentSplit: r.documentSplit, steps, note: r.note } as never, 200);
+  });
+
+  app.openapi(routes.dependents, async (c) => {
+    const { id: datasetId } = c.req.valid('param');
+    const { version } = c.req.valid('query');
+    return c.json((await svc.getDependents!({ datasetId, version }, ctx())) as never, 200);
+  });
+
+  app.openapi(routes.deleteDataset, async (c) => {
+    const { id: datasetId } = c.req.valid('param');
+    const force = c.req.valid('query').force === 'true';
+    return c.json((await svc.deleteDataset!({ datasetId, force }, ctx())) as never, 200);
+  });
+
+  app.openapi(routes.deleteVersion, async (c) => {
+    const { id: datasetId, version } = c.req.valid('param');
+    const force = c.req.valid('query').force === 'true';
+    return c.json((await svc.deleteDataset!({ datasetId, version, force }, ctx())) as never, 200);
   });
 
   app.openapi(routes.report, async (c) => {

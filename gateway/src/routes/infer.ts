@@ -265,6 +265,173 @@ const routes = {
   }),
 };
 
+const TraceSource = {
+  model: z.string().min(1).max(200),
+  text: z
+    .string()
+    .max(4_000_000)
+    .optional()
+    .openapi({ description: 'Text to run (one of text, tokens, randomRepeat)' }),
+  tokens: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1),
+    )
+    .max(1_000_000)
+    .optional(),
+};
+
+const TraceBody = z
+  .object({
+    ...TraceSource,
+    randomRepeat: int(
+      0,
+      100_000,
+      'Instead of text: this many random tokens, then the same again (induction test)',
+    ),
+    seed: int(0, 2 ** 32 - 1, 'Seed of the random tokens'),
+    topK: int(0, 50, 'Logit-lens tokens per position (default 5)'),
+    layers: z.array(z.number().int().min(0).max(10_000)).max(10_000).optional().openapi({
+      description: 'Layers whose attention comes back (default all): fetch large traces per layer',
+    }),
+    attention: z.boolean().optional().openapi({ description: 'false: the summary only, no attention' }),
+  })
+  .openapi('TraceRequest');
+
+const Lens = z.object({
+  ids: z.array(z.number()),
+  texts: z.array(z.string()),
+  probs: z.array(z.number()),
+  targetProb: z.number(),
+});
+
+const TraceSummary = z
+  .object({
+    model: z.string(),
+    tokens: Preflight.shape.tokens,
+    loss: z.array(z.number()),
+    meanLoss: z.number(),
+    layers: z.number(),
+    heads: z.number(),
+    streams: z.array(
+      z.object({
+        layer: z.number(),
+        residNorm: z.array(z.number()),
+        attnNorm: z.array(z.number()),
+        mlpNorm: z.array(z.number()),
+        lens: z.array(Lens),
+      }),
+    ),
+    scores: z.array(
+      z.object({
+        layer: z.number(),
+        head: z.number(),
+        previous: z.number(),
+        first: z.number(),
+        duplicate: z.number(),
+        induction: z.number(),
+      }),
+    ),
+    duplicateRows: z.number(),
+    inductionRows: z.number(),
+    topK: z.number(),
+  })
+  .openapi('TraceSummary');
+
+const LayerAttention = z
+  .object({
+    layer: z.number(),
+    heads: z.number(),
+    tokens: z.number(),
+    weights: z.array(z.number()).openapi({ description: '[heads, tokens (query), tokens (key)] row-major' }),
+  })
+  .openapi('LayerAttention');
+
+const AblateBody = z
+  .object({
+    ...TraceSource,
+    components: z
+      .array(
+        z.object({
+          layer: z.number().int().min(0).max(10_000),
+          head: z.number().int().min(0).max(10_000).optional(),
+          mlp: z.boolean().optional(),
+        }),
+      )
+      .min(1)
+      .max(10_000),
+    mode: z.enum(['zero', 'mean']),
+  })
+  .openapi('AblateRequest');
+
+const AblateResult = z
+  .object({
+    tokens: Preflight.shape.tokens,
+    baseLoss: z.array(z.number()),
+    ablatedLoss: z.array(z.number()),
+    delta: z.array(z.number()),
+    baseMean: z.number(),
+    ablatedMean: z.number(),
+  })
+  .openapi('AblateResult');
+
+const traceRoutes = {
+  trace: createRoute({
+    method: 'post',
+    path: '/api/infer/trace',
+    tags,
+    summary:
+      'Trace a text: per layer and head the attention weights, residual-stream norms, the logit lens, loss per token and head-pattern scores',
+    request: body(TraceBody),
+    responses: {
+      200: json(z.object({ summary: TraceSummary, attention: z.array(LayerAttention) }), 'The trace'),
+      ...errors,
+    },
+  }),
+  activations: createRoute({
+    method: 'post',
+    path: '/api/infer/trace/activations',
+    tags,
+    summary:
+      'A trace’s activations (residual stream, attention and MLP outputs, attention, logits) as safetensors',
+    request: body(TraceBody),
+    responses: {
+      200: {
+        description: 'safetensors file',
+        content: { 'application/octet-stream': { schema: z.string() } },
+      },
+      ...errors,
+    },
+  }),
+  ablate: createRoute({
+    method: 'post',
+    path: '/api/infer/ablate',
+    tags,
+    summary: 'Loss per token with heads or MLPs zero- or mean-ablated, beside the model as it is',
+    request: body(AblateBody),
+    responses: { 200: json(AblateResult, 'Losses'), ...errors },
+  }),
+};
+
+type TraceJson = z.infer<typeof TraceBody>;
+
+/** The JSON body as the proto's TraceRequest. */
+function toTraceRequest(b: TraceJson) {
+  return {
+    model: b.model,
+    text: b.text ?? '',
+    tokens: b.tokens ?? [],
+    randomRepeat: b.randomRepeat ?? 0,
+    seed: b.seed ?? 0,
+    topK: b.topK ?? 0,
+    attentionLayers: b.layers ?? [],
+    skipAttention: b.attention === false,
+  };
+}
+
 type Params = z.infer<typeof SamplingParams>;
 
 /** JSON params → the proto's SamplingParams (unset stays unset: the service applies the defaults). */
@@ -399,4 +566,37 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
     routes.deletePrompt,
     async (c) => c.json(await svc.deletePrompt!(c.req.valid('param'), ctx()), 200) as never,
   );
+
+  app.openapi(traceRoutes.trace, async (c) => {
+    const summary: unknown[] = [];
+    const attention: unknown[] = [];
+    for await (const e of svc.trace!(toTraceRequest(c.req.valid('json')), ctx(c.req.raw.signal))) {
+      if (e.event?.$case === 'summary') summary.push(e.event.value);
+      else if (e.event?.$case === 'attention') attention.push(e.event.value);
+    }
+    return c.json({ summary: summary[0], attention }, 200) as never;
+  });
+  app.openapi(traceRoutes.activations, async (c) => {
+    const chunks: Uint8Array[] = [];
+    for await (const e of svc.exportActivations!(toTraceRequest(c.req.valid('json')), ctx(c.req.raw.signal)))
+      chunks.push(e.data);
+    return c.body(Buffer.concat(chunks), 200, {
+      'content-type': 'application/octet-stream',
+      'content-disposition': 'attachment; filename="activations.safetensors"',
+    }) as never;
+  });
+  app.openapi(traceRoutes.ablate, async (c) => {
+    const b = c.req.valid('json');
+    const res = await svc.ablate!(
+      {
+        model: b.model,
+        text: b.text ?? '',
+        tokens: b.tokens ?? [],
+        components: b.components.map((x) => ({ layer: x.layer, head: x.head ?? 0, mlp: x.mlp ?? false })),
+        mode: b.mode,
+      },
+      ctx(c.req.raw.signal),
+    );
+    return c.json(res, 200) as never;
+  });
 }

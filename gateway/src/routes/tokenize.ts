@@ -48,8 +48,18 @@ const Token = z
 const TrainProgress = z
   .object({
     state: z.enum(['running', 'done', 'failed']),
-    merges: z.number().int(),
-    total: z.number().int(),
+    phase: z
+      .enum(['reading', 'merging'])
+      .optional()
+      .openapi({ description: "While running: reading a dataset's documents, or learning merges" }),
+    merges: z.number().int().openapi({ description: 'Merges learned so far; when done, the merges learned' }),
+    total: z.number().int().openapi({ description: 'Merges the vocabulary size asks for' }),
+    documentsRead: z.number().int().optional().openapi({ description: 'Dataset documents read so far' }),
+    documents: z.number().int().optional().openapi({ description: 'Documents in the dataset version' }),
+    stopReason: z.enum(['vocab_size', 'min_frequency', 'no_pairs']).optional().openapi({
+      description:
+        'When done: why merging ended (vocabulary full, no pair left occurs minFrequency times, no pair left)',
+    }),
     message: z.string().optional(),
     tokenizer: TokenizerInfo.optional(),
     error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
@@ -126,7 +136,12 @@ const routes = {
     request: {
       params: z.object({ name }),
       query: z.object({
-        offset: z.coerce.number().int().min(0).default(0),
+        offset: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .openapi({ description: 'First id; must be below the vocabulary size' }),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
       }),
     },
@@ -134,7 +149,17 @@ const routes = {
       200: json(
         z.object({
           total: z.number().int(),
-          entries: z.array(z.object({ id: z.number().int(), text: z.string(), bytes: z.string() })),
+          entries: z.array(
+            z.object({
+              id: z.number().int(),
+              text: z.string(),
+              bytes: z.string(),
+              merge: z
+                .tuple([z.string(), z.string()])
+                .optional()
+                .openapi({ description: 'The two tokens merged into this one (BPE)' }),
+            }),
+          ),
           merges: z.array(z.tuple([z.string(), z.string()])),
         }),
         'Vocabulary page',
@@ -232,7 +257,13 @@ const routes = {
             .string()
             .optional()
             .openapi({ description: 'A text file on the machine running svc-tokenize' }),
-          datasetId: z.string().optional(),
+          datasetId: z.string().optional().openapi({ description: 'A dataset of svc-data to train on' }),
+          datasetVersion: z
+            .number()
+            .int()
+            .min(0)
+            .optional()
+            .openapi({ description: 'Version of datasetId; 0 or absent means the latest' }),
           minFrequency: z.number().int().min(1).optional(),
           specialTokens: z.array(z.string().min(1)).max(100).optional(),
           pattern: z.string().optional().openapi({ description: 'gpt2, cl100k, o200k or a regex' }),
@@ -304,7 +335,12 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
     return c.json(
       {
         total: res.total,
-        entries: res.entries.map((e) => ({ id: e.id, text: e.text, bytes: e.bytesHex })),
+        entries: res.entries.map((e) => ({
+          id: e.id,
+          text: e.text,
+          bytes: e.bytesHex,
+          ...(e.merge ? { merge: [e.merge.left, e.merge.right] as [string, string] } : {}),
+        })),
         merges: res.merges.map((m) => [m.left, m.right] as [string, string]),
       },
       200,
@@ -348,6 +384,7 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
         text: b.text ?? '',
         path: b.path ?? '',
         datasetId: b.datasetId ?? '',
+        datasetVersion: b.datasetVersion ?? 0,
         minFrequency: b.minFrequency ?? 0,
         specialTokens: b.specialTokens ?? [],
         pattern: b.pattern ?? '',
@@ -357,7 +394,8 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
     );
     // Bad input (a taken name, a vocabulary too small) answers this request, not the event stream.
     const events = await started(stream);
-    relay.start(jobId, mapProgress(events), (err) => {
+    const requested = (b.kind ?? 'bpe') === 'bpe' ? b.vocabSize - 256 - (b.specialTokens?.length ?? 0) : 0;
+    relay.start(jobId, mapProgress(events, requested), (err) => {
       const e = fromServiceError(err).toJSON();
       return { state: 'failed', merges: 0, total: 0, message: e.message, error: e };
     });
@@ -370,14 +408,46 @@ export function tokenizeRoutes(app: OpenAPIHono, services: ServiceClients) {
   );
 }
 
-async function* mapProgress(events: AsyncIterable<TrainTokenizerEvent>): AsyncGenerator<TrainProgress> {
-  let total = 0;
+const STOP_REASONS = new Set(['vocab_size', 'min_frequency', 'no_pairs']);
+
+/** Service events as the web sees them; `requested` is the merges the vocabulary size asks for. */
+async function* mapProgress(
+  events: AsyncIterable<TrainTokenizerEvent>,
+  requested: number,
+): AsyncGenerator<TrainProgress> {
+  let total = requested;
+  let merges = 0;
+  let documents: { documentsRead: number; documents: number } | undefined;
   for await (const e of events) {
     if (e.done) {
-      yield { state: 'done', merges: total, total, message: 'done', tokenizer: e.done };
+      const s = e.summary;
+      const reason = STOP_REASONS.has(s?.stopReason ?? '')
+        ? (s!.stopReason as TrainProgress['stopReason'])
+        : undefined;
+      yield {
+        state: 'done',
+        merges: s?.mergesLearned ?? merges,
+        total: s?.mergesRequested ?? total,
+        ...(s?.documents ? { documentsRead: s.documents, documents: s.documents } : {}),
+        ...(reason ? { stopReason: reason } : {}),
+        message: s?.message || 'done',
+        tokenizer: e.done,
+      };
       return;
     }
-    total = e.progress?.total ?? total;
-    yield { state: 'running', merges: e.progress?.done ?? 0, total, message: e.progress?.message };
+    const p = e.progress;
+    if (e.phase === 'reading') documents = { documentsRead: p?.done ?? 0, documents: p?.total ?? 0 };
+    else {
+      merges = p?.done ?? merges;
+      total = p?.total ?? total;
+    }
+    yield {
+      state: 'running',
+      phase: e.phase === 'reading' ? 'reading' : 'merging',
+      merges,
+      total,
+      ...documents,
+      message: p?.message,
+    };
   }
 }

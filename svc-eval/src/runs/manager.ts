@@ -171,7 +171,7 @@ export class RunManager {
       while (!this.closed && this.queue.length) {
         const id = this.queue.shift()!;
         const queued = this.runs.get(id);
-        if (!queued || queued.state !== 'queued') continue;
+        if (queued?.state !== 'queued') continue;
         await this.runOne(queued);
       }
     } finally {

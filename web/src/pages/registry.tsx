@@ -1,5 +1,7 @@
 import type { Component, JSX } from 'solid-js';
+import AttentionPage from './Attention.tsx';
 import DataPage from './Data.tsx';
+import EvalPage from './Eval.tsx';
 import PlaygroundPage from './Playground.tsx';
 import StatusPage from './Status.tsx';
 import TokenizerPage from './Tokenizer.tsx';
@@ -110,8 +112,7 @@ export const pages: PageDef[] = [
         previous token, some to the start of the text, some copy earlier patterns (induction heads).
       </>
     ),
-    planned:
-      'Run a prompt through a model and browse per-layer, per-head attention heatmaps drawn on canvas.',
+    component: AttentionPage,
   },
   {
     id: 'probing',
@@ -132,13 +133,14 @@ export const pages: PageDef[] = [
     title: 'Eval',
     intro: (
       <>
-        A falling training loss does not prove a model is good. Evaluation measures it on held-out data:
-        perplexity (how surprised the model is by real text), overlap scores such as BLEU and ROUGE for
-        generated text, multiple-choice benchmarks, and running generated code against tests.
+        A falling training loss does not prove a model is good. <strong>Evaluation</strong> measures it on
+        held-out tasks: multiple-choice benchmarks scored by how likely the model finds each answer,
+        perplexity (how surprised it is by real text), code run against unit tests, and another model acting
+        as judge. Run them here, read what each score means and how uncertain it is, look at the questions the
+        model got wrong, and compare models and checkpoints on the leaderboard.
       </>
     ),
-    planned:
-      'Run perplexity, BLEU/ROUGE/METEOR, multiple-choice and code-execution evaluations on a checkpoint and see the scores.',
+    component: EvalPage,
   },
   {
     id: 'experiments',
@@ -158,5 +160,6 @@ export const pages: PageDef[] = [
 export const defaultPage = pages[0]!;
 
 export function findPage(id: string): PageDef | undefined {
-  return pages.find((p) => p.id === id);
+  // A page may keep its own state after its id: `#/data/<dataset>/<version>`.
+  return pages.find((p) => p.id === id.split('/')[0]);
 }

@@ -1,7 +1,16 @@
-import { createSignal, onCleanup, Show } from 'solid-js';
-import { api, errorText, type TrainProgress } from '../../api.ts';
+import { createResource, createSignal, For, onCleanup, Show } from 'solid-js';
+import { api, dataApi, errorText } from '../../api.ts';
+import {
+  mergeCeiling,
+  startTokenizerTraining,
+  type TokenizerTrainProgress,
+  type TrainTokenizerBody,
+  textMergeCeiling,
+} from './train-api.ts';
 
 type Source = 'text' | 'dataset';
+
+const n = (x: number) => x.toLocaleString('en-US');
 
 /** Form to train a BPE tokenizer, with live progress from `GET /api/tokenize/train/{jobId}/events` (SSE). */
 export default function TrainTokenizer(props: { sampleText: string; onTrained: (name: string) => void }) {
@@ -9,12 +18,56 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
   const [vocabSize, setVocabSize] = createSignal(1024);
   const [source, setSource] = createSignal<Source>('text');
   const [trainText, setTrainText] = createSignal('');
-  const [datasetId, setDatasetId] = createSignal('');
+  const [datasetKey, setDatasetKey] = createSignal('');
   const [submitting, setSubmitting] = createSignal(false);
   const [error, setError] = createSignal<string>();
   const [jobId, setJobId] = createSignal<string>();
-  const [progress, setProgress] = createSignal<TrainProgress>();
+  const [progress, setProgress] = createSignal<TokenizerTrainProgress>();
   const [streamLost, setStreamLost] = createSignal(false);
+
+  // Listed only once "a dataset" is chosen, and again on focus: datasets made on the Data page meanwhile appear.
+  const [datasets, { refetch: refetchDatasets }] = createResource(
+    () => source() === 'dataset',
+    () => dataApi.list().then((r) => r.datasets),
+  );
+  const versions = () =>
+    (datasets.error ? [] : (datasets() ?? [])).flatMap((d) =>
+      [...d.versions]
+        .sort((a, b) => b.version - a.version)
+        .map((v) => ({
+          key: `${d.id}@${v.version}`,
+          label: `${d.name} v${v.version} (${v.step}, ${n(v.documents)} documents, ${n(v.characters)} characters)`,
+          dataset: d,
+          version: v,
+        })),
+    );
+  const picked = () => versions().find((o) => o.key === datasetKey());
+
+  /** Merges the vocabulary asks for, and a warning when the chosen text cannot supply that many. */
+  const wanted = () => (Number.isFinite(vocabSize()) ? Math.max(0, vocabSize() - 256) : 0);
+  const warning = () => {
+    if (!wanted()) return undefined;
+    if (source() === 'text') {
+      const { bytes, words, ceiling } = textMergeCeiling(trainText() || props.sampleText);
+      if (ceiling >= wanted()) return undefined;
+      return (
+        `This text is ${n(bytes)} bytes in ${n(words)} words: every merge shortens it by at least one token, so ` +
+        `it can teach at most ${n(ceiling)} merges, and a vocabulary of ${n(vocabSize())} asks for ${n(wanted())}. ` +
+        'Training will stop early (in practice far below that bound, once no pair occurs twice): add text or ' +
+        'lower the vocabulary size.'
+      );
+    }
+    const p = picked();
+    if (!p) return undefined;
+    // Stored bytes count each document's JSON too, so this bound is looser than the text's own.
+    const ceiling = mergeCeiling(p.version.bytes || 3 * p.version.characters, p.version.documents);
+    if (ceiling >= wanted()) return undefined;
+    return (
+      `${p.dataset.name} v${p.version.version} holds ${n(p.version.characters)} characters: at most ${n(ceiling)} ` +
+      `merges, and a vocabulary of ${n(vocabSize())} asks for ${n(wanted())}. Training will stop early: pick a ` +
+      'larger dataset or lower the vocabulary size.'
+    );
+  };
 
   let es: EventSource | undefined;
   const closeStream = () => {
@@ -33,9 +86,9 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
     es = src;
     // The gateway names these messages `progress`; accept unnamed ones (`message`) too.
     const onProgress = (msg: MessageEvent<string>) => {
-      let p: TrainProgress;
+      let p: TokenizerTrainProgress;
       try {
-        p = JSON.parse(msg.data) as TrainProgress;
+        p = JSON.parse(msg.data) as TokenizerTrainProgress;
       } catch {
         return;
       }
@@ -59,18 +112,20 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
     setError(undefined);
     setProgress(undefined);
     setJobId(undefined);
-    const n = name().trim();
+    const trainedName = name().trim();
     const v = vocabSize();
-    const body =
-      source() === 'dataset'
-        ? { name: n, vocabSize: v, datasetId: datasetId().trim() }
-        : { name: n, vocabSize: v, text: trainText() || props.sampleText };
+    let body: TrainTokenizerBody;
+    if (source() === 'dataset') {
+      const p = picked();
+      if (!p) return setError('Pick a dataset version from the list (make one on the Data page).');
+      body = { name: trainedName, vocabSize: v, datasetId: p.dataset.id, datasetVersion: p.version.version };
+    } else body = { name: trainedName, vocabSize: v, text: trainText() || props.sampleText };
     setSubmitting(true);
     try {
-      const res = await api.trainTokenizer(body);
+      const res = await startTokenizerTraining(body);
       setJobId(res.jobId);
       setProgress({ state: 'running', merges: 0, total: 0 });
-      follow(res.jobId, n);
+      follow(res.jobId, trainedName);
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -78,12 +133,22 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
     }
   };
 
-  const indeterminate = () => progress()?.state === 'running' && !progress()?.total;
+  const reading = () => progress()?.state === 'running' && progress()?.phase === 'reading';
+  /** What the bar measures now: documents while reading a dataset, merges afterwards. */
+  const counted = () => {
+    const p = progress();
+    if (!p) return { done: 0, total: 0 };
+    return reading()
+      ? { done: p.documentsRead ?? 0, total: p.documents ?? 0 }
+      : { done: p.merges, total: p.total };
+  };
+  const indeterminate = () => progress()?.state === 'running' && !counted().total;
   const pct = () => {
     const p = progress();
     if (!p) return 0;
     if (p.state === 'done') return 100;
-    return p.total > 0 ? Math.min(100, (100 * p.merges) / p.total) : 0;
+    const c = counted();
+    return c.total > 0 ? Math.min(100, (100 * c.done) / c.total) : 0;
   };
 
   return (
@@ -92,9 +157,10 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
         <h2>Train a tokenizer</h2>
       </div>
       <p class="muted small">
-        Train your own byte-level BPE: it starts from the 256 byte values and learns{' '}
-        <em>vocabulary size − 256</em> merges from your text. A tokenizer trained on your data packs that kind
-        of text into fewer tokens.
+        Train your own byte-level BPE: it starts from the 256 byte values and learns up to{' '}
+        <em>vocabulary size − 256</em> merges from your text, each time joining the pair of tokens seen most
+        often. It stops sooner when no pair occurs twice. A tokenizer trained on your data packs that kind of
+        text into fewer tokens.
       </p>
       <form class="form" data-testid="train-form" onSubmit={submit}>
         <label>
@@ -147,14 +213,30 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
           when={source() === 'text'}
           fallback={
             <label>
-              Dataset id
-              <input
-                name="datasetId"
-                required
-                value={datasetId()}
-                onInput={(e) => setDatasetId(e.currentTarget.value)}
-                placeholder="from the Data page"
-              />
+              Dataset version{' '}
+              <span class="muted small">(its documents are streamed from the data service)</span>
+              <select
+                name="dataset"
+                data-testid="train-dataset"
+                value={datasetKey()}
+                onFocus={() => void refetchDatasets()}
+                onChange={(e) => setDatasetKey(e.currentTarget.value)}
+              >
+                <option value="">
+                  {datasets.loading ? 'loading…' : versions().length ? '— pick one —' : 'no datasets yet'}
+                </option>
+                <For each={versions()}>{(o) => <option value={o.key}>{o.label}</option>}</For>
+              </select>
+              <Show when={datasets.error}>
+                <span class="small warn-text">
+                  The data service did not answer: {errorText(datasets.error)}
+                </span>
+              </Show>
+              <Show when={!datasets.loading && !datasets.error && versions().length === 0}>
+                <span class="muted small">
+                  Add a dataset on the <a href="#/data">Data page</a> first.
+                </span>
+              </Show>
             </label>
           }
         >
@@ -169,6 +251,13 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
             />
           </label>
         </Show>
+        <Show when={warning()}>
+          {(w) => (
+            <div class="banner warn small" data-testid="train-warning">
+              {w()}
+            </div>
+          )}
+        </Show>
         <div class="form-actions">
           <button type="submit" class="btn primary" disabled={running()}>
             {running() ? 'Training…' : 'Train'}
@@ -176,7 +265,7 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
         </div>
       </form>
       <Show when={error()}>
-        <div class="banner error small" role="alert">
+        <div class="banner error small" role="alert" data-testid="train-error">
           {error()}
         </div>
       </Show>
@@ -191,6 +280,7 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
             }}
             data-testid="train-progress"
             data-state={progress()?.state ?? ''}
+            data-phase={progress()?.phase ?? ''}
             role="progressbar"
             aria-valuemin={0}
             aria-valuemax={100}
@@ -201,10 +291,29 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
           <div class="small">
             <Show when={progress()}>
               {(p) => (
-                <>
-                  <b>{p().state}</b> · {p().merges.toLocaleString()}
-                  {p().total ? ` / ${p().total.toLocaleString()}` : ''} merges
-                  <Show when={p().error?.message ?? p().message}>
+                <Show
+                  when={p().state !== 'done'}
+                  fallback={
+                    <span
+                      data-testid="train-result"
+                      data-merges={p().merges}
+                      data-total={p().total}
+                      data-stop-reason={p().stopReason ?? ''}
+                    >
+                      <b>done</b> · {p().message}
+                      <Show when={p().documents}>{(d) => <> · {n(d())} documents read from svc-data</>}</Show>
+                      <Show when={p().tokenizer}>{(t) => <> · vocabulary of {n(t().vocabSize)}</>}</Show>
+                    </span>
+                  }
+                >
+                  <b>{p().state === 'running' ? (reading() ? 'reading' : 'merging') : p().state}</b>
+                  <Show when={p().state === 'running'}>
+                    {' · '}
+                    {n(counted().done)}
+                    {counted().total ? ` / ${n(counted().total)}` : ''}{' '}
+                    {reading() ? 'documents from svc-data' : 'merges'}
+                  </Show>
+                  <Show when={p().state === 'failed' && (p().error?.message ?? p().message)}>
                     {(m) => (
                       <>
                         {' · '}
@@ -213,7 +322,7 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
                       </>
                     )}
                   </Show>
-                </>
+                </Show>
               )}
             </Show>
             <span class="muted"> · job {jobId()}</span>

@@ -3,17 +3,28 @@ import { api, errorText, isAbort, spacedHex, type TokenizerInfo, type VocabRespo
 import { visibleWhitespace } from './render.ts';
 
 const PAGE = 100;
-/** Byte-level BPE: ids 0–255 are the raw bytes, merge i made token 256 + i (the gateway's vocab contract). */
+/** Byte-level BPE: ids 0–255 are the raw bytes; later ids were made by merges. */
 const FIRST_MERGED_ID = 256;
+
+/** The gateway's vocabulary page, whose entries carry the pair merged into them. */
+type VocabPage = Omit<VocabResponse, 'entries'> & {
+  entries: (VocabResponse['entries'][number] & { merge?: [string, string] })[];
+};
+
+const n = (x: number) => x.toLocaleString('en-US');
 
 /** Pages through a tokenizer's vocabulary, showing for merged tokens the pair they were merged from. */
 export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initial: string }) {
   const [name, setName] = createSignal('');
   const [offset, setOffset] = createSignal(0);
-  const [page, setPage] = createSignal<VocabResponse>();
+  const [page, setPage] = createSignal<VocabPage & { name: string; offset: number }>();
   const [error, setError] = createSignal<string>();
   const [loading, setLoading] = createSignal(false);
   const [jump, setJump] = createSignal('');
+  const [jumpError, setJumpError] = createSignal<string>();
+  /** The id "Go to id" asked for: its row is scrolled to and highlighted once its page is drawn. */
+  const [target, setTarget] = createSignal<number>();
+  let scroller!: HTMLDivElement;
 
   // Follow the tokenizer chosen at the top of the page until the user picks another one here.
   createEffect(
@@ -23,6 +34,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
         if (initial && initial !== name()) {
           setName(initial);
           setOffset(0);
+          setTarget(undefined);
         }
       },
     ),
@@ -30,17 +42,16 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
 
   let ctrl: AbortController | undefined;
   createEffect(
-    on([name, offset], ([n, off]) => {
-      if (!n) return;
+    on([name, offset], ([tok, off]) => {
+      if (!tok) return;
       ctrl?.abort();
       const mine = new AbortController();
       ctrl = mine;
       setLoading(true);
-      api
-        .vocab(n, off, PAGE, { signal: mine.signal })
+      (api.vocab(tok, off, PAGE, { signal: mine.signal }) as Promise<VocabPage>)
         .then((res) => {
           if (mine.signal.aborted) return;
-          setPage(res);
+          setPage({ ...res, name: tok, offset: off });
           setError(undefined);
           setLoading(false);
         })
@@ -53,24 +64,50 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
   );
   onCleanup(() => ctrl?.abort());
 
-  const total = () => page()?.total ?? 0;
+  // Once the page holding the asked-for id is drawn, bring its row into view.
+  createEffect(
+    on([page, target], ([p, id]) => {
+      if (id === undefined || !p || p.name !== name() || p.offset !== Math.floor(id / PAGE) * PAGE) return;
+      const row = scroller.querySelector<HTMLElement>(`tr[data-id="${id}"]`);
+      if (row) {
+        row.scrollIntoView({ block: 'center' });
+        setJumpError(undefined);
+      } else
+        setJumpError(`Id ${n(id)} is not used by ${name()}: its ids skip from one token to the next there.`);
+    }),
+  );
+
+  /** Size of the vocabulary on screen; 0 until the chosen tokenizer's first page arrives. */
+  const total = () => (page()?.name === name() ? (page()?.total ?? 0) : 0);
   const lastShown = () => Math.max(offset(), Math.min(offset() + PAGE, total()) - 1);
   const lastOffset = () => Math.max(0, Math.floor((total() - 1) / PAGE) * PAGE);
 
   const isBpe = () => props.tokenizers.find((t) => t.name === name())?.kind === 'bpe';
 
-  /** The merge that made `id`: the page's merges belong to its ids from max(offset, 256) on. */
-  const mergeFor = (id: number): [string, string] | undefined => {
-    const p = page();
-    if (!p?.merges?.length || id < FIRST_MERGED_ID) return undefined;
-    return p.merges[id - Math.max(offset(), FIRST_MERGED_ID)];
+  /** Paging by hand drops the highlight of an earlier "Go to id". */
+  const turn = (off: number) => {
+    setTarget(undefined);
+    setJumpError(undefined);
+    setOffset(off);
   };
 
   const goTo = (e: SubmitEvent) => {
     e.preventDefault();
-    const id = Number.parseInt(jump(), 10);
-    if (!Number.isFinite(id) || id < 0) return;
-    setOffset(Math.min(Math.floor(id / PAGE) * PAGE, lastOffset()));
+    const typed = jump().trim();
+    const id = Number(typed);
+    const size = total();
+    if (!/^\d+$/.test(typed) || !Number.isSafeInteger(id)) {
+      setJumpError(`Type a token id: a whole number${size ? ` from 0 to ${n(size - 1)}` : ''}.`);
+      return;
+    }
+    // An id past the end is a mistake to point out; showing the last page instead would hide it.
+    if (size && id >= size) {
+      setJumpError(`Id ${n(id)} is out of range: ${name()} has ids 0 to ${n(size - 1)}.`);
+      return;
+    }
+    setJumpError(undefined);
+    setTarget(id);
+    setOffset(Math.floor(id / PAGE) * PAGE);
   };
 
   return (
@@ -84,6 +121,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
             onChange={(e) => {
               setName(e.currentTarget.value);
               setOffset(0);
+              setTarget(undefined);
             }}
             disabled={props.tokenizers.length === 0}
             data-testid="vocab-select"
@@ -98,7 +136,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
           </select>
         </label>
         <span class="spacer" />
-        <form class="inline" onSubmit={goTo}>
+        <form class="inline" onSubmit={goTo} novalidate>
           <input
             class="narrow"
             type="number"
@@ -107,6 +145,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
             value={jump()}
             onInput={(e) => setJump(e.currentTarget.value)}
             aria-label="Jump to token id"
+            aria-invalid={jumpError() ? 'true' : undefined}
           />
           <button type="submit" class="btn small">
             Go to id
@@ -123,15 +162,20 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
           {error()}
         </div>
       </Show>
+      <Show when={jumpError()}>
+        <div class="banner error small" role="alert" data-testid="vocab-jump-error">
+          {jumpError()}
+        </div>
+      </Show>
       <div class="pager">
-        <button type="button" class="btn small" disabled={offset() === 0} onClick={() => setOffset(0)}>
+        <button type="button" class="btn small" disabled={offset() === 0} onClick={() => turn(0)}>
           « First
         </button>
         <button
           type="button"
           class="btn small"
           disabled={offset() === 0}
-          onClick={() => setOffset(Math.max(0, offset() - PAGE))}
+          onClick={() => turn(Math.max(0, offset() - PAGE))}
         >
           ‹ Previous
         </button>
@@ -144,7 +188,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
           type="button"
           class="btn small"
           disabled={offset() + PAGE >= total()}
-          onClick={() => setOffset(offset() + PAGE)}
+          onClick={() => turn(offset() + PAGE)}
         >
           Next ›
         </button>
@@ -152,12 +196,12 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
           type="button"
           class="btn small"
           disabled={offset() + PAGE >= total()}
-          onClick={() => setOffset(lastOffset())}
+          onClick={() => turn(lastOffset())}
         >
           Last »
         </button>
       </div>
-      <div class="table-scroll">
+      <div class="table-scroll" ref={scroller}>
         <table class="table vocab" classList={{ stale: loading() }} data-testid="vocab-table">
           <thead>
             <tr>
@@ -179,9 +223,19 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
               }
             >
               {(e) => {
-                const m = mergeFor(e.id);
+                const m = e.merge;
+                const hit = () => e.id === target();
                 return (
-                  <tr data-id={e.id}>
+                  <tr
+                    data-id={e.id}
+                    data-highlight={hit() ? 'true' : undefined}
+                    aria-current={hit() ? 'true' : undefined}
+                    style={
+                      hit()
+                        ? { background: 'var(--accent-soft)', outline: '2px solid var(--accent)' }
+                        : undefined
+                    }
+                  >
                     <td class="num mono">{e.id}</td>
                     <td>
                       <span class="vtok mono">{visibleWhitespace(e.text)}</span>
@@ -200,10 +254,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
                           <>
                             <span class="vtok">{visibleWhitespace(pair()[0])}</span> +{' '}
                             <span class="vtok">{visibleWhitespace(pair()[1])}</span>
-                            <span class="muted small">
-                              {' '}
-                              · merge #{(e.id - FIRST_MERGED_ID + 1).toLocaleString()}
-                            </span>
+                            <span class="muted small"> · merge #{n(e.id - FIRST_MERGED_ID + 1)}</span>
                           </>
                         )}
                       </Show>

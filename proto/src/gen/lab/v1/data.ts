@@ -133,6 +133,11 @@ export interface Dataset {
   format: string;
   /** Creation time, RFC 3339. */
   createdAt: string;
+  /**
+   * What one document is: "paragraph", "line" or "file" (for txt), or "record" (one JSON record, CSV or
+   * Parquet row); the quality defaults depend on it.
+   */
+  documentSplit: string;
 }
 
 /** Request for ListDatasets. */
@@ -171,6 +176,8 @@ export interface TransformRequest {
   version: number;
   /** Steps, applied in order; the result of the last one becomes the new version. */
   steps: TransformStep[];
+  /** Run the steps and report what they would do (counts, examples, warnings) without making a version. */
+  dryRun: boolean;
 }
 
 /** A document before and after a step, or a removed one with the reason. */
@@ -185,11 +192,19 @@ export interface StepExample {
   index: number;
   /** For duplicates: the index of the document kept in its place. */
   keptIndex: number;
-  /**
-   * For near duplicates: estimated Jaccard similarity to the kept document; for quality removals: the
-   * measured value of the rule that failed.
-   */
+  /** For near duplicates: the Jaccard similarity to the kept document; 0 otherwise. */
   similarity: number;
+  /**
+   * What the removal was measured by, e.g. "words", "mean word length (characters)", "stop words",
+   * "Jaccard similarity"; empty when no threshold was involved (a PII match, an exact duplicate).
+   */
+  measure: string;
+  /** The measured value of the document (in the unit of measure). */
+  value: number;
+  /** The threshold it failed. */
+  limit: number;
+  /** "min" when the value had to be at least the limit, "max" when at most. */
+  limitKind: string;
 }
 
 /** What one step did. */
@@ -212,6 +227,15 @@ export interface StepReport {
   clusters: number;
   /** Time the step took, milliseconds. */
   durationMs: number;
+  /** Characters (UTF-16 code units) that went in. */
+  charactersIn: number;
+  /** Characters that came out. */
+  charactersOut: number;
+  /**
+   * Sentences on what deserves a look before applying, e.g. a step that removes more than a quarter of the
+   * documents or characters.
+   */
+  warnings: string[];
 }
 
 export interface StepReport_RemovedEntry {
@@ -230,12 +254,16 @@ export interface TransformEvent {
   progress:
     | Progress
     | undefined;
-  /** Set on the last event. */
+  /** Set on the last event (unset for a dry run). */
   version:
     | DatasetVersion
     | undefined;
   /** Set on the last event: one report per step. */
   reports: StepReport[];
+  /** Set on the last event of a dry run: the documents and characters the version would have. */
+  documents: number;
+  /** See documents. */
+  characters: number;
 }
 
 /** Which version to describe. */
@@ -268,7 +296,10 @@ export interface DatasetStats {
   characters: number;
   /** Number of tokens for the requested tokenizer. */
   tokens: number;
-  /** Document length histogram: upper bounds (characters) of each bucket. */
+  /**
+   * Document length histogram: the inclusive upper bound (characters) of each bucket; bucket i holds the
+   * lengths above bound i-1 (above 0 for the first) up to bound i.
+   */
   lengthBucketBounds: number[];
   /** Document counts per bucket. */
   lengthBucketCounts: number[];
@@ -438,6 +469,87 @@ export interface TokenChunk {
 export interface TokenChunk_SplitTokensEntry {
   key: string;
   value: number;
+}
+
+/** Which dataset's step defaults to return. */
+export interface GetStepDefaultsRequest {
+  /** Dataset id. */
+  datasetId: string;
+}
+
+/** Every step kind with its defaults for the dataset. */
+export interface GetStepDefaultsResponse {
+  /** What one document of the dataset is (see Dataset.document_split). */
+  documentSplit: string;
+  /** One step per kind, params_json holding every parameter at its default. */
+  steps: TransformStep[];
+  /**
+   * Why the defaults differ from the textbook ones, when they do (e.g. Gopher's 50-word minimum was made for
+   * web pages, not paragraphs of verse).
+   */
+  note: string;
+}
+
+/** Which dataset (or version) to look at. */
+export interface GetDependentsRequest {
+  /** Dataset id. */
+  datasetId: string;
+  /** A version of it; unset means the whole dataset. */
+  version?: number | undefined;
+}
+
+/** One thing that depends on a dataset or version. */
+export interface Dependent {
+  /**
+   * "version" (made from it), "job" (a training job reads it), "shards" (deleted with it) or "unknown"
+   * (svc-train did not answer, so its jobs could not be checked).
+   */
+  kind: string;
+  /** The version number, job id or tokenizer name. */
+  id: string;
+  /** A sentence for the person deciding. */
+  description: string;
+  /** True when deleting is refused because of it (a queued, running or paused job reading the data). */
+  blocking: boolean;
+  /** True when deleting goes ahead only with force (the dependent stays and loses its source). */
+  needsForce: boolean;
+}
+
+/** What depends on a dataset or version. */
+export interface GetDependentsResponse {
+  /** Everything found, blocking ones first. */
+  dependents: Dependent[];
+  /** Versions that deleting would remove. */
+  versions: number[];
+  /** Bytes on disk that deleting would free (documents and shards). */
+  bytes: number;
+}
+
+/** What to delete. */
+export interface DeleteDatasetRequest {
+  /** Dataset id. */
+  datasetId: string;
+  /**
+   * Only this version; unset deletes the dataset with every version. The only version left cannot be
+   * deleted on its own: delete the dataset.
+   */
+  version?:
+    | number
+    | undefined;
+  /** Delete even though finished jobs or later versions refer to it (they are kept). */
+  force: boolean;
+}
+
+/** What was deleted. */
+export interface DeleteDatasetResponse {
+  /** Versions removed. */
+  deletedVersions: number[];
+  /** True when the whole dataset was removed. */
+  datasetDeleted: boolean;
+  /** Bytes freed on disk. */
+  bytesFreed: number;
+  /** The dependents that were confirmed with force. */
+  dependents: Dependent[];
 }
 
 function createBaseIngestRequest(): IngestRequest {
@@ -1301,7 +1413,7 @@ export const DatasetVersion_SplitsEntry: MessageFns<DatasetVersion_SplitsEntry> 
 };
 
 function createBaseDataset(): Dataset {
-  return { id: "", name: "", versions: [], source: "", format: "", createdAt: "" };
+  return { id: "", name: "", versions: [], source: "", format: "", createdAt: "", documentSplit: "" };
 }
 
 export const Dataset: MessageFns<Dataset> = {
@@ -1323,6 +1435,9 @@ export const Dataset: MessageFns<Dataset> = {
     }
     if (message.createdAt !== "") {
       writer.uint32(50).string(message.createdAt);
+    }
+    if (message.documentSplit !== "") {
+      writer.uint32(58).string(message.documentSplit);
     }
     return writer;
   },
@@ -1388,6 +1503,14 @@ export const Dataset: MessageFns<Dataset> = {
             message.createdAt = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.documentSplit = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1414,6 +1537,11 @@ export const Dataset: MessageFns<Dataset> = {
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      documentSplit: isSet(object.documentSplit)
+        ? globalThis.String(object.documentSplit)
+        : isSet(object.document_split)
+        ? globalThis.String(object.document_split)
+        : "",
     };
   },
 
@@ -1437,6 +1565,9 @@ export const Dataset: MessageFns<Dataset> = {
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.documentSplit !== "") {
+      obj.documentSplit = message.documentSplit;
+    }
     return obj;
   },
 
@@ -1451,6 +1582,7 @@ export const Dataset: MessageFns<Dataset> = {
     message.source = object.source ?? "";
     message.format = object.format ?? "";
     message.createdAt = object.createdAt ?? "";
+    message.documentSplit = object.documentSplit ?? "";
     return message;
   },
 };
@@ -1766,7 +1898,7 @@ export const TransformStep: MessageFns<TransformStep> = {
 };
 
 function createBaseTransformRequest(): TransformRequest {
-  return { datasetId: "", version: 0, steps: [] };
+  return { datasetId: "", version: 0, steps: [], dryRun: false };
 }
 
 export const TransformRequest: MessageFns<TransformRequest> = {
@@ -1779,6 +1911,9 @@ export const TransformRequest: MessageFns<TransformRequest> = {
     }
     for (const v of message.steps) {
       TransformStep.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(32).bool(message.dryRun);
     }
     return writer;
   },
@@ -1820,6 +1955,14 @@ export const TransformRequest: MessageFns<TransformRequest> = {
             message.steps.push(TransformStep.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1841,6 +1984,11 @@ export const TransformRequest: MessageFns<TransformRequest> = {
         : "",
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => TransformStep.fromJSON(e)) : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
     };
   },
 
@@ -1855,6 +2003,9 @@ export const TransformRequest: MessageFns<TransformRequest> = {
     if (message.steps?.length) {
       obj.steps = message.steps.map((e) => TransformStep.toJSON(e));
     }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
     return obj;
   },
 
@@ -1866,12 +2017,24 @@ export const TransformRequest: MessageFns<TransformRequest> = {
     message.datasetId = object.datasetId ?? "";
     message.version = object.version ?? 0;
     message.steps = object.steps?.map((e) => TransformStep.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
     return message;
   },
 };
 
 function createBaseStepExample(): StepExample {
-  return { reason: "", before: "", after: "", index: 0, keptIndex: 0, similarity: 0 };
+  return {
+    reason: "",
+    before: "",
+    after: "",
+    index: 0,
+    keptIndex: 0,
+    similarity: 0,
+    measure: "",
+    value: 0,
+    limit: 0,
+    limitKind: "",
+  };
 }
 
 export const StepExample: MessageFns<StepExample> = {
@@ -1893,6 +2056,18 @@ export const StepExample: MessageFns<StepExample> = {
     }
     if (message.similarity !== 0) {
       writer.uint32(49).double(message.similarity);
+    }
+    if (message.measure !== "") {
+      writer.uint32(58).string(message.measure);
+    }
+    if (message.value !== 0) {
+      writer.uint32(65).double(message.value);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(73).double(message.limit);
+    }
+    if (message.limitKind !== "") {
+      writer.uint32(82).string(message.limitKind);
     }
     return writer;
   },
@@ -1958,6 +2133,38 @@ export const StepExample: MessageFns<StepExample> = {
             message.similarity = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.measure = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.limit = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.limitKind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1982,6 +2189,14 @@ export const StepExample: MessageFns<StepExample> = {
         ? globalThis.Number(object.kept_index)
         : 0,
       similarity: isSet(object.similarity) ? globalThis.Number(object.similarity) : 0,
+      measure: isSet(object.measure) ? globalThis.String(object.measure) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      limitKind: isSet(object.limitKind)
+        ? globalThis.String(object.limitKind)
+        : isSet(object.limit_kind)
+        ? globalThis.String(object.limit_kind)
+        : "",
     };
   },
 
@@ -2005,6 +2220,18 @@ export const StepExample: MessageFns<StepExample> = {
     if (message.similarity !== 0) {
       obj.similarity = floatToJson(message.similarity);
     }
+    if (message.measure !== "") {
+      obj.measure = message.measure;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    if (message.limit !== 0) {
+      obj.limit = floatToJson(message.limit);
+    }
+    if (message.limitKind !== "") {
+      obj.limitKind = message.limitKind;
+    }
     return obj;
   },
 
@@ -2019,6 +2246,10 @@ export const StepExample: MessageFns<StepExample> = {
     message.index = object.index ?? 0;
     message.keptIndex = object.keptIndex ?? 0;
     message.similarity = object.similarity ?? 0;
+    message.measure = object.measure ?? "";
+    message.value = object.value ?? 0;
+    message.limit = object.limit ?? 0;
+    message.limitKind = object.limitKind ?? "";
     return message;
   },
 };
@@ -2034,6 +2265,9 @@ function createBaseStepReport(): StepReport {
     examples: [],
     clusters: 0,
     durationMs: 0,
+    charactersIn: 0,
+    charactersOut: 0,
+    warnings: [],
   };
 }
 
@@ -2065,6 +2299,15 @@ export const StepReport: MessageFns<StepReport> = {
     }
     if (message.durationMs !== 0) {
       writer.uint32(73).double(message.durationMs);
+    }
+    if (message.charactersIn !== 0) {
+      writer.uint32(80).uint64(message.charactersIn);
+    }
+    if (message.charactersOut !== 0) {
+      writer.uint32(88).uint64(message.charactersOut);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(98).string(v!);
     }
     return writer;
   },
@@ -2160,6 +2403,30 @@ export const StepReport: MessageFns<StepReport> = {
             message.durationMs = reader.double();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.charactersIn = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.charactersOut = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2227,6 +2494,19 @@ export const StepReport: MessageFns<StepReport> = {
         : isSet(object.duration_ms)
         ? globalThis.Number(object.duration_ms)
         : 0,
+      charactersIn: isSet(object.charactersIn)
+        ? globalThis.Number(object.charactersIn)
+        : isSet(object.characters_in)
+        ? globalThis.Number(object.characters_in)
+        : 0,
+      charactersOut: isSet(object.charactersOut)
+        ? globalThis.Number(object.charactersOut)
+        : isSet(object.characters_out)
+        ? globalThis.Number(object.characters_out)
+        : 0,
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2271,6 +2551,15 @@ export const StepReport: MessageFns<StepReport> = {
     if (message.durationMs !== 0) {
       obj.durationMs = floatToJson(message.durationMs);
     }
+    if (message.charactersIn !== 0) {
+      obj.charactersIn = Math.round(message.charactersIn);
+    }
+    if (message.charactersOut !== 0) {
+      obj.charactersOut = Math.round(message.charactersOut);
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
@@ -2304,6 +2593,9 @@ export const StepReport: MessageFns<StepReport> = {
     message.examples = object.examples?.map((e) => StepExample.fromPartial(e)) || [];
     message.clusters = object.clusters ?? 0;
     message.durationMs = object.durationMs ?? 0;
+    message.charactersIn = object.charactersIn ?? 0;
+    message.charactersOut = object.charactersOut ?? 0;
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };
@@ -2479,7 +2771,7 @@ export const StepReport_CountsEntry: MessageFns<StepReport_CountsEntry> = {
 };
 
 function createBaseTransformEvent(): TransformEvent {
-  return { progress: undefined, version: undefined, reports: [] };
+  return { progress: undefined, version: undefined, reports: [], documents: 0, characters: 0 };
 }
 
 export const TransformEvent: MessageFns<TransformEvent> = {
@@ -2492,6 +2784,12 @@ export const TransformEvent: MessageFns<TransformEvent> = {
     }
     for (const v of message.reports) {
       StepReport.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.documents !== 0) {
+      writer.uint32(32).uint64(message.documents);
+    }
+    if (message.characters !== 0) {
+      writer.uint32(40).uint64(message.characters);
     }
     return writer;
   },
@@ -2533,6 +2831,22 @@ export const TransformEvent: MessageFns<TransformEvent> = {
             message.reports.push(StepReport.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.documents = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.characters = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2550,6 +2864,8 @@ export const TransformEvent: MessageFns<TransformEvent> = {
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
       version: isSet(object.version) ? DatasetVersion.fromJSON(object.version) : undefined,
       reports: globalThis.Array.isArray(object?.reports) ? object.reports.map((e: any) => StepReport.fromJSON(e)) : [],
+      documents: isSet(object.documents) ? globalThis.Number(object.documents) : 0,
+      characters: isSet(object.characters) ? globalThis.Number(object.characters) : 0,
     };
   },
 
@@ -2563,6 +2879,12 @@ export const TransformEvent: MessageFns<TransformEvent> = {
     }
     if (message.reports?.length) {
       obj.reports = message.reports.map((e) => StepReport.toJSON(e));
+    }
+    if (message.documents !== 0) {
+      obj.documents = Math.round(message.documents);
+    }
+    if (message.characters !== 0) {
+      obj.characters = Math.round(message.characters);
     }
     return obj;
   },
@@ -2579,6 +2901,8 @@ export const TransformEvent: MessageFns<TransformEvent> = {
       ? DatasetVersion.fromPartial(object.version)
       : undefined;
     message.reports = object.reports?.map((e) => StepReport.fromPartial(e)) || [];
+    message.documents = object.documents ?? 0;
+    message.characters = object.characters ?? 0;
     return message;
   },
 };
@@ -4754,6 +5078,777 @@ export const TokenChunk_SplitTokensEntry: MessageFns<TokenChunk_SplitTokensEntry
   },
 };
 
+function createBaseGetStepDefaultsRequest(): GetStepDefaultsRequest {
+  return { datasetId: "" };
+}
+
+export const GetStepDefaultsRequest: MessageFns<GetStepDefaultsRequest> = {
+  encode(message: GetStepDefaultsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStepDefaultsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStepDefaultsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStepDefaultsRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetStepDefaultsRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStepDefaultsRequest>, I>>(base?: I): GetStepDefaultsRequest {
+    return GetStepDefaultsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStepDefaultsRequest>, I>>(object: I): GetStepDefaultsRequest {
+    const message = createBaseGetStepDefaultsRequest();
+    message.datasetId = object.datasetId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetStepDefaultsResponse(): GetStepDefaultsResponse {
+  return { documentSplit: "", steps: [], note: "" };
+}
+
+export const GetStepDefaultsResponse: MessageFns<GetStepDefaultsResponse> = {
+  encode(message: GetStepDefaultsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.documentSplit !== "") {
+      writer.uint32(10).string(message.documentSplit);
+    }
+    for (const v of message.steps) {
+      TransformStep.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(26).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStepDefaultsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStepDefaultsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.documentSplit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.steps.push(TransformStep.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStepDefaultsResponse {
+    return {
+      documentSplit: isSet(object.documentSplit)
+        ? globalThis.String(object.documentSplit)
+        : isSet(object.document_split)
+        ? globalThis.String(object.document_split)
+        : "",
+      steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => TransformStep.fromJSON(e)) : [],
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: GetStepDefaultsResponse): unknown {
+    const obj: any = {};
+    if (message.documentSplit !== "") {
+      obj.documentSplit = message.documentSplit;
+    }
+    if (message.steps?.length) {
+      obj.steps = message.steps.map((e) => TransformStep.toJSON(e));
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStepDefaultsResponse>, I>>(base?: I): GetStepDefaultsResponse {
+    return GetStepDefaultsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStepDefaultsResponse>, I>>(object: I): GetStepDefaultsResponse {
+    const message = createBaseGetStepDefaultsResponse();
+    message.documentSplit = object.documentSplit ?? "";
+    message.steps = object.steps?.map((e) => TransformStep.fromPartial(e)) || [];
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseGetDependentsRequest(): GetDependentsRequest {
+  return { datasetId: "", version: undefined };
+}
+
+export const GetDependentsRequest: MessageFns<GetDependentsRequest> = {
+  encode(message: GetDependentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.version !== undefined) {
+      writer.uint32(16).uint32(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDependentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDependentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDependentsRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : undefined,
+    };
+  },
+
+  toJSON(message: GetDependentsRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.version !== undefined) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDependentsRequest>, I>>(base?: I): GetDependentsRequest {
+    return GetDependentsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDependentsRequest>, I>>(object: I): GetDependentsRequest {
+    const message = createBaseGetDependentsRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.version = object.version ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDependent(): Dependent {
+  return { kind: "", id: "", description: "", blocking: false, needsForce: false };
+}
+
+export const Dependent: MessageFns<Dependent> = {
+  encode(message: Dependent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.blocking !== false) {
+      writer.uint32(32).bool(message.blocking);
+    }
+    if (message.needsForce !== false) {
+      writer.uint32(40).bool(message.needsForce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Dependent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDependent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.blocking = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.needsForce = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Dependent {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      blocking: isSet(object.blocking) ? globalThis.Boolean(object.blocking) : false,
+      needsForce: isSet(object.needsForce)
+        ? globalThis.Boolean(object.needsForce)
+        : isSet(object.needs_force)
+        ? globalThis.Boolean(object.needs_force)
+        : false,
+    };
+  },
+
+  toJSON(message: Dependent): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.blocking !== false) {
+      obj.blocking = message.blocking;
+    }
+    if (message.needsForce !== false) {
+      obj.needsForce = message.needsForce;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Dependent>, I>>(base?: I): Dependent {
+    return Dependent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Dependent>, I>>(object: I): Dependent {
+    const message = createBaseDependent();
+    message.kind = object.kind ?? "";
+    message.id = object.id ?? "";
+    message.description = object.description ?? "";
+    message.blocking = object.blocking ?? false;
+    message.needsForce = object.needsForce ?? false;
+    return message;
+  },
+};
+
+function createBaseGetDependentsResponse(): GetDependentsResponse {
+  return { dependents: [], versions: [], bytes: 0 };
+}
+
+export const GetDependentsResponse: MessageFns<GetDependentsResponse> = {
+  encode(message: GetDependentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.dependents) {
+      Dependent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.versions.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.versions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(24).uint64(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDependentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDependentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dependents.push(Dependent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.versions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.versions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDependentsResponse {
+    return {
+      dependents: globalThis.Array.isArray(object?.dependents)
+        ? object.dependents.map((e: any) => Dependent.fromJSON(e))
+        : [],
+      versions: globalThis.Array.isArray(object?.versions) ? object.versions.map((e: any) => globalThis.Number(e)) : [],
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+    };
+  },
+
+  toJSON(message: GetDependentsResponse): unknown {
+    const obj: any = {};
+    if (message.dependents?.length) {
+      obj.dependents = message.dependents.map((e) => Dependent.toJSON(e));
+    }
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => Math.round(e));
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDependentsResponse>, I>>(base?: I): GetDependentsResponse {
+    return GetDependentsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDependentsResponse>, I>>(object: I): GetDependentsResponse {
+    const message = createBaseGetDependentsResponse();
+    message.dependents = object.dependents?.map((e) => Dependent.fromPartial(e)) || [];
+    message.versions = object.versions?.map((e) => e) || [];
+    message.bytes = object.bytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeleteDatasetRequest(): DeleteDatasetRequest {
+  return { datasetId: "", version: undefined, force: false };
+}
+
+export const DeleteDatasetRequest: MessageFns<DeleteDatasetRequest> = {
+  encode(message: DeleteDatasetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.version !== undefined) {
+      writer.uint32(16).uint32(message.version);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteDatasetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteDatasetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteDatasetRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : undefined,
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DeleteDatasetRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.version !== undefined) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteDatasetRequest>, I>>(base?: I): DeleteDatasetRequest {
+    return DeleteDatasetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteDatasetRequest>, I>>(object: I): DeleteDatasetRequest {
+    const message = createBaseDeleteDatasetRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.version = object.version ?? undefined;
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteDatasetResponse(): DeleteDatasetResponse {
+  return { deletedVersions: [], datasetDeleted: false, bytesFreed: 0, dependents: [] };
+}
+
+export const DeleteDatasetResponse: MessageFns<DeleteDatasetResponse> = {
+  encode(message: DeleteDatasetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deletedVersions.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.deletedVersions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.datasetDeleted !== false) {
+      writer.uint32(16).bool(message.datasetDeleted);
+    }
+    if (message.bytesFreed !== 0) {
+      writer.uint32(24).uint64(message.bytesFreed);
+    }
+    for (const v of message.dependents) {
+      Dependent.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteDatasetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteDatasetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.deletedVersions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.deletedVersions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.datasetDeleted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytesFreed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dependents.push(Dependent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteDatasetResponse {
+    return {
+      deletedVersions: globalThis.Array.isArray(object?.deletedVersions)
+        ? object.deletedVersions.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.deleted_versions)
+        ? object.deleted_versions.map((e: any) => globalThis.Number(e))
+        : [],
+      datasetDeleted: isSet(object.datasetDeleted)
+        ? globalThis.Boolean(object.datasetDeleted)
+        : isSet(object.dataset_deleted)
+        ? globalThis.Boolean(object.dataset_deleted)
+        : false,
+      bytesFreed: isSet(object.bytesFreed)
+        ? globalThis.Number(object.bytesFreed)
+        : isSet(object.bytes_freed)
+        ? globalThis.Number(object.bytes_freed)
+        : 0,
+      dependents: globalThis.Array.isArray(object?.dependents)
+        ? object.dependents.map((e: any) => Dependent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DeleteDatasetResponse): unknown {
+    const obj: any = {};
+    if (message.deletedVersions?.length) {
+      obj.deletedVersions = message.deletedVersions.map((e) => Math.round(e));
+    }
+    if (message.datasetDeleted !== false) {
+      obj.datasetDeleted = message.datasetDeleted;
+    }
+    if (message.bytesFreed !== 0) {
+      obj.bytesFreed = Math.round(message.bytesFreed);
+    }
+    if (message.dependents?.length) {
+      obj.dependents = message.dependents.map((e) => Dependent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteDatasetResponse>, I>>(base?: I): DeleteDatasetResponse {
+    return DeleteDatasetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteDatasetResponse>, I>>(object: I): DeleteDatasetResponse {
+    const message = createBaseDeleteDatasetResponse();
+    message.deletedVersions = object.deletedVersions?.map((e) => e) || [];
+    message.datasetDeleted = object.datasetDeleted ?? false;
+    message.bytesFreed = object.bytesFreed ?? 0;
+    message.dependents = object.dependents?.map((e) => Dependent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Datasets: ingest, version, clean, split, tokenize. */
 export type DataServiceService = typeof DataServiceService;
 export const DataServiceService = {
@@ -4872,6 +5967,50 @@ export const DataServiceService = {
     responseSerialize: (value: TokenChunk): Buffer => Buffer.from(TokenChunk.encode(value).finish()),
     responseDeserialize: (value: Buffer): TokenChunk => TokenChunk.decode(value),
   },
+  /**
+   * Every transform step kind with every parameter at the default this dataset gets (the quality thresholds
+   * depend on what a document is: a paragraph, a line, a whole file or a record).
+   */
+  getStepDefaults: {
+    path: "/lab.v1.DataService/GetStepDefaults" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStepDefaultsRequest): Buffer =>
+      Buffer.from(GetStepDefaultsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStepDefaultsRequest => GetStepDefaultsRequest.decode(value),
+    responseSerialize: (value: GetStepDefaultsResponse): Buffer =>
+      Buffer.from(GetStepDefaultsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetStepDefaultsResponse => GetStepDefaultsResponse.decode(value),
+  },
+  /**
+   * What depends on a dataset or one of its versions (later versions, training jobs, shards): what deleting
+   * it would affect.
+   */
+  getDependents: {
+    path: "/lab.v1.DataService/GetDependents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDependentsRequest): Buffer => Buffer.from(GetDependentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDependentsRequest => GetDependentsRequest.decode(value),
+    responseSerialize: (value: GetDependentsResponse): Buffer =>
+      Buffer.from(GetDependentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDependentsResponse => GetDependentsResponse.decode(value),
+  },
+  /**
+   * Deletes a dataset or one version. Refused (FAILED_PRECONDITION) while a queued, running or paused
+   * training job uses it; other dependents (finished jobs, versions made from it) must be confirmed with
+   * force.
+   */
+  deleteDataset: {
+    path: "/lab.v1.DataService/DeleteDataset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteDatasetRequest): Buffer => Buffer.from(DeleteDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteDatasetRequest => DeleteDatasetRequest.decode(value),
+    responseSerialize: (value: DeleteDatasetResponse): Buffer =>
+      Buffer.from(DeleteDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteDatasetResponse => DeleteDatasetResponse.decode(value),
+  },
 } as const;
 
 export interface DataServiceServer extends UntypedServiceImplementation {
@@ -4900,6 +6039,22 @@ export interface DataServiceServer extends UntypedServiceImplementation {
   tokenize: handleServerStreamingCall<TokenizeRequest, TokenizeEvent>;
   /** Streams a version's token shards for one tokenizer (what a trainer reads), the vocabulary first. */
   readTokens: handleServerStreamingCall<ReadTokensRequest, TokenChunk>;
+  /**
+   * Every transform step kind with every parameter at the default this dataset gets (the quality thresholds
+   * depend on what a document is: a paragraph, a line, a whole file or a record).
+   */
+  getStepDefaults: handleUnaryCall<GetStepDefaultsRequest, GetStepDefaultsResponse>;
+  /**
+   * What depends on a dataset or one of its versions (later versions, training jobs, shards): what deleting
+   * it would affect.
+   */
+  getDependents: handleUnaryCall<GetDependentsRequest, GetDependentsResponse>;
+  /**
+   * Deletes a dataset or one version. Refused (FAILED_PRECONDITION) while a queued, running or paused
+   * training job uses it; other dependents (finished jobs, versions made from it) must be confirmed with
+   * force.
+   */
+  deleteDataset: handleUnaryCall<DeleteDatasetRequest, DeleteDatasetResponse>;
 }
 
 export interface DataServiceClient extends Client {
@@ -5034,6 +6189,64 @@ export interface DataServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<TokenChunk>;
+  /**
+   * Every transform step kind with every parameter at the default this dataset gets (the quality thresholds
+   * depend on what a document is: a paragraph, a line, a whole file or a record).
+   */
+  getStepDefaults(
+    request: GetStepDefaultsRequest,
+    callback: (error: ServiceError | null, response: GetStepDefaultsResponse) => void,
+  ): ClientUnaryCall;
+  getStepDefaults(
+    request: GetStepDefaultsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetStepDefaultsResponse) => void,
+  ): ClientUnaryCall;
+  getStepDefaults(
+    request: GetStepDefaultsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetStepDefaultsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * What depends on a dataset or one of its versions (later versions, training jobs, shards): what deleting
+   * it would affect.
+   */
+  getDependents(
+    request: GetDependentsRequest,
+    callback: (error: ServiceError | null, response: GetDependentsResponse) => void,
+  ): ClientUnaryCall;
+  getDependents(
+    request: GetDependentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDependentsResponse) => void,
+  ): ClientUnaryCall;
+  getDependents(
+    request: GetDependentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDependentsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a dataset or one version. Refused (FAILED_PRECONDITION) while a queued, running or paused
+   * training job uses it; other dependents (finished jobs, versions made from it) must be confirmed with
+   * force.
+   */
+  deleteDataset(
+    request: DeleteDatasetRequest,
+    callback: (error: ServiceError | null, response: DeleteDatasetResponse) => void,
+  ): ClientUnaryCall;
+  deleteDataset(
+    request: DeleteDatasetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteDatasetResponse) => void,
+  ): ClientUnaryCall;
+  deleteDataset(
+    request: DeleteDatasetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteDatasetResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const DataServiceClient = makeGenericClientConstructor(DataServiceService, "lab.v1.DataService") as unknown as {

@@ -26,41 +26,61 @@ export const protobufPackage = "lab.v1";
 
 export const protobufFileName = "lab/v1/eval.proto";
 
+/** Variants of one run that differ only in prompt format and seed. */
 export interface VarianceRequest {
   /** The run every variant starts from (model, task, limit, ...). */
-  base: SubmitRunRequest | undefined;
+  base:
+    | SubmitRunRequest
+    | undefined;
+  /** Seeds to try (few-shot sampling, generation). */
   seeds: number[];
+  /** Few-shot counts to try. */
   fewshots: number[];
   /** Chat template settings to try: [false], [true] or [false, true]. */
   chatTemplates: boolean[];
 }
 
+/** Which variance report. */
 export interface VarianceRef {
+  /** Its id (SubmitVariance's answer). */
   id: string;
 }
 
+/** The spread of a score over variants of the prompt format. */
 export interface VarianceReport {
+  /** Report id. */
   id: string;
+  /** Model and task every variant ran. */
   model: string;
+  /** Task name. */
   task: string;
   /** The task's first metric, summarised over the completed runs. */
   metric: string;
+  /** Mean, sample standard deviation, lowest and highest value. */
   mean: number;
+  /** Sample standard deviation. */
   std: number;
+  /** Lowest value. */
   min: number;
+  /** Highest value. */
   max: number;
+  /** Variants completed so far. */
   completed: number;
+  /** Every variant's run. */
   runs: EvalRun[];
 }
 
 /** Hypotheses and reference sets, aligned by index (references[r].texts[i] is reference r of segment i). */
 export interface ScoreTextsRequest {
+  /** Texts to score, one per segment. */
   hypotheses: string[];
+  /** Reference sets. */
   references: ReferenceSet[];
 }
 
 /** One reference per hypothesis. */
 export interface ReferenceSet {
+  /** One reference per hypothesis. */
   texts: string[];
 }
 
@@ -74,20 +94,27 @@ export interface ScoreTextsResponse {
   ter: number;
   /** rouge-score F-measures with the Porter stemmer, 0–1. */
   rouge1: number;
+  /** ROUGE-2 F-measure. */
   rouge2: number;
+  /** ROUGE-L F-measure. */
   rougeL: number;
+  /** ROUGE-Lsum F-measure (sentences split on newlines). */
   rougeLsum: number;
   /** nltk METEOR, 0–1. */
   meteor: number;
   /** SQuAD exact match and token F1, 0–100. */
   exactMatch: number;
+  /** SQuAD token F1, 0–100. */
   f1: number;
   /** The METEOR matching stages that ran: "exact", "stem", "wordnet". */
   meteorStages: string[];
+  /** Segments scored. */
   segments: number;
+  /** Reference sets given. */
   referenceSets: number;
 }
 
+/** No parameters. */
 export interface ListTasksRequest {
 }
 
@@ -97,16 +124,21 @@ export interface TaskInfo {
   name: string;
   /** "perplexity", "multiple_choice", "humaneval" or "judge". */
   kind: string;
+  /** What it measures and how the prompt is made. */
   description: string;
   /** Metrics reported, the first being the leaderboard's. */
   metrics: string[];
+  /** Few-shot examples by default. */
   defaultFewshot: number;
+  /** Most few-shot examples it takes. */
   maxFewshot: number;
   /** Whether a higher value of the first metric is better. */
   higherIsBetter: boolean;
 }
 
+/** Every task. */
 export interface ListTasksResponse {
+  /** Tasks. */
   tasks: TaskInfo[];
 }
 
@@ -132,26 +164,38 @@ export interface SubmitRunRequest {
   text: string;
   /** Perplexity: a svc-data dataset version and split ("train", "val" or "" for all). */
   datasetId: string;
+  /** Version (0 = latest). */
   datasetVersion: number;
+  /** Split ("" = all). */
   split: string;
   /** Perplexity: window length in tokens (default: the model's context) and stride (default: the window). */
   context: number;
+  /** Tokens the window advances by. */
   stride: number;
   /** HumanEval: samples per problem, temperature, the k of pass@k reported, tokens per completion. */
   samples: number;
-  temperature?: number | undefined;
+  /** Sampling temperature (default 0 for one sample, 0.8 for several). */
+  temperature?:
+    | number
+    | undefined;
+  /** The k values of pass@k. */
   k: number[];
+  /** Tokens per completion or answer. */
   maxTokens: number;
   /**
    * Judge: the judged model answers `questions`; "single" grades each answer on the rubric, "pairwise"
    * compares it with `baseline`'s answer in both orders.
    */
   judgeMode: string;
+  /** Judge: the questions the model answers. */
   questions: string[];
+  /** Judge: the model compared against (pairwise). */
   baseline: string;
   /** Judge endpoint (OpenAI-compatible; default the lab's own /v1), its key and model. */
   judgeUrl: string;
+  /** Judge endpoint key (never shown back). */
   judgeKey: string;
+  /** Judge model name (default: the judged model). */
   judgeModel: string;
   /** Judge prompt templates (default: the lab's, shown by ListTasks' description). */
   judgePrompt: string;
@@ -161,31 +205,43 @@ export interface SubmitRunRequest {
   varianceId: string;
 }
 
+/** Which run. */
 export interface RunRef {
+  /** Id. */
   id: string;
 }
 
+/** Filters and a page of runs. */
 export interface ListRunsRequest {
   /** Only runs of this model / task / state ("" = all). */
   model: string;
+  /** Task name. */
   task: string;
+  /** State filter. */
   state: string;
+  /** Page. */
   page: PageRequest | undefined;
 }
 
+/** A page of runs. */
 export interface ListRunsResponse {
+  /** Runs. */
   runs: EvalRun[];
+  /** How many match. */
   total: number;
 }
 
 /** One value of a metric. */
 export interface MetricValue {
+  /** Metric name, e.g. "acc_norm". */
   name: string;
+  /** Its value. */
   value: number;
   /** Standard error of the mean where the metric has one (0 where not). */
   stderr: number;
   /** A 95% confidence interval where the metric has one (equal to value where not). */
   ciLow: number;
+  /** Upper end of the 95% interval. */
   ciHigh: number;
   /** Items it is computed over. */
   n: number;
@@ -195,37 +251,59 @@ export interface MetricValue {
 
 /** How the prompts were made: what a reader needs to reproduce the number. */
 export interface PromptFormat {
+  /** Few-shot examples per item. */
   fewshot: number;
   /** How the few-shot examples were chosen and ordered, e.g. "first 5 dev rows". */
   fewshotOrder: string;
+  /** Whether prompts went through the chat template. */
   chatTemplate: boolean;
   /** The first item as the model saw it: context, then each choice after "→". */
   firstItem: string;
+  /** What it measures and how the prompt is made. */
   description: string;
 }
 
+/** An eval run: what was asked, how far it is, and its scores. */
 export interface EvalRun {
+  /** Id. */
   id: string;
+  /** Model name. */
   model: string;
+  /** Task name. */
   task: string;
   /** "queued", "running", "completed", "failed" or "cancelled". */
   state: string;
   /** The submitted request with defaults filled in, as JSON. */
   requestJson: string;
-  progress: Progress | undefined;
+  /** Items done of the total. */
+  progress:
+    | Progress
+    | undefined;
+  /** Scores (per group too). */
   metrics: MetricValue[];
-  prompt: PromptFormat | undefined;
+  /** How the prompts were made. */
+  prompt:
+    | PromptFormat
+    | undefined;
+  /** Why it failed, if it did. */
   error: string;
+  /** Times, RFC 3339. */
   createdAt: string;
+  /** When it started. */
   startedAt: string;
+  /** When it ended. */
   finishedAt: string;
   /** The model's origin: a training job and step for checkpoints. */
   jobId: string;
+  /** Checkpoint step (0 for other models). */
   step: number;
+  /** Items scored. */
   items: number;
   /** Wall time and tokens scored (for throughput). */
   seconds: number;
+  /** Tokens run through the model. */
   tokens: number;
+  /** Leaderboard label. */
   label: string;
   /** Extra figures of the task as JSON (perplexity: token and byte counts; humaneval: samples). */
   detailsJson: string;
@@ -233,12 +311,15 @@ export interface EvalRun {
   varianceId: string;
 }
 
+/** Which items of a run. */
 export interface ListRunItemsRequest {
+  /** Id. */
   id: string;
   /** Only the items scored wrong. */
   wrongOnly: boolean;
   /** Only items of this group (an MMLU subject). */
   group: string;
+  /** Page. */
   page: PageRequest | undefined;
 }
 
@@ -250,22 +331,31 @@ export interface ItemChoice {
   loglik: number;
   /** loglik divided by the choice's length in characters (acc_norm's measure). */
   loglikNorm: number;
+  /** Tokens run through the model. */
   tokens: number;
   /** Whether every token was the model's most likely one. */
   greedy: boolean;
+  /** Whether it is a right answer. */
   gold: boolean;
 }
 
 /** A scored item, as lm-evaluation-harness writes with --log_samples. */
 export interface EvalItem {
+  /** Position in the run. */
   index: number;
+  /** Id. */
   id: string;
+  /** Group (MMLU subject), "" if none. */
   group: string;
+  /** How the prompts were made. */
   prompt: string;
+  /** Choices with their scores. */
   choices: ItemChoice[];
+  /** Reference sets. */
   references: string[];
   /** Generated text (HumanEval completions, judged answers). */
   outputs: string[];
+  /** Right by the task's headline measure. */
   correct: boolean;
   /** The item's own value (acc_norm hit, passes/samples, judge score). */
   score: number;
@@ -273,19 +363,25 @@ export interface EvalItem {
   detailsJson: string;
 }
 
+/** A page of items. */
 export interface ListRunItemsResponse {
+  /** Items scored. */
   items: EvalItem[];
+  /** How many match. */
   total: number;
 }
 
 /** A run's change: its state now, with the progress and (when it ends) the scores. */
 export interface EvalRunEvent {
+  /** Event number within this stream. */
   seq: number;
   /** "state", "progress" or "done". */
   kind: string;
+  /** The run after the change. */
   run: EvalRun | undefined;
 }
 
+/** Which tasks to show. */
 export interface LeaderboardRequest {
   /** Only these tasks ("" = all). */
   tasks: string[];
@@ -293,22 +389,37 @@ export interface LeaderboardRequest {
 
 /** A model's latest score on a task. */
 export interface LeaderboardScore {
+  /** Task name. */
   task: string;
-  metric: MetricValue | undefined;
+  /** The headline metric's value. */
+  metric:
+    | MetricValue
+    | undefined;
+  /** The run it comes from. */
   runId: string;
+  /** When it ended. */
   finishedAt: string;
 }
 
+/** One model or checkpoint and its latest scores. */
 export interface LeaderboardRow {
+  /** Model name. */
   model: string;
+  /** Leaderboard label. */
   label: string;
+  /** Training job of a checkpoint. */
   jobId: string;
+  /** Checkpoint step (0 for other models). */
   step: number;
+  /** Latest score per task. */
   scores: LeaderboardScore[];
 }
 
+/** The leaderboard and the tasks it can show. */
 export interface LeaderboardResponse {
+  /** One row per model. */
   rows: LeaderboardRow[];
+  /** Tasks. */
   tasks: TaskInfo[];
 }
 

@@ -414,6 +414,171 @@ export interface ListPromptsResponse {
   prompts: SavedPrompt[];
 }
 
+/** What to trace: exactly one of text, tokens or random_repeat. */
+export interface TraceRequest {
+  /** Model name. */
+  model: string;
+  /** Text, tokenized as the model's tokenizer does (no chat template, no BOS added). */
+  text: string;
+  /** Token ids instead of text. */
+  tokens: number[];
+  /**
+   * Instead of text or tokens: this many distinct random tokens, then the same again (the induction test:
+   * only copying from the first half can predict the second). 2 × random_repeat must fit the context.
+   */
+  randomRepeat: number;
+  /** Seed of the random tokens. */
+  seed: number;
+  /** Logit-lens tokens per position (default 5, at most 50). */
+  topK: number;
+  /** Layers whose attention events are sent (empty: every layer). */
+  attentionLayers: number[];
+  /** Send the summary only, no attention events. */
+  skipAttention: boolean;
+}
+
+/** The logit lens at one position: the final norm and unembedding applied to one layer's residual stream. */
+export interface LensPosition {
+  /** The most likely next tokens, most likely first. */
+  ids: number[];
+  /** Their texts. */
+  texts: string[];
+  /** Their probabilities. */
+  probs: number[];
+  /** Probability of the actual next token (0 at the last position, which has none). */
+  targetProb: number;
+}
+
+/** One residual stream of a trace: entering layer `layer` (layer = number of layers: after the last one). */
+export interface TraceLayer {
+  /** Index of the stream, 0 (the embeddings) to the number of layers. */
+  layer: number;
+  /** L2 norm of the residual stream per token. */
+  residNorm: number[];
+  /** L2 norm of what the layer's attention adds per token (empty for the last stream). */
+  attnNorm: number[];
+  /** L2 norm of what the layer's MLP adds per token (empty for the last stream). */
+  mlpNorm: number[];
+  /** The logit lens per token. */
+  lens: LensPosition[];
+}
+
+/**
+ * What one head's attention looks like, as the share of its attention on each pattern's positions,
+ * averaged over the queries where the pattern applies (1 = only that).
+ */
+export interface HeadScore {
+  /** Layer index. */
+  layer: number;
+  /** Head index within the layer. */
+  head: number;
+  /** On the token just before. */
+  previous: number;
+  /** On the first token (an attention sink). */
+  first: number;
+  /** On earlier occurrences of the query's own token (0 when no token repeats: see duplicate_rows). */
+  duplicate: number;
+  /** On the token after an earlier occurrence of the query's token (0 when none: see induction_rows). */
+  induction: number;
+}
+
+/** The summary of a trace. */
+export interface TraceSummary {
+  /** Model name. */
+  model: string;
+  /** The traced tokens; logprob = log-probability of each given those before it (0 for the first). */
+  tokens: PromptToken[];
+  /** Cross-entropy (nats) of each next token: loss[t] is that of token t + 1 at position t. */
+  loss: number[];
+  /** Mean of loss. */
+  meanLoss: number;
+  /** Layers of the model. */
+  layers: number;
+  /** Heads per layer. */
+  heads: number;
+  /** The residual streams, 0 to layers. */
+  streams: TraceLayer[];
+  /** Every head's pattern scores, layer by layer. */
+  scores: HeadScore[];
+  /** Queries whose token occurred before (what the duplicate-token score averages over). */
+  duplicateRows: number;
+  /** Queries whose token occurred before with a token after it (what the induction score averages over). */
+  inductionRows: number;
+  /** Lens tokens per position. */
+  topK: number;
+}
+
+/** One layer's attention weights. */
+export interface LayerAttention {
+  /** Layer index. */
+  layer: number;
+  /** Heads. */
+  heads: number;
+  /** Tokens (queries and keys). */
+  tokens: number;
+  /** [heads, tokens (query), tokens (key)] row-major; each query row sums to 1, later keys are 0. */
+  weights: number[];
+}
+
+/** A streamed trace event. */
+export interface TraceEvent {
+  /** What comes. */
+  event:
+    | //
+    /** First. */
+    { $case: "summary"; value: TraceSummary }
+    | //
+    /** Then one per layer asked for. */
+    { $case: "attention"; value: LayerAttention }
+    | undefined;
+}
+
+/** A piece of a file. */
+export interface FileChunk {
+  /** Bytes, in order. */
+  data: Buffer;
+}
+
+/** A head or an MLP of a model. */
+export interface ModelComponent {
+  /** Layer index. */
+  layer: number;
+  /** The layer's MLP (head is then ignored). */
+  mlp: boolean;
+  /** Head index within the layer. */
+  head: number;
+}
+
+/** What to ablate, and on which text. */
+export interface AblateRequest {
+  /** Model name. */
+  model: string;
+  /** Text to run (one of text or tokens, as in TraceRequest). */
+  text: string;
+  /** Token ids instead of text. */
+  tokens: number[];
+  /** The heads and MLPs to ablate (at least one). */
+  components: ModelComponent[];
+  /** "zero" (output removed) or "mean" (output replaced by its mean over the text's positions). */
+  mode: string;
+}
+
+/** Losses with and without an ablation. */
+export interface AblateResponse {
+  /** The text's tokens. */
+  tokens: PromptToken[];
+  /** Cross-entropy (nats) of each next token, as in TraceSummary.loss, with the model as it is. */
+  baseLoss: number[];
+  /** The same with the components ablated. */
+  ablatedLoss: number[];
+  /** ablated_loss − base_loss per token. */
+  delta: number[];
+  /** Mean of base_loss. */
+  baseMean: number;
+  /** Mean of ablated_loss. */
+  ablatedMean: number;
+}
+
 function createBaseImportModelRequest(): ImportModelRequest {
   return { name: "", path: "" };
 }
@@ -4176,6 +4341,1752 @@ export const ListPromptsResponse: MessageFns<ListPromptsResponse> = {
   },
 };
 
+function createBaseTraceRequest(): TraceRequest {
+  return {
+    model: "",
+    text: "",
+    tokens: [],
+    randomRepeat: 0,
+    seed: 0,
+    topK: 0,
+    attentionLayers: [],
+    skipAttention: false,
+  };
+}
+
+export const TraceRequest: MessageFns<TraceRequest> = {
+  encode(message: TraceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.tokens.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.tokens) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.randomRepeat !== 0) {
+      writer.uint32(32).uint32(message.randomRepeat);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(40).uint32(message.seed);
+    }
+    if (message.topK !== 0) {
+      writer.uint32(48).uint32(message.topK);
+    }
+    if (message.attentionLayers.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.attentionLayers) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.skipAttention !== false) {
+      writer.uint32(64).bool(message.skipAttention);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.tokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.randomRepeat = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.attentionLayers.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.attentionLayers.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.skipAttention = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => globalThis.Number(e)) : [],
+      randomRepeat: isSet(object.randomRepeat)
+        ? globalThis.Number(object.randomRepeat)
+        : isSet(object.random_repeat)
+        ? globalThis.Number(object.random_repeat)
+        : 0,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
+      attentionLayers: globalThis.Array.isArray(object?.attentionLayers)
+        ? object.attentionLayers.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.attention_layers)
+        ? object.attention_layers.map((e: any) => globalThis.Number(e))
+        : [],
+      skipAttention: isSet(object.skipAttention)
+        ? globalThis.Boolean(object.skipAttention)
+        : isSet(object.skip_attention)
+        ? globalThis.Boolean(object.skip_attention)
+        : false,
+    };
+  },
+
+  toJSON(message: TraceRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => Math.round(e));
+    }
+    if (message.randomRepeat !== 0) {
+      obj.randomRepeat = Math.round(message.randomRepeat);
+    }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
+    if (message.attentionLayers?.length) {
+      obj.attentionLayers = message.attentionLayers.map((e) => Math.round(e));
+    }
+    if (message.skipAttention !== false) {
+      obj.skipAttention = message.skipAttention;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceRequest>, I>>(base?: I): TraceRequest {
+    return TraceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceRequest>, I>>(object: I): TraceRequest {
+    const message = createBaseTraceRequest();
+    message.model = object.model ?? "";
+    message.text = object.text ?? "";
+    message.tokens = object.tokens?.map((e) => e) || [];
+    message.randomRepeat = object.randomRepeat ?? 0;
+    message.seed = object.seed ?? 0;
+    message.topK = object.topK ?? 0;
+    message.attentionLayers = object.attentionLayers?.map((e) => e) || [];
+    message.skipAttention = object.skipAttention ?? false;
+    return message;
+  },
+};
+
+function createBaseLensPosition(): LensPosition {
+  return { ids: [], texts: [], probs: [], targetProb: 0 };
+}
+
+export const LensPosition: MessageFns<LensPosition> = {
+  encode(message: LensPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ids.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.ids) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.texts) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.probs.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.probs) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.targetProb !== 0) {
+      writer.uint32(37).float(message.targetProb);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LensPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLensPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.ids.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ids.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.texts.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag === 29) {
+              message.probs.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.probs.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 37) {
+              break;
+            }
+
+            message.targetProb = reader.float();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LensPosition {
+    return {
+      ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.Number(e)) : [],
+      texts: globalThis.Array.isArray(object?.texts) ? object.texts.map((e: any) => globalThis.String(e)) : [],
+      probs: globalThis.Array.isArray(object?.probs) ? object.probs.map((e: any) => globalThis.Number(e)) : [],
+      targetProb: isSet(object.targetProb)
+        ? globalThis.Number(object.targetProb)
+        : isSet(object.target_prob)
+        ? globalThis.Number(object.target_prob)
+        : 0,
+    };
+  },
+
+  toJSON(message: LensPosition): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids.map((e) => Math.round(e));
+    }
+    if (message.texts?.length) {
+      obj.texts = message.texts;
+    }
+    if (message.probs?.length) {
+      obj.probs = message.probs.map((e) => floatToJson(e));
+    }
+    if (message.targetProb !== 0) {
+      obj.targetProb = floatToJson(message.targetProb);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LensPosition>, I>>(base?: I): LensPosition {
+    return LensPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LensPosition>, I>>(object: I): LensPosition {
+    const message = createBaseLensPosition();
+    message.ids = object.ids?.map((e) => e) || [];
+    message.texts = object.texts?.map((e) => e) || [];
+    message.probs = object.probs?.map((e) => e) || [];
+    message.targetProb = object.targetProb ?? 0;
+    return message;
+  },
+};
+
+function createBaseTraceLayer(): TraceLayer {
+  return { layer: 0, residNorm: [], attnNorm: [], mlpNorm: [], lens: [] };
+}
+
+export const TraceLayer: MessageFns<TraceLayer> = {
+  encode(message: TraceLayer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.layer !== 0) {
+      writer.uint32(8).uint32(message.layer);
+    }
+    if (message.residNorm.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.residNorm) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.attnNorm.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.attnNorm) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.mlpNorm.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.mlpNorm) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    for (const v of message.lens) {
+      LensPosition.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceLayer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceLayer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag === 21) {
+              message.residNorm.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.residNorm.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 29) {
+              message.attnNorm.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.attnNorm.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 37) {
+              message.mlpNorm.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.mlpNorm.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lens.push(LensPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceLayer {
+    return {
+      layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0,
+      residNorm: globalThis.Array.isArray(object?.residNorm)
+        ? object.residNorm.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.resid_norm)
+        ? object.resid_norm.map((e: any) => globalThis.Number(e))
+        : [],
+      attnNorm: globalThis.Array.isArray(object?.attnNorm)
+        ? object.attnNorm.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.attn_norm)
+        ? object.attn_norm.map((e: any) => globalThis.Number(e))
+        : [],
+      mlpNorm: globalThis.Array.isArray(object?.mlpNorm)
+        ? object.mlpNorm.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.mlp_norm)
+        ? object.mlp_norm.map((e: any) => globalThis.Number(e))
+        : [],
+      lens: globalThis.Array.isArray(object?.lens) ? object.lens.map((e: any) => LensPosition.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TraceLayer): unknown {
+    const obj: any = {};
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    if (message.residNorm?.length) {
+      obj.residNorm = message.residNorm.map((e) => floatToJson(e));
+    }
+    if (message.attnNorm?.length) {
+      obj.attnNorm = message.attnNorm.map((e) => floatToJson(e));
+    }
+    if (message.mlpNorm?.length) {
+      obj.mlpNorm = message.mlpNorm.map((e) => floatToJson(e));
+    }
+    if (message.lens?.length) {
+      obj.lens = message.lens.map((e) => LensPosition.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceLayer>, I>>(base?: I): TraceLayer {
+    return TraceLayer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceLayer>, I>>(object: I): TraceLayer {
+    const message = createBaseTraceLayer();
+    message.layer = object.layer ?? 0;
+    message.residNorm = object.residNorm?.map((e) => e) || [];
+    message.attnNorm = object.attnNorm?.map((e) => e) || [];
+    message.mlpNorm = object.mlpNorm?.map((e) => e) || [];
+    message.lens = object.lens?.map((e) => LensPosition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseHeadScore(): HeadScore {
+  return { layer: 0, head: 0, previous: 0, first: 0, duplicate: 0, induction: 0 };
+}
+
+export const HeadScore: MessageFns<HeadScore> = {
+  encode(message: HeadScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.layer !== 0) {
+      writer.uint32(8).uint32(message.layer);
+    }
+    if (message.head !== 0) {
+      writer.uint32(16).uint32(message.head);
+    }
+    if (message.previous !== 0) {
+      writer.uint32(29).float(message.previous);
+    }
+    if (message.first !== 0) {
+      writer.uint32(37).float(message.first);
+    }
+    if (message.duplicate !== 0) {
+      writer.uint32(45).float(message.duplicate);
+    }
+    if (message.induction !== 0) {
+      writer.uint32(53).float(message.induction);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeadScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeadScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.head = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 29) {
+              break;
+            }
+
+            message.previous = reader.float();
+            continue;
+          }
+          case 4: {
+            if (tag !== 37) {
+              break;
+            }
+
+            message.first = reader.float();
+            continue;
+          }
+          case 5: {
+            if (tag !== 45) {
+              break;
+            }
+
+            message.duplicate = reader.float();
+            continue;
+          }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.induction = reader.float();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeadScore {
+    return {
+      layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0,
+      head: isSet(object.head) ? globalThis.Number(object.head) : 0,
+      previous: isSet(object.previous) ? globalThis.Number(object.previous) : 0,
+      first: isSet(object.first) ? globalThis.Number(object.first) : 0,
+      duplicate: isSet(object.duplicate) ? globalThis.Number(object.duplicate) : 0,
+      induction: isSet(object.induction) ? globalThis.Number(object.induction) : 0,
+    };
+  },
+
+  toJSON(message: HeadScore): unknown {
+    const obj: any = {};
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    if (message.head !== 0) {
+      obj.head = Math.round(message.head);
+    }
+    if (message.previous !== 0) {
+      obj.previous = floatToJson(message.previous);
+    }
+    if (message.first !== 0) {
+      obj.first = floatToJson(message.first);
+    }
+    if (message.duplicate !== 0) {
+      obj.duplicate = floatToJson(message.duplicate);
+    }
+    if (message.induction !== 0) {
+      obj.induction = floatToJson(message.induction);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeadScore>, I>>(base?: I): HeadScore {
+    return HeadScore.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeadScore>, I>>(object: I): HeadScore {
+    const message = createBaseHeadScore();
+    message.layer = object.layer ?? 0;
+    message.head = object.head ?? 0;
+    message.previous = object.previous ?? 0;
+    message.first = object.first ?? 0;
+    message.duplicate = object.duplicate ?? 0;
+    message.induction = object.induction ?? 0;
+    return message;
+  },
+};
+
+function createBaseTraceSummary(): TraceSummary {
+  return {
+    model: "",
+    tokens: [],
+    loss: [],
+    meanLoss: 0,
+    layers: 0,
+    heads: 0,
+    streams: [],
+    scores: [],
+    duplicateRows: 0,
+    inductionRows: 0,
+    topK: 0,
+  };
+}
+
+export const TraceSummary: MessageFns<TraceSummary> = {
+  encode(message: TraceSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    for (const v of message.tokens) {
+      PromptToken.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.loss.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.loss) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.meanLoss !== 0) {
+      writer.uint32(37).float(message.meanLoss);
+    }
+    if (message.layers !== 0) {
+      writer.uint32(40).uint32(message.layers);
+    }
+    if (message.heads !== 0) {
+      writer.uint32(48).uint32(message.heads);
+    }
+    for (const v of message.streams) {
+      TraceLayer.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.scores) {
+      HeadScore.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.duplicateRows !== 0) {
+      writer.uint32(72).uint32(message.duplicateRows);
+    }
+    if (message.inductionRows !== 0) {
+      writer.uint32(80).uint32(message.inductionRows);
+    }
+    if (message.topK !== 0) {
+      writer.uint32(88).uint32(message.topK);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokens.push(PromptToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag === 29) {
+              message.loss.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.loss.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 37) {
+              break;
+            }
+
+            message.meanLoss = reader.float();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.layers = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.heads = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.streams.push(TraceLayer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.scores.push(HeadScore.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.duplicateRows = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.inductionRows = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceSummary {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => PromptToken.fromJSON(e)) : [],
+      loss: globalThis.Array.isArray(object?.loss) ? object.loss.map((e: any) => globalThis.Number(e)) : [],
+      meanLoss: isSet(object.meanLoss)
+        ? globalThis.Number(object.meanLoss)
+        : isSet(object.mean_loss)
+        ? globalThis.Number(object.mean_loss)
+        : 0,
+      layers: isSet(object.layers) ? globalThis.Number(object.layers) : 0,
+      heads: isSet(object.heads) ? globalThis.Number(object.heads) : 0,
+      streams: globalThis.Array.isArray(object?.streams) ? object.streams.map((e: any) => TraceLayer.fromJSON(e)) : [],
+      scores: globalThis.Array.isArray(object?.scores) ? object.scores.map((e: any) => HeadScore.fromJSON(e)) : [],
+      duplicateRows: isSet(object.duplicateRows)
+        ? globalThis.Number(object.duplicateRows)
+        : isSet(object.duplicate_rows)
+        ? globalThis.Number(object.duplicate_rows)
+        : 0,
+      inductionRows: isSet(object.inductionRows)
+        ? globalThis.Number(object.inductionRows)
+        : isSet(object.induction_rows)
+        ? globalThis.Number(object.induction_rows)
+        : 0,
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
+    };
+  },
+
+  toJSON(message: TraceSummary): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => PromptToken.toJSON(e));
+    }
+    if (message.loss?.length) {
+      obj.loss = message.loss.map((e) => floatToJson(e));
+    }
+    if (message.meanLoss !== 0) {
+      obj.meanLoss = floatToJson(message.meanLoss);
+    }
+    if (message.layers !== 0) {
+      obj.layers = Math.round(message.layers);
+    }
+    if (message.heads !== 0) {
+      obj.heads = Math.round(message.heads);
+    }
+    if (message.streams?.length) {
+      obj.streams = message.streams.map((e) => TraceLayer.toJSON(e));
+    }
+    if (message.scores?.length) {
+      obj.scores = message.scores.map((e) => HeadScore.toJSON(e));
+    }
+    if (message.duplicateRows !== 0) {
+      obj.duplicateRows = Math.round(message.duplicateRows);
+    }
+    if (message.inductionRows !== 0) {
+      obj.inductionRows = Math.round(message.inductionRows);
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceSummary>, I>>(base?: I): TraceSummary {
+    return TraceSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceSummary>, I>>(object: I): TraceSummary {
+    const message = createBaseTraceSummary();
+    message.model = object.model ?? "";
+    message.tokens = object.tokens?.map((e) => PromptToken.fromPartial(e)) || [];
+    message.loss = object.loss?.map((e) => e) || [];
+    message.meanLoss = object.meanLoss ?? 0;
+    message.layers = object.layers ?? 0;
+    message.heads = object.heads ?? 0;
+    message.streams = object.streams?.map((e) => TraceLayer.fromPartial(e)) || [];
+    message.scores = object.scores?.map((e) => HeadScore.fromPartial(e)) || [];
+    message.duplicateRows = object.duplicateRows ?? 0;
+    message.inductionRows = object.inductionRows ?? 0;
+    message.topK = object.topK ?? 0;
+    return message;
+  },
+};
+
+function createBaseLayerAttention(): LayerAttention {
+  return { layer: 0, heads: 0, tokens: 0, weights: [] };
+}
+
+export const LayerAttention: MessageFns<LayerAttention> = {
+  encode(message: LayerAttention, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.layer !== 0) {
+      writer.uint32(8).uint32(message.layer);
+    }
+    if (message.heads !== 0) {
+      writer.uint32(16).uint32(message.heads);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(24).uint32(message.tokens);
+    }
+    if (message.weights.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.weights) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LayerAttention {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLayerAttention();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.heads = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokens = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag === 37) {
+              message.weights.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.weights.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LayerAttention {
+    return {
+      layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0,
+      heads: isSet(object.heads) ? globalThis.Number(object.heads) : 0,
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+      weights: globalThis.Array.isArray(object?.weights) ? object.weights.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: LayerAttention): unknown {
+    const obj: any = {};
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    if (message.heads !== 0) {
+      obj.heads = Math.round(message.heads);
+    }
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    if (message.weights?.length) {
+      obj.weights = message.weights.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LayerAttention>, I>>(base?: I): LayerAttention {
+    return LayerAttention.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LayerAttention>, I>>(object: I): LayerAttention {
+    const message = createBaseLayerAttention();
+    message.layer = object.layer ?? 0;
+    message.heads = object.heads ?? 0;
+    message.tokens = object.tokens ?? 0;
+    message.weights = object.weights?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTraceEvent(): TraceEvent {
+  return { event: undefined };
+}
+
+export const TraceEvent: MessageFns<TraceEvent> = {
+  encode(message: TraceEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.event?.$case) {
+      case "summary":
+        TraceSummary.encode(message.event.value, writer.uint32(10).fork()).join();
+        break;
+      case "attention":
+        LayerAttention.encode(message.event.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = { $case: "summary", value: TraceSummary.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = { $case: "attention", value: LayerAttention.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceEvent {
+    return {
+      event: isSet(object.summary)
+        ? { $case: "summary", value: TraceSummary.fromJSON(object.summary) }
+        : isSet(object.attention)
+        ? { $case: "attention", value: LayerAttention.fromJSON(object.attention) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: TraceEvent): unknown {
+    const obj: any = {};
+    if (message.event?.$case === "summary") {
+      obj.summary = TraceSummary.toJSON(message.event.value);
+    } else if (message.event?.$case === "attention") {
+      obj.attention = LayerAttention.toJSON(message.event.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TraceEvent>, I>>(base?: I): TraceEvent {
+    return TraceEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TraceEvent>, I>>(object: I): TraceEvent {
+    const message = createBaseTraceEvent();
+    switch (object.event?.$case) {
+      case "summary": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "summary", value: TraceSummary.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "attention": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "attention", value: LayerAttention.fromPartial(object.event.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseFileChunk(): FileChunk {
+  return { data: Buffer.alloc(0) };
+}
+
+export const FileChunk: MessageFns<FileChunk> = {
+  encode(message: FileChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FileChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFileChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FileChunk {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: FileChunk): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FileChunk>, I>>(base?: I): FileChunk {
+    return FileChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FileChunk>, I>>(object: I): FileChunk {
+    const message = createBaseFileChunk();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseModelComponent(): ModelComponent {
+  return { layer: 0, mlp: false, head: 0 };
+}
+
+export const ModelComponent: MessageFns<ModelComponent> = {
+  encode(message: ModelComponent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.layer !== 0) {
+      writer.uint32(8).uint32(message.layer);
+    }
+    if (message.mlp !== false) {
+      writer.uint32(16).bool(message.mlp);
+    }
+    if (message.head !== 0) {
+      writer.uint32(24).uint32(message.head);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelComponent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelComponent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mlp = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.head = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelComponent {
+    return {
+      layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0,
+      mlp: isSet(object.mlp) ? globalThis.Boolean(object.mlp) : false,
+      head: isSet(object.head) ? globalThis.Number(object.head) : 0,
+    };
+  },
+
+  toJSON(message: ModelComponent): unknown {
+    const obj: any = {};
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    if (message.mlp !== false) {
+      obj.mlp = message.mlp;
+    }
+    if (message.head !== 0) {
+      obj.head = Math.round(message.head);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelComponent>, I>>(base?: I): ModelComponent {
+    return ModelComponent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelComponent>, I>>(object: I): ModelComponent {
+    const message = createBaseModelComponent();
+    message.layer = object.layer ?? 0;
+    message.mlp = object.mlp ?? false;
+    message.head = object.head ?? 0;
+    return message;
+  },
+};
+
+function createBaseAblateRequest(): AblateRequest {
+  return { model: "", text: "", tokens: [], components: [], mode: "" };
+}
+
+export const AblateRequest: MessageFns<AblateRequest> = {
+  encode(message: AblateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.tokens.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.tokens) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.components) {
+      ModelComponent.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.mode !== "") {
+      writer.uint32(42).string(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AblateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAblateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.tokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.components.push(ModelComponent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AblateRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => globalThis.Number(e)) : [],
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => ModelComponent.fromJSON(e))
+        : [],
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+    };
+  },
+
+  toJSON(message: AblateRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => Math.round(e));
+    }
+    if (message.components?.length) {
+      obj.components = message.components.map((e) => ModelComponent.toJSON(e));
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AblateRequest>, I>>(base?: I): AblateRequest {
+    return AblateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AblateRequest>, I>>(object: I): AblateRequest {
+    const message = createBaseAblateRequest();
+    message.model = object.model ?? "";
+    message.text = object.text ?? "";
+    message.tokens = object.tokens?.map((e) => e) || [];
+    message.components = object.components?.map((e) => ModelComponent.fromPartial(e)) || [];
+    message.mode = object.mode ?? "";
+    return message;
+  },
+};
+
+function createBaseAblateResponse(): AblateResponse {
+  return { tokens: [], baseLoss: [], ablatedLoss: [], delta: [], baseMean: 0, ablatedMean: 0 };
+}
+
+export const AblateResponse: MessageFns<AblateResponse> = {
+  encode(message: AblateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      PromptToken.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.baseLoss.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.baseLoss) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.ablatedLoss.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.ablatedLoss) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.delta.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.delta) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.baseMean !== 0) {
+      writer.uint32(45).float(message.baseMean);
+    }
+    if (message.ablatedMean !== 0) {
+      writer.uint32(53).float(message.ablatedMean);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AblateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAblateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(PromptToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 21) {
+              message.baseLoss.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.baseLoss.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 29) {
+              message.ablatedLoss.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ablatedLoss.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 37) {
+              message.delta.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.delta.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 45) {
+              break;
+            }
+
+            message.baseMean = reader.float();
+            continue;
+          }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.ablatedMean = reader.float();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AblateResponse {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => PromptToken.fromJSON(e)) : [],
+      baseLoss: globalThis.Array.isArray(object?.baseLoss)
+        ? object.baseLoss.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.base_loss)
+        ? object.base_loss.map((e: any) => globalThis.Number(e))
+        : [],
+      ablatedLoss: globalThis.Array.isArray(object?.ablatedLoss)
+        ? object.ablatedLoss.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.ablated_loss)
+        ? object.ablated_loss.map((e: any) => globalThis.Number(e))
+        : [],
+      delta: globalThis.Array.isArray(object?.delta) ? object.delta.map((e: any) => globalThis.Number(e)) : [],
+      baseMean: isSet(object.baseMean)
+        ? globalThis.Number(object.baseMean)
+        : isSet(object.base_mean)
+        ? globalThis.Number(object.base_mean)
+        : 0,
+      ablatedMean: isSet(object.ablatedMean)
+        ? globalThis.Number(object.ablatedMean)
+        : isSet(object.ablated_mean)
+        ? globalThis.Number(object.ablated_mean)
+        : 0,
+    };
+  },
+
+  toJSON(message: AblateResponse): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => PromptToken.toJSON(e));
+    }
+    if (message.baseLoss?.length) {
+      obj.baseLoss = message.baseLoss.map((e) => floatToJson(e));
+    }
+    if (message.ablatedLoss?.length) {
+      obj.ablatedLoss = message.ablatedLoss.map((e) => floatToJson(e));
+    }
+    if (message.delta?.length) {
+      obj.delta = message.delta.map((e) => floatToJson(e));
+    }
+    if (message.baseMean !== 0) {
+      obj.baseMean = floatToJson(message.baseMean);
+    }
+    if (message.ablatedMean !== 0) {
+      obj.ablatedMean = floatToJson(message.ablatedMean);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AblateResponse>, I>>(base?: I): AblateResponse {
+    return AblateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AblateResponse>, I>>(object: I): AblateResponse {
+    const message = createBaseAblateResponse();
+    message.tokens = object.tokens?.map((e) => PromptToken.fromPartial(e)) || [];
+    message.baseLoss = object.baseLoss?.map((e) => e) || [];
+    message.ablatedLoss = object.ablatedLoss?.map((e) => e) || [];
+    message.delta = object.delta?.map((e) => e) || [];
+    message.baseMean = object.baseMean ?? 0;
+    message.ablatedMean = object.ablatedMean ?? 0;
+    return message;
+  },
+};
+
 /** Inference: a registry of model folders, loading with a memory budget, streaming generation and chat. */
 export type InferServiceService = typeof InferServiceService;
 export const InferServiceService = {
@@ -4342,6 +6253,46 @@ export const InferServiceService = {
     responseSerialize: (value: SavedPrompt): Buffer => Buffer.from(SavedPrompt.encode(value).finish()),
     responseDeserialize: (value: Buffer): SavedPrompt => SavedPrompt.decode(value),
   },
+  /**
+   * Runs a text through a model with standard-op attention and streams what happens inside it: first a
+   * summary (tokens, loss per token, residual-stream norms, the logit lens, every head's pattern scores),
+   * then one event per layer with its attention weights.
+   */
+  trace: {
+    path: "/lab.v1.InferService/Trace" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: TraceRequest): Buffer => Buffer.from(TraceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TraceRequest => TraceRequest.decode(value),
+    responseSerialize: (value: TraceEvent): Buffer => Buffer.from(TraceEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TraceEvent => TraceEvent.decode(value),
+  },
+  /**
+   * The activations of a trace (residual stream, attention and MLP outputs, attention weights, logits) as
+   * one safetensors file, streamed in chunks.
+   */
+  exportActivations: {
+    path: "/lab.v1.InferService/ExportActivations" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: TraceRequest): Buffer => Buffer.from(TraceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TraceRequest => TraceRequest.decode(value),
+    responseSerialize: (value: FileChunk): Buffer => Buffer.from(FileChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FileChunk => FileChunk.decode(value),
+  },
+  /**
+   * The loss on each token with chosen heads or MLPs ablated (their output zeroed, or replaced by its mean
+   * over the text's positions), beside the loss of the model as it is.
+   */
+  ablate: {
+    path: "/lab.v1.InferService/Ablate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AblateRequest): Buffer => Buffer.from(AblateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AblateRequest => AblateRequest.decode(value),
+    responseSerialize: (value: AblateResponse): Buffer => Buffer.from(AblateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AblateResponse => AblateResponse.decode(value),
+  },
 } as const;
 
 export interface InferServiceServer extends UntypedServiceImplementation {
@@ -4377,6 +6328,22 @@ export interface InferServiceServer extends UntypedServiceImplementation {
   savePrompt: handleUnaryCall<SavedPrompt, SavedPrompt>;
   /** Deletes a saved prompt. */
   deletePrompt: handleUnaryCall<PromptRef, SavedPrompt>;
+  /**
+   * Runs a text through a model with standard-op attention and streams what happens inside it: first a
+   * summary (tokens, loss per token, residual-stream norms, the logit lens, every head's pattern scores),
+   * then one event per layer with its attention weights.
+   */
+  trace: handleServerStreamingCall<TraceRequest, TraceEvent>;
+  /**
+   * The activations of a trace (residual stream, attention and MLP outputs, attention weights, logits) as
+   * one safetensors file, streamed in chunks.
+   */
+  exportActivations: handleServerStreamingCall<TraceRequest, FileChunk>;
+  /**
+   * The loss on each token with chosen heads or MLPs ablated (their output zeroed, or replaced by its mean
+   * over the text's positions), beside the loss of the model as it is.
+   */
+  ablate: handleUnaryCall<AblateRequest, AblateResponse>;
 }
 
 export interface InferServiceClient extends Client {
@@ -4605,6 +6572,42 @@ export interface InferServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SavedPrompt) => void,
   ): ClientUnaryCall;
+  /**
+   * Runs a text through a model with standard-op attention and streams what happens inside it: first a
+   * summary (tokens, loss per token, residual-stream norms, the logit lens, every head's pattern scores),
+   * then one event per layer with its attention weights.
+   */
+  trace(request: TraceRequest, options?: Partial<CallOptions>): ClientReadableStream<TraceEvent>;
+  trace(request: TraceRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<TraceEvent>;
+  /**
+   * The activations of a trace (residual stream, attention and MLP outputs, attention weights, logits) as
+   * one safetensors file, streamed in chunks.
+   */
+  exportActivations(request: TraceRequest, options?: Partial<CallOptions>): ClientReadableStream<FileChunk>;
+  exportActivations(
+    request: TraceRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<FileChunk>;
+  /**
+   * The loss on each token with chosen heads or MLPs ablated (their output zeroed, or replaced by its mean
+   * over the text's positions), beside the loss of the model as it is.
+   */
+  ablate(
+    request: AblateRequest,
+    callback: (error: ServiceError | null, response: AblateResponse) => void,
+  ): ClientUnaryCall;
+  ablate(
+    request: AblateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AblateResponse) => void,
+  ): ClientUnaryCall;
+  ablate(
+    request: AblateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AblateResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const InferServiceClient = makeGenericClientConstructor(
@@ -4615,6 +6618,14 @@ export const InferServiceClient = makeGenericClientConstructor(
   service: typeof InferServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -137,7 +137,7 @@ export interface CompareResponse {
 export interface GetVocabRequest {
   /** Tokenizer name. */
   tokenizer: string;
-  /** Page of entries (by id). */
+  /** Page of entries (by id); the offset must be below the vocabulary size (INVALID_ARGUMENT "offset"). */
   page: PageRequest | undefined;
 }
 
@@ -149,6 +149,8 @@ export interface VocabEntry {
   text: string;
   /** Raw bytes, hex-encoded. */
   bytesHex: string;
+  /** The two tokens merged into this one; unset for single bytes, special tokens and non-BPE kinds. */
+  merge: Merge | undefined;
 }
 
 /** One BPE merge: the pair of tokens that became one. */
@@ -165,7 +167,10 @@ export interface GetVocabResponse {
   total: number;
   /** Entries of the requested page. */
   entries: VocabEntry[];
-  /** Merges of the same page (merge i produced the token of rank 256 + i); empty for non-BPE kinds. */
+  /**
+   * Merges of the same page (merge i produced the token of rank 256 + i); empty for non-BPE kinds.
+   * Each entry's merge says the same per id, and stays right where ids and merges do not line up.
+   */
   merges: Merge[];
 }
 
@@ -179,7 +184,7 @@ export interface TrainTokenizerRequest {
   text: string;
   /** Path of a UTF-8 text file readable by the service. */
   path: string;
-  /** Dataset id of svc-data (its latest version's text). */
+  /** Dataset id of svc-data: the documents of one of its versions, streamed from svc-data over gRPC. */
   datasetId: string;
   /** Pairs seen fewer times than this are never merged; 0 means 2. */
   minFrequency: number;
@@ -189,16 +194,47 @@ export interface TrainTokenizerRequest {
   pattern: string;
   /** "bpe" (default) or "char": one id per distinct character of the text, as in nanoGPT's shakespeare_char. */
   kind: string;
+  /** Version of dataset_id to train on; 0 means the latest. */
+  datasetVersion: number;
 }
 
-/** Progress of a training run; the last event has done set. */
+/** Progress of a training run; the last event has done and summary set. */
 export interface TrainTokenizerEvent {
-  /** Merges learned so far, and the number to learn. */
+  /**
+   * While phase is "reading": documents read of the dataset version's total. While "merging": merges learned
+   * so far, and the number the vocabulary size asks for.
+   */
   progress:
     | Progress
     | undefined;
   /** Set on the last event: the registered tokenizer. */
-  done: TokenizerInfo | undefined;
+  done:
+    | TokenizerInfo
+    | undefined;
+  /** What progress counts: "reading" (a dataset's documents, streamed from svc-data) or "merging". */
+  phase: string;
+  /** Set on the last event: what was learned, which can be less than asked. */
+  summary: TrainTokenizerSummary | undefined;
+}
+
+/** What a training run learned. */
+export interface TrainTokenizerSummary {
+  /** Merges learned; the vocabulary is 256 + merges + special tokens (0 for "char"). */
+  mergesLearned: number;
+  /** Merges the requested vocabulary size called for (0 for "char"). */
+  mergesRequested: number;
+  /**
+   * Why merging ended: "vocab_size" (the vocabulary is full), "min_frequency" (no pair left occurs
+   * min_frequency times), "no_pairs" (every pre-token is one token); empty for "char".
+   */
+  stopReason: string;
+  /**
+   * The same as a sentence for a learner, e.g. "learned 23 of 768 merges, then stopped: no pair of tokens
+   * occurs twice…".
+   */
+  message: string;
+  /** Documents read from the dataset; 0 for text and path. */
+  documents: number;
 }
 
 /** Text or dataset to price. */
@@ -1599,7 +1635,7 @@ export const GetVocabRequest: MessageFns<GetVocabRequest> = {
 };
 
 function createBaseVocabEntry(): VocabEntry {
-  return { id: 0, text: "", bytesHex: "" };
+  return { id: 0, text: "", bytesHex: "", merge: undefined };
 }
 
 export const VocabEntry: MessageFns<VocabEntry> = {
@@ -1612,6 +1648,9 @@ export const VocabEntry: MessageFns<VocabEntry> = {
     }
     if (message.bytesHex !== "") {
       writer.uint32(26).string(message.bytesHex);
+    }
+    if (message.merge !== undefined) {
+      Merge.encode(message.merge, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1653,6 +1692,14 @@ export const VocabEntry: MessageFns<VocabEntry> = {
             message.bytesHex = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merge = Merge.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1674,6 +1721,7 @@ export const VocabEntry: MessageFns<VocabEntry> = {
         : isSet(object.bytes_hex)
         ? globalThis.String(object.bytes_hex)
         : "",
+      merge: isSet(object.merge) ? Merge.fromJSON(object.merge) : undefined,
     };
   },
 
@@ -1688,6 +1736,9 @@ export const VocabEntry: MessageFns<VocabEntry> = {
     if (message.bytesHex !== "") {
       obj.bytesHex = message.bytesHex;
     }
+    if (message.merge !== undefined) {
+      obj.merge = Merge.toJSON(message.merge);
+    }
     return obj;
   },
 
@@ -1699,6 +1750,7 @@ export const VocabEntry: MessageFns<VocabEntry> = {
     message.id = object.id ?? 0;
     message.text = object.text ?? "";
     message.bytesHex = object.bytesHex ?? "";
+    message.merge = (object.merge !== undefined && object.merge !== null) ? Merge.fromPartial(object.merge) : undefined;
     return message;
   },
 };
@@ -1900,6 +1952,7 @@ function createBaseTrainTokenizerRequest(): TrainTokenizerRequest {
     specialTokens: [],
     pattern: "",
     kind: "",
+    datasetVersion: 0,
   };
 }
 
@@ -1931,6 +1984,9 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
     }
     if (message.kind !== "") {
       writer.uint32(74).string(message.kind);
+    }
+    if (message.datasetVersion !== 0) {
+      writer.uint32(80).uint32(message.datasetVersion);
     }
     return writer;
   },
@@ -2020,6 +2076,14 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
             message.kind = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.datasetVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2059,6 +2123,11 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
         : [],
       pattern: isSet(object.pattern) ? globalThis.String(object.pattern) : "",
       kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      datasetVersion: isSet(object.datasetVersion)
+        ? globalThis.Number(object.datasetVersion)
+        : isSet(object.dataset_version)
+        ? globalThis.Number(object.dataset_version)
+        : 0,
     };
   },
 
@@ -2091,6 +2160,9 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
     if (message.kind !== "") {
       obj.kind = message.kind;
     }
+    if (message.datasetVersion !== 0) {
+      obj.datasetVersion = Math.round(message.datasetVersion);
+    }
     return obj;
   },
 
@@ -2108,12 +2180,13 @@ export const TrainTokenizerRequest: MessageFns<TrainTokenizerRequest> = {
     message.specialTokens = object.specialTokens?.map((e) => e) || [];
     message.pattern = object.pattern ?? "";
     message.kind = object.kind ?? "";
+    message.datasetVersion = object.datasetVersion ?? 0;
     return message;
   },
 };
 
 function createBaseTrainTokenizerEvent(): TrainTokenizerEvent {
-  return { progress: undefined, done: undefined };
+  return { progress: undefined, done: undefined, phase: "", summary: undefined };
 }
 
 export const TrainTokenizerEvent: MessageFns<TrainTokenizerEvent> = {
@@ -2123,6 +2196,12 @@ export const TrainTokenizerEvent: MessageFns<TrainTokenizerEvent> = {
     }
     if (message.done !== undefined) {
       TokenizerInfo.encode(message.done, writer.uint32(18).fork()).join();
+    }
+    if (message.phase !== "") {
+      writer.uint32(26).string(message.phase);
+    }
+    if (message.summary !== undefined) {
+      TrainTokenizerSummary.encode(message.summary, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2156,6 +2235,22 @@ export const TrainTokenizerEvent: MessageFns<TrainTokenizerEvent> = {
             message.done = TokenizerInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.summary = TrainTokenizerSummary.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2172,6 +2267,8 @@ export const TrainTokenizerEvent: MessageFns<TrainTokenizerEvent> = {
     return {
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
       done: isSet(object.done) ? TokenizerInfo.fromJSON(object.done) : undefined,
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      summary: isSet(object.summary) ? TrainTokenizerSummary.fromJSON(object.summary) : undefined,
     };
   },
 
@@ -2182,6 +2279,12 @@ export const TrainTokenizerEvent: MessageFns<TrainTokenizerEvent> = {
     }
     if (message.done !== undefined) {
       obj.done = TokenizerInfo.toJSON(message.done);
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.summary !== undefined) {
+      obj.summary = TrainTokenizerSummary.toJSON(message.summary);
     }
     return obj;
   },
@@ -2197,6 +2300,155 @@ export const TrainTokenizerEvent: MessageFns<TrainTokenizerEvent> = {
     message.done = (object.done !== undefined && object.done !== null)
       ? TokenizerInfo.fromPartial(object.done)
       : undefined;
+    message.phase = object.phase ?? "";
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? TrainTokenizerSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTrainTokenizerSummary(): TrainTokenizerSummary {
+  return { mergesLearned: 0, mergesRequested: 0, stopReason: "", message: "", documents: 0 };
+}
+
+export const TrainTokenizerSummary: MessageFns<TrainTokenizerSummary> = {
+  encode(message: TrainTokenizerSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mergesLearned !== 0) {
+      writer.uint32(8).uint32(message.mergesLearned);
+    }
+    if (message.mergesRequested !== 0) {
+      writer.uint32(16).uint32(message.mergesRequested);
+    }
+    if (message.stopReason !== "") {
+      writer.uint32(26).string(message.stopReason);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    if (message.documents !== 0) {
+      writer.uint32(40).uint64(message.documents);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrainTokenizerSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrainTokenizerSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mergesLearned = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mergesRequested = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stopReason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.documents = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrainTokenizerSummary {
+    return {
+      mergesLearned: isSet(object.mergesLearned)
+        ? globalThis.Number(object.mergesLearned)
+        : isSet(object.merges_learned)
+        ? globalThis.Number(object.merges_learned)
+        : 0,
+      mergesRequested: isSet(object.mergesRequested)
+        ? globalThis.Number(object.mergesRequested)
+        : isSet(object.merges_requested)
+        ? globalThis.Number(object.merges_requested)
+        : 0,
+      stopReason: isSet(object.stopReason)
+        ? globalThis.String(object.stopReason)
+        : isSet(object.stop_reason)
+        ? globalThis.String(object.stop_reason)
+        : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      documents: isSet(object.documents) ? globalThis.Number(object.documents) : 0,
+    };
+  },
+
+  toJSON(message: TrainTokenizerSummary): unknown {
+    const obj: any = {};
+    if (message.mergesLearned !== 0) {
+      obj.mergesLearned = Math.round(message.mergesLearned);
+    }
+    if (message.mergesRequested !== 0) {
+      obj.mergesRequested = Math.round(message.mergesRequested);
+    }
+    if (message.stopReason !== "") {
+      obj.stopReason = message.stopReason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.documents !== 0) {
+      obj.documents = Math.round(message.documents);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TrainTokenizerSummary>, I>>(base?: I): TrainTokenizerSummary {
+    return TrainTokenizerSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TrainTokenizerSummary>, I>>(object: I): TrainTokenizerSummary {
+    const message = createBaseTrainTokenizerSummary();
+    message.mergesLearned = object.mergesLearned ?? 0;
+    message.mergesRequested = object.mergesRequested ?? 0;
+    message.stopReason = object.stopReason ?? "";
+    message.message = object.message ?? "";
+    message.documents = object.documents ?? 0;
     return message;
   },
 };

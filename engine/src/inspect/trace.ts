@@ -1,0 +1,221 @@
+// A model opened for tracing: one ORT session over the trace graph (trace-graph.ts) with the weights bound
+// where they lie. It is separate from InferenceModel so decoding keeps its fused, cache-appending graph;
+// a caller makes one when a trace is first asked for and releases it with the model.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configFromHf, loadCheckpoint } from '../checkpoint/checkpoint.ts';
+import { readSafetensorsHeader, type TensorInfo } from '../checkpoint/safetensors.ts';
+import { type MappedFile, mapFile } from '../infer/mmap.ts';
+import { createRunner, type Runner, type TensorIn } from '../infer/runner.ts';
+import { headDim, type ModelConfig } from '../models/config.ts';
+import { PARAM, paramLayout, paramSpecs } from '../models/model.ts';
+import type { SessionOptions } from '../runtime/session.ts';
+import { buildTraceGraph, TRACE } from './trace-graph.ts';
+
+/** What to take out of the model, or put into it (an ablation), on one run. */
+export interface TraceRunOptions {
+  /** Logit-lens tokens per position (default 5). */
+  topK?: number;
+  /** Leave out the big per-layer outputs (attention, residual stream): losses and head means only. */
+  lossOnly?: boolean;
+  /**
+   * Per-layer interventions: each head's output [D] becomes keep·output + fill, each MLP's [C] too.
+   * Omitted: every head and MLP kept as is.
+   */
+  intervene?: Intervention;
+}
+
+export interface Intervention {
+  /** [L·H]: 1 keeps a head's output, 0 removes it. */
+  headKeep: Float32Array;
+  /** [L·H·D]: added to each head's output after headKeep. */
+  headFill: Float32Array;
+  /** [L]. */
+  mlpKeep: Float32Array;
+  /** [L·C]. */
+  mlpFill: Float32Array;
+}
+
+/** The outputs of one run; arrays are row-major in the shapes TRACE documents. */
+export interface RawTrace {
+  tokens: number[];
+  topK: number;
+  /** [T, vocab] (absent with lossOnly). */
+  logits?: Float32Array;
+  /** Per layer [H, T, T]. */
+  attn: Float32Array[];
+  /** Per residual stream 0..L [T, C]. */
+  resid: Float32Array[];
+  /** Per layer [T, C]. */
+  attnOut: Float32Array[];
+  mlpOut: Float32Array[];
+  /** Per layer [H, D]. */
+  headMean: Float32Array[];
+  /** Per residual stream 0..L: [T, k] log-probabilities and ids, [T] the next token's log-probability. */
+  lensLogp: Float32Array[];
+  lensIds: Int32Array[];
+  lensTarget: Float32Array[];
+  /** [T]: log-probability of each position's next token under the model (the last position's is 0). */
+  targetLogp: Float32Array;
+}
+
+export class TraceModel {
+  private released = false;
+
+  private constructor(
+    readonly cfg: ModelConfig,
+    private readonly runner: Runner,
+    private readonly file: MappedFile | undefined,
+  ) {}
+
+  /** A trace session over named tensors (Hugging Face names), used in place; `mapped` closes on release. */
+  static async fromTensors(
+    cfg: ModelConfig,
+    tensors: ReadonlyMap<string, Float32Array>,
+    opts: SessionOptions = {},
+    mapped?: MappedFile,
+  ): Promise<TraceModel> {
+    const graph = buildTraceGraph(cfg);
+    const shapes = new Map(paramSpecs(cfg).map((s) => [s.name, s.shape]));
+    const weights = new Map<string, TensorIn>();
+    for (const name of graph.params) {
+      const data = tensors.get(name);
+      if (!data) throw new Error(`trace: missing parameter '${name}'`);
+      weights.set(`${PARAM}${name}`, { data, dims: shapes.get(name)! });
+    }
+    const runner = await createRunner(graph.bytes, weights, opts);
+    return new TraceModel(cfg, runner, mapped);
+  }
+
+  /** A trace session over a flat parameter array in paramLayout(cfg) order (kept unchanged by the caller). */
+  static create(cfg: ModelConfig, params: Float32Array, opts: SessionOptions = {}): Promise<TraceModel> {
+    const tensors = new Map<string, Float32Array>();
+    for (const e of paramLayout(cfg).entries)
+      tensors.set(e.name, params.subarray(e.offset, e.offset + e.size));
+    return TraceModel.fromTensors(cfg, tensors, opts);
+  }
+
+  /**
+   * A trace session over a checkpoint folder. float32 weights are mapped (the pages an InferenceModel of
+   * the same folder maps are shared, not copied); other folders are read.
+   */
+  static async load(dir: string, opts: SessionOptions = {}): Promise<TraceModel> {
+    const cfg = configFromHf(
+      JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>,
+    );
+    const file = join(dir, 'model.safetensors');
+    const infos = existsSync(file) ? mappable(cfg, file) : undefined;
+    const mapped = infos && (await mapFile(file));
+    if (!infos || !mapped) return TraceModel.create(cfg, loadCheckpoint(dir).params, opts);
+    const tensors = new Map<string, Float32Array>();
+    for (const [name, t] of infos)
+      tensors.set(name, new Float32Array(mapped.bytes.buffer, mapped.bytes.byteOffset + t.offset, t.size));
+    try {
+      return await TraceModel.fromTensors(cfg, tensors, opts, mapped);
+    } catch (e) {
+      mapped.close();
+      throw e;
+    }
+  }
+
+  /** Interventions that change nothing, to edit for an ablation. */
+  identity(): Intervention {
+    const { nLayer: L, nHead: H, nEmbd: C } = this.cfg;
+    return {
+      headKeep: new Float32Array(L * H).fill(1),
+      headFill: new Float32Array(L * H * headDim(this.cfg)),
+      mlpKeep: new Float32Array(L).fill(1),
+      mlpFill: new Float32Array(L * C),
+    };
+  }
+
+  /** One forward pass over `tokens` (1 to blockSize) from an empty context. */
+  async run(tokens: readonly number[], opts: TraceRunOptions = {}): Promise<RawTrace> {
+    if (this.released) throw new Error('trace model released');
+    const { nLayer: L, nHead: H, nEmbd: C, vocabSize: V } = this.cfg;
+    const D = headDim(this.cfg);
+    const T = tokens.length;
+    if (T === 0 || T > this.cfg.blockSize)
+      throw new RangeError(`trace: ${T} tokens (1 to ${this.cfg.blockSize})`);
+    const k = Math.max(1, Math.min(opts.topK ?? 5, V));
+    const iv = opts.intervene ?? this.identity();
+    const targets = new BigInt64Array(T);
+    for (let t = 0; t + 1 < T; t++) targets[t] = BigInt(tokens[t + 1]);
+    const feeds: Record<string, TensorIn> = {
+      [TRACE.ids]: { data: BigInt64Array.from(tokens, BigInt), dims: [T] },
+      [TRACE.targets]: { data: targets, dims: [T] },
+      [TRACE.topK]: { data: BigInt64Array.of(BigInt(k)), dims: [1] },
+      [TRACE.headKeep]: { data: iv.headKeep, dims: [L, H] },
+      [TRACE.headFill]: { data: iv.headFill, dims: [L, H, D] },
+      [TRACE.mlpKeep]: { data: iv.mlpKeep, dims: [L] },
+      [TRACE.mlpFill]: { data: iv.mlpFill, dims: [L, C] },
+    };
+    const fetches: Record<string, TensorIn> = {};
+    const want = (name: string, dims: number[], int = false) => {
+      const n = dims.reduce((a, b) => a * b, 1);
+      fetches[name] = { data: int ? new Int32Array(n) : new Float32Array(n), dims };
+    };
+    for (let i = 0; i < L; i++) want(TRACE.headMean(i), [H, D]);
+    want(TRACE.lensTarget(L), [T]);
+    if (!opts.lossOnly) {
+      want(TRACE.logits, [T, V]);
+      for (let i = 0; i < L; i++) {
+        want(TRACE.attn(i), [H, T, T]);
+        want(TRACE.attnOut(i), [T, C]);
+        want(TRACE.mlpOut(i), [T, C]);
+      }
+      for (let i = 0; i <= L; i++) {
+        want(TRACE.resid(i), [T, C]);
+        want(TRACE.lensLogp(i), [T, k]);
+        want(TRACE.lensIds(i), [T, k], true);
+        if (i < L) want(TRACE.lensTarget(i), [T]);
+      }
+    }
+    const out = (await this.runner.run(feeds, fetches)) as Record<string, Float32Array | Int32Array>;
+    const layers = <A extends Float32Array | Int32Array = Float32Array>(
+      n: number,
+      name: (i: number) => string,
+    ) => (out[name(0)] ? Array.from({ length: n }, (_, i) => out[name(i)] as A) : []);
+    return {
+      tokens: [...tokens],
+      topK: k,
+      logits: out[TRACE.logits] as Float32Array | undefined,
+      attn: layers(L, TRACE.attn),
+      resid: layers(L + 1, TRACE.resid),
+      attnOut: layers(L, TRACE.attnOut),
+      mlpOut: layers(L, TRACE.mlpOut),
+      headMean: layers(L, TRACE.headMean),
+      lensLogp: layers(L + 1, TRACE.lensLogp),
+      lensIds: layers<Int32Array>(L + 1, TRACE.lensIds),
+      lensTarget: layers(L + 1, TRACE.lensTarget),
+      targetLogp: zeroLast(out[TRACE.lensTarget(L)] as Float32Array),
+    };
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.runner.release();
+    this.file?.close();
+  }
+}
+
+/** The last position has no next token: its placeholder target's log-probability means nothing. */
+function zeroLast(x: Float32Array): Float32Array {
+  x[x.length - 1] = 0;
+  return x;
+}
+
+/** Each parameter's tensor in the file, when all are float32, 4-byte aligned and shaped as the config says. */
+function mappable(cfg: ModelConfig, file: string): Map<string, TensorInfo> | undefined {
+  const header = readSafetensorsHeader(file);
+  const found = new Map<string, TensorInfo>();
+  for (const spec of paramSpecs(cfg)) {
+    // The original GPT-2 checkpoints were saved from GPT2Model, without the `transformer.` prefix.
+    const t = header.tensors.get(spec.name) ?? header.tensors.get(spec.name.replace(/^transformer\./, ''));
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    if (t?.dtype !== 'F32' || t.size !== size || t.offset % 4 !== 0) return undefined;
+    found.set(spec.name, t);
+  }
+  return found;
+}
