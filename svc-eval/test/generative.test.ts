@@ -8,44 +8,12 @@ import { join } from 'node:path';
 import { datasetPath } from '@lab/common';
 import { type Stack, startStack } from '@lab/supervisor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSse } from '../../supervisor/test/sse.ts';
+import { evalClient, type Item, type Run } from './client.ts';
 
 let stack: Stack;
 
-async function api<T>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json' },
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-const post = <T>(path: string, body: unknown) => api<T>(path, { method: 'POST', body: JSON.stringify(body) });
-
-interface Run {
-  id: string;
-  state: string;
-  error: string;
-  metrics: { name: string; value: number; n: number }[];
-  details: Record<string, unknown>;
-  prompt: { firstItem: string; description: string } | null;
-}
-interface Item {
-  id: string;
-  outputs: string[];
-  correct: boolean;
-  score: number;
-  details: unknown;
-}
-
-async function follow(id: string): Promise<Run> {
-  const sse = await openSse(`${stack.url}/api/eval/runs/${id}/events`);
-  try {
-    const events = await sse.waitFor((es) => es.some((e) => e.event === 'done'), 240_000);
-    return JSON.parse(events.at(-1)!.data) as Run;
-  } finally {
-    sse.close();
-  }
-}
+const { api, post, follow: followAll } = evalClient(() => stack.url);
+const follow = async (id: string): Promise<Run> => (await followAll(id)).runs.at(-1)!;
 
 /** Trains a char model on `text` repeated and answers its last checkpoint's model name. */
 async function train(name: string, text: string, iters: number, nEmbd: number): Promise<string> {

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../supervisor/test/fixture.ts';
 import { openSse } from '../../supervisor/test/sse.ts';
 import { hellaswagQuery } from '../src/tasks/hellaswag.ts';
+import { evalClient, type Item, type Run } from './client.ts';
 
 let stack: Stack;
 let dir: string;
@@ -29,50 +30,7 @@ let tok: Tokenizer;
 const EOT = 50256;
 const bin = fileURLToPath(new URL('../bin/lab-eval.js', import.meta.url));
 
-async function api<T>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...init?.headers },
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-const post = <T>(path: string, body: unknown) => api<T>(path, { method: 'POST', body: JSON.stringify(body) });
-
-interface Run {
-  id: string;
-  state: string;
-  error: string;
-  metrics: {
-    name: string;
-    value: number;
-    stderr: number;
-    ciLow: number;
-    ciHigh: number;
-    n: number;
-    group: string;
-  }[];
-  prompt: { fewshot: number; firstItem: string; chatTemplate: boolean } | null;
-  request: Record<string, unknown>;
-  details: Record<string, number | boolean>;
-  progress: { done: number; total: number };
-}
-interface Item {
-  index: number;
-  prompt: string;
-  correct: boolean;
-  choices: { text: string; loglik: number; loglikNorm: number; gold: boolean; tokens: number }[];
-}
-
-/** Follows a run's SSE stream to its end; answers the events' kinds and the last run. */
-async function follow(id: string): Promise<{ kinds: string[]; runs: Run[] }> {
-  const sse = await openSse(`${stack.url}/api/eval/runs/${id}/events`);
-  try {
-    const events = await sse.waitFor((es) => es.some((e) => e.event === 'done'), 240_000);
-    return { kinds: events.map((e) => e.event ?? ''), runs: events.map((e) => JSON.parse(e.data) as Run) };
-  } finally {
-    sse.close();
-  }
-}
+const { api, post, follow } = evalClient(() => stack.url);
 
 const logSoftmaxAt = (row: Float32Array, t: number): number => {
   let max = -Infinity;
@@ -208,12 +166,12 @@ describe('eval runs', () => {
       if (end === seq.length) break;
     }
     const m = (name: string) => run.metrics.find((x) => x.name === name)!.value;
-    expect(run.details.tokens).toBe(seq.length - 1);
+    expect(run.details.tokens as number).toBe(seq.length - 1);
     expect(scored).toBe(seq.length - 1);
     expect(Math.abs(m('nll') - nll / scored)).toBeLessThan(1e-4);
     expect(m('perplexity')).toBeCloseTo(Math.exp(m('nll')), 6);
     const bytes = Buffer.byteLength(text, 'utf8');
-    expect(run.details.bytes).toBe(bytes);
+    expect(run.details.bytes as number).toBe(bytes);
     expect(m('bits_per_byte')).toBeCloseTo(nll / Math.LN2 / bytes, 4);
   }, 240_000);
 

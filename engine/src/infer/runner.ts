@@ -53,6 +53,11 @@ class CRunner implements Runner {
     private readonly session: Pointer,
     private readonly weightNames: readonly string[],
     private readonly weightValues: readonly Pointer[],
+    /**
+     * The arrays the weight values point into: held for the runner's life, since ORT reads their memory
+     * and a caller's temporary array would otherwise be collected under it (garbage or NaN logits).
+     */
+    readonly weightArrays: ReadonlyMap<string, TensorIn>,
   ) {}
 
   static async create(
@@ -64,7 +69,7 @@ class CRunner implements Runner {
     const session = await createCSession(api, model, opts);
     const names = [...weights.keys()];
     const values = names.map((n) => value(api, weights.get(n)!));
-    return new CRunner(api, session, names, values);
+    return new CRunner(api, session, names, values, weights);
   }
 
   async run(

@@ -38,3 +38,17 @@ export function parseVerdict(text: string): 'A' | 'B' | 'C' | undefined {
   const all = [...text.matchAll(/\[\[\s*([ABC])\s*\]\]/g)];
   return all.length ? (all[all.length - 1]![1] as 'A' | 'B' | 'C') : undefined;
 }
+
+/**
+ * The judged model's points from the two orders of a pairwise comparison (it is A first, then B): 1 when
+ * both favour it, 0 when both favour the baseline, ½ for ties and for a split that followed the position
+ * rather than the answers; undefined when either verdict is missing.
+ */
+export function pairwiseWin(
+  first: 'A' | 'B' | 'C' | undefined,
+  second: 'A' | 'B' | 'C' | undefined,
+): number | undefined {
+  if (first === undefined || second === undefined) return undefined;
+  const points = (v: 'A' | 'B' | 'C', modelIs: 'A' | 'B') => (v === 'C' ? 0.5 : v === modelIs ? 1 : 0);
+  return (points(first, 'A') + points(second, 'B')) / 2;
+}

@@ -10,7 +10,14 @@ import { loadHumanEval } from '../humaneval/problems.ts';
 import { checkProgram, STOP_SEQUENCES, truncateCompletion } from '../humaneval/program.ts';
 import { runSandboxed } from '../humaneval/sandbox.ts';
 import { type JudgeEndpoint, judgeCompletion } from '../judge/client.ts';
-import { fillPrompt, PAIRWISE_PROMPT, parseRating, parseVerdict, SINGLE_PROMPT } from '../judge/prompts.ts';
+import {
+  fillPrompt,
+  PAIRWISE_PROMPT,
+  pairwiseWin,
+  parseRating,
+  parseVerdict,
+  SINGLE_PROMPT,
+} from '../judge/prompts.ts';
 import { meanStderr } from '../tasks/index.ts';
 import { generateTexts } from './complete.ts';
 import { metricValue } from './execute.ts';
@@ -164,6 +171,19 @@ async function answer(
   return (text ?? '').trim();
 }
 
+/** A judged question as an item: the question, the answer(s) and the judge's words. */
+function judgedItem(
+  i: number,
+  question: string,
+  outputs: string[],
+  correct: boolean,
+  score: number,
+  details: Record<string, unknown>,
+): EvalItem {
+  const base = { index: i, id: String(i + 1), group: '', prompt: question, choices: [], references: [] };
+  return { ...base, outputs, correct, score, detailsJson: JSON.stringify(details) };
+}
+
 async function judge(
   deps: GenerativeDeps,
   run: EvalRun,
@@ -195,18 +215,11 @@ async function judge(
       const rating = parseRating(verdict);
       if (rating === undefined) unparsed++;
       else scores.push(rating);
-      item = {
-        index: i,
-        id: String(i + 1),
-        group: '',
-        prompt: q,
-        choices: [],
-        references: [],
-        outputs: [a],
-        correct: rating !== undefined && rating >= 5,
-        score: rating ?? 0,
-        detailsJson: JSON.stringify({ judgePrompt: prompt, judgement: verdict, rating: rating ?? null }),
-      };
+      item = judgedItem(i, q, [a], rating !== undefined && rating >= 5, rating ?? 0, {
+        judgePrompt: prompt,
+        judgement: verdict,
+        rating: rating ?? null,
+      });
     } else {
       const b = await answer(deps, req.baseline, q, req, i, ctx.signal);
       // Both orders: a verdict that follows the position rather than the answer cancels out into a tie.
@@ -222,29 +235,14 @@ async function judge(
       );
       const v1 = parseVerdict(first);
       const v2 = parseVerdict(second);
-      const points = (v: 'A' | 'B' | 'C' | undefined, modelIs: 'A' | 'B') =>
-        v === undefined ? undefined : v === 'C' ? 0.5 : v === modelIs ? 1 : 0;
-      const p1 = points(v1, 'A');
-      const p2 = points(v2, 'B');
-      const won = p1 === undefined || p2 === undefined ? undefined : (p1 + p2) / 2;
+      const won = pairwiseWin(v1, v2);
       if (won === undefined) unparsed++;
       else scores.push(won);
-      item = {
-        index: i,
-        id: String(i + 1),
-        group: '',
-        prompt: q,
-        choices: [],
-        references: [],
-        outputs: [a, b],
-        correct: won !== undefined && won > 0.5,
-        score: won ?? 0,
-        detailsJson: JSON.stringify({
-          judgements: [first, second],
-          verdicts: [v1 ?? null, v2 ?? null],
-          win: won ?? null,
-        }),
-      };
+      item = judgedItem(i, q, [a, b], won !== undefined && won > 0.5, won ?? 0, {
+        judgements: [first, second],
+        verdicts: [v1 ?? null, v2 ?? null],
+        win: won ?? null,
+      });
     }
     ctx.addItems([item]);
     ctx.progress(i + 1, questions.length, `question ${i + 1} of ${questions.length}`);
