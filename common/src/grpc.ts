@@ -272,7 +272,7 @@ const retryServiceConfig = JSON.stringify({
       name: [{}],
       retryPolicy: {
         maxAttempts: 5,
-        initialBackoff: '0.1s',
+        initialBackoff: '0.25s',
         maxBackoff: '2s',
         backoffMultiplier: 2,
         retryableStatusCodes: ['UNAVAILABLE'],

@@ -25,6 +25,27 @@ const OTHER: TaskInfo[] = [
     higherIsBetter: true,
   },
   {
+    name: 'alpaca_generation',
+    kind: 'generation',
+    description:
+      'The model answers Alpaca instructions (shared/datasets/alpaca, through its chat template, greedily); its answers are scored against the records’ outputs with BLEU, chrF, TER (sacrebleu), ROUGE (rouge-score), METEOR (nltk), exact match and F1 (SQuAD).',
+    metrics: [
+      'rougeL',
+      'bleu',
+      'chrf',
+      'ter',
+      'rouge1',
+      'rouge2',
+      'rougeLsum',
+      'meteor',
+      'exact_match',
+      'f1',
+    ],
+    defaultFewshot: 0,
+    maxFewshot: 0,
+    higherIsBetter: true,
+  },
+  {
     name: 'judge',
     kind: 'judge',
     description:

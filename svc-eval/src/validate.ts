@@ -37,7 +37,7 @@ export function validateRun(req: SubmitRunRequest, task: TaskInfo): void {
     }
   };
   refuse(perplexityOnly, ['perplexity']);
-  refuse(generativeOnly, ['humaneval', 'judge']);
+  refuse(generativeOnly, ['humaneval', 'judge', 'generation']);
   refuse(judgeOnly, ['judge']);
   if (task.kind === 'perplexity') {
     const sources = [req.text, req.textPath, req.datasetId].filter(Boolean).length;

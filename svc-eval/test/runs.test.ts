@@ -20,6 +20,7 @@ import { parseTokenizerJson, type Tokenizer } from '@lab/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../supervisor/test/fixture.ts';
 import { openSse } from '../../supervisor/test/sse.ts';
+import { textMetrics } from '../src/metrics/index.ts';
 import { hellaswagQuery } from '../src/tasks/hellaswag.ts';
 import { evalClient, type Item, type Run } from './client.ts';
 
@@ -185,6 +186,33 @@ describe('eval runs', () => {
     expect(row.scores.map((s) => s.task).sort()).toEqual(['hellaswag', 'perplexity']);
     expect(row.scores.find((s) => s.task === 'perplexity')!.metric.name).toBe('bits_per_byte');
   });
+
+  it('answers Alpaca instructions and scores them with every text metric, as the metrics compute them', async () => {
+    const sub = await post<Run>('/api/eval/runs', {
+      model: 'tiny-gpt2',
+      task: 'alpaca_generation',
+      limit: 2,
+      maxTokens: 8,
+    });
+    expect(sub.status).toBe(201);
+    const run = (await follow(sub.body.id)).runs.at(-1)!;
+    expect(run.error).toBe('');
+    const items = (
+      await api<{ items: (Item & { references: string[] })[] }>(`/api/eval/runs/${run.id}/items`)
+    ).body.items;
+    expect(items.map((i) => i.prompt)).toEqual([
+      'Give three tips for staying healthy.',
+      'What are the three primary colors?',
+    ]);
+    expect(items[1]!.references).toEqual(['The three primary colors are red, blue, and yellow.']);
+    const want = textMetrics(
+      items.map((i) => i.outputs[0]!),
+      [items.map((i) => i.references[0]!)],
+    ).metrics;
+    for (const [name, value] of Object.entries(want))
+      expect({ name, value: run.metrics.find((m) => m.name === name)?.value }).toEqual({ name, value });
+    expect(run.metrics[0]!.name).toBe('rougeL');
+  }, 120_000);
 
   it('reports the spread of a score across seeds and few-shot counts, apart from the leaderboard', async () => {
     const before = (await api<{ rows: unknown[] }>('/api/eval/leaderboard')).body;

@@ -42,7 +42,7 @@ export function createExecutor(deps: ExecuteDeps): Executor {
   return async (run, ctx) => {
     const req = JSON.parse(run.requestJson) as SubmitRunRequest;
     if (req.task === 'perplexity') return perplexityRun(deps, run, req, ctx);
-    if (req.task === 'humaneval' || req.task === 'judge') {
+    if (req.task === 'humaneval' || req.task === 'judge' || req.task === 'alpaca_generation') {
       if (!deps.generative) throw new Error(`${req.task} runs are not available in this build`);
       return deps.generative(run, req, ctx);
     }

@@ -22,6 +22,7 @@ import { meanStderr } from '../tasks/index.ts';
 import { generateTexts } from './complete.ts';
 import { metricValue } from './execute.ts';
 import type { RunContext, RunOutcome } from './manager.ts';
+import { referenceGeneration } from './reference-generation.ts';
 
 export interface GenerativeDeps {
   config: Pick<LabConfig, 'addresses' | 'gatewayPort' | 'host' | 'gateway'>;
@@ -30,7 +31,11 @@ export interface GenerativeDeps {
 
 export function createGenerative(deps: GenerativeDeps) {
   return (run: EvalRun, req: SubmitRunRequest, ctx: RunContext): Promise<RunOutcome> =>
-    req.task === 'humaneval' ? humaneval(deps, run, req, ctx) : judge(deps, run, req, ctx);
+    req.task === 'humaneval'
+      ? humaneval(deps, run, req, ctx)
+      : req.task === 'alpaca_generation'
+        ? referenceGeneration(deps.config.addresses.infer, deps.datasets, run, req, ctx)
+        : judge(deps, run, req, ctx);
 }
 
 async function humaneval(
