@@ -68,7 +68,7 @@ export function jobsOf(models: readonly ModelInfo[]): JobCheckpoints[] {
   return [...byJob.values()];
 }
 
-const KIND_ORDER = ['multiple_choice', 'perplexity', 'humaneval', 'judge'];
+const KIND_ORDER = ['multiple_choice', 'perplexity', 'generation', 'humaneval', 'judge'];
 
 export default function RunForm(props: {
   models: readonly ModelInfo[];
@@ -144,6 +144,7 @@ export default function RunForm(props: {
     if (kind() === 'perplexity')
       return [...base, 'text', 'textPath', 'datasetId', 'datasetVersion', 'split', 'context', 'stride'];
     if (kind() === 'humaneval') return [...base, 'samples', 'temperature', 'k', 'maxTokens'];
+    if (kind() === 'generation') return [...base, 'maxTokens'];
     if (kind() === 'judge')
       return [
         ...base,
@@ -195,6 +196,7 @@ export default function RunForm(props: {
       put('temperature', number('temperature', f.temperature));
       put('maxTokens', number('maxTokens', f.maxTokens));
     }
+    if (kind() === 'generation') put('maxTokens', number('maxTokens', f.maxTokens));
     if (kind() === 'humaneval') {
       put('samples', number('samples', f.samples));
       if (f.k.trim()) {
@@ -550,6 +552,10 @@ export default function RunForm(props: {
             {numInput('temperature', 'Temperature', kind() === 'humaneval' ? '0.2' : '0', 'any')}
             {numInput('maxTokens', 'Max tokens per answer', 'default')}
           </div>
+        </Show>
+
+        <Show when={kind() === 'generation'}>
+          <div class="preset-grid">{numInput('maxTokens', 'Max tokens per answer', '128')}</div>
         </Show>
 
         <Show when={kind() === 'judge'}>

@@ -40,6 +40,46 @@ const MEASURES: Record<string, [string, string]> = {
     'The chance that at least one of k sampled programs passes the problem’s unit tests, estimated without bias from n ≥ k samples per problem.',
     'pass@1 is the chance a single answer works; a larger k forgives a model that is right only sometimes.',
   ],
+  bleu: [
+    'sacrebleu’s BLEU, 0–100: how many of the answer’s 1- to 4-word sequences appear in the reference, with a penalty for answers shorter than it.',
+    'It rewards exact wording: a correct answer in other words scores low, so read it with chrF and ROUGE.',
+  ],
+  chrf: [
+    'sacrebleu’s chrF, 0–100: an F-score of character 1- to 6-grams shared with the reference (recall weighted twice).',
+    'Characters forgive inflections and word order more than BLEU does, which helps for short answers and small models.',
+  ],
+  ter: [
+    'sacrebleu’s translation edit rate, 0–100: the edits (insertions, deletions, substitutions, shifts) to turn the answer into the reference, per reference word.',
+    'Lower is better; above 100 means more edits than the reference has words.',
+  ],
+  rouge1: [
+    'rouge-score’s ROUGE-1 F-measure, 0–1: the overlap of single (Porter-stemmed) words between answer and reference.',
+    'Word overlap without order: it says the answer talks about the right things, not that it says them well.',
+  ],
+  rouge2: [
+    'ROUGE-2 F-measure, 0–1: the overlap of pairs of consecutive words.',
+    'Pairs need local word order, so it is stricter than ROUGE-1 and closer to fluency.',
+  ],
+  rougeL: [
+    'ROUGE-L F-measure, 0–1: the longest sequence of words that answer and reference share in the same order.',
+    'The leaderboard’s measure for answers: order matters, gaps are allowed.',
+  ],
+  rougeLsum: [
+    'ROUGE-Lsum, 0–1: ROUGE-L over sentences (split on newlines), the union of their longest common sequences.',
+    'Meant for multi-sentence summaries; on one-line answers it equals ROUGE-L.',
+  ],
+  meteor: [
+    'nltk’s METEOR, 0–1: unigram matches (exact, then stems, then WordNet synonyms), recall-weighted, with a penalty for matches in scattered chunks.',
+    'Synonyms and stems count, so it forgives paraphrase more than BLEU; the run’s details say which matching stages ran.',
+  ],
+  exact_match: [
+    'The SQuAD script’s exact match, 0–100: answers equal to the reference after lowercasing and removing punctuation and articles.',
+    'All or nothing: useful for short factual answers, near zero for free text.',
+  ],
+  f1: [
+    'The SQuAD script’s token F1, 0–100: the overlap of normalised words between answer and reference.',
+    'Partial credit for short answers; order does not matter.',
+  ],
   score: [
     'A judge model’s grade of each answer on a 1–10 rubric, averaged over the questions.',
     'A judge has its own tastes (longer answers, its own style), so read a few of its verdicts before trusting the number.',
@@ -91,6 +131,7 @@ export const KIND_LABELS: Record<string, string> = {
   perplexity: 'Perplexity (how well the model predicts a text)',
   humaneval: 'Code (programs run against unit tests)',
   judge: 'LLM as judge (another model grades the answers)',
+  generation: 'Answers scored against references (BLEU, ROUGE, METEOR …)',
 };
 
 export const TERMINAL: EvalRunState[] = ['completed', 'failed', 'cancelled'];
