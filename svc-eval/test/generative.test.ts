@@ -1,6 +1,6 @@
 // HumanEval and LLM-as-judge runs on the real stack. Two tiny character models are trained by svc-train
-// from texts they can learn by heart in seconds: one on HumanEval/0's prompt and canonical body, so its
-// completion passes the problem's tests in the sandbox, and one on a chat whose answer is always
+// on texts they can learn by heart (about 20 s each here): one on HumanEval/0's prompt and canonical body,
+// so its completion passes the problem's tests in the sandbox, and one on a chat whose answer is always
 // "Rating: [[7]]", which then judges through the lab's own OpenAI-compatible /v1.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   stack = await startStack({ ports: 'free', output: 'buffer' });
   coder = await train('coder', `${problem0.prompt}${problem0.canonical_solution}\n\n`, 600, 128);
   judge = await train('judge', 'User: Rate\n\nAssistant: Rating: [[7]]\n\n', 400, 64);
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   await stack?.stop();

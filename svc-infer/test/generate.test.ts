@@ -118,6 +118,8 @@ describe('registry', () => {
       error: '',
       request: undefined,
       checkpoints: [ck.dir],
+      checkpointInfo: [],
+      retention: '',
       createdAt: '2026-01-01T00:00:00Z',
       updatedAt: '2026-01-01T00:10:00Z',
       lastSeq: 0,

@@ -12,7 +12,8 @@ import {
   type WorkQueue,
 } from '@lab/common';
 import { DataServiceClient, DataServiceService } from '@lab/proto/data';
-import { type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { type CheckpointInfo, type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { bestStep, describeRetention } from './jobs/checkpoints.ts';
 import { collectTokens } from './jobs/dataset-tokens.ts';
 import { estimate } from './jobs/estimate.ts';
 import { JobManager, type QueueMessage } from './jobs/manager.ts';
@@ -34,6 +35,15 @@ export interface TrainServiceOptions {
   workerId?: string;
 }
 
+/** The kept checkpoints with step, validation loss and whether each is the best one kept. */
+function checkpointInfo(r: JobRecord): CheckpointInfo[] {
+  const list: { dir: string; step: number; valLoss?: number }[] =
+    r.checkpointInfo ??
+    r.checkpoints.map((dir) => ({ dir, step: Number(/step-(\d+)$/.exec(dir)?.[1] ?? 0) }));
+  const best = r.spec.keepBest ? bestStep(list) : undefined;
+  return list.map((c) => ({ dir: c.dir, step: c.step, valLoss: c.valLoss, best: c.step === best }));
+}
+
 export function toJob(r: JobRecord): Job {
   return {
     id: r.id,
@@ -44,6 +54,8 @@ export function toJob(r: JobRecord): Job {
     error: r.error,
     request: specToRequest(r.spec),
     checkpoints: r.checkpoints,
+    checkpointInfo: checkpointInfo(r),
+    retention: describeRetention({ keepLast: r.spec.keepLast ?? 2, keepBest: r.spec.keepBest ?? false }),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     lastSeq: r.lastSeq,

@@ -67,6 +67,11 @@ const TrainConfig = z
       .openapi({ description: 'Gradient-norm clip, 0 = off (default 1)' }),
     evalInterval: int(1, 10_000_000, 'Steps between evaluations (default iters/10)'),
     checkpointInterval: int(1, 10_000_000, 'Steps between checkpoints (default evalInterval)'),
+    keepLast: int(1, 1000, 'Checkpoints kept: the newest this many (default 2)'),
+    keepBest: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Also keep the checkpoint with the best validation loss (default true)' }),
     seed: int(0, 2 ** 32 - 1, 'Seed (default 1337)'),
     evalIters: int(1, 1000, 'Batches per split per evaluation (default 10)'),
     valFraction: z
@@ -112,6 +117,17 @@ const TrainJob = z
       .record(z.string(), z.unknown())
       .openapi({ description: 'The submitted request with defaults' }),
     checkpoints: z.array(z.string()),
+    checkpointInfo: z
+      .array(
+        z.object({
+          dir: z.string(),
+          step: z.number().int(),
+          valLoss: z.number().optional().openapi({ description: 'Absent when its step was not evaluated' }),
+          best: z.boolean().openapi({ description: 'The kept checkpoint with the lowest validation loss' }),
+        }),
+      )
+      .openapi({ description: 'The kept checkpoints with step and validation loss, oldest first' }),
+    retention: z.string().openapi({ description: 'Which checkpoints are kept, in words' }),
     createdAt: z.string(),
     updatedAt: z.string(),
     lastSeq: z.number().int().openapi({ description: 'Sequence of the last event (resume events after it)' }),

@@ -31,7 +31,54 @@ const stepDir = (step: number) => `step-${String(step).padStart(9, '0')}`;
 
 interface Manifest {
   step: number;
+  /** Validation loss of the evaluation at this step, when the step was evaluated (for keeping the best). */
+  valLoss?: number;
   files: Record<string, { bytes: number; sha256: string }>;
+}
+
+/** Which checkpoints a job keeps: the newest `keepLast`, plus the one with the lowest validation loss. */
+export interface RetentionRule {
+  /** Newest checkpoints kept, 1 or more (the newest is what a resume continues from). */
+  keepLast: number;
+  /** Also keep the checkpoint with the lowest validation loss among those written at an evaluation. */
+  keepBest: boolean;
+}
+
+export const DEFAULT_RETENTION: RetentionRule = { keepLast: 2, keepBest: true };
+
+/** A finished checkpoint directory. */
+export interface CheckpointEntry {
+  dir: string;
+  step: number;
+  /** Validation loss at its step; undefined when the step was not evaluated. */
+  valLoss?: number;
+}
+
+/** The step of the checkpoint with the lowest validation loss (the earliest on a tie), if any has one. */
+export function bestStep(list: readonly { step: number; valLoss?: number }[]): number | undefined {
+  let best: { step: number; valLoss: number } | undefined;
+  for (const c of list)
+    if (c.valLoss !== undefined && Number.isFinite(c.valLoss) && (!best || c.valLoss < best.valLoss))
+      best = { step: c.step, valLoss: c.valLoss };
+  return best?.step;
+}
+
+/** The steps `rule` keeps out of `list` (any order): the newest keepLast (at least 1) and, with keepBest, the best. */
+export function retainedSteps(
+  list: readonly { step: number; valLoss?: number }[],
+  rule: RetentionRule,
+): Set<number> {
+  const steps = list.map((c) => c.step).sort((a, b) => a - b);
+  const kept = new Set(steps.slice(Math.max(0, steps.length - Math.max(1, rule.keepLast))));
+  const best = rule.keepBest ? bestStep(list) : undefined;
+  if (best !== undefined) kept.add(best);
+  return kept;
+}
+
+/** A sentence saying what `rule` keeps. */
+export function describeRetention(rule: RetentionRule): string {
+  const last = rule.keepLast === 1 ? 'the newest checkpoint' : `the newest ${rule.keepLast} checkpoints`;
+  return rule.keepBest ? `${last} plus the one with the best validation loss` : last;
 }
 
 // In chunks: readFileSync refuses files over 2 GiB, which weights and ONNX external data of big models are.
@@ -76,19 +123,24 @@ export interface CheckpointExtras {
   files?: Readonly<Record<string, string>>;
   /** Also write onnx/model.onnx, the inference graph with these weights (for transformers.js). */
   onnx?: boolean;
+  /** Validation loss of the evaluation at this step (recorded in the manifest, for keeping the best). */
+  valLoss?: number;
 }
 
 /**
- * Writes a checkpoint for `step` under `<root>/checkpoints/`, plus `extras`, and keeps only the newest
- * `keep`. Returns the directory and the directories kept (oldest first).
+ * Writes a checkpoint for `step` under `<root>/checkpoints/`, plus `extras`, then deletes the finished ones
+ * `keep` does not retain (a number keeps the newest that many). Deleting happens only after the new one is
+ * renamed into place, so a crash at any moment leaves the newest complete checkpoint. Returns the directory
+ * and the checkpoints kept (oldest first).
  */
 export function writeCheckpoint(
   root: string,
   step: number,
   ck: Omit<Checkpoint, 'layout'> & { layout?: Checkpoint['layout'] },
   extras: CheckpointExtras = {},
-  keep = 2,
-): { dir: string; kept: string[] } {
+  keep: number | RetentionRule = 2,
+): { dir: string; kept: string[]; entries: CheckpointEntry[] } {
+  const rule: RetentionRule = typeof keep === 'number' ? { keepLast: keep, keepBest: false } : keep;
   const base = join(root, 'checkpoints');
   const final = join(base, stepDir(step));
   const tmp = `${final}.tmp-${process.pid}`;
@@ -96,7 +148,11 @@ export function writeCheckpoint(
   saveCheckpoint(tmp, ck);
   for (const [name, text] of Object.entries(extras.files ?? {})) writeFileSync(join(tmp, name), text);
   if (extras.onnx) writeOnnxModel(tmp, ck.cfg, ck.params);
-  const manifest: Manifest = { step, files: {} };
+  const manifest: Manifest = {
+    step,
+    ...(extras.valLoss !== undefined ? { valLoss: extras.valLoss } : {}),
+    files: {},
+  };
   const { files, dirs } = walk(tmp);
   for (const name of files) {
     const path = join(tmp, name);
@@ -109,23 +165,38 @@ export function writeCheckpoint(
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
   fsyncPath(base);
-  // Older checkpoints and leftovers of interrupted writes go.
+  // Checkpoints the retention rule does not keep, and leftovers of interrupted writes, go.
   const all = listCheckpoints(root);
-  for (const d of all.slice(0, Math.max(0, all.length - keep)))
-    rmSync(d.dir, { recursive: true, force: true });
+  const keepSteps = retainedSteps(all, rule);
+  for (const d of all) if (!keepSteps.has(d.step)) rmSync(d.dir, { recursive: true, force: true });
   for (const name of readdirSync(base))
     if (name.includes('.tmp-') && !name.endsWith(`.tmp-${process.pid}`))
       rmSync(join(base, name), { recursive: true, force: true });
-  return { dir: final, kept: listCheckpoints(root).map((d) => d.dir) };
+  const entries = listCheckpoints(root);
+  return { dir: final, kept: entries.map((d) => d.dir), entries };
 }
 
-/** Finished checkpoint directories (renamed into place), oldest first. */
-export function listCheckpoints(root: string): { dir: string; step: number }[] {
+/** The validation loss a checkpoint's manifest records, if any (small file; unreadable = none). */
+function manifestValLoss(dir: string): number | undefined {
+  try {
+    const v = (JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest).valLoss;
+    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Finished checkpoint directories (renamed into place), oldest first, with their validation loss. */
+export function listCheckpoints(root: string): CheckpointEntry[] {
   const base = join(root, 'checkpoints');
   if (!existsSync(base)) return [];
   return readdirSync(base)
     .filter((n) => /^step-\d+$/.test(n))
-    .map((n) => ({ dir: join(base, n), step: Number(n.slice(5)) }))
+    .map((n) => {
+      const dir = join(base, n);
+      const valLoss = manifestValLoss(dir);
+      return { dir, step: Number(n.slice(5)), ...(valLoss !== undefined ? { valLoss } : {}) };
+    })
     .sort((a, b) => a.step - b.step);
 }
 

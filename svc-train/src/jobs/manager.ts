@@ -504,6 +504,7 @@ export class JobManager {
           break;
         case 'checkpoint':
           rec.checkpoints = m.kept;
+          rec.checkpointInfo = m.entries;
           break;
         case 'paused':
           rec.state = 'paused';

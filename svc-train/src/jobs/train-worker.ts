@@ -93,9 +93,12 @@ async function run(): Promise<WorkerMessage> {
     // files are made at the first checkpoint: a large built-in vocabulary takes seconds to export.
     let hfFiles: Record<string, string> | undefined;
     let lastSaved = start;
+    // Validation loss of the evaluation at a step, recorded with the checkpoint written at that step.
+    let lastEval: { step: number; valLoss: number } | undefined;
+    const retention = { keepLast: spec.keepLast ?? 2, keepBest: spec.keepBest ?? false };
     const save = (step: number) => {
       hfFiles ??= hfTokenizerFiles(data.tokenizer, cfg.blockSize);
-      const { dir, kept } = writeCheckpoint(
+      const { dir, kept, entries } = writeCheckpoint(
         job.dir,
         step,
         {
@@ -106,10 +109,15 @@ async function run(): Promise<WorkerMessage> {
           v: trainer.v,
           state: { step, rng: rng.state(), seed: spec.seed, elapsed: elapsed(), jobId: job.jobId },
         },
-        { files: hfFiles, onnx: true },
+        {
+          files: hfFiles,
+          onnx: true,
+          ...(lastEval?.step === step ? { valLoss: lastEval.valLoss } : {}),
+        },
+        retention,
       );
       lastSaved = step;
-      post({ type: 'checkpoint', step, dir, kept });
+      post({ type: 'checkpoint', step, dir, kept, entries });
     };
     const estimate = (sampler: BatchSampler, step: number, salt: number) =>
       estimateLoss(trainer, sampler, { batches: spec.evalIters, seed: spec.seed, iter: step, salt });
@@ -160,6 +168,7 @@ async function run(): Promise<WorkerMessage> {
       if (step % spec.evalInterval === 0 || step === spec.iters) {
         const trainLoss = await estimate(train, step, 1);
         const valLoss = await estimate(val, step, 2);
+        lastEval = { step, valLoss };
         post({
           type: 'eval',
           step,

@@ -33,6 +33,10 @@ export interface JobSpec {
   clip: number;
   evalInterval: number;
   checkpointInterval: number;
+  /** Retention: the newest `keepLast` checkpoints are kept (absent in jobs stored before it: 2). */
+  keepLast?: number;
+  /** Retention: also keep the checkpoint with the best validation loss (absent in older jobs: false). */
+  keepBest?: boolean;
   seed: number;
   evalIters: number;
   valFraction: number;
@@ -50,6 +54,8 @@ export interface JobRecord {
   error: string;
   /** Checkpoint directories kept, oldest first. */
   checkpoints: string[];
+  /** The kept checkpoints with their step and validation loss, oldest first (absent in older records). */
+  checkpointInfo?: { dir: string; step: number; valLoss?: number }[];
   createdAt: string;
   updatedAt: string;
   /** Sequence of the last stored event. */
@@ -117,7 +123,14 @@ export type WorkerMessage =
       sample: string;
       elapsed: number;
     }
-  | { type: 'checkpoint'; step: number; dir: string; kept: string[] }
+  | {
+      type: 'checkpoint';
+      step: number;
+      dir: string;
+      kept: string[];
+      /** The kept checkpoints with step and validation loss, oldest first. */
+      entries: { dir: string; step: number; valLoss?: number }[];
+    }
   | { type: 'paused'; step: number }
   | { type: 'cancelled'; step: number }
   | { type: 'done'; step: number }

@@ -120,6 +120,8 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
   const checkpointInterval = c.checkpointInterval
     ? intIn('config.checkpointInterval', c.checkpointInterval, 1, iters)
     : evalInterval;
+  const keepLast = c.keepLast ? intIn('config.keepLast', c.keepLast, 1, 1000) : 2;
+  const keepBest = c.keepBest ?? true;
   const seed = c.seed !== undefined ? intIn('config.seed', c.seed, 0, 2 ** 32 - 1) : 1337;
   const evalIters = c.evalIters ? intIn('config.evalIters', c.evalIters, 1, 1000) : 10;
   const valFraction = c.valFraction ? numIn('config.valFraction', c.valFraction, 0, 0.5, true) : 0.1;
@@ -148,6 +150,8 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
     clip,
     evalInterval,
     checkpointInterval,
+    keepLast,
+    keepBest,
     seed,
     evalIters,
     valFraction,
@@ -179,6 +183,8 @@ export function specToRequest(spec: JobSpec): SubmitJobRequest {
       gradClip: spec.clip,
       evalInterval: spec.evalInterval,
       checkpointInterval: spec.checkpointInterval,
+      keepLast: spec.keepLast ?? 2,
+      keepBest: spec.keepBest ?? false,
       seed: spec.seed,
       evalIters: spec.evalIters,
       valFraction: spec.valFraction,

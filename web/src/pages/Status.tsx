@@ -1,6 +1,8 @@
 import { createSignal, For, onCleanup, Show } from 'solid-js';
 import { api, errorText, type HealthResponse } from '../api.ts';
-import EventsPanel from '../components/EventsPanel.tsx';
+import { type Rpcs, rpcsText } from './status/describe.ts';
+import RunningJobs from './status/RunningJobs.tsx';
+import StatusEvents from './status/StatusEvents.tsx';
 
 const POLL_MS = 2000;
 
@@ -93,6 +95,7 @@ export default function StatusPage() {
                   <tr>
                     <th>Service</th>
                     <th>Health</th>
+                    <th>What it can do</th>
                     <th>Address</th>
                     <th>What it does</th>
                   </tr>
@@ -107,6 +110,28 @@ export default function StatusPage() {
                             <span class="dot" aria-hidden="true" />
                             <span data-testid="service-status">{s.status}</span>
                           </span>
+                        </td>
+                        <td>
+                          <Show when={s.status === 'SERVING'} fallback={<span class="muted">—</span>}>
+                            {(() => {
+                              const rpcs = (s as { rpcs?: Rpcs | null }).rpcs;
+                              return (
+                                <span
+                                  data-testid="service-rpcs"
+                                  class={rpcs && rpcs.implemented < rpcs.total ? 'warn-text' : 'muted'}
+                                  title={
+                                    rpcs?.missing.length
+                                      ? `Not implemented yet: ${rpcs.missing.join(', ')}`
+                                      : rpcs
+                                        ? `Every RPC its .proto declares is implemented (version ${rpcs.version})`
+                                        : 'The service did not answer GetInfo'
+                                  }
+                                >
+                                  serving · {rpcsText(rpcs)}
+                                </span>
+                              );
+                            })()}
+                          </Show>
                         </td>
                         <td class="mono muted">{s.address}</td>
                         <td class="muted">{roles[s.name] ?? ''}</td>
@@ -124,7 +149,7 @@ export default function StatusPage() {
                 <span class="muted small">
                   {h().bus.kind === 'nats'
                     ? 'A NATS server carries events between the services and the gateway.'
-                    : 'In-process bus: no NATS server was found, so events do not travel between services.'}
+                    : 'In-process bus: no NATS server was found, so events do not travel between services (put nats-server on PATH and restart the lab).'}
                 </span>
               </div>
             </>
@@ -132,7 +157,9 @@ export default function StatusPage() {
         </Show>
       </div>
 
-      <EventsPanel />
+      <RunningJobs />
+
+      <StatusEvents busKind={health()?.bus.kind} />
     </div>
   );
 }

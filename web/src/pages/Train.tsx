@@ -6,7 +6,6 @@ import {
   dataApi,
   errorText,
   type SubmitTrainJob,
-  type TrainConfig,
   type TrainEstimate,
   type TrainEvent,
   type TrainJob,
@@ -14,6 +13,16 @@ import {
   trainApi,
 } from '../api.ts';
 import LineChart, { formatNumber, type LineChartHandle } from '../components/LineChart.tsx';
+import Checkpoints from './train/Checkpoints.tsx';
+import { makeShards, shardKeys } from './train/readiness.ts';
+import Timeline from './train/Timeline.tsx';
+import {
+  type EvalEvent,
+  eta,
+  formatDuration,
+  type TrainConfigWithRetention,
+  type TrainJobDetail,
+} from './train/types.ts';
 
 const PRESETS = ['nanogpt-cpu', 'nanogpt-shakespeare', 'llama-small', 'gpt2-small', 'gpt2-medium'];
 const TERMINAL: TrainJobState[] = ['completed', 'failed', 'cancelled'];
@@ -42,6 +51,7 @@ interface Advanced {
   schedule: '' | 'cosine' | 'linear' | 'constant';
   evalInterval: string;
   seed: string;
+  keepLast: string;
 }
 
 function TrainForm(props: { onSubmitted: (id: string) => void }) {
@@ -63,7 +73,9 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
     schedule: '',
     evalInterval: '',
     seed: '',
+    keepLast: '',
   });
+  const [keepBest, setKeepBest] = createSignal(true);
   const setA = (k: keyof Advanced, v: string) => setAdv({ ...adv(), [k]: v });
   const [error, setError] = createSignal<string>();
   const [busy, setBusy] = createSignal(false);
@@ -80,17 +92,49 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
       .then((r) => r.tokenizers.map((t) => t.name))
       .catch(() => [] as string[]),
   );
+  // Which versions have shards for which tokenizer (svc-data's dependents list each shard folder).
+  const [shards, { refetch: refetchShards }] = createResource(
+    () => (datasets() ?? []).map((d) => d.id),
+    (ids) => shardKeys(ids),
+  );
+  /** True/false when known for the chosen tokenizer, undefined while unknown. */
+  const ready = (key: string): boolean | undefined => {
+    const s = shards();
+    return s ? s.has(`${key}/${tokenizer()}`) : undefined;
+  };
   const versionOptions = () =>
     (datasets() ?? []).flatMap((d) =>
       [...d.versions]
         .sort((a, b) => b.version - a.version)
-        .map((v) => ({
-          key: `${d.id}@${v.version}`,
-          label: `${d.name} v${v.version} (${v.step}, ${v.documents.toLocaleString()} docs)`,
-        })),
+        .map((v) => {
+          const key = `${d.id}@${v.version}`;
+          const r = ready(key);
+          const mark = r === undefined ? '' : r ? ' — ready' : ` — no ${tokenizer()} shards`;
+          return {
+            key,
+            ready: r,
+            label: `${d.name} v${v.version} (${v.step}, ${v.documents.toLocaleString()} docs)${mark}`,
+          };
+        }),
     );
+  const [shardBusy, setShardBusy] = createSignal<string>();
+  const [shardError, setShardError] = createSignal<string>();
+  const makeShardsHere = async () => {
+    const [id, v] = datasetKey().split('@');
+    if (!id) return;
+    setShardError(undefined);
+    setShardBusy('starting');
+    try {
+      await makeShards(id, Number(v), tokenizer(), (m) => setShardBusy(m || 'tokenizing'));
+      await refetchShards();
+    } catch (err) {
+      setShardError(errorText(err));
+    } finally {
+      setShardBusy(undefined);
+    }
+  };
 
-  const config = (): TrainConfig => {
+  const config = (): TrainConfigWithRetention => {
     const a = adv();
     const n = (s: string) => (s.trim() === '' ? undefined : Number(s));
     const model: Record<string, number> = {};
@@ -98,7 +142,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
       const v = n(a[k]);
       if (v !== undefined) model[k] = v;
     }
-    const c: TrainConfig = { preset: preset(), iters: iters() };
+    const c: TrainConfigWithRetention = { preset: preset(), iters: iters(), keepBest: keepBest() };
     if (Object.keys(model).length) c.model = model;
     if (n(a.context) !== undefined) c.context = n(a.context);
     if (n(a.batchSize) !== undefined) c.batchSize = n(a.batchSize);
@@ -107,6 +151,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
     if (a.schedule) c.schedule = a.schedule;
     if (n(a.evalInterval) !== undefined) c.evalInterval = n(a.evalInterval);
     if (n(a.seed) !== undefined) c.seed = n(a.seed);
+    if (n(a.keepLast) !== undefined) c.keepLast = n(a.keepLast);
     return c;
   };
 
@@ -121,7 +166,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
       estTimer = setTimeout(async () => {
         estAbort?.abort();
         estAbort = new AbortController();
-        const { iters: _i, ...body } = c;
+        const { iters: _i, keepLast: _k, keepBest: _b, ...body } = c;
         try {
           setEstimate(await trainApi.estimate(body, { signal: estAbort.signal }));
           setEstimateNote(undefined);
@@ -275,9 +320,37 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
               onChange={(e) => setDatasetKey(e.currentTarget.value)}
             >
               <option value="">— pick one —</option>
-              <For each={versionOptions()}>{(o) => <option value={o.key}>{o.label}</option>}</For>
+              <For each={versionOptions()}>
+                {(o) => (
+                  <option
+                    value={o.key}
+                    data-ready={o.ready === undefined ? 'unknown' : o.ready ? 'true' : 'false'}
+                  >
+                    {o.label}
+                  </option>
+                )}
+              </For>
             </select>
           </label>
+          <Show when={datasetKey() && ready(datasetKey()) === false}>
+            <div class="banner small" data-testid="train-not-ready">
+              This version has no shards for the {tokenizer()} tokenizer yet, so a run would fail.{' '}
+              <button
+                type="button"
+                class="btn"
+                data-testid="train-make-shards"
+                disabled={!!shardBusy()}
+                onClick={makeShardsHere}
+              >
+                {shardBusy() ? `Making shards… ${shardBusy()}` : 'Make shards'}
+              </button>
+            </div>
+          </Show>
+          <Show when={shardError()}>
+            <div class="banner error small" role="alert">
+              {shardError()}
+            </div>
+          </Show>
         </Show>
         <details class="advanced">
           <summary>Advanced (empty = the preset’s default)</summary>
@@ -304,7 +377,21 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
             </label>
             {advInput('evalInterval', 'Eval every', 'iters/10')}
             {advInput('seed', 'Seed', '1337')}
+            {advInput('keepLast', 'Keep newest checkpoints', '2')}
+            <label class="inline">
+              <input
+                type="checkbox"
+                name="keepBest"
+                checked={keepBest()}
+                onChange={(e) => setKeepBest(e.currentTarget.checked)}
+              />{' '}
+              also keep the best val loss
+            </label>
           </div>
+          <p class="muted small" data-testid="train-retention">
+            Checkpoints kept: the newest {adv().keepLast.trim() || '2'}
+            {keepBest() ? ' plus the one with the best validation loss' : ''}.
+          </p>
         </details>
         <div class="small" data-testid="train-estimate">
           <Show when={estimate()} fallback={<span class="muted">{estimateNote() ?? 'Estimating…'}</span>}>
@@ -336,19 +423,12 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
   );
 }
 
-/**
- * `#/playground?model=<job id>@<step>` for a checkpoint directory `…/step-<N>`. svc-infer lists a checkpoint by
- * job name only while that name is unique, but always accepts the id, so the link uses the id.
- */
-function playgroundLink(job: TrainJob | undefined, dir: string): string | undefined {
-  const step = /step-(\d+)\/?$/.exec(dir)?.[1];
-  if (!job || step === undefined) return undefined;
-  return `#/playground?model=${encodeURIComponent(`${job.id}@${Number(step)}`)}`;
-}
-
 /** One job: live curves from the SSE stream (deduplicated by seq), sample, controls and checkpoints. */
 function JobView(props: { id: string; onChanged: () => void }) {
-  const [job, setJob] = createSignal<TrainJob>();
+  const [job, setJob] = createSignal<TrainJobDetail>();
+  const [evals, setEvals] = createSignal<EvalEvent[]>([]);
+  /** First step point this page saw after the run (re)started: the pace of the ETA is measured from it. */
+  let paceFrom: { step: number; elapsed: number } | undefined;
   const [state, setState] = createSignal<string>('');
   const [lossPoints, setLossPoints] = createSignal(0);
   const [latest, setLatest] = createSignal<TrainEvent>();
@@ -398,12 +478,18 @@ function JobView(props: { id: string; onChanged: () => void }) {
       if (e.lr !== undefined) lr?.append(e.step, [e.lr]);
       if (e.gradNorm !== undefined) grad?.append(e.step, [e.gradNorm]);
       if (e.tokensPerSecond !== undefined) tps?.append(e.step, [e.tokensPerSecond]);
+      if (e.elapsedSeconds !== undefined && (!paceFrom || e.step <= paceFrom.step))
+        paceFrom = { step: e.step, elapsed: e.elapsedSeconds };
       newest = e;
       scheduleFlush();
     } else if (e.kind === 'eval') {
       if (e.valLoss !== undefined) loss?.append(e.step, [null, e.valLoss]);
       if (e.sample) setSample(e.sample);
+      // A resumed run re-evaluates no step already stored, so each step appears once; keep it that way anyway.
+      setEvals((l) => [...l.filter((x) => x.step !== e.step), e].sort((a, b) => a.step - b.step));
     }
+    // A resume restarts the pace measurement (the time paused does not count, the first steps are slower).
+    if (e.kind === 'state' && e.state === 'running') paceFrom = undefined;
     if (e.state) setState(e.state);
     if (e.kind === 'state') {
       void refresh();
@@ -478,6 +564,13 @@ function JobView(props: { id: string; onChanged: () => void }) {
     }
   };
   const pending = () => !!job()?.pendingAction;
+  const timing = () => {
+    const l = latest();
+    if (!l || l.elapsedSeconds === undefined) return undefined;
+    const now = { step: l.step, elapsed: l.elapsedSeconds };
+    const left = s() === 'running' ? eta(paceFrom, now, job()?.iters ?? 0) : undefined;
+    return { elapsed: l.elapsedSeconds, left };
+  };
   const s = () => state() || job()?.state || '';
 
   return (
@@ -499,6 +592,18 @@ function JobView(props: { id: string; onChanged: () => void }) {
               <>
                 {' '}
                 · loss {formatNumber(l().loss)} · {formatNumber(l().tokensPerSecond)} tokens/s
+              </>
+            )}
+          </Show>
+          <Show when={timing()}>
+            {(t) => (
+              <>
+                {' · '}
+                <span data-testid="job-elapsed">{formatDuration(t().elapsed)} elapsed</span>
+                <Show when={t().left !== undefined}>
+                  {' · '}
+                  <span data-testid="job-eta">about {formatDuration(t().left ?? 0)} left</span>
+                </Show>
               </>
             )}
           </Show>
@@ -588,26 +693,10 @@ function JobView(props: { id: string; onChanged: () => void }) {
       <div class="sample" data-testid="job-sample">
         {sample() || <span class="muted">No sample yet: one is generated at each evaluation.</span>}
       </div>
+      <h3 class="small">Evaluations</h3>
+      <Timeline evals={evals()} />
       <h3 class="small">Checkpoints</h3>
-      <ul data-testid="job-checkpoints" class="small">
-        <For each={job()?.checkpoints ?? []} fallback={<li class="muted">none yet</li>}>
-          {(c) => (
-            <li data-checkpoint={c}>
-              <code>{c}</code>
-              <Show when={playgroundLink(job(), c)}>
-                {(href) => (
-                  <>
-                    {' '}
-                    <a href={href()} data-testid="checkpoint-playground">
-                      Open in Playground
-                    </a>
-                  </>
-                )}
-              </Show>
-            </li>
-          )}
-        </For>
-      </ul>
+      <Checkpoints job={job()} />
     </div>
   );
 }

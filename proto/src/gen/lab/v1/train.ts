@@ -79,6 +79,13 @@ export interface TrainConfig {
   sampleOff: boolean;
   /** ONNX Runtime intra-op threads for this job; 0 uses the engine default (all cores). */
   threads: number;
+  /**
+   * Checkpoints kept: the newest keep_last, 1-1000 (default 2); older ones are deleted once a newer one is
+   * complete.
+   */
+  keepLast: number;
+  /** Also keep the checkpoint with the lowest validation loss (default true). */
+  keepBest?: boolean | undefined;
 }
 
 /** A job to submit. Give exactly one data source: data_path or dataset_id. */
@@ -142,6 +149,24 @@ export interface Job {
   vocabSize: number;
   /** Parameter count of the model (0 until the job first ran). */
   parameters: number;
+  /** The kept checkpoints with their step and validation loss, oldest first (the same as checkpoints). */
+  checkpointInfo: CheckpointInfo[];
+  /** The retention rule in words, e.g. "the newest 2 checkpoints plus the one with the best validation loss". */
+  retention: string;
+}
+
+/** One kept checkpoint of a job. */
+export interface CheckpointInfo {
+  /** Checkpoint directory (a Hugging Face model folder) on the machine running svc-train. */
+  dir: string;
+  /** Optimizer steps done when it was written. */
+  step: number;
+  /** Validation loss of the evaluation at its step; unset when that step was not evaluated. */
+  valLoss?:
+    | number
+    | undefined;
+  /** True for the kept checkpoint with the lowest validation loss (kept by the retention rule). */
+  best: boolean;
 }
 
 /** Request for ListJobs. */
@@ -280,6 +305,8 @@ function createBaseTrainConfig(): TrainConfig {
     sampleTokens: 0,
     sampleOff: false,
     threads: 0,
+    keepLast: 0,
+    keepBest: undefined,
   };
 }
 
@@ -344,6 +371,12 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     }
     if (message.threads !== 0) {
       writer.uint32(160).uint32(message.threads);
+    }
+    if (message.keepLast !== 0) {
+      writer.uint32(168).uint32(message.keepLast);
+    }
+    if (message.keepBest !== undefined) {
+      writer.uint32(176).bool(message.keepBest);
     }
     return writer;
   },
@@ -521,6 +554,22 @@ export const TrainConfig: MessageFns<TrainConfig> = {
             message.threads = reader.uint32();
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.keepLast = reader.uint32();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.keepBest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -611,6 +660,16 @@ export const TrainConfig: MessageFns<TrainConfig> = {
         ? globalThis.Boolean(object.sample_off)
         : false,
       threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
+      keepLast: isSet(object.keepLast)
+        ? globalThis.Number(object.keepLast)
+        : isSet(object.keep_last)
+        ? globalThis.Number(object.keep_last)
+        : 0,
+      keepBest: isSet(object.keepBest)
+        ? globalThis.Boolean(object.keepBest)
+        : isSet(object.keep_best)
+        ? globalThis.Boolean(object.keep_best)
+        : undefined,
     };
   },
 
@@ -676,6 +735,12 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     if (message.threads !== 0) {
       obj.threads = Math.round(message.threads);
     }
+    if (message.keepLast !== 0) {
+      obj.keepLast = Math.round(message.keepLast);
+    }
+    if (message.keepBest !== undefined) {
+      obj.keepBest = message.keepBest;
+    }
     return obj;
   },
 
@@ -704,6 +769,8 @@ export const TrainConfig: MessageFns<TrainConfig> = {
     message.sampleTokens = object.sampleTokens ?? 0;
     message.sampleOff = object.sampleOff ?? false;
     message.threads = object.threads ?? 0;
+    message.keepLast = object.keepLast ?? 0;
+    message.keepBest = object.keepBest ?? undefined;
     return message;
   },
 };
@@ -891,6 +958,8 @@ function createBaseJob(): Job {
     valLoss: 0,
     vocabSize: 0,
     parameters: 0,
+    checkpointInfo: [],
+    retention: "",
   };
 }
 
@@ -949,6 +1018,12 @@ export const Job: MessageFns<Job> = {
     }
     if (message.parameters !== 0) {
       writer.uint32(144).uint64(message.parameters);
+    }
+    for (const v of message.checkpointInfo) {
+      CheckpointInfo.encode(v!, writer.uint32(154).fork()).join();
+    }
+    if (message.retention !== "") {
+      writer.uint32(162).string(message.retention);
     }
     return writer;
   },
@@ -1110,6 +1185,22 @@ export const Job: MessageFns<Job> = {
             message.parameters = longToNumber(reader.uint64());
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.checkpointInfo.push(CheckpointInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.retention = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1168,6 +1259,12 @@ export const Job: MessageFns<Job> = {
         ? globalThis.Number(object.vocab_size)
         : 0,
       parameters: isSet(object.parameters) ? globalThis.Number(object.parameters) : 0,
+      checkpointInfo: globalThis.Array.isArray(object?.checkpointInfo)
+        ? object.checkpointInfo.map((e: any) => CheckpointInfo.fromJSON(e))
+        : globalThis.Array.isArray(object?.checkpoint_info)
+        ? object.checkpoint_info.map((e: any) => CheckpointInfo.fromJSON(e))
+        : [],
+      retention: isSet(object.retention) ? globalThis.String(object.retention) : "",
     };
   },
 
@@ -1227,6 +1324,12 @@ export const Job: MessageFns<Job> = {
     if (message.parameters !== 0) {
       obj.parameters = Math.round(message.parameters);
     }
+    if (message.checkpointInfo?.length) {
+      obj.checkpointInfo = message.checkpointInfo.map((e) => CheckpointInfo.toJSON(e));
+    }
+    if (message.retention !== "") {
+      obj.retention = message.retention;
+    }
     return obj;
   },
 
@@ -1255,6 +1358,129 @@ export const Job: MessageFns<Job> = {
     message.valLoss = object.valLoss ?? 0;
     message.vocabSize = object.vocabSize ?? 0;
     message.parameters = object.parameters ?? 0;
+    message.checkpointInfo = object.checkpointInfo?.map((e) => CheckpointInfo.fromPartial(e)) || [];
+    message.retention = object.retention ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckpointInfo(): CheckpointInfo {
+  return { dir: "", step: 0, valLoss: undefined, best: false };
+}
+
+export const CheckpointInfo: MessageFns<CheckpointInfo> = {
+  encode(message: CheckpointInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dir !== "") {
+      writer.uint32(10).string(message.dir);
+    }
+    if (message.step !== 0) {
+      writer.uint32(16).uint32(message.step);
+    }
+    if (message.valLoss !== undefined) {
+      writer.uint32(25).double(message.valLoss);
+    }
+    if (message.best !== false) {
+      writer.uint32(32).bool(message.best);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.valLoss = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.best = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointInfo {
+    return {
+      dir: isSet(object.dir) ? globalThis.String(object.dir) : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      valLoss: isSet(object.valLoss)
+        ? globalThis.Number(object.valLoss)
+        : isSet(object.val_loss)
+        ? globalThis.Number(object.val_loss)
+        : undefined,
+      best: isSet(object.best) ? globalThis.Boolean(object.best) : false,
+    };
+  },
+
+  toJSON(message: CheckpointInfo): unknown {
+    const obj: any = {};
+    if (message.dir !== "") {
+      obj.dir = message.dir;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.valLoss !== undefined) {
+      obj.valLoss = floatToJson(message.valLoss);
+    }
+    if (message.best !== false) {
+      obj.best = message.best;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckpointInfo>, I>>(base?: I): CheckpointInfo {
+    return CheckpointInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckpointInfo>, I>>(object: I): CheckpointInfo {
+    const message = createBaseCheckpointInfo();
+    message.dir = object.dir ?? "";
+    message.step = object.step ?? 0;
+    message.valLoss = object.valLoss ?? undefined;
+    message.best = object.best ?? false;
     return message;
   },
 };

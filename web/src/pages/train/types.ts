@@ -1,0 +1,62 @@
+// Fields of a training job the gateway sends beyond web/src/api.ts's TrainJob (gateway/src/routes/train.ts).
+import type { TrainConfig, TrainEvent, TrainJob } from '../../api.ts';
+
+/** One kept checkpoint: step, validation loss at that step (absent when not evaluated), best of those kept. */
+export interface CheckpointInfo {
+  dir: string;
+  step: number;
+  valLoss?: number;
+  best: boolean;
+}
+
+export interface TrainJobDetail extends TrainJob {
+  /** Absent from a gateway older than the retention rule. */
+  checkpointInfo?: CheckpointInfo[];
+  /** The retention rule in words. */
+  retention?: string;
+}
+
+/** The form's config with the retention rule. */
+export interface TrainConfigWithRetention extends TrainConfig {
+  keepLast?: number;
+  keepBest?: boolean;
+}
+
+/** An evaluation point as the event stream sends it. */
+export type EvalEvent = TrainEvent & { trainLoss?: number };
+
+/** The checkpoints of a job with step and val loss, from checkpointInfo or (older gateways) from the paths. */
+export function checkpointsOf(job: TrainJobDetail | undefined): CheckpointInfo[] {
+  if (!job) return [];
+  if (job.checkpointInfo) return job.checkpointInfo;
+  return job.checkpoints.map((dir) => ({
+    dir,
+    step: Number(/step-(\d+)\/?$/.exec(dir)?.[1] ?? 0),
+    best: false,
+  }));
+}
+
+/** "1 h 02 min", "3 min 05 s", "12 s". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h) return `${h} h ${String(m).padStart(2, '0')} min`;
+  if (m) return `${m} min ${String(r).padStart(2, '0')} s`;
+  return `${r} s`;
+}
+
+/**
+ * Seconds left at the pace since `from` (an earlier step point of this run), or undefined while there is no
+ * pace to go by. Resumed runs count only their own steps.
+ */
+export function eta(
+  from: { step: number; elapsed: number } | undefined,
+  now: { step: number; elapsed: number },
+  iters: number,
+): number | undefined {
+  if (!from || now.step <= from.step || now.elapsed <= from.elapsed) return undefined;
+  const perStep = (now.elapsed - from.elapsed) / (now.step - from.step);
+  return Math.max(0, iters - now.step) * perStep;
+}
