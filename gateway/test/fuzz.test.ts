@@ -214,6 +214,12 @@ describe('fuzzing', () => {
     // Four at a time: enough to overlap, not a load test.
     const plan = Array.from({ length: HTTP_REQUESTS });
     for (let i = 0; i < plan.length; i += 4) await Promise.all([one(), one(), one(), one()]);
+    console.log(
+      `fuzz: ${sent} HTTP requests over ${ops.length} routes; statuses ${[...statuses.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, v]) => `${k}×${v}`)
+        .join(' ')}`,
+    );
     expect(sent).toBe(HTTP_REQUESTS);
     expect(failures).toEqual([]);
     expect([...statuses.keys()].some((s) => s >= 400 && s < 500)).toBe(true);

@@ -69,7 +69,7 @@ export const runCommands: Record<string, CliCommand> = {
       'run --model NAME --task TASK [--limit N] [--fewshot N] [--seed N] [--chat-template] [--text-path FILE] [--context N] [--stride N] [--samples N] [--json]',
     help: {
       model: 'a model of svc-infer (lab-infer models)',
-      task: 'hellaswag, mmlu, mmlu_<subject>, arc_easy, arc_challenge, truthfulqa_mc1, truthfulqa_mc2, perplexity, humaneval',
+      task: 'hellaswag, mmlu, mmlu_<subject>, arc_easy, arc_challenge, truthfulqa_mc1, truthfulqa_mc2, perplexity, alpaca_generation, humaneval',
       limit: 'the first N items (perplexity: tokens)',
       fewshot: 'few-shot examples (default: the task’s)',
       seed: 'seed for few-shot sampling and generation',
