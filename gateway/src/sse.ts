@@ -1,3 +1,4 @@
+import { type CallContext, localCallContext } from '@lab/common';
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 
@@ -33,4 +34,32 @@ export function sseResponse(
 export function resumePoint(c: Context, fallback: number | undefined): number | undefined {
   const lastId = c.req.header('last-event-id');
   return lastId !== undefined && /^\d+$/.test(lastId) ? Number(lastId) : fallback;
+}
+
+/**
+ * An SSE response relaying a server-streaming call, one event per message. Over gRPC the iterable is the
+ * client call: when the browser goes away the call is cancelled, which ends the server's stream too. A
+ * failure mid-stream becomes an `error` event (the status line has long been sent).
+ */
+export function relayStream<T>(
+  c: Context,
+  open: (ctx: CallContext) => AsyncIterable<T>,
+  toEvent: (message: T) => { id?: string; event: string; data: string },
+) {
+  return sseResponse(c, 15_000, async (stream, aborted) => {
+    const controller = new AbortController();
+    const call = open(localCallContext(controller.signal));
+    void aborted.then(() => {
+      controller.abort();
+      (call as { cancel?: () => void }).cancel?.();
+    });
+    try {
+      for await (const m of call) await stream.writeSSE(toEvent(m));
+    } catch (err) {
+      if (!controller.signal.aborted)
+        await stream
+          .writeSSE({ event: 'error', data: JSON.stringify({ message: (err as Error).message }) })
+          .catch(() => {});
+    }
+  });
 }

@@ -9,7 +9,7 @@ import {
 } from '@lab/proto/eval';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
-import { sseResponse } from '../sse.ts';
+import { relayStream } from '../sse.ts';
 
 const tags = ['eval'];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -540,25 +540,11 @@ export function evalRoutes(app: OpenAPIHono, services: ServiceClients): void {
     const { id } = c.req.valid('param');
     // An unknown run answers 404 as JSON before the stream starts.
     await svc.getRun!({ id }, ctx());
-    return sseResponse(c, 15_000, async (stream, aborted) => {
-      const controller = new AbortController();
-      const call = svc.watchRun!({ id }, localCallContext(controller.signal));
-      const cancel = () => {
-        controller.abort();
-        (call as { cancel?: () => void }).cancel?.();
-      };
-      void aborted.then(cancel);
-      try {
-        for await (const e of call) {
-          await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(runJson(e.run!)) });
-        }
-      } catch (err) {
-        if (!controller.signal.aborted)
-          await stream
-            .writeSSE({ event: 'error', data: JSON.stringify({ message: (err as Error).message }) })
-            .catch(() => {});
-      }
-    }) as never;
+    return relayStream(
+      c,
+      (callCtx) => svc.watchRun!({ id }, callCtx),
+      (e) => ({ id: String(e.seq), event: e.kind, data: JSON.stringify(runJson(e.run!)) }),
+    ) as never;
   });
 
   app.openapi(routes.leaderboard, async (c) => {

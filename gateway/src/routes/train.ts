@@ -3,7 +3,7 @@ import { localCallContext } from '@lab/common';
 import { type Job, type JobEvent, SubmitJobRequest, TrainConfig as TrainConfigProto } from '@lab/proto/train';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
-import { resumePoint, sseResponse } from '../sse.ts';
+import { relayStream, resumePoint } from '../sse.ts';
 
 const tags = ['train'];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -387,26 +387,10 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
     // An unknown job answers 404 as JSON before the stream starts.
     await svc.getJob!({ id }, ctx());
     const afterSeq = resumePoint(c, c.req.valid('query').after) ?? 0;
-    return sseResponse(c, 15_000, async (stream, aborted) => {
-      const controller = new AbortController();
-      const call = svc.watchJob!({ id, afterSeq }, localCallContext(controller.signal));
-      // Over gRPC the iterable is the client call: cancelling it ends the server's stream too.
-      const cancel = () => {
-        controller.abort();
-        (call as { cancel?: () => void }).cancel?.();
-      };
-      void aborted.then(cancel);
-      try {
-        for await (const e of call) {
-          await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(eventJson(e)) });
-        }
-      } catch (err) {
-        if (!controller.signal.aborted) {
-          await stream
-            .writeSSE({ event: 'error', data: JSON.stringify({ message: (err as Error).message }) })
-            .catch(() => {});
-        }
-      }
-    }) as never;
+    return relayStream(
+      c,
+      (callCtx) => svc.watchJob!({ id, afterSeq }, callCtx),
+      (e) => ({ id: String(e.seq), event: e.kind, data: JSON.stringify(eventJson(e)) }),
+    ) as never;
   });
 }
