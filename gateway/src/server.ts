@@ -29,6 +29,12 @@ export async function start(): Promise<void> {
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.gatewayPort }, (info) => {
     log.info(`listening on http://${config.host}:${info.port}`, { bus: bus.kind });
   });
+  // A client that reuses an idle connection just as the server drops it gets "other side closed" and no
+  // answer (seen under load in the fuzz test). Keeping idle connections longer than clients do (undici 4 s,
+  // browsers up to ~60 s) means the client always closes first.
+  const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
