@@ -55,8 +55,9 @@ export async function runService(
   exitWithParent();
   const telemetry = await initTelemetry(name, config.otlpEndpoint);
   const log = createLogger(name, config.logLevel);
-  const bus = await createBus(config.natsUrl, `lab-${name}`, log);
   const store = openStore(config.home, name);
+  // Given the store, the bus keeps unpublished metrics and job states there while NATS is down.
+  const bus = await createBus(config.natsUrl, `lab-${name}`, log, store);
   const deps: ServiceDeps = { name, config, log, bus, store };
   const binding = withServiceInfo(deps, await build(deps));
   const grpc = await startGrpcServer({

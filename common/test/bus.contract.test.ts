@@ -1,8 +1,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BusEvent, type EventBus, MemoryBus, NatsBus, subjectMatches } from '@lab/common';
+import {
+  type BusEvent,
+  type EventBus,
+  MemoryBus,
+  NatsBus,
+  OutboxBus,
+  openStore,
+  STREAM_NAME,
+  type Store,
+  subjectMatches,
+} from '@lab/common';
 import { type NatsServerHandle, runNatsServer } from '@lab/supervisor';
+import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** Collects events and lets a test wait for a number of them. */
@@ -34,8 +45,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let unique = 0;
 const runId = () => `r${Date.now().toString(36)}${unique++}`;
 
-/** The contract both bus implementations must meet. */
-function busContract(name: string, make: () => Promise<EventBus>) {
+/** The contract every bus implementation must meet. */
+function busContract(name: string, make: () => Promise<EventBus>, kind = name) {
   describe(`${name} bus contract`, () => {
     let bus: EventBus;
     beforeAll(async () => {
@@ -46,7 +57,7 @@ function busContract(name: string, make: () => Promise<EventBus>) {
     });
 
     it('reports its kind and a connected state', () => {
-      expect(bus.kind).toBe(name);
+      expect(bus.kind).toBe(kind);
       expect(bus.state()).toBe('connected');
     });
 
@@ -158,6 +169,42 @@ busContract('nats', async () => {
   return NatsBus.connect(nats.url, { name: 'contract-test' });
 });
 
+// The services' bus: must-not-lose subjects (lab.run.>, lab.job.>) go through an outbox in an lmdb store.
+let outboxNats: NatsServerHandle;
+let outboxStore: Store;
+busContract(
+  'nats behind an outbox',
+  async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lab-nats-outbox-'));
+    outboxNats = await runNatsServer(home);
+    outboxStore = openStore(home, 'contract');
+    return OutboxBus.open(await NatsBus.connect(outboxNats.url, { name: 'outbox-test' }), outboxStore, {
+      name: 'contract',
+    });
+  },
+  'nats',
+);
+
+describe('nats bus subscriptions', () => {
+  it('removes its consumer from the server on unsubscribe (many SSE clients come and go)', async () => {
+    const server = await runNatsServer(mkdtempSync(join(tmpdir(), 'lab-nats-')));
+    const bus = await NatsBus.connect(server.url, { name: 'consumers-test' });
+    const nc = await connect({ servers: server.url });
+    const jsm = await nc.jetstreamManager();
+    const consumers = async () => (await jsm.streams.info(STREAM_NAME)).state.consumer_count;
+    try {
+      const subs = await Promise.all([1, 2, 3].map(() => bus.subscribe('lab.run.x.metrics', () => {})));
+      expect(await consumers()).toBe(3);
+      for (const sub of subs) await sub.unsubscribe();
+      expect(await consumers()).toBe(0);
+    } finally {
+      await nc.close();
+      await bus.close();
+      await server.stop();
+    }
+  });
+});
+
 describe('nats bus across a server restart', () => {
   it('keeps stored events and resumes a live subscription after the server comes back', async () => {
     const server = await runNatsServer(mkdtempSync(join(tmpdir(), 'lab-nats-')));
@@ -193,4 +240,6 @@ describe('nats bus across a server restart', () => {
 
 afterAll(async () => {
   await nats?.stop();
+  await outboxStore?.close();
+  await outboxNats?.stop();
 });

@@ -2,6 +2,7 @@ import {
   connect,
   DeliverPolicy,
   type JetStreamClient,
+  type JetStreamManager,
   type JsMsg,
   type NatsConnection,
   headers as natsHeaders,
@@ -14,6 +15,8 @@ import {
   type BusEvent,
   type BusState,
   type EventBus,
+  MSG_ID_HEADER,
+  type StoredRef,
   type SubscribeOptions,
   type Subscription,
 } from './types.ts';
@@ -36,6 +39,7 @@ export class NatsBus implements EventBus {
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
   ) {
     void this.watchStatus();
     nc.closed().then(() => {
@@ -69,7 +73,7 @@ export class NatsBus implements EventBus {
         if (!/already in use|exists/i.test((err as Error).message)) throw err;
       }
     }
-    return new NatsBus(nc, nc.jetstream());
+    return new NatsBus(nc, nc.jetstream(), jsm);
   }
 
   private async watchStatus(): Promise<void> {
@@ -90,7 +94,20 @@ export class NatsBus implements EventBus {
     const ack = await this.js.publish(subject, new TextEncoder().encode(JSON.stringify(data ?? null)), {
       headers: h,
     });
+    // A repeated Nats-Msg-Id (a retry of a publish whose ack was lost) is not stored again: the ack carries
+    // the sequence of the copy JetStream already holds.
     return ack.seq;
+  }
+
+  async lastStored(subject: string): Promise<StoredRef | undefined> {
+    assertSubject(subject);
+    try {
+      const m = await this.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subject });
+      return { seq: m.seq, msgId: m.header?.get(MSG_ID_HEADER) || undefined };
+    } catch (err) {
+      if (/no message found|10037|not found/i.test((err as Error).message)) return undefined;
+      throw err;
+    }
   }
 
   async subscribe(
@@ -118,12 +135,18 @@ export class NatsBus implements EventBus {
     return {
       unsubscribe: async () => {
         await messages.close();
+        // An ordered consumer outlives its client by 5 minutes unless deleted: with many SSE clients coming
+        // and going, the server would hold one per departed client.
+        await consumer.delete().catch(() => {});
       },
     };
   }
 
   async close(): Promise<void> {
-    if (!this.nc.isClosed()) await this.nc.drain();
+    if (this.nc.isClosed()) return;
+    // Draining needs the server; without one it would wait forever.
+    if (this.current !== 'connected') await this.nc.close();
+    else await this.nc.drain();
   }
 }
 

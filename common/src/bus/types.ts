@@ -21,14 +21,35 @@ export interface SubscribeOptions {
 export type BusState = 'connected' | 'reconnecting' | 'closed';
 
 /**
+ * Header naming an event for JetStream's duplicate detection: a second publish with the same id (within the
+ * stream's duplicate window) is acknowledged with the first copy's sequence and not stored again.
+ */
+export const MSG_ID_HEADER = 'Nats-Msg-Id';
+
+/** The last event stored on a subject: its sequence and the message id it was published with, if any. */
+export interface StoredRef {
+  seq: number;
+  msgId?: string;
+}
+
+/**
  * Subjects: `lab.run.<runId>.metrics`, `lab.job.<jobId>.state`, `lab.service.<name>.state`.
  * Patterns use NATS wildcards: `*` is one token, `>` is the rest.
  */
 export interface EventBus {
   readonly kind: 'nats' | 'memory';
   state(): BusState;
-  /** Resolves with the event's sequence number once the bus has stored it. */
+  /**
+   * Resolves with the event's sequence number once the bus has stored it. Behind an outbox (`OutboxBus`), an
+   * event that must not be lost resolves with 0 instead when the bus is unreachable: it is then held in the
+   * service's store and published, in order, when the bus returns.
+   */
   publish(subject: string, data: unknown, headers?: Record<string, string>): Promise<number>;
+  /**
+   * The last event stored on `subject` (NATS only): tells an outbox whether a publish that failed without an
+   * answer was stored after all, however long ago (JetStream's duplicate window is only 2 minutes).
+   */
+  lastStored?(subject: string): Promise<StoredRef | undefined>;
   subscribe(
     pattern: string,
     handler: (event: BusEvent) => void,
