@@ -12,9 +12,20 @@
 //   bound     GB/s ÷ weight bytes per token (each decoded token reads every weight once)
 // The VM's bandwidth moves with its neighbours (24–58 GB/s within an hour), so the measurements go in
 // rounds, each contender then a bandwidth scan, and the medians are printed.
+// Quantised rows (`<preset> int8`, `<preset> int4`): the same checkpoint loaded with
+// InferenceOptions.quantize (linear layers and head through ORT's MatMulNBits, block 32, int8 compute);
+// their MB/token and bound count the codes and scales instead of those float32 weights. Then, for
+// gpt2-small, each format's quality against fp32 on ../shared/datasets/wikitext-2 (raw test text, GPT-2's
+// tokenizer): perplexity by svc-eval's sliding-window code, and per position the KL divergence
+// KL(fp32 ‖ quantised) and how often the top-1 token agrees. The weights are random (no GPT-2 weights can
+// be downloaded here), so the perplexity is near the vocabulary's size and its change measures how far
+// quantisation moves the distributions, not the loss in quality of a trained model.
 // Flags: --only <preset>, --baseline (also the path before InferenceModel, in the same rounds: the
 // exported graph with its weights embedded, through onnxruntime-node, as Decoder ran it; ~30 s more for
-// gpt2-small), --tokens N, --rounds N.
+// gpt2-small), --tokens N, --rounds N, --quantize int8,int4 (or none), --ppl-tokens N (default 2048;
+// 0 skips the quality section).
+//
+// Recorded for the quantised rows: engine/README.md ("Quantised weights").
 //
 //
 // Recorded 2026-12-06 on this 2-core VM, `npm run bench:infer -- --baseline`, three runs at load average
@@ -25,14 +36,18 @@
 //
 // Then the first token through the HTTP gateway's SSE (gateway.ts), and the sampler chain's cost per token
 // at GPT-2's vocabulary (sampler.ts).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   buildInferenceGraph,
   createSession,
+  type DecodeFormat,
   headDim,
+  type InferenceModel,
+  type InferenceOptions,
   loadCheckpoint,
   loadInferenceModel,
   type ModelConfig,
@@ -43,6 +58,9 @@ import {
   saveCheckpoint,
   weightBytesPerToken,
 } from '@lab/engine';
+import { parseTokenizerJson } from '@lab/tokenizer';
+import { perplexity } from '../../svc-eval/src/score/perplexity.ts';
+import { logSumExp } from '../src/index.ts';
 import { addTokenizer, benchGatewayFirstToken } from './gateway.ts';
 import { benchSampler, V as SAMPLER_VOCAB } from './sampler.ts';
 
@@ -54,6 +72,8 @@ export interface Contender {
   loadMs: number;
   /** Until decoding reads the weights in fast layouts. */
   fastMs?: number;
+  /** Weight bytes a decoded token reads, when not the float32 model's (quantised weights). */
+  bytesPerToken?: number;
   /** A new request: prompt to first token, ms. */
   firstToken(prompt: readonly number[]): Promise<number>;
   /** tokens/s decoding `n` tokens after `prompt`. */
@@ -95,17 +115,25 @@ export function writeCheckpoint(name: string): { cfg: ModelConfig; dir: string }
 }
 
 /** The folder through loadInferenceModel. */
-export async function inferenceModel(name: string, dir: string): Promise<Contender> {
+export async function inferenceModel(
+  name: string,
+  dir: string,
+  opts: InferenceOptions = {},
+): Promise<Contender> {
   const t = performance.now();
-  const model = await loadInferenceModel(dir);
+  const model = await loadInferenceModel(dir, opts);
   const loadMs = performance.now() - t;
   await model.ready();
   const fastMs = performance.now() - t;
+  const q = model.quantization;
   return {
-    name,
-    how: () => `${model.threading}${model.mapped ? ', mapped' : ''}${model.fast ? ', fast layouts' : ''}`,
+    name: q ? `${name} ${q.format}` : name,
+    how: () =>
+      `${model.threading}${model.mapped ? ', mapped' : ''}${model.fast && !q ? ', fast layouts' : ''}` +
+      (q ? `, ${q.format} block ${q.blockSize} (MatMulNBits)` : ''),
     loadMs,
-    fastMs,
+    fastMs: q ? undefined : fastMs,
+    bytesPerToken: q ? weightBytesPerToken(model.cfg) - q.replaced + q.bytes : undefined,
     async firstToken(prompt) {
       const t0 = performance.now();
       argmax((await model.run(prompt)).logits);
@@ -180,6 +208,83 @@ export async function exportedGraph(name: string, dir: string, cfg: ModelConfig)
   };
 }
 
+const SHARED = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/datasets');
+
+/** log-softmax of a row, float64. */
+function logProbs(row: Float32Array): Float64Array {
+  const z = logSumExp(row);
+  return Float64Array.from(row, (x) => x - z);
+}
+
+/**
+ * Perplexity (svc-eval's sliding window, context 1,024) of each format, and against fp32 per position of
+ * 256-token windows: mean KL(fp32 ‖ quantised) in nats and the share of positions with the same top-1.
+ */
+async function quality(dir: string, formats: readonly DecodeFormat[], limit: number): Promise<string[]> {
+  const tokenizer = parseTokenizerJson(
+    readFileSync(join(SHARED, 'gpt2-tokenizer/tokenizer.json'), 'utf8'),
+    'gpt2',
+  );
+  const text = readFileSync(join(SHARED, 'wikitext-2/wiki.test.raw.crlf-nonempty-lines'), 'utf8').replace(
+    /\r\n/g,
+    '\n',
+  );
+  const ids = tokenizer.encode(text).slice(0, limit);
+  const windows: number[][] = [];
+  for (let at = 0; at + 1 < ids.length; at += 256) windows.push(ids.slice(at, at + 256));
+  const score = async (lm: InferenceModel) =>
+    (
+      await perplexity({ lm, tokenizer, emptyContextToken: 50256, hasEmptyContextToken: true }, text, {
+        limit,
+      })
+    ).perplexity;
+  const lines: string[] = [];
+  const reference = await loadInferenceModel(dir);
+  try {
+    const basePpl = await score(reference);
+    lines.push(`  fp32   perplexity ${basePpl.toFixed(1)}`);
+    for (const f of formats) {
+      const lm = await loadInferenceModel(dir, { quantize: f });
+      try {
+        const ppl = await score(lm);
+        let kl = 0;
+        let agree = 0;
+        let n = 0;
+        const V = lm.cfg.vocabSize;
+        for (const w of windows) {
+          const a = (await reference.run(w, undefined, { allPositions: true })).logits;
+          const b = (await lm.run(w, undefined, { allPositions: true })).logits;
+          for (let i = 0; i < w.length; i++) {
+            const p = logProbs(a.subarray(i * V, (i + 1) * V));
+            const q = logProbs(b.subarray(i * V, (i + 1) * V));
+            let d = 0;
+            let ta = 0;
+            let tb = 0;
+            for (let j = 0; j < V; j++) {
+              d += Math.exp(p[j]) * (p[j] - q[j]);
+              if (p[j] > p[ta]) ta = j;
+              if (q[j] > q[tb]) tb = j;
+            }
+            kl += d;
+            if (ta === tb) agree++;
+            n++;
+          }
+        }
+        lines.push(
+          `  ${f.padEnd(6)} perplexity ${ppl.toFixed(1)} (${ppl >= basePpl ? '+' : ''}${(ppl - basePpl).toFixed(2)}, ` +
+            `${((100 * (ppl - basePpl)) / basePpl).toFixed(2)}%), KL ${kl / n < 0.001 ? (kl / n).toExponential(2) : (kl / n).toFixed(4)} nats/token, ` +
+            `top-1 agreement ${((100 * agree) / n).toFixed(1)}% of ${n} positions`,
+        );
+      } finally {
+        await lm.release();
+      }
+    }
+  } finally {
+    await reference.release();
+  }
+  return lines;
+}
+
 interface Row {
   contender: Contender;
   ttftMs: number;
@@ -199,6 +304,7 @@ async function measure(
 ): Promise<Row[]> {
   const prompt = Array.from({ length: PROMPT }, (_, i) => (i * 131 + 7) % cfg.vocabSize);
   const bytesPerToken = weightBytesPerToken(cfg);
+  // The scans read as many bytes as the float32 model; quantised rows' bounds divide the same bandwidth.
   // Warm-up: ORT's arenas, and InferenceModel's choice of threading (adaptive) as a server's first
   // requests would make it.
   for (const c of contenders) await c.decode(prompt, 24);
@@ -219,7 +325,7 @@ async function measure(
       ttftMs: median(ttft[k]),
       decodeTokS: median(decode[k]),
       noCacheTokS: c.withoutCache ? await c.withoutCache(prompt, 32) : undefined,
-      bytesPerToken,
+      bytesPerToken: c.bytesPerToken ?? bytesPerToken,
       bandwidth: median(bandwidth),
     });
   }
@@ -252,8 +358,11 @@ async function main(): Promise<void> {
       baseline: { type: 'boolean' },
       tokens: { type: 'string', default: '128' },
       rounds: { type: 'string', default: '3' },
+      quantize: { type: 'string', default: 'int8,int4' },
+      'ppl-tokens': { type: 'string', default: '2048' },
     },
   });
+  const formats = (values.quantize === 'none' ? [] : values.quantize.split(',')) as DecodeFormat[];
   const names = values.only ? [values.only] : ['nanogpt-shakespeare', 'gpt2-small'];
   const load = () =>
     loadavg()
@@ -269,6 +378,7 @@ async function main(): Promise<void> {
     try {
       contenders.push(await inferenceModel(name, dir));
       if (values.baseline) contenders.push(await exportedGraph(name, dir, cfg));
+      for (const f of formats) contenders.push(await inferenceModel(name, dir, { quantize: f }));
       rows.push(...(await measure(contenders, cfg, Number(values.tokens), Number(values.rounds))));
     } finally {
       await Promise.all(contenders.map((c) => c.release()));
@@ -276,6 +386,27 @@ async function main(): Promise<void> {
     }
   }
   printRows(rows);
+  const fp32 = new Map(rows.filter((r) => !r.contender.bytesPerToken).map((r) => [r.contender.name, r]));
+  for (const r of rows) {
+    const base = fp32.get(r.contender.name.replace(/ (int8|int4)$/, ''));
+    if (r.contender.bytesPerToken && base)
+      console.log(
+        `  ${r.contender.name}: ${(r.decodeTokS / base.decodeTokS).toFixed(2)}× the float32 decode`,
+      );
+  }
+
+  const pplTokens = Number(values['ppl-tokens']);
+  if (pplTokens > 0 && formats.length && names.includes('gpt2-small')) {
+    console.log(
+      `\nquality against fp32, gpt2-small (random weights), wikitext-2 raw test, first ${pplTokens} tokens:`,
+    );
+    const { dir } = writeCheckpoint('gpt2-small');
+    try {
+      for (const line of await quality(dir, formats, pplTokens)) console.log(line);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 
   console.log(
     '\nfirst token over HTTP SSE (gateway → svc-infer over gRPC → model), 16-token prompt, model warm:',

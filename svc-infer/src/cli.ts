@@ -119,7 +119,7 @@ function printModel(m: ModelInfo): void {
   const size =
     m.parameters >= 1e6 ? `${(m.parameters / 1e6).toFixed(1)}M` : `${(m.parameters / 1e3).toFixed(0)}K`;
   out(
-    `${m.name.padEnd(32)} ${m.source.padEnd(10)} ${(m.architecture || '?').padEnd(18)} ${size.padStart(7)} params  ctx ${String(m.context).padStart(5)}  ${m.loaded ? 'loaded' : ''}`,
+    `${m.name.padEnd(32)} ${m.source.padEnd(10)} ${(m.architecture || '?').padEnd(18)} ${size.padStart(7)} params  ctx ${String(m.context).padStart(5)}  ${(m.quantize || 'fp32').padEnd(4)}  ${m.loaded ? 'loaded' : ''}`,
   );
 }
 
@@ -137,16 +137,22 @@ await runCli('lab-infer', 'models: register, generate and chat (streaming)', {
   },
   import: {
     summary: 'Register a model directory (lab checkpoint or Hugging Face folder) under a name',
-    usage: 'import PATH --name NAME [--remote host:port]',
-    options: { name: { type: 'string' }, ...remoteOption },
-    help: { name: 'name to serve it under' },
+    usage: 'import PATH --name NAME [--quantize int8|int4] [--remote host:port]',
+    options: { name: { type: 'string' }, quantize: { type: 'string' }, ...remoteOption },
+    help: {
+      name: 'name to serve it under',
+      quantize: 'decode with 8- or 4-bit linear weights (quantised at load); default float32',
+    },
     run: async (values, positionals) => {
       const path = positionals[0];
       if (!path)
         throw new LabError('INVALID_ARGUMENT', 'give the model directory as the first argument', 'path');
       if (typeof values.name !== 'string')
         throw new LabError('INVALID_ARGUMENT', '--name is required', 'name');
-      printModel(await backend(values).importModel({ name: values.name, path }, localCallContext()));
+      const quantize = typeof values.quantize === 'string' ? values.quantize : '';
+      printModel(
+        await backend(values).importModel({ name: values.name, path, quantize }, localCallContext()),
+      );
     },
   },
   generate: {

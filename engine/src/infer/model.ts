@@ -10,6 +10,7 @@ import { canFuseAttention } from './attention.ts';
 import { buildDecodeGraph } from './decode-graph.ts';
 import { capacityFor, type KvCache, KvStore, kvBytesPerToken, Snapshot } from './kv-cache.ts';
 import { type MappedFile, pagesAvailable, pagesLoaded } from './mmap.ts';
+import { type DecodeFormat, quantizeForDecoding } from './quantized.ts';
 import type { TensorIn } from './runner.ts';
 import { Sessions } from './sessions.ts';
 
@@ -38,6 +39,13 @@ export interface InferenceOptions extends SessionOptions {
    * true; false uses every weight where it lies (no copy, slower decoding).
    */
   fastLayouts?: boolean;
+  /**
+   * Decode with the linear layers and the head quantised (int8 or int4, block `quantBlockSize`), through
+   * ORT's MatMulNBits; the weights are quantised at load. Embeddings, norms and biases stay float32.
+   */
+  quantize?: DecodeFormat;
+  /** Block of the quantisation (default 32: MatMulNBits' int8 and int4 kernels with int8 compute). */
+  quantBlockSize?: number;
 }
 
 export interface RunOptions {
@@ -63,11 +71,17 @@ export interface ModelMemory {
   parameters: number;
   /** Copies of weights in faster layouts (made after load, see InferenceModel.ready). */
   copies: number;
+  /**
+   * Quantised weights (InferenceOptions.quantize) as ONNX Runtime holds them: the initializers and the
+   * copy MatMulNBits repacks per session. The float32 weights they replace are not counted in
+   * `parameters` (mapped pages the kernel may drop).
+   */
+  quantized: number;
   /** ONNX Runtime's activations for one run of the longest chunk (an estimate). */
   workspace: number;
   /** KV cache per token of a request. */
   kvPerToken: number;
-  /** parameters + copies + workspace: the model loaded and idle. */
+  /** parameters + copies + quantized + workspace: the model loaded and idle. */
   total: number;
 }
 
@@ -76,6 +90,15 @@ export class InferenceModel {
   /** Whether KV stores are mappings touched only where written (see kv-cache.ts). */
   private readonly lazyKv: boolean;
   private readonly upgrade: Promise<void>;
+  /** The quantisation decoding runs on (InferenceOptions.quantize), if any. */
+  quantization?: {
+    format: DecodeFormat;
+    blockSize: number;
+    /** Bytes of codes and scales. */
+    bytes: number;
+    /** Bytes of the float32 weights they replace. */
+    replaced: number;
+  };
 
   private constructor(
     readonly cfg: ModelConfig,
@@ -148,14 +171,46 @@ export class InferenceModel {
       inPlace: fuse && opts.inPlace !== false,
       adaptive: opts.adaptive ?? opts.threads === undefined,
     };
-    const sessions = await Sessions.create(cfg, tensors, { ...base, fastLayouts: false });
+    const quantized = opts.quantize
+      ? quantizeForDecoding(cfg, tensors, opts.quantize, opts.quantBlockSize)
+      : undefined;
+    const sessions = await Sessions.create(cfg, tensors, {
+      ...base,
+      fastLayouts: false,
+      quantized: quantized?.tensors,
+    });
     const maxChunk = Math.max(1, opts.maxChunk ?? 256);
     // Only where outputs are bound (the C API): the copies are made by an ORT session off the event loop.
-    const copies = opts.fastLayouts !== false && sessions.inPlace ? copiedBytes(cfg, fuse) : 0;
-    const memory = estimateMemory(cfg, copies, maxChunk);
+    // Quantised linear layers and head have no float32 layout to copy.
+    const copies = opts.fastLayouts !== false && sessions.inPlace && !quantized ? copiedBytes(cfg, fuse) : 0;
+    const memory = estimateMemory(
+      cfg,
+      copies,
+      maxChunk,
+      quantized && {
+        bytes: quantized.bytes * (1 + sessions.count),
+        replaced: quantized.replaced,
+      },
+    );
     const upgrade =
       copies > 0 ? () => Sessions.create(cfg, tensors, { ...base, fastLayouts: true }) : undefined;
-    return new InferenceModel(cfg, sessions, fuse && sessions.inPlace, memory, maxChunk, mapped, upgrade);
+    const model = new InferenceModel(
+      cfg,
+      sessions,
+      fuse && sessions.inPlace,
+      memory,
+      maxChunk,
+      mapped,
+      upgrade,
+    );
+    if (quantized)
+      model.quantization = {
+        format: quantized.format,
+        blockSize: quantized.blockSize,
+        bytes: quantized.bytes,
+        replaced: quantized.replaced,
+      };
+    return model;
   }
 
   /** Make the fast sessions, start new runs on them, then release the first ones after their runs. */
@@ -331,18 +386,25 @@ function copiedBytes(cfg: ModelConfig, fuse: boolean): number {
  * ORT's activations for a run of `chunk` tokens, from the largest tensors alive at once: the residual
  * stream and a layer's widest activations, the attention scores over the whole context, and the logits.
  */
-function estimateMemory(cfg: ModelConfig, copies: number, chunk: number): ModelMemory {
-  let parameters = 0;
+function estimateMemory(
+  cfg: ModelConfig,
+  copies: number,
+  chunk: number,
+  quant?: { bytes: number; replaced: number },
+): ModelMemory {
+  let parameters = -(quant?.replaced ?? 0);
   for (const s of paramSpecs(cfg)) parameters += 4 * s.shape.reduce((a, b) => a * b, 1);
   const widest = Math.max(3 * cfg.nEmbd, 2 * cfg.ffnHidden);
   const perToken = 4 * cfg.nEmbd + 2 * widest + cfg.vocabSize;
   const scores = cfg.nHead * chunk * cfg.blockSize;
   const workspace = 4 * (chunk * perToken + scores);
+  const quantized = quant?.bytes ?? 0;
   return {
     parameters,
     copies,
+    quantized,
     workspace,
     kvPerToken: kvBytesPerToken(cfg),
-    total: parameters + copies + workspace,
+    total: parameters + copies + quantized + workspace,
   };
 }

@@ -2,6 +2,7 @@
 // (a session costs only its small graph), and the choice among them by timing (runtime/adaptive.ts).
 import { availableParallelism } from 'node:os';
 import type { ModelConfig } from '../models/config.ts';
+import type { QuantizedTensor } from '../quant/formats.ts';
 import { VariantChooser } from '../runtime/adaptive.ts';
 import type { SessionOptions } from '../runtime/session.ts';
 import { buildDecodeGraph } from './decode-graph.ts';
@@ -18,6 +19,8 @@ export interface SessionsOptions extends SessionOptions {
   fastLayouts: boolean;
   /** Keep a session per threading and pick by timing (else one with `threads`). */
   adaptive: boolean;
+  /** Quantised linear weights (decode-graph.ts, DecodeGraphOptions.quantized). */
+  quantized?: ReadonlyMap<string, QuantizedTensor>;
 }
 
 export class Sessions {
@@ -39,7 +42,11 @@ export class Sessions {
     tensors: ReadonlyMap<string, Float32Array>,
     opts: SessionsOptions,
   ): Promise<Sessions> {
-    const graph = buildDecodeGraph(cfg, { fuse: opts.fuse, fastLayouts: opts.fastLayouts });
+    const graph = buildDecodeGraph(cfg, {
+      fuse: opts.fuse,
+      fastLayouts: opts.fastLayouts,
+      quantized: opts.quantized,
+    });
     const bound = await bindWeights(graph.weights, tensors, opts);
     const variants = threadings(opts);
     // One after another: sessions created at once through the C API, the process's first ones, gave a
@@ -59,6 +66,11 @@ export class Sessions {
       bound.copies,
       bound.copies?.array.byteLength ?? 0,
     );
+  }
+
+  /** Number of sessions (threading variants), each with its own copy of constant weights. */
+  get count(): number {
+    return this.runners.length;
   }
 
   /** Whether outputs are written into the caller's buffers (so KV buffers are appended in place). */

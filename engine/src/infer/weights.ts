@@ -16,7 +16,7 @@ export interface BoundWeights {
   copies?: Pages;
 }
 
-interface Job {
+export interface Job {
   src: Float32Array;
   /** src is [rows, cols]; out [cols, rows]. */
   rows: number;
@@ -85,7 +85,7 @@ async function transposeAll(jobs: readonly Job[], opts: SessionOptions): Promise
 }
 
 /** Where ORT's C API is unavailable: 32 × 32 blocks, so the rows read and written stay in cache. */
-function transpose({ src, rows, cols, out }: Job): void {
+export function transpose({ src, rows, cols, out }: Job): void {
   const B = 32;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);

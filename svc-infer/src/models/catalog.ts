@@ -3,13 +3,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LabError, type Store } from '@lab/common';
-import { inspectModelFolder } from '@lab/engine';
+import { DECODE_FORMATS, type DecodeFormat, inspectModelFolder } from '@lab/engine';
 import type { Job } from '@lab/proto/train';
 
 export interface ModelRecord {
   name: string;
   path: string;
   createdAt: string;
+  /** Weight format decoding uses (absent: float32). */
+  quantize?: DecodeFormat;
 }
 
 /** A resolvable model: where its files are and where it came from. */
@@ -23,6 +25,28 @@ export interface ModelEntry {
   valLoss?: number;
   /** The built-in tokenizer a job trained with, for checkpoints written without tokenizer.json. */
   builtinTokenizer?: string;
+  /** Weight format decoding uses (absent: float32). */
+  quantize?: DecodeFormat;
+}
+
+/** A registry record as an entry. */
+const entryOf = (r: ModelRecord): ModelEntry => ({
+  name: r.name,
+  source: 'registered',
+  path: r.path,
+  createdAt: r.createdAt,
+  ...(r.quantize ? { quantize: r.quantize } : {}),
+});
+
+/** `quantize` of a registration: "" or absent = float32, else one of DECODE_FORMATS. */
+export function parseQuantize(value: string | undefined): DecodeFormat | undefined {
+  if (!value) return undefined;
+  if ((DECODE_FORMATS as readonly string[]).includes(value)) return value as DecodeFormat;
+  throw new LabError(
+    'INVALID_ARGUMENT',
+    `quantize: must be ${DECODE_FORMATS.map((f) => `"${f}"`).join(' or ')}, or empty for float32 (got ${JSON.stringify(value)})`,
+    'quantize',
+  );
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -67,8 +91,7 @@ export class ModelCatalog {
   registered(): ModelEntry[] {
     const out: ModelEntry[] = [];
     for (const { value } of this.store.getRange({ start: 'model:', end: 'model;' })) {
-      const r = value as ModelRecord;
-      out.push({ name: r.name, source: 'registered', path: r.path, createdAt: r.createdAt });
+      out.push(entryOf(value as ModelRecord));
     }
     return out;
   }
@@ -86,7 +109,7 @@ export class ModelCatalog {
   async resolve(name: string, field = 'model'): Promise<ModelEntry> {
     if (!name) throw new LabError('INVALID_ARGUMENT', `${field}: required`, field);
     const rec = this.store.get(key(name)) as ModelRecord | undefined;
-    if (rec) return { name: rec.name, source: 'registered', path: rec.path, createdAt: rec.createdAt };
+    if (rec) return entryOf(rec);
     if (name.includes('@')) {
       const hit = (await this.checkpoints()).find((e) => e.name === name || `${e.jobId}@${e.step}` === name);
       if (hit) return hit;
@@ -100,13 +123,14 @@ export class ModelCatalog {
   }
 
   /** Registers a directory after checking its configuration, tensors and tokenizer files from their headers. */
-  async register(name: string, path: string): Promise<ModelEntry> {
+  async register(name: string, path: string, quantizeValue?: string): Promise<ModelEntry> {
     if (!NAME_RE.test(name ?? ''))
       throw new LabError(
         'INVALID_ARGUMENT',
         `name: must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit (got ${JSON.stringify(name)})`,
         'name',
       );
+    const quantize = parseQuantize(quantizeValue);
     if (!path) throw new LabError('INVALID_ARGUMENT', 'path: required', 'path');
     if (path.includes('\0')) throw new LabError('INVALID_ARGUMENT', 'path: contains a NUL character', 'path');
     const abs = resolve(path);
@@ -119,9 +143,14 @@ export class ModelCatalog {
     } catch (err) {
       throw new LabError('INVALID_ARGUMENT', `path: ${(err as Error).message}`, 'path');
     }
-    const rec: ModelRecord = { name, path: abs, createdAt: new Date().toISOString() };
+    const rec: ModelRecord = {
+      name,
+      path: abs,
+      createdAt: new Date().toISOString(),
+      ...(quantize ? { quantize } : {}),
+    };
     await this.store.put(key(name), rec);
-    return { ...rec, source: 'registered' };
+    return entryOf(rec);
   }
 
   async remove(name: string): Promise<ModelEntry> {
@@ -136,6 +165,6 @@ export class ModelCatalog {
       throw new LabError('NOT_FOUND', `name: no registered model "${name}"`, 'name');
     }
     await this.store.remove(key(name));
-    return { name: rec.name, source: 'registered', path: rec.path, createdAt: rec.createdAt };
+    return entryOf(rec);
   }
 }

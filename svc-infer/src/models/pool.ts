@@ -2,7 +2,7 @@
 // stays while used, is unloaded after an idle time or on demand, and all of them fit a memory budget.
 import { totalmem } from 'node:os';
 import { LabError, type Logger } from '@lab/common';
-import { addedTokenText, type InferenceModel, loadInferenceModel } from '@lab/engine';
+import { addedTokenText, type DecodeFormat, type InferenceModel, loadInferenceModel } from '@lab/engine';
 import type { Tokenizer } from '@lab/tokenizer';
 import type { ModelEntry } from './catalog.ts';
 import { describeFolder, type FolderInfo, loadFolderTokenizer } from './folder.ts';
@@ -83,10 +83,14 @@ export class ModelPool {
 
   /**
    * Bytes a model may take once loaded, checked before loading: its float32 weights and, at most, a copy of
-   * them in faster layouts (the engine makes one for GPT-2's linear layers).
+   * them in faster layouts (the engine makes one for GPT-2's linear layers). Quantised, the float32 file
+   * stays mapped (embeddings are read from it) and ONNX Runtime holds the codes and scales (4 + 32/32 or
+   * 8 + 32/32 bits a weight) once plus a repacked copy in each of up to three sessions.
    */
-  static estimateBytes(info: FolderInfo): number {
-    return 2 * info.weightBytes;
+  static estimateBytes(info: FolderInfo, quantize?: DecodeFormat): number {
+    if (!quantize) return 2 * info.weightBytes;
+    const bitsPerWeight = quantize === 'int4' ? 5 : 9;
+    return Math.ceil(info.weightBytes * (1 + (4 * bitsPerWeight) / 32));
   }
 
   /** Runs `fn` with the model loaded; the model is not unloaded while `fn` runs. */
@@ -117,7 +121,10 @@ export class ModelPool {
 
   private async acquire(entry: ModelEntry): Promise<Slot> {
     let slot = this.slots.get(entry.name);
-    if (slot?.model && slot.model.entry.path !== entry.path) {
+    if (
+      slot?.model &&
+      (slot.model.entry.path !== entry.path || slot.model.entry.quantize !== entry.quantize)
+    ) {
       await this.unload(entry.name);
       slot = undefined;
     }
@@ -142,7 +149,7 @@ export class ModelPool {
   private async load(entry: ModelEntry, slot: Slot): Promise<LoadedModel> {
     const t0 = performance.now();
     const info = describeFolder(entry.path, 'model');
-    const need = ModelPool.estimateBytes(info);
+    const need = ModelPool.estimateBytes(info, entry.quantize);
     await this.makeRoom(need, entry.name);
     slot.bytes = need;
     const tokenizer = loadFolderTokenizer(entry.path, entry.builtinTokenizer);
@@ -154,7 +161,7 @@ export class ModelPool {
       );
     let lm: InferenceModel;
     try {
-      lm = await loadInferenceModel(entry.path);
+      lm = await loadInferenceModel(entry.path, entry.quantize ? { quantize: entry.quantize } : {});
     } catch (err) {
       throw new LabError(
         'FAILED_PRECONDITION',
