@@ -27,6 +27,13 @@ export const TRACE = {
   mlpKeep: 'mlp_keep',
   /** float [L, C]: added to each MLP's output after mlp_keep. */
   mlpFill: 'mlp_fill',
+  /**
+   * float [L + 1, T]: 1 where residual stream i at position t is replaced by patch_value (activation
+   * patching), 0 where it is kept.
+   */
+  patchMask: 'patch_mask',
+  /** float [L + 1, T, C]: what a patched position of stream i becomes. */
+  patchValue: 'patch_value',
   logits: 'logits',
   /** [H, T, T] per layer. */
   attn: (i: number) => `attn.${i}`,
@@ -62,6 +69,8 @@ interface Ctx {
   headFill: Value;
   mlpKeep: Value;
   mlpFill: Value;
+  patchMask: Value;
+  patchValue: Value;
 }
 
 /** x [T, in] · W + b for W stored [out, in] (nn.Linear) or [in, out] (GPT-2's Conv1D). */
@@ -106,6 +115,16 @@ function rope(ctx: Ctx, flat: Value, heads: number): Value {
 /** Row i of a per-layer intervention input [L, ...]. */
 function layerRow(ctx: Ctx, x: Value, i: number): Value {
   return op.gather(ctx.g, x, ctx.g.constant('int64', [], [i]));
+}
+
+/**
+ * Residual stream i [T, C] with the patched positions replaced. A select rather than x + m·(v − x): both
+ * the kept and the patched values come through bit for bit, so patching a run with itself changes nothing.
+ */
+function patched(ctx: Ctx, x: Value, i: number): Value {
+  const { g } = ctx;
+  const m = op.unsqueeze(g, layerRow(ctx, ctx.patchMask, i), [1]);
+  return op.where(g, op.greater(g, m, g.scalar(0.5)), layerRow(ctx, ctx.patchValue, i), x);
 }
 
 /**
@@ -285,6 +304,8 @@ export function buildTraceGraph(cfg: ModelConfig): TraceGraph {
     headFill: g.input(TRACE.headFill, 'float32', [L, cfg.nHead, d]),
     mlpKeep: g.input(TRACE.mlpKeep, 'float32', [L]),
     mlpFill: g.input(TRACE.mlpFill, 'float32', [L, cfg.nEmbd]),
+    patchMask: g.input(TRACE.patchMask, 'float32', [L + 1, T]),
+    patchValue: g.input(TRACE.patchValue, 'float32', [L + 1, T, cfg.nEmbd]),
   };
   const gpt2 = cfg.family === 'gpt2';
   let x = op.gather(g, w(gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight'), ids);
@@ -298,10 +319,11 @@ export function buildTraceGraph(cfg: ModelConfig): TraceGraph {
     const table = g.constant('float32', [cfg.blockSize, cfg.nEmbd], sinusoidTable(cfg.blockSize, cfg.nEmbd));
     x = op.add(g, x, op.gather(g, table, positions));
   }
-  x = g.output(x, TRACE.resid(0));
+  x = g.output(patched(ctx, x, 0), TRACE.resid(0));
   const resid = [x];
   for (let i = 0; i < L; i++) {
-    x = g.output(gpt2 ? gpt2Layer(ctx, x, i) : llamaLayer(ctx, x, i), TRACE.resid(i + 1));
+    const y = gpt2 ? gpt2Layer(ctx, x, i) : llamaLayer(ctx, x, i);
+    x = g.output(patched(ctx, y, i + 1), TRACE.resid(i + 1));
     resid.push(x);
   }
   const picks = op.add(g, op.mul(g, positions, g.constant('int64', [], [cfg.vocabSize])), targets);

@@ -23,6 +23,17 @@ export interface TraceRunOptions {
    * Omitted: every head and MLP kept as is.
    */
   intervene?: Intervention;
+  /** Residual-stream positions replaced by given values (activation patching). */
+  patch?: readonly ResidPatch[];
+  /** Fetch the final logits even with lossOnly. */
+  logits?: boolean;
+}
+
+/** Residual stream `stream` (0 = embeddings … L = after the last layer) at `position` becomes `value` [C]. */
+export interface ResidPatch {
+  stream: number;
+  position: number;
+  value: Float32Array;
 }
 
 export interface Intervention {
@@ -149,6 +160,7 @@ export class TraceModel {
       [TRACE.headFill]: { data: iv.headFill, dims: [L, H, D] },
       [TRACE.mlpKeep]: { data: iv.mlpKeep, dims: [L] },
       [TRACE.mlpFill]: { data: iv.mlpFill, dims: [L, C] },
+      ...this.patchFeeds(T, opts.patch ?? []),
     };
     const fetches: Record<string, TensorIn> = {};
     const want = (name: string, dims: number[], int = false) => {
@@ -157,8 +169,8 @@ export class TraceModel {
     };
     for (let i = 0; i < L; i++) want(TRACE.headMean(i), [H, D]);
     want(TRACE.lensTarget(L), [T]);
+    if (!opts.lossOnly || opts.logits) want(TRACE.logits, [T, V]);
     if (!opts.lossOnly) {
-      want(TRACE.logits, [T, V]);
       for (let i = 0; i < L; i++) {
         want(TRACE.attn(i), [H, T, T]);
         want(TRACE.attnOut(i), [T, C]);
@@ -189,6 +201,27 @@ export class TraceModel {
       lensIds: layers<Int32Array>(L + 1, TRACE.lensIds),
       lensTarget: layers(L + 1, TRACE.lensTarget),
       targetLogp: zeroLast(out[TRACE.lensTarget(L)] as Float32Array),
+    };
+  }
+
+  /** The patch inputs: which stream positions are replaced, and by what. */
+  private patchFeeds(T: number, patches: readonly ResidPatch[]): Record<string, TensorIn> {
+    const { nLayer: L, nEmbd: C } = this.cfg;
+    const mask = new Float32Array((L + 1) * T);
+    const value = new Float32Array((L + 1) * T * C);
+    for (const p of patches) {
+      if (!Number.isInteger(p.stream) || p.stream < 0 || p.stream > L)
+        throw new RangeError(`patch: stream ${p.stream} is not a residual stream (0 to ${L})`);
+      if (!Number.isInteger(p.position) || p.position < 0 || p.position >= T)
+        throw new RangeError(`patch: position ${p.position} is not a position (0 to ${T - 1})`);
+      if (p.value.length !== C) throw new RangeError(`patch: ${p.value.length} values for a width of ${C}`);
+      const at = p.stream * T + p.position;
+      mask[at] = 1;
+      value.set(p.value, at * C);
+    }
+    return {
+      [TRACE.patchMask]: { data: mask, dims: [L + 1, T] },
+      [TRACE.patchValue]: { data: value, dims: [L + 1, T, C] },
     };
   }
 

@@ -1,11 +1,20 @@
-// The gRPC methods of tracing (Trace, ExportActivations, Ablate): admission like generation, the model
+// The gRPC methods of tracing (Trace, ExportActivations, Ablate, Patch, Probe): admission like generation, the model
 // held from the pool for the whole run, its trace session from Tracers.
 import { type CallContext, LabError } from '@lab/common';
 import { type AblationMode, ablate, type Component, traceSafetensors } from '@lab/engine';
-import type { AblateRequest, AblateResponse, FileChunk, TraceEvent, TraceRequest } from '@lab/proto/infer';
+import type {
+  AblateRequest,
+  AblateResponse,
+  FileChunk,
+  PatchRequest,
+  ProbeRequest,
+  TraceEvent,
+  TraceRequest,
+} from '@lab/proto/infer';
 import type { Limiter } from '../generate/limiter.ts';
 import type { ModelCatalog } from '../models/catalog.ts';
 import type { LoadedModel, ModelPool } from '../models/pool.ts';
+import { runPatch, runProbe } from './experiments.ts';
 import { checkSource, promptTokens, resolveTokens } from './input.ts';
 import { attentionLayers, checkTraceOptions, traceEvents } from './trace.ts';
 import type { Tracers } from './tracers.ts';
@@ -96,5 +105,11 @@ export function traceMethods(d: TraceDeps) {
         };
       });
     },
+
+    patch: (req: PatchRequest, ctx: CallContext) =>
+      withModel(req.model, ctx, async (model) => runPatch(model, await d.tracers.get(model), req, ctx)),
+
+    probe: (req: ProbeRequest, ctx: CallContext) =>
+      withModel(req.model, ctx, async (model) => runProbe(model, await d.tracers.get(model), req, ctx)),
   };
 }
