@@ -40,7 +40,41 @@ export {
   type TensorRead,
   writeSafetensors,
 } from './checkpoint/safetensors.ts';
-export { type Estimate, estimateModel } from './estimate.ts';
+export {
+  countParameters,
+  DAY_SECONDS,
+  type Estimate,
+  estimateModel,
+  type ParameterCounts,
+  type RunWarning,
+  runWarnings,
+} from './estimate.ts';
+export { DPO, dpoLoss, dpoMetrics, sequenceLogProbs } from './finetune/dpo.ts';
+export { FROZEN, type FrozenWeights, frozenFp32, frozenNf4 } from './finetune/frozen.ts';
+export {
+  addLoraInto,
+  LORA_DROPOUT_MASK,
+  type LoraConfig,
+  LoraError,
+  type LoraModule,
+  loraA,
+  loraB,
+  loraLayout,
+  loraModules,
+  loraParams,
+  loraScale,
+  loraTargetsOf,
+  mergeLora,
+} from './finetune/lora.ts';
+export {
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  PEFT_PREFIX,
+  type PeftAdapter,
+  peftConfig,
+  readPeftAdapter,
+  writePeftAdapter,
+} from './finetune/peft.ts';
 export { gradients } from './graph/autodiff.ts';
 export {
   type GradCheckInput,
@@ -71,6 +105,13 @@ export {
   type RunResult,
 } from './infer/model.ts';
 export {
+  checkDecodeFormat,
+  DECODE_FORMATS,
+  type DecodeFormat,
+  type QuantizedWeights,
+  quantizeForDecoding,
+} from './infer/quantized.ts';
+export {
   type AblationMode,
   type AblationResult,
   ablate,
@@ -78,6 +119,13 @@ export {
   checkComponents,
 } from './inspect/ablate.ts';
 export { activationTensors, safetensorsBytes, traceSafetensors } from './inspect/export.ts';
+export {
+  checkPatch,
+  type PatchOptions,
+  type PatchResult,
+  patchSweep,
+  restored,
+} from './inspect/patch.ts';
 export {
   type HeadScores,
   PATTERNS,
@@ -87,6 +135,18 @@ export {
   scoreLayer,
 } from './inspect/patterns.ts';
 export {
+  accuracy,
+  collectResiduals,
+  fitLogistic,
+  type LogisticModel,
+  type LogisticOptions,
+  type ProbeOptions,
+  type ProbeResult,
+  predictLogistic,
+  probeStreams,
+  splitRows,
+} from './inspect/probe.ts';
+export {
   type LayerNorms,
   type LensPosition,
   lensAt,
@@ -95,7 +155,13 @@ export {
   traceNorms,
   traceScores,
 } from './inspect/summary.ts';
-export { type Intervention, type RawTrace, TraceModel, type TraceRunOptions } from './inspect/trace.ts';
+export {
+  type Intervention,
+  type RawTrace,
+  type ResidPatch,
+  TraceModel,
+  type TraceRunOptions,
+} from './inspect/trace.ts';
 export { buildTraceGraph, TRACE, type TraceGraph } from './inspect/trace-graph.ts';
 export {
   type Activation,
@@ -113,6 +179,31 @@ export {
 export { forward, PARAM, paramInputs, paramLayout, paramLookup, paramSpecs } from './models/model.ts';
 export { BUCKET_ELEMENTS, type ParamBucket, ParamLayout, type ParamSpec } from './models/params.ts';
 export { ModelProto as OnnxModelProto } from './onnx/gen/onnx.ts';
+export {
+  BITS as QUANT_BITS,
+  blockScales,
+  DEFAULT_BLOCK as QUANT_DEFAULT_BLOCK,
+  DOUBLE_QUANT_BLOCK,
+  type DoubleQuant,
+  dequantize as dequantizeCpu,
+  dequantizeScales,
+  NF4_VALUES,
+  QUANT_FORMATS,
+  QuantError,
+  type QuantFormat,
+  type QuantizedTensor,
+  type QuantizeOptions,
+  quantize,
+  quantizedBytes,
+  quantizeScales,
+} from './quant/formats.ts';
+export {
+  dequantize,
+  type QuantFeed,
+  type QuantInputs,
+  quantizedFeeds,
+  quantizedInputs,
+} from './quant/graph.ts';
 export { Rng, type RngState } from './rng.ts';
 export { type AdaptiveOptions, AdaptiveSession } from './runtime/adaptive.ts';
 export {
@@ -126,7 +217,17 @@ export {
 } from './runtime/session.ts';
 export { BatchSampler } from './train/data.ts';
 export { bucketViews, DropoutMasks, type Feeds, StateSet, tensorViews } from './train/feeds.ts';
-export { buildEvalGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './train/graphs.ts';
+export {
+  buildEvalGraph,
+  buildLogpGraph,
+  buildStepGraph,
+  DEFAULT_OPTIM,
+  type FinetuneParts,
+  modelCtx,
+  type Objective,
+  type OptimConfig,
+  STATE,
+} from './train/graphs.ts';
 export { type ExecutionPlan, type PlanOptions, planExecution } from './train/plan.ts';
 export {
   estimateLoss,

@@ -246,6 +246,95 @@ describe('training routes of the gateway', () => {
     expect((await app.request('/api/train/jobs/job-nope/events')).status).toBe(404);
   });
 
+  it('answers validation errors as sentences naming the field in words, with its path in `field`', async () => {
+    const cases: [unknown, string, string][] = [
+      [
+        { dataPath, config: { ...config, batchSize: 2000 } },
+        'config.batchSize',
+        'Batch size must be at most 1024.',
+      ],
+      [
+        { dataPath, config: { ...config, batchSize: 1.5 } },
+        'config.batchSize',
+        'Batch size must be a whole number (got 1.5).',
+      ],
+      [
+        { dataPath, config: { ...config, learningRate: 0 } },
+        'config.learningRate',
+        'Learning rate must be more than 0.',
+      ],
+      [
+        { dataPath, config: { ...config, schedule: 'step' } },
+        'config.schedule',
+        'Schedule must be one of "cosine", "linear" or "constant".',
+      ],
+      [
+        { dataPath, config: { ...config, iters: undefined } },
+        'config.iters',
+        'The number of steps is required.',
+      ],
+      [
+        { dataPath, config: { ...config, iters: 'many' } },
+        'config.iters',
+        'The number of steps must be a number (got a string).',
+      ],
+      [
+        { dataPath, config: { ...config, iters: 2e7 } },
+        'config.iters',
+        'The number of steps must be at most 10,000,000.',
+      ],
+      [
+        { config },
+        'dataPath',
+        'Give either a data file or a dataset version, not both (exactly one of dataPath or datasetId).',
+      ],
+    ];
+    for (const [body, field, message] of cases) {
+      const res = await post('/api/train/jobs', body);
+      expect(res.status, field).toBe(400);
+      expect(await res.json()).toEqual({ error: { code: 'INVALID_ARGUMENT', message, field } });
+    }
+    // svc-train's own checks read the same way through the gateway.
+    const heads = await post('/api/train/jobs', { dataPath, config: { ...config, model: { nHead: 3 } } });
+    expect(await heads.json()).toEqual({
+      error: {
+        code: 'INVALID_ARGUMENT',
+        message: 'Heads (3) must divide the width 128 evenly.',
+        field: 'config.modelJson.nHead',
+      },
+    });
+  });
+
+  it('estimates against the machine svc-train runs on, and lists the presets with their shapes', async () => {
+    const res = await post('/api/train/estimate', { preset: 'gpt2-medium', iters: 2000, tokenizer: 'gpt2' });
+    expect(res.status).toBe(200);
+    const e = (await res.json()) as {
+      secondsPerStep: number;
+      totalSeconds: number;
+      vocabSize: number;
+      vocabSource: string;
+      model: Record<string, unknown>;
+      machine: { memoryBytes: number; cpus: number };
+      warnings: { kind: string; field: string; message: string }[];
+    };
+    expect(e.totalSeconds).toBeCloseTo(2000 * e.secondsPerStep, 6);
+    expect({ vocab: e.vocabSize, source: e.vocabSource }).toEqual({ vocab: 50257, source: 'tokenizer' });
+    expect(e.model).toMatchObject({ nLayer: 24, nHead: 16, nEmbd: 1024, blockSize: 1024 });
+    expect(e.machine.memoryBytes).toBeGreaterThan(2 ** 30);
+    expect(e.warnings.find((w) => w.kind === 'time')).toMatchObject({ field: 'config.iters' });
+
+    const presets = (await (await app.request('/api/train/presets')).json()) as {
+      presets: { name: string; nLayer: number; nHead: number; nEmbd: number; context: number }[];
+    };
+    expect(presets.presets.map((p) => p.name)).toContain('nanogpt-cpu');
+    expect(presets.presets.find((p) => p.name === 'gpt2-medium')).toMatchObject({
+      nLayer: 24,
+      nHead: 16,
+      nEmbd: 1024,
+      context: 1024,
+    });
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const doc = (await (await app.request('/api/openapi.json')).json()) as { paths: Record<string, unknown> };
     for (const p of [
@@ -255,6 +344,7 @@ describe('training routes of the gateway', () => {
       '/api/train/jobs/{id}/pause',
       '/api/train/jobs/{id}/resume',
       '/api/train/jobs/{id}/events',
+      '/api/train/presets',
     ])
       expect(Object.keys(doc.paths)).toContain(p);
   });

@@ -570,7 +570,9 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       if (!existsSync(join(dir, 'index.json'))) {
         throw new LabError(
           'FAILED_PRECONDITION',
-          `tokenizer: version ${version.version} of ${dataset.id} has no shards for "${req.tokenizer}"; tokenize it first (lab-data tokenize ${dataset.id} --tokenizer ${req.tokenizer})`,
+          // The command names the version: without --version it would tokenize the latest one, which may
+          // not be the version asked for.
+          `Version ${version.version} of ${dataset.id} has no shards for the "${req.tokenizer}" tokenizer; tokenize it first (lab-data tokenize ${dataset.id} --version ${version.version} --tokenizer ${req.tokenizer}).`,
           'tokenizer',
         );
       }

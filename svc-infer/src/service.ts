@@ -104,13 +104,14 @@ export function createInferImpl(
       vocabSize: info?.cfg.vocabSize ?? 0,
       dtype: info?.dtype ?? '',
       loaded: pool.isLoaded(e.name),
-      memoryBytes: info ? ModelPool.estimateBytes(info) : 0,
+      memoryBytes: info ? ModelPool.estimateBytes(info, e.quantize) : 0,
       hasChatTemplate: !!info?.chatTemplate,
       createdAt: e.createdAt,
       jobId: e.jobId ?? '',
       step: e.step ?? 0,
       valLoss: e.valLoss ?? 0,
       tokenizer: '',
+      quantize: e.quantize ?? '',
     };
   };
 
@@ -173,7 +174,7 @@ export function createInferImpl(
   const impl: ServiceImpl<typeof InferServiceService> = {
     importModel: async (req) => {
       if (req.path) confinePath(req.path, 'path', deps.config.dataRoots);
-      return describe(await catalog.register(req.name, req.path));
+      return describe(await catalog.register(req.name, req.path, req.quantize));
     },
     listModels: async () => ({ models: (await catalog.list()).map(describe) }),
     getModel: async (req) => describe(await catalog.resolve(req.name, 'name')),

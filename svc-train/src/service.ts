@@ -1,9 +1,12 @@
 import {
   bindService,
   type CallContext,
+  callUnary,
   confinePath,
   createClient,
   fetchTokenizerJson,
+  fromServiceError,
+  LabError,
   openWorkQueue,
   remoteImpl,
   type ServiceBinding,
@@ -11,14 +14,16 @@ import {
   type ServiceImpl,
   type WorkQueue,
 } from '@lab/common';
-import { DataServiceClient, DataServiceService } from '@lab/proto/data';
+import { DataServiceClient, DataServiceService, type TokenChunk } from '@lab/proto/data';
+import { InferServiceClient } from '@lab/proto/infer';
 import { type CheckpointInfo, type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
 import { bestStep, describeRetention } from './jobs/checkpoints.ts';
 import { collectTokens } from './jobs/dataset-tokens.ts';
-import { estimate } from './jobs/estimate.ts';
+import { estimate, listPresets } from './jobs/estimate.ts';
 import { JobManager, type QueueMessage } from './jobs/manager.ts';
 import type { JobPoint, JobRecord } from './jobs/types.ts';
 import { specToRequest } from './jobs/validate.ts';
+import { jobVocab, type VocabDeps } from './jobs/vocab.ts';
 
 /** Name of the work queue every svc-train process shares (JetStream stream WORK_TRAIN_JOBS). */
 export const TRAIN_QUEUE = 'train-jobs';
@@ -86,7 +91,29 @@ export function toEvent(p: JobPoint): JobEvent {
     perplexity: p.perplexity ?? 0,
     sample: p.sample ?? '',
     message: p.message ?? '',
+    preference: p.preference,
   };
+}
+
+/**
+ * The tokenizer.json of a dataset version's shards: the first message of svc-data's ReadTokens, after which
+ * the call is cancelled (the tokens themselves are not needed for an estimate).
+ */
+async function shardTokenizerJson(
+  address: string,
+  req: { datasetId: string; version: number; tokenizer: string },
+): Promise<string> {
+  const client = createClient(DataServiceClient, address);
+  const call = client.readTokens(req);
+  // Cancelling ends the stream with a CANCELLED error nobody waits for.
+  call.on('error', () => {});
+  try {
+    for await (const chunk of call as AsyncIterable<TokenChunk>) return chunk.tokenizerJson;
+    throw new LabError('INTERNAL', 'svc-data sent no tokens');
+  } finally {
+    call.cancel();
+    client.close();
+  }
 }
 
 /** The training job service and the manager behind it (tests close the manager to stop its workers). */
@@ -125,8 +152,43 @@ export async function createTrainImpl(
       }
     },
     fetchTokenizer: (name) => fetchTokenizerJson(deps.config.addresses.tokenize, name),
+    resolveModel: async (name) => {
+      const client = createClient(InferServiceClient, deps.config.addresses.infer);
+      try {
+        return (await callUnary(client.getModel.bind(client), { name })).path;
+      } catch (err) {
+        throw fromServiceError(err);
+      } finally {
+        client.close();
+      }
+    },
+    readDocuments: async (datasetId, version) => {
+      const client = createClient(DataServiceClient, deps.config.addresses.data);
+      try {
+        const docs: string[] = [];
+        for (;;) {
+          const page = await callUnary(client.listDocuments.bind(client), {
+            datasetId,
+            version,
+            split: '',
+            page: { offset: docs.length, limit: 1000 },
+          });
+          docs.push(...page.documents.map((d) => d.text));
+          if (!page.documents.length || docs.length >= Number(page.total)) return docs;
+        }
+      } catch (err) {
+        throw fromServiceError(err);
+      } finally {
+        client.close();
+      }
+    },
   });
   await manager.start();
+  const vocabDeps: VocabDeps = {
+    shardTokenizer: (datasetId, version, tokenizer) =>
+      shardTokenizerJson(deps.config.addresses.data, { datasetId, version, tokenizer }),
+    fetchTokenizer: (name) => fetchTokenizerJson(deps.config.addresses.tokenize, name),
+  };
 
   const impl: ServiceImpl<typeof TrainServiceService> = {
     submitJob: async (req) => {
@@ -140,7 +202,11 @@ export async function createTrainImpl(
       return { jobs: all.slice(offset, offset + limit).map(toJob), total: all.length };
     },
     getJob: async (req) => toJob(manager.get(req.id)),
-    estimateModel: async (req) => estimate(req),
+    estimateModel: async (req) => {
+      if (req.dataPath) confinePath(req.dataPath, 'dataPath', deps.config.dataRoots);
+      return estimate(req, await jobVocab(req, vocabDeps));
+    },
+    listPresets: async () => ({ presets: listPresets() }),
     cancelJob: async (req) => toJob(await manager.cancel(req.id)),
     pauseJob: async (req) => toJob(await manager.pause(req.id)),
     resumeJob: async (req) => toJob(await manager.resume(req.id)),

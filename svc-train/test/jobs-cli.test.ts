@@ -46,7 +46,7 @@ describe('lab-train job commands against the running service', () => {
     expect(unknown.stderr).toMatch(/job-nope/);
     const missing = await cli(['submit', '--data', join(tmpdir(), 'no', 'such', 'file.txt'), '--iters', '5']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/dataPath: no such file/);
+    expect(missing.stderr).toMatch(/^error: The data file .*file\.txt does not exist \(no such file\)\.$/m);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
 });

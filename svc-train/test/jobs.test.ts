@@ -1,7 +1,7 @@
 // The training job service over real gRPC (loopback), a real nats-server (JetStream work queue and events)
 // and real ONNX Runtime training of a tiny model.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
   type BusEvent,
@@ -25,6 +25,7 @@ import {
 import { DataServiceService } from '@lab/proto/data';
 import { TokenizeServiceClient, TrainTokenizerRequest } from '@lab/proto/tokenize';
 import {
+  EstimateModelRequest,
   type JobEvent,
   SubmitJobRequest,
   type TrainConfig,
@@ -61,6 +62,19 @@ const tiny = (over: Partial<TrainConfig> = {}): Partial<TrainConfig> => ({
 
 const request = (config: Partial<TrainConfig>, over: Partial<SubmitJobRequest> = {}): SubmitJobRequest =>
   SubmitJobRequest.fromPartial({ name: 'tiny', dataPath, tokenizer: 'char', config, ...over });
+
+/** The estimate the Train page asks for before submitting `req`. */
+const estimateOf = (train: Train, req: SubmitJobRequest) =>
+  train.estimateModel!(
+    EstimateModelRequest.fromPartial({
+      config: req.config,
+      tokenizer: req.tokenizer,
+      dataPath: req.dataPath,
+      datasetId: req.datasetId,
+      datasetVersion: req.datasetVersion,
+    }),
+    undefined as never,
+  );
 
 type Train = ServiceImpl<typeof TrainServiceService>;
 
@@ -218,6 +232,18 @@ describe('svc-train jobs', () => {
       attempts: 1,
     });
     expect(done.vocabSize).toBeGreaterThan(30);
+    // The estimate of the same request counts the job's parameters: the vocabulary is the data's characters
+    // (this excerpt has fewer than the preset's 65), as the job's is.
+    expect(done.vocabSize).not.toBe(65);
+    const est = await estimateOf(a.train, request(tiny()));
+    expect({ total: est.parameters?.total, vocab: est.vocabSize, source: est.vocabSource }).toEqual({
+      total: done.parameters,
+      vocab: done.vocabSize,
+      source: 'data',
+    });
+    // Without data chosen yet the vocabulary is the preset's, and the estimate says so.
+    const early = await estimateOf(a.train, request(tiny(), { dataPath: '' }));
+    expect({ vocab: early.vocabSize, source: early.vocabSource }).toEqual({ vocab: 65, source: 'preset' });
     expect(done.checkpoints.length).toBeGreaterThan(0);
     const last = done.checkpoints.at(-1)!;
     for (const f of [
@@ -324,6 +350,12 @@ describe('svc-train jobs', () => {
     expect(events.at(-1)!.state).toBe('completed');
     const done = await a.train.getJob!({ id: job.id }, undefined as never);
     expect(done.vocabSize).toBe(300);
+    const est = await estimateOf(a.train, request(tiny(), { tokenizer: 'job-bpe' }));
+    expect({ total: est.parameters?.total, vocab: est.vocabSize, source: est.vocabSource }).toEqual({
+      total: done.parameters,
+      vocab: 300,
+      source: 'tokenizer',
+    });
   });
 
   it('trains on a svc-data dataset version: its char shards, train and val splits, read over gRPC', async () => {
@@ -376,6 +408,14 @@ describe('svc-train jobs', () => {
     expect(events.at(-1)!.state).toBe('completed');
     const done = await a.train.getJob!({ id: job.id }, ctx);
     expect(done.vocabSize).toBe(new Set(readFileSync(dataPath, 'utf8')).size);
+    const est = await estimateOf(
+      a.train,
+      request(tiny(), { dataPath: '', datasetId: id, datasetVersion: 2 }),
+    );
+    expect({ total: est.parameters?.total, source: est.vocabSource }).toEqual({
+      total: done.parameters,
+      source: 'data',
+    });
     expect(events.some((e) => e.kind === 'eval' && e.valLoss > 0)).toBe(true);
 
     const noShards = await a.train.submitJob!(
@@ -383,6 +423,53 @@ describe('svc-train jobs', () => {
       ctx,
     ).catch((e: unknown) => fromServiceError(e));
     expect(noShards).toMatchObject({ code: 'FAILED_PRECONDITION', field: 'tokenizer' });
+    // The command it quotes tokenizes the version asked for, not the latest one.
+    expect((noShards as Error).message).toContain(`lab-data tokenize ${id} --version 1 --tokenizer char`);
+  });
+
+  it('estimates a run against this machine: total time, its memory, and warnings past either', async () => {
+    const medium = await estimateOf(
+      a.train,
+      request({ preset: 'gpt2-medium', iters: 2000, batchSize: 12 }, { tokenizer: 'gpt2' }),
+    );
+    expect(medium.vocabSize).toBe(50257);
+    expect(medium.totalSeconds).toBeCloseTo(2000 * medium.secondsPerStep, 6);
+    const ram = process.constrainedMemory?.() || totalmem();
+    expect(medium.machine?.memoryBytes).toBe(Math.min(ram, totalmem()));
+    expect(medium.machine?.cpus).toBeGreaterThan(0);
+    const memory =
+      medium.weightsBytes + medium.gradientsBytes + medium.optimizerBytes + medium.activationsBytes;
+    expect(medium.warnings.map((w) => w.kind)).toEqual([
+      ...(memory > medium.machine!.memoryBytes ? ['memory'] : []),
+      'time',
+    ]);
+    expect(medium.warnings.at(-1)).toMatchObject({ kind: 'time', field: 'config.iters' });
+    expect(medium.warnings.at(-1)!.message).toMatch(/^2,000 steps at about .* days of compute/);
+    // Far past any machine's memory (terabytes of activations): always warned, naming the batch size.
+    const huge = await estimateOf(a.train, request({ preset: 'gpt2-small', iters: 1, batchSize: 1024 }));
+    expect(huge.warnings).toMatchObject([{ kind: 'memory', field: 'config.batchSize' }]);
+    // A small run on this machine warns of nothing.
+    expect((await estimateOf(a.train, request(tiny()))).warnings).toEqual([]);
+    // The resolved model is the one the job would train.
+    expect(JSON.parse(medium.modelJson)).toMatchObject({
+      nLayer: 24,
+      nHead: 16,
+      nEmbd: 1024,
+      vocabSize: 50257,
+    });
+
+    const { presets } = await a.train.listPresets!({}, undefined as never);
+    expect(presets.find((p) => p.name === 'gpt2-medium')).toMatchObject({
+      family: 'gpt2',
+      nLayer: 24,
+      nHead: 16,
+      nKvHead: 16,
+      nEmbd: 1024,
+      ffnHidden: 4096,
+      context: 1024,
+      parameters: 354_823_168,
+    });
+    expect(presets.find((p) => p.name === 'llama-small')).toMatchObject({ nHead: 8, nKvHead: 2 });
   });
 
   it('rejects bad input with the field named, and stores nothing', async () => {
@@ -394,10 +481,20 @@ describe('svc-train jobs', () => {
         'dataPath',
         /no such file/,
       ],
-      [request(tiny(), { tokenizer: 'nope' }), 'INVALID_ARGUMENT', 'tokenizer', /unknown tokenizer "nope"/],
+      [request(tiny(), { tokenizer: 'nope' }), 'INVALID_ARGUMENT', 'tokenizer', /^Unknown tokenizer "nope"/],
       [request(tiny(), { dataPath: '', datasetId: 'ds-1' }), 'INVALID_ARGUMENT', 'datasetId', /ds-1/],
-      [request(tiny({ batchSize: 100_000 })), 'INVALID_ARGUMENT', 'config.batchSize', /1 to 1,024/],
-      [request(tiny({ learningRate: -1 })), 'INVALID_ARGUMENT', 'config.learningRate', /\(0, 1\]/],
+      [
+        request(tiny({ batchSize: 100_000 })),
+        'INVALID_ARGUMENT',
+        'config.batchSize',
+        /^Batch size must be a whole number from 1 to 1024 \(got 100,000\)\.$/,
+      ],
+      [
+        request(tiny({ learningRate: -1 })),
+        'INVALID_ARGUMENT',
+        'config.learningRate',
+        /^Learning rate .*\(0, 1\]/,
+      ],
       [request(tiny({ minLearningRate: 1 })), 'INVALID_ARGUMENT', 'config.minLearningRate', /\[0, 0.003\]/],
       [
         request(tiny({ schedule: 'step' })),
@@ -405,10 +502,20 @@ describe('svc-train jobs', () => {
         'config.schedule',
         /cosine, linear or constant/,
       ],
-      [request(tiny({ iters: 0 })), 'INVALID_ARGUMENT', 'config.iters', /required/],
-      [request(tiny({ evalInterval: 31 })), 'INVALID_ARGUMENT', 'config.evalInterval', /1 to 30/],
-      [request(tiny({ preset: 'gpt5' })), 'INVALID_ARGUMENT', 'config.preset', /unknown preset/],
-      [request(tiny({ modelJson: '{"nHead":3}' })), 'INVALID_ARGUMENT', 'config.modelJson', /not divisible/],
+      [request(tiny({ iters: 0 })), 'INVALID_ARGUMENT', 'config.iters', /^The number of steps is required/],
+      [
+        request(tiny({ evalInterval: 31 })),
+        'INVALID_ARGUMENT',
+        'config.evalInterval',
+        /^Eval every .*1 to 30/,
+      ],
+      [request(tiny({ preset: 'gpt5' })), 'INVALID_ARGUMENT', 'config.preset', /"gpt5" is an unknown preset/],
+      [
+        request(tiny({ modelJson: '{"nHead":3}' })),
+        'INVALID_ARGUMENT',
+        'config.modelJson.nHead',
+        /^Heads \(3\) must divide the width 128 evenly\.$/,
+      ],
     ];
     for (const [req, code, field, message] of cases) {
       const err = await a.train.submitJob!(req, undefined as never).then(

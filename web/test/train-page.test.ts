@@ -2,6 +2,9 @@
 // without shards for the chosen tokenizer is marked not ready and "Make shards" makes them; a tiny run keeps its
 // checkpoints by the visible retention rule (newest N plus best val loss), lists them with step and val loss,
 // shows every evaluation's sample and perplexity in a timeline, and the elapsed time.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,4 +142,120 @@ describe('Train page: dataset readiness, checkpoints, evaluation timeline', () =
       })
       .toBeGreaterThan(5);
   }, 90_000);
+});
+
+// Issue 17, item 5: estimates that stop absurd runs. The Advanced fields show the chosen preset's real shape;
+// the estimate gives the total time and the memory against this machine and asks before a run past either;
+// its parameter count is the job's; a server error sits under its field as a sentence.
+describe('Train page: estimates against this machine, preset shapes, errors at their field', () => {
+  const shape = (form: ReturnType<Page['getByTestId']>) =>
+    Promise.all(
+      ['nLayer', 'nHead', 'nEmbd', 'ffnHidden', 'context'].map((k) =>
+        form.locator(`input[name="${k}"]`).inputValue(),
+      ),
+    );
+  /** A few paragraphs of Shakespeare: fewer distinct characters than the preset's 65. */
+  const excerpt = join(tmpdir(), `lab-train-form-${process.pid}.txt`);
+
+  it('shows the chosen preset’s layers, heads, width, FFN width and context in the Advanced fields', async () => {
+    // A fresh page: a hash-only navigation would keep the form of the tests above.
+    await page.goto('about:blank');
+    await page.goto(`${stack.url}/#/train`);
+    const form = page.getByTestId('train-form');
+    await form.locator('summary').click();
+    await expect.poll(() => shape(form)).toEqual(['4', '4', '128', '512', '64']);
+    await form.locator('select[name="preset"]').selectOption('gpt2-medium');
+    expect(await shape(form)).toEqual(['24', '16', '1024', '4096', '1024']);
+    // Another preset replaces them all, not only the fields it differs in.
+    await form.locator('select[name="preset"]').selectOption('llama-small');
+    expect(await shape(form)).toEqual(['4', '8', '256', '688', '256']);
+    await form.locator('select[name="preset"]').selectOption('gpt2-medium');
+    expect(await shape(form)).toEqual(['24', '16', '1024', '4096', '1024']);
+  }, 60_000);
+
+  it('shows total time and memory against this machine, and asks before starting a run past either', async () => {
+    const text = readFileSync(SHAKESPEARE, 'utf8').slice(0, 3000);
+    writeFileSync(excerpt, text);
+    expect(new Set(text).size).toBeLessThan(65);
+    const form = page.getByTestId('train-form');
+    await form.locator('input[value="path"]').check();
+    await form.locator('input[name="dataPath"]').fill(excerpt);
+    await form.locator('input[name="iters"]').fill('2000');
+    const est = page.getByTestId('train-estimate');
+    await expect
+      .poll(() => est.textContent(), { timeout: 20_000 })
+      .toMatch(/× 2,000 steps ≈ \d+ d \d+ h in all/);
+    expect(await est.textContent()).toMatch(/of this machine’s [\d.]+ GB/);
+    // The same estimate from the API says whether gpt2-medium fits this machine's memory.
+    const body = { preset: 'gpt2-medium', iters: 2000, tokenizer: 'char', dataPath: excerpt };
+    const api1 = await api<{ memory: { total: number }; machine: { memoryBytes: number } }>(
+      '/api/train/estimate',
+      {
+        method: 'POST',
+        body: JSON.stringify(body),
+      },
+    );
+    const kinds = [...(api1.memory.total > api1.machine.memoryBytes ? ['memory'] : []), 'time'];
+    const warnings = page.getByTestId('train-warnings').locator('li');
+    expect(await warnings.evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')))).toEqual(kinds);
+    expect(await warnings.last().textContent()).toMatch(
+      /^2,000 steps at about .* days of compute on this machine/,
+    );
+
+    // Start asks first; going back starts nothing.
+    const before = (await api<{ total: number }>('/api/train/jobs')).total;
+    await page.getByTestId('train-submit').click();
+    const dialog = page.getByTestId('train-confirm');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await dialog.locator('li').count()).toBe(kinds.length);
+    expect(await dialog.textContent()).toMatch(/days of compute/);
+    await page.screenshot({ path: `${SHOTS}/lab-train-confirm.png`, fullPage: true });
+    await page.getByTestId('train-confirm-cancel').click();
+    await dialog.waitFor({ state: 'hidden' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await api<{ total: number }>('/api/train/jobs')).total).toBe(before);
+
+    // A small model for ten million steps is more than a day too; confirmed, it starts, and the job counts
+    // the parameters the estimate showed (the excerpt's characters, not the preset's 65).
+    await form.locator('select[name="preset"]').selectOption('nanogpt-cpu');
+    await form.locator('input[name="iters"]').fill('10000000');
+    await page.getByTestId('train-submit').click();
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await dialog.locator('li[data-kind="time"]').count()).toBe(1);
+    expect(await est.textContent()).not.toMatch(/the preset’s until the data is chosen/);
+    const estimated = await page.getByTestId('train-estimate-parameters').textContent();
+    await page.getByTestId('train-confirm-start').click();
+    await dialog.waitFor({ state: 'hidden' });
+    const view = page.getByTestId('job-view');
+    await view.waitFor({ timeout: 15_000 });
+    const jobId = (await view.getAttribute('data-job')) ?? '';
+    try {
+      await expect
+        .poll(() => page.getByTestId('job-parameters').textContent(), { timeout: 60_000 })
+        .toBe(estimated);
+      expect(estimated).not.toBe('804,096');
+    } finally {
+      await api(`/api/train/jobs/${jobId}/cancel`, { method: 'POST', body: '{}' }).catch(() => {});
+    }
+  }, 120_000);
+
+  it('puts a server error under its field as a sentence, until the field changes', async () => {
+    const form = page.getByTestId('train-form');
+    await form.locator('input[name="iters"]').fill('10');
+    await form.locator('input[name="batchSize"]').fill('2000');
+    await page.getByTestId('train-submit').click();
+    const err = form.locator('[data-testid="train-field-error"][data-field="batchSize"]');
+    await err.waitFor({ timeout: 10_000 });
+    expect(await err.textContent()).toBe('Batch size must be at most 1024.');
+    // Next to its field, which is marked, and nowhere the raw path or zod's wording.
+    expect(await err.evaluate((el) => !!el.closest('label')?.querySelector('input[name="batchSize"]'))).toBe(
+      true,
+    );
+    expect(await form.locator('input[name="batchSize"]').getAttribute('aria-invalid')).toBe('true');
+    const pageText = (await page.getByTestId('train-form').locator('..').textContent()) ?? '';
+    expect(pageText).not.toMatch(/config\.batchSize|Too big/);
+    await form.locator('input[name="batchSize"]').fill('8');
+    await err.waitFor({ state: 'detached' });
+    expect(await form.locator('input[name="batchSize"]').getAttribute('aria-invalid')).toBeNull();
+  }, 60_000);
 });

@@ -603,6 +603,22 @@ export function crossEntropy(g: Graph, logits: Value, targets: Value, ignoreInde
   );
   return loss;
 }
+/**
+ * Per-token cross-entropy (negative log-likelihood) of logits [N, C] against targets [N]: [N], 0 where the
+ * target is `ignoreIndex`. What sequence log-probabilities (DPO) are summed from.
+ */
+export function tokenNll(g: Graph, logits: Value, targets: Value, ignoreIndex = -100): Value {
+  const [nll] = g.node(
+    'SoftmaxCrossEntropyLoss',
+    [logits, targets],
+    [
+      { dtype: logits.dtype, shape: [logits.shape[0]] },
+      { dtype: logits.dtype, shape: logits.shape },
+    ],
+    { ignore_index: ignoreIndex, reduction: 'none' },
+  );
+  return nll;
+}
 rule('SoftmaxCrossEntropyLoss', (g, n, [dy]) => {
   const [logits, targets] = ins(g, n);
   const [, logProb] = outs(g, n);
@@ -618,8 +634,11 @@ rule('SoftmaxCrossEntropyLoss', (g, n, [dy]) => {
     [{ dtype: logits.dtype, shape: logits.shape }],
     { axis: -1 },
   );
-  const count = max(g, reduceSum(g, validF, [0], false), g.scalar(1, logits.dtype));
-  const scale = div(g, dy!, count);
+  // reduction 'none': dy is per token; 'mean': one scalar over the valid tokens.
+  const scale =
+    n.attrs.reduction === 'none'
+      ? unsqueeze(g, dy!, [1])
+      : div(g, dy!, max(g, reduceSum(g, validF, [0], false), g.scalar(1, logits.dtype)));
   const rowScale = mul(g, unsqueeze(g, validF, [1]), scale);
   return [mul(g, sub(g, exp(g, logProb), oneHot), rowScale), undefined];
 });

@@ -5,6 +5,7 @@ import * as op from '../graph/ops.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import {
   activation,
+  adapted,
   attention,
   dropout,
   type ForwardCtx,
@@ -81,26 +82,46 @@ function block(ctx: ForwardCtx, x: Value, i: number): Value {
     // x = x + attn(ln_1(x)); c_attn's q columns carry attention's 1/√d (see scaleQueries)
     const qkvSizes = [cfg.nHead * d, cfg.nKvHead * d, cfg.nKvHead * d];
     const cAttnB = optBias(ctx, `${h}.attn.c_attn.bias`);
-    const qkv = norm(ctx, x, `${h}.ln_1`).linear(
-      scaleQueries(ctx, ctx.p(`${h}.attn.c_attn.weight`), qkvSizes),
-      cAttnB && scaleQueries(ctx, cAttnB, qkvSizes),
+    const ln1 = norm(ctx, x, `${h}.ln_1`);
+    const qkv = adapted(
+      ctx,
+      `${h}.attn.c_attn`,
+      ln1,
+      ln1.linear(
+        scaleQueries(ctx, ctx.p(`${h}.attn.c_attn.weight`), qkvSizes),
+        cAttnB && scaleQueries(ctx, cAttnB, qkvSizes),
+      ),
+      (delta) => scaleQueries(ctx, delta, qkvSizes),
     );
     const [q, k, v] = op.split(g, qkv, qkvSizes, -1);
     const a = attention(ctx, q, k, v, i);
-    const proj = linear(g, a, ctx.p(`${h}.attn.c_proj.weight`), optBias(ctx, `${h}.attn.c_proj.bias`));
+    const proj = adapted(
+      ctx,
+      `${h}.attn.c_proj`,
+      a,
+      linear(g, a, ctx.p(`${h}.attn.c_proj.weight`), optBias(ctx, `${h}.attn.c_proj.bias`)),
+    );
     x = op.add(g, x, dropout(ctx, proj));
     ctx.residuals?.push(x);
     // x = x + mlp(ln_2(x))
-    const fc = norm(ctx, x, `${h}.ln_2`).linear(
-      ctx.p(`${h}.mlp.c_fc.weight`),
-      optBias(ctx, `${h}.mlp.c_fc.bias`),
+    const ln2 = norm(ctx, x, `${h}.ln_2`);
+    const fc = adapted(
+      ctx,
+      `${h}.mlp.c_fc`,
+      ln2,
+      ln2.linear(ctx.p(`${h}.mlp.c_fc.weight`), optBias(ctx, `${h}.mlp.c_fc.bias`)),
     );
     let hidden: Value;
     if (cfg.activation === 'swiglu') {
       const [gate, up] = op.split(g, fc, [cfg.ffnHidden, cfg.ffnHidden], -1);
       hidden = swiglu(g, gate, up);
     } else hidden = activation(g, fc, cfg.activation);
-    const out = linear(g, hidden, ctx.p(`${h}.mlp.c_proj.weight`), optBias(ctx, `${h}.mlp.c_proj.bias`));
+    const out = adapted(
+      ctx,
+      `${h}.mlp.c_proj`,
+      hidden,
+      linear(g, hidden, ctx.p(`${h}.mlp.c_proj.weight`), optBias(ctx, `${h}.mlp.c_proj.bias`)),
+    );
     x = op.add(g, x, dropout(ctx, out));
     ctx.residuals?.push(x);
     return x;

@@ -31,6 +31,27 @@ export interface ForwardCtx {
   /** Optional captures for the lab's visualisations. */
   attnProbs?: Value[];
   residuals?: Value[];
+  /**
+   * Fine-tuning adapters (LoRA): given a projection's Hugging Face module name (`…self_attn.q_proj`) and
+   * its input, the delta to add to its output, or undefined for a module without an adapter.
+   */
+  adapter?: (name: string, x: Normed | Value) => Value | undefined;
+}
+
+/**
+ * `y` plus the adapter's delta for module `name` (see ForwardCtx.adapter); `scale` maps the delta as the
+ * module's weight is mapped in the graph (attention's 1/√d on queries), so adapted and merged agree.
+ */
+export function adapted(
+  ctx: ForwardCtx,
+  name: string,
+  x: Normed | Value,
+  y: Value,
+  scale?: (delta: Value) => Value,
+): Value {
+  const delta = ctx.adapter?.(name, x);
+  if (!delta) return y;
+  return op.add(ctx.g, y, scale ? scale(delta) : delta);
 }
 
 /**
@@ -66,6 +87,8 @@ export interface Normed {
   readonly xhat: Value;
   /** norm(x)·W (+ b) as x̂·(γ ⊙ W) + (β·W + b): see norm(). */
   linear(w: Value, b?: Value, transposed?: boolean): Value;
+  /** norm(x) itself, x̂·γ (+ β): for the few readers that cannot fold the scale (dropout before a linear). */
+  value(): Value;
 }
 
 /**
@@ -93,6 +116,10 @@ export function norm(ctx: ForwardCtx, x: Value, prefix: string): Normed {
         bias = bias ? op.add(g, bias, shift) : shift;
       }
       return linear(g, xhat, scaled, bias, transposed);
+    },
+    value(): Value {
+      const y = op.mul(g, xhat, gamma);
+      return beta ? op.add(g, y, beta) : y;
     },
   };
 }

@@ -5,6 +5,7 @@ import * as op from '../graph/ops.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import {
   activation,
+  adapted,
   attention,
   dropout,
   type ForwardCtx,
@@ -82,7 +83,8 @@ function proj(
       ? scale(ctx.p(`${name}.bias`))
       : undefined;
   const w = scale(ctx.p(`${name}.weight`));
-  return 'xhat' in x ? x.linear(w, bias, true) : linear(ctx.g, x, w, bias, true);
+  const y = 'xhat' in x ? x.linear(w, bias, true) : linear(ctx.g, x, w, bias, true);
+  return adapted(ctx, name, x, y, scale);
 }
 
 function layer(ctx: ForwardCtx, x: Value, i: number): Value {

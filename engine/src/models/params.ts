@@ -6,6 +6,8 @@ export type InitKind =
   | { kind: 'normal'; std: number }
   | { kind: 'ones' }
   | { kind: 'zeros' }
+  /** Uniform in [−bound, bound) (LoRA's A, as PEFT's kaiming_uniform with a = √5: bound 1/√fan_in). */
+  | { kind: 'uniform'; bound: number }
   | { kind: 'table'; values: Float32Array };
 
 export interface ParamSpec {
@@ -102,7 +104,10 @@ export class ParamLayout {
     for (const e of this.entries) {
       const v = flat.subarray(e.offset, e.offset + e.size);
       if (e.init.kind === 'normal') for (let i = 0; i < v.length; i++) v[i] = rng.normal() * e.init.std;
-      else if (e.init.kind === 'ones') v.fill(1);
+      else if (e.init.kind === 'uniform') {
+        const b = e.init.bound;
+        for (let i = 0; i < v.length; i++) v[i] = (2 * rng.uniform() - 1) * b;
+      } else if (e.init.kind === 'ones') v.fill(1);
       else if (e.init.kind === 'table') v.set(e.init.values);
     }
     return flat;

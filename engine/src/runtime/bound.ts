@@ -25,6 +25,7 @@ interface AsyncFn extends Fn {
 const API_VERSION = 23;
 export const ELEMENT_TYPE: Partial<Record<ort.Tensor.Type, number>> = {
   float32: 1,
+  uint8: 2,
   int64: 7,
   int32: 6,
   float64: 11,
@@ -247,7 +248,8 @@ export class BoundSession {
       return known.value;
     }
     const type = ELEMENT_TYPE[t.type];
-    if (type === undefined) throw new Error(`bound sessions take float32/int32/int64/float64, got ${t.type}`);
+    if (type === undefined)
+      throw new Error(`bound sessions take float32/uint8/int32/int64/float64, got ${t.type}`);
     const data = t.data as Float32Array;
     // V8 keeps typed arrays of up to 64 bytes inside its heap, where a collection may move them; asking
     // for the buffer moves the data to a fixed off-heap store, whose address ORT can keep.

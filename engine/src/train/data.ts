@@ -6,10 +6,12 @@ export interface Batch {
   idx: BigInt64Array;
   /** Next-token targets [batch, seq]; `ignoreIndex` entries don't count. */
   targets: BigInt64Array;
+  /** DPO: the reference model's log-probability of each row ([batch]). */
+  refLogp?: Float32Array;
 }
 
 /** The rows of equally sized batches one after another (the batch itself when there is one). */
-export function joinRows(batches: readonly Batch[], key: keyof Batch): BigInt64Array {
+export function joinRows(batches: readonly Batch[], key: 'idx' | 'targets'): BigInt64Array {
   if (batches.length === 1) return batches[0][key];
   const width = batches[0][key].length;
   const all = new BigInt64Array(batches.length * width);

@@ -11,7 +11,7 @@ import { BoundSession } from '../runtime/bound.ts';
 import { ort, type SessionOptions, scalarOf } from '../runtime/session.ts';
 import { type Batch, joinRows } from './data.ts';
 import { type Feeds, tokenFeeds } from './feeds.ts';
-import { buildEvalGraph } from './graphs.ts';
+import { buildEvalGraph, type FinetuneParts } from './graphs.ts';
 
 /** Tokens per evaluation run the batches are grouped up to (60 rows of 64 measured best, above)... */
 export const EVAL_TOKENS_PER_RUN = 4096;
@@ -35,9 +35,10 @@ export class Evaluator {
     ignoreIndex: number,
     base: SessionOptions,
     adaptive: boolean,
+    parts: FinetuneParts = {},
   ): Promise<Evaluator> {
     const groups = Math.min(EVAL_MAX_GROUPS, Math.max(1, Math.floor(EVAL_TOKENS_PER_RUN / (batch * seq))));
-    const grouped = buildEvalGraph(cfg, layout, batch, seq, ignoreIndex, groups).toBytes();
+    const grouped = buildEvalGraph(cfg, layout, batch, seq, ignoreIndex, groups, parts).toBytes();
     // Threads given by the caller are honoured with one session; otherwise one 1-thread session per core.
     const count = base.threads === undefined ? Math.max(1, os.availableParallelism()) : 1;
     const opts = { ...base, threads: base.threads ?? 1 };
@@ -49,7 +50,7 @@ export class Evaluator {
     }
     if (bound.length === count) return new Evaluator(batch, seq, groups, bound);
     await Promise.all(bound.map((s) => s.release()));
-    const single = buildEvalGraph(cfg, layout, batch, seq, ignoreIndex).toBytes();
+    const single = buildEvalGraph(cfg, layout, batch, seq, ignoreIndex, 1, parts).toBytes();
     return new Evaluator(batch, seq, 1, await AdaptiveSession.create(single, base, adaptive));
   }
 

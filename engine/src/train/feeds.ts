@@ -83,13 +83,16 @@ export class DropoutMasks {
   private readonly buffers: Float32Array[] = [];
   private readonly rows: number;
 
+  /** Masks of inputs named `prefix*` with drop probability p; `salt` keeps other mask kinds' draws apart. */
   constructor(
     graph: Graph,
     private readonly p: number,
+    prefix = DROPOUT_MASK,
+    private readonly salt = 0,
   ) {
     let rows = 0;
     for (const v of graph.inputs) {
-      if (!v.name.startsWith(DROPOUT_MASK)) continue;
+      if (!v.name.startsWith(prefix)) continue;
       const dims = v.shape as number[];
       rows = dims[0];
       const buf = new Float32Array(dims.reduce((a, b) => a * b, 1));
@@ -107,7 +110,9 @@ export class DropoutMasks {
   fill(seed: number, step: number, firstRow: number): Feeds {
     const keep = 1 - this.p;
     for (let r = 0; r < this.rows; r++) {
-      const rng = Rng.derive(seed, step, firstRow + r);
+      const rng = this.salt
+        ? Rng.derive(seed, step, firstRow + r, this.salt)
+        : Rng.derive(seed, step, firstRow + r);
       for (const b of this.buffers) {
         const n = b.length / this.rows;
         rng.fillMask(b.subarray(r * n, (r + 1) * n), keep, 1 / keep);

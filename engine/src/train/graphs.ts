@@ -4,10 +4,15 @@
 // `m.<k>`, `v.<k>` in, `param_out.<k>`, `m_out.<k>`, `v_out.<k>` out, and `grad_acc.<k>` when
 // accumulating. All are views into the trainer's flat buffers (the forward's and the optimizer's
 // parameter inputs view the same memory). Dropout masks are inputs too (`dropout_mask.N`).
+
+import { DPO, dpoLoss, sequenceLogProbs } from '../finetune/dpo.ts';
+import type { FrozenWeights } from '../finetune/frozen.ts';
+import { type LoraConfig, loraAdapter } from '../finetune/lora.ts';
 import { gradients } from '../graph/autodiff.ts';
 import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import type { ModelConfig } from '../models/config.ts';
+import type { ForwardCtx } from '../models/layers.ts';
 import { forward, PARAM, paramInputs, paramLookup, staticCtx } from '../models/model.ts';
 import type { ParamBucket, ParamLayout } from '../models/params.ts';
 
@@ -37,7 +42,20 @@ export const STATE = {
   grad: 'grad.',
 } as const;
 
-export interface StepGraphSpec {
+/**
+ * What a fine-tuning graph adds to the model: frozen base weights (then `layout` holds only what trains)
+ * and a LoRA whose adapter parameters are in `layout`.
+ */
+export interface FinetuneParts {
+  frozen?: FrozenWeights;
+  lora?: LoraConfig;
+}
+
+/** What a step minimises: next-token cross-entropy (default) or DPO's preference loss. */
+export type Objective = { kind: 'lm' } | { kind: 'dpo'; beta: number };
+
+export interface StepGraphSpec extends FinetuneParts {
+  objective?: Objective;
   cfg: ModelConfig;
   layout: ParamLayout;
   batch: number;
@@ -62,11 +80,11 @@ function lossOf(
   g: Graph,
   cfg: ModelConfig,
   params: ReadonlyMap<string, Value>,
-  spec: { batch: number; seq: number; train: boolean; ignoreIndex: number; groups?: number },
+  spec: { batch: number; seq: number; train: boolean; ignoreIndex: number; groups?: number } & FinetuneParts,
 ): Value {
   const groups = spec.groups ?? 1;
   const rows = groups * spec.batch;
-  const ctx = staticCtx(g, cfg, paramLookup(params), rows, spec.seq, spec.train);
+  const ctx = modelCtx(g, cfg, params, rows, spec.seq, spec.train, spec);
   const idx = g.input('idx', 'int64', [rows, spec.seq]);
   const targets = g.input('targets', 'int64', [rows, spec.seq]);
   const logits = forward(ctx, idx);
@@ -82,6 +100,70 @@ function lossOf(
   return op.concat(g, losses, 0);
 }
 
+/** The forward's context over the trainable `params`, plus frozen weights and a LoRA when given. */
+export function modelCtx(
+  g: Graph,
+  cfg: ModelConfig,
+  params: ReadonlyMap<string, Value>,
+  rows: number,
+  seq: number,
+  train: boolean,
+  parts: FinetuneParts = {},
+): ForwardCtx {
+  const all = new Map(params);
+  if (parts.frozen) for (const [name, v] of parts.frozen.declare(g)) if (!all.has(name)) all.set(name, v);
+  const ctx = staticCtx(g, cfg, paramLookup(all), rows, seq, train);
+  if (parts.lora) ctx.adapter = loraAdapter(g, cfg, parts.lora, ctx.p, train ? [] : undefined);
+  return ctx;
+}
+
+/** Sequence log-probabilities of the rows ([rows]) of a forward on idx/targets inputs. */
+function rowLogProbs(
+  g: Graph,
+  cfg: ModelConfig,
+  params: ReadonlyMap<string, Value>,
+  rows: number,
+  seq: number,
+  train: boolean,
+  parts: FinetuneParts,
+): Value {
+  const ctx = modelCtx(g, cfg, params, rows, seq, train, parts);
+  const idx = g.input('idx', 'int64', [rows, seq]);
+  const targets = g.input('targets', 'int64', [rows, seq]);
+  const logits = op.reshape(g, forward(ctx, idx), [rows * seq, cfg.vocabSize]);
+  return sequenceLogProbs(g, logits, op.reshape(g, targets, [rows * seq]), rows, seq);
+}
+
+/** DPO's loss over a step's rows (chosen then rejected), with rewards as outputs. */
+function dpoStepLoss(
+  g: Graph,
+  cfg: ModelConfig,
+  params: ReadonlyMap<string, Value>,
+  spec: StepGraphSpec,
+  beta: number,
+): Value {
+  if (spec.batch % 2) throw new Error(`DPO: a step's rows are pairs; ${spec.batch} is odd`);
+  const logp = rowLogProbs(g, cfg, params, spec.batch, spec.seq, true, spec);
+  const ref = g.input(DPO.refLogp, 'float32', [spec.batch]);
+  const r = dpoLoss(g, logp, ref, spec.batch / 2, beta);
+  g.output(r.chosen, DPO.chosenReward);
+  g.output(r.rejected, DPO.rejectedReward);
+  return r.loss;
+}
+
+/** Forward only: each row's sequence log-probability (`logp` [rows]); inputs param.*, idx, targets. */
+export function buildLogpGraph(
+  cfg: ModelConfig,
+  layout: ParamLayout,
+  rows: number,
+  seq: number,
+  parts: FinetuneParts = {},
+): Graph {
+  const g = new Graph('logp');
+  g.output(rowLogProbs(g, cfg, paramInputs(g, layout), rows, seq, false, parts), DPO.logp);
+  return g;
+}
+
 /**
  * Forward + loss only (evaluation); inputs param.*, idx, targets; output loss. With `groups` > 1 the graph
  * takes `groups` batches at once and outputs each one's loss ([groups]).
@@ -93,10 +175,11 @@ export function buildEvalGraph(
   seq: number,
   ignoreIndex = -100,
   groups = 1,
+  parts: FinetuneParts = {},
 ): Graph {
   const g = new Graph('eval');
   const params = paramInputs(g, layout);
-  g.output(lossOf(g, cfg, params, { batch, seq, train: false, ignoreIndex, groups }), 'loss');
+  g.output(lossOf(g, cfg, params, { batch, seq, train: false, ignoreIndex, groups, ...parts }), 'loss');
   return g;
 }
 
@@ -104,7 +187,13 @@ export function buildStepGraph(spec: StepGraphSpec): Graph {
   const { cfg, layout, optim } = spec;
   const g = new Graph(spec.mode === 'step' ? 'train_step' : 'accumulate');
   const params = paramInputs(g, layout);
-  const loss = g.output(lossOf(g, cfg, params, { ...spec, train: true }), 'loss');
+  const objective = spec.objective ?? { kind: 'lm' };
+  const loss = g.output(
+    objective.kind === 'dpo'
+      ? dpoStepLoss(g, cfg, params, spec, objective.beta)
+      : lossOf(g, cfg, params, { ...spec, train: true }),
+    'loss',
+  );
 
   const entries = layout.entries;
   const perTensor = gradients(

@@ -2,6 +2,10 @@
 // swap roles each step: the graph reads one set through per-tensor views and writes the other set's
 // views directly, so a step copies nothing on the JS side. How a step's rows are run (in one
 // session.run, in several that accumulate, or by data-parallel workers) is an ExecutionPlan.
+
+import { DPO } from '../finetune/dpo.ts';
+import type { FrozenWeights } from '../finetune/frozen.ts';
+import { LORA_DROPOUT_MASK, type LoraConfig, loraLayout } from '../finetune/lora.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelConfig } from '../models/config.ts';
 import { paramLayout } from '../models/model.ts';
@@ -11,7 +15,16 @@ import { ort, type SessionOptions } from '../runtime/session.ts';
 import { type Batch, joinRows } from './data.ts';
 import { Evaluator } from './evaluator.ts';
 import { bucketViews, DropoutMasks, type Feeds, StateSet, tokenFeeds } from './feeds.ts';
-import { buildApplyGraph, buildStepGraph, DEFAULT_OPTIM, type OptimConfig, STATE } from './graphs.ts';
+import {
+  buildApplyGraph,
+  buildLogpGraph,
+  buildStepGraph,
+  DEFAULT_OPTIM,
+  type FinetuneParts,
+  type Objective,
+  type OptimConfig,
+  STATE,
+} from './graphs.ts';
 import { type ExecutionPlan, type PlanOptions, planExecution } from './plan.ts';
 import { type GradRun, GradWorkers } from './workers.ts';
 
@@ -32,6 +45,17 @@ export interface TrainerOptions {
   plan?: PlanOptions;
   /** Initial weights (flat, layout order); default GPT-2 init from `seed`. */
   params?: Float32Array;
+  /**
+   * Fine-tuning: base weights the forward reads but nothing updates. With `lora`, the trainable layout is
+   * the adapter's (loraLayout) and `params` are adapter values; without, `frozen` alone is unusual but allowed.
+   */
+  frozen?: FrozenWeights;
+  lora?: LoraConfig;
+  /**
+   * DPO: each micro-batch's rows are its pairs' chosen sequences then their rejected ones, and batches
+   * carry the reference log-probabilities (Batch.refLogp). Runs never split a micro-batch (pairs stay whole).
+   */
+  objective?: Objective;
   session?: SessionOptions;
   /**
    * Keep sessions with different threading and use whichever runs fastest (see AdaptiveSession).
@@ -57,6 +81,8 @@ class Accumulator {
 export interface StepResult {
   loss: number;
   gradNorm: number;
+  /** DPO: each pair's implicit rewards β·(log π − log π_ref), chosen and rejected (of the last run). */
+  rewards?: { chosen: Float32Array; rejected: Float32Array };
 }
 
 export class Trainer {
@@ -85,6 +111,12 @@ export class Trainer {
     /** The step graph's masks (gradient workers draw their own). */
     private readonly masks: DropoutMasks | undefined,
     init: Float32Array,
+    /** Feeds every forward takes besides the trainable weights (frozen base weights, LoRA dropout masks' peers). */
+    private readonly fixedFeeds: Feeds,
+    private readonly loraMasks: DropoutMasks | undefined,
+    private readonly parts: FinetuneParts,
+    private readonly rewardOuts: Feeds | undefined,
+    private readonly sessionOpts: SessionOptions,
   ) {
     this.layout = layout;
     this.cur = new StateSet(layout, init);
@@ -94,7 +126,8 @@ export class Trainer {
 
   static async create(opts: TrainerOptions): Promise<Trainer> {
     const cfg = opts.cfg;
-    const layout = paramLayout(cfg);
+    const layout = opts.lora ? loraLayout(cfg, opts.lora) : paramLayout(cfg);
+    const parts = { frozen: opts.frozen, lora: opts.lora };
     const seq = opts.seq ?? cfg.blockSize;
     const accumulate = opts.accumulate ?? 1;
     const optim = { ...DEFAULT_OPTIM, ...opts.optim };
@@ -103,7 +136,13 @@ export class Trainer {
     const init = opts.params ?? layout.init(seed);
     if (init.length !== layout.total)
       throw new Error(`params: expected ${layout.total} values, got ${init.length}`);
-    const plan = planExecution(cfg, opts.batch * accumulate, seq, opts.plan);
+    // Gradient workers rebuild the plain model's graph; fine-tuning graphs run in the trainer's own sessions.
+    const dpo = opts.objective?.kind === 'dpo';
+    const planOpts =
+      opts.frozen || opts.lora || dpo
+        ? { ...opts.plan, workers: 1, ...(dpo ? { rowsPerRun: opts.batch } : {}) }
+        : opts.plan;
+    const plan = planExecution(cfg, opts.batch * accumulate, seq, planOpts);
     const adaptive =
       opts.adaptive ?? (opts.session?.threads === undefined && layout.total < 20e6 && plan.workers === 1);
     const base = opts.session ?? {};
@@ -119,6 +158,8 @@ export class Trainer {
         gradScale,
         mode,
         accumulateIn: plan.runs > 1 || mode === 'accumulate',
+        objective: opts.objective,
+        ...parts,
       });
     const sessions: AdaptiveSession[] = [];
     let evaluator: Evaluator | undefined;
@@ -133,6 +174,7 @@ export class Trainer {
       let stepSession: AdaptiveSession;
       let accSession: AdaptiveSession | undefined;
       let masks: DropoutMasks | undefined;
+      let loraMasks: DropoutMasks | undefined;
       if (plan.workers > 1) {
         workers = await GradWorkers.start(
           plan.workers,
@@ -143,10 +185,12 @@ export class Trainer {
       } else {
         const stepGraph = graph('step');
         masks = new DropoutMasks(stepGraph, cfg.dropout);
+        if (opts.lora?.dropout)
+          loraMasks = new DropoutMasks(stepGraph, opts.lora.dropout, LORA_DROPOUT_MASK, 0x10ea);
         stepSession = await session(stepGraph);
         if (plan.runs > 1) accSession = await session(graph('accumulate'));
       }
-      evaluator = await Evaluator.create(cfg, layout, opts.batch, seq, ignoreIndex, base, adaptive);
+      evaluator = await Evaluator.create(cfg, layout, opts.batch, seq, ignoreIndex, base, adaptive, parts);
       return new Trainer(
         cfg,
         opts.batch,
@@ -161,6 +205,20 @@ export class Trainer {
         workers,
         masks,
         init,
+        opts.frozen?.feeds ?? {},
+        loraMasks,
+        parts,
+        dpo
+          ? {
+              [DPO.chosenReward]: new ort.Tensor('float32', new Float32Array(opts.batch / 2), [
+                opts.batch / 2,
+              ]),
+              [DPO.rejectedReward]: new ort.Tensor('float32', new Float32Array(opts.batch / 2), [
+                opts.batch / 2,
+              ]),
+            }
+          : undefined,
+        base,
       );
     } catch (e) {
       await Promise.all([...sessions.map((s) => s.release()), evaluator?.release(), workers?.release()]);
@@ -235,9 +293,12 @@ export class Trainer {
       for (let i = 0; i < runs.length - 1; i++) {
         await this.accSession!.run(
           {
+            ...this.fixedFeeds,
+            ...this.loraMasks?.fill(this.seed, this.stepCount, runs[i].firstRow),
             ...this.cur.paramInputs,
             ...acc!.inputs,
             ...tokenFeeds(runs[i], rows, this.seq),
+            ...this.refFeed(micro[i]),
             ...this.masks!.fill(this.seed, this.stepCount, runs[i].firstRow),
           },
           { loss: this.lossOut, ...accNext!.outputs },
@@ -248,19 +309,59 @@ export class Trainer {
       const last = runs[runs.length - 1];
       await this.stepSession.run(
         {
+          ...this.fixedFeeds,
+          ...this.loraMasks?.fill(this.seed, this.stepCount, last.firstRow),
           ...this.cur.inputs,
           ...(acc ? acc.inputs : {}),
           ...scalars,
           ...tokenFeeds(last, rows, this.seq),
+          ...this.refFeed(micro[runs.length - 1]),
           ...this.masks!.fill(this.seed, this.stepCount, last.firstRow),
         },
-        { loss: this.lossOut, grad_norm: this.normOut, ...this.next.outputs },
+        { loss: this.lossOut, grad_norm: this.normOut, ...this.next.outputs, ...this.rewardOuts },
       );
       lossSum += (this.lossOut.data as Float32Array)[0];
     }
     [this.cur, this.next] = [this.next, this.cur];
     this.stepCount++;
-    return { loss: lossSum / runs.length, gradNorm: (this.normOut.data as Float32Array)[0] };
+    const rewards = this.rewardOuts && {
+      chosen: (this.rewardOuts[DPO.chosenReward].data as Float32Array).slice(),
+      rejected: (this.rewardOuts[DPO.rejectedReward].data as Float32Array).slice(),
+    };
+    return {
+      loss: lossSum / runs.length,
+      gradNorm: (this.normOut.data as Float32Array)[0],
+      ...(rewards ? { rewards } : {}),
+    };
+  }
+
+  /** DPO: a micro-batch's reference log-probabilities as the step graph's input (runs are micro-batches). */
+  private refFeed(b: Batch | undefined): Feeds {
+    if (!this.rewardOuts) return {};
+    if (!b?.refLogp || b.refLogp.length !== this.batch)
+      throw new Error(`step: a DPO batch needs refLogp for its ${this.batch} rows`);
+    return { [DPO.refLogp]: new ort.Tensor('float32', b.refLogp, [this.batch]) };
+  }
+
+  private logpSession: Promise<AdaptiveSession> | undefined;
+
+  /**
+   * Each row's sequence log-probability (Σ log p of its non-ignored targets) under the current weights:
+   * DPO's reference (before the first step) and its evaluation.
+   */
+  async rowLogProbs(b: Batch): Promise<Float32Array> {
+    this.logpSession ??= AdaptiveSession.create(
+      buildLogpGraph(this.cfg, this.layout, this.batch, this.seq, this.parts).toBytes(),
+      this.sessionOpts,
+      false,
+    );
+    const s = await this.logpSession;
+    const r = await s.run({
+      ...this.fixedFeeds,
+      ...this.cur.paramInputs,
+      ...tokenFeeds(b, this.batch, this.seq),
+    });
+    return (r[DPO.logp].data as Float32Array).slice();
   }
 
   /** Loss on one batch without dropout or updates. */
@@ -270,11 +371,14 @@ export class Trainer {
 
   /** The loss of each batch, without dropout or updates; batches run in parallel where they can. */
   evaluateAll(batches: readonly Batch[]): Promise<number[]> {
-    return this.evaluator.losses(this.cur.paramInputs, batches);
+    return this.evaluator.losses({ ...this.fixedFeeds, ...this.cur.paramInputs }, batches);
   }
 
   async release(): Promise<void> {
+    const logp = this.logpSession;
+    this.logpSession = undefined;
     await Promise.all([
+      logp?.then((s) => s.release()),
       this.stepSession.release(),
       this.accSession?.release(),
       this.evaluator.release(),

@@ -41,6 +41,9 @@ const ModelInfo = z
     step: z.number().int(),
     valLoss: z.number(),
     tokenizer: z.string(),
+    quantize: z
+      .string()
+      .openapi({ description: 'Weight format decoding uses: "" (float32), "int8" or "int4"' }),
   })
   .openapi('InferModel');
 
@@ -155,7 +158,15 @@ const routes = {
     path: '/api/infer/models',
     tags,
     summary: 'Register a model directory (lab checkpoint or Hugging Face folder) under a name',
-    request: body(z.object({ name: z.string().min(1).max(100), path: z.string().min(1).max(4096) })),
+    request: body(
+      z.object({
+        name: z.string().min(1).max(100),
+        path: z.string().min(1).max(4096),
+        quantize: z.enum(['int8', 'int4']).optional().openapi({
+          description: 'Decode with 8- or 4-bit linear weights (quantised at load); default float32',
+        }),
+      }),
+    ),
     responses: { 201: json(ModelInfo, 'Registered'), 409: json(ErrorBody, 'Name taken'), ...errors },
   }),
   get: createRoute({
@@ -416,6 +427,113 @@ const traceRoutes = {
   }),
 };
 
+const tokenIds = TraceSource.tokens;
+
+const PatchBody = z
+  .object({
+    model: z.string().min(1).max(200),
+    clean: z.string().max(1_000_000).optional().openapi({ description: 'The clean prompt (or cleanTokens)' }),
+    corrupted: z
+      .string()
+      .max(1_000_000)
+      .optional()
+      .openapi({ description: 'The corrupted prompt, as many tokens as the clean one (or corruptedTokens)' }),
+    cleanTokens: tokenIds,
+    corruptedTokens: tokenIds,
+    target: z
+      .string()
+      .max(1000)
+      .optional()
+      .openapi({ description: 'Token (text of one token) that should win' }),
+    foil: z.string().max(1000).optional().openapi({ description: 'Token it is compared with' }),
+    targetId: int(0, 2 ** 32 - 1, 'The target as an id (when target is not given)'),
+    foilId: int(0, 2 ** 32 - 1, 'The foil as an id (when foil is not given)'),
+    streams: z.array(z.number().int().min(0).max(10_000)).max(10_000).optional().openapi({
+      description: 'Residual streams to patch, 0 (embeddings) to layers (after the last); default all',
+    }),
+    positions: z
+      .array(z.number().int().min(0).max(1_000_000))
+      .max(1_000_000)
+      .optional()
+      .openapi({ description: 'Positions to patch; default all' }),
+    at: int(0, 1_000_000, 'Position whose logits are compared (default the last)'),
+  })
+  .openapi('PatchRequest');
+
+const PatchResult = z
+  .object({
+    cleanTokens: Preflight.shape.tokens,
+    corruptedTokens: Preflight.shape.tokens,
+    targetId: z.number(),
+    targetText: z.string(),
+    foilId: z.number(),
+    foilText: z.string(),
+    at: z.number(),
+    cleanDiff: z.number(),
+    corruptedDiff: z.number(),
+    streams: z.array(z.number()),
+    positions: z.array(z.number()),
+    patched: z.array(z.number()).openapi({ description: '[streams × positions] logit differences' }),
+    restored: z.array(z.number()).openapi({ description: '(patched − corrupted) / (clean − corrupted)' }),
+  })
+  .openapi('PatchResult');
+
+const ProbeBody = z
+  .object({
+    ...TraceSource,
+    label: z.enum(['next_vowel', 'vowel']).optional().openapi({
+      description: 'Built-in label: the next token (character) starts with a vowel, or this one does',
+    }),
+    labels: z
+      .array(z.number().int().min(-1).max(255))
+      .max(1_000_000)
+      .optional()
+      .openapi({ description: 'One class per token instead (−1 leaves a token out)' }),
+    trainFraction: z.number().gt(0).lt(1).optional().openapi({ description: 'Train split (default 0.8)' }),
+    seed: int(0, 2 ** 32 - 1, 'Seeds the split and the control'),
+    control: z.boolean().optional().openapi({ description: 'Also fit on shuffled labels' }),
+  })
+  .openapi('ProbeRequest');
+
+const ProbeResult = z
+  .object({
+    tokens: z.number(),
+    train: z.number(),
+    test: z.number(),
+    classes: z.number(),
+    baseline: z.number(),
+    layers: z.array(
+      z.object({
+        stream: z.number(),
+        accuracy: z.number(),
+        trainAccuracy: z.number(),
+        control: z.number(),
+      }),
+    ),
+    classCounts: z.array(z.number()),
+  })
+  .openapi('ProbeResult');
+
+const experimentRoutes = {
+  patch: createRoute({
+    method: 'post',
+    path: '/api/infer/patch',
+    tags,
+    summary:
+      'Activation patching: the clean run’s residual stream patched into the corrupted run one stream position at a time, with the logit difference of two tokens',
+    request: body(PatchBody),
+    responses: { 200: json(PatchResult, 'Logit differences'), ...errors },
+  }),
+  probe: createRoute({
+    method: 'post',
+    path: '/api/infer/probe',
+    tags,
+    summary: 'Linear probes: held-out accuracy of a logistic-regression probe per residual stream',
+    request: body(ProbeBody),
+    responses: { 200: json(ProbeResult, 'Accuracy per stream'), ...errors },
+  }),
+};
+
 type TraceJson = z.infer<typeof TraceBody>;
 
 /** The JSON body as the proto's TraceRequest. */
@@ -477,10 +595,10 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
   const ctx = (signal?: AbortSignal) => localCallContext(signal);
 
   app.openapi(routes.list, async (c) => c.json(await svc.listModels!({}, ctx()), 200) as never);
-  app.openapi(
-    routes.import,
-    async (c) => c.json(await svc.importModel!(c.req.valid('json'), ctx()), 201) as never,
-  );
+  app.openapi(routes.import, async (c) => {
+    const req = c.req.valid('json');
+    return c.json(await svc.importModel!({ ...req, quantize: req.quantize ?? '' }, ctx()), 201) as never;
+  });
   app.openapi(
     routes.get,
     async (c) => c.json(await svc.getModel!(c.req.valid('param'), ctx()), 200) as never,
@@ -594,6 +712,45 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
         tokens: b.tokens ?? [],
         components: b.components.map((x) => ({ layer: x.layer, head: x.head ?? 0, mlp: x.mlp ?? false })),
         mode: b.mode,
+      },
+      ctx(c.req.raw.signal),
+    );
+    return c.json(res, 200) as never;
+  });
+
+  app.openapi(experimentRoutes.patch, async (c) => {
+    const b = c.req.valid('json');
+    const res = await svc.patch!(
+      {
+        model: b.model,
+        clean: b.clean ?? '',
+        corrupted: b.corrupted ?? '',
+        cleanTokens: b.cleanTokens ?? [],
+        corruptedTokens: b.corruptedTokens ?? [],
+        target: b.target ?? '',
+        foil: b.foil ?? '',
+        targetId: b.targetId,
+        foilId: b.foilId,
+        streams: b.streams ?? [],
+        positions: b.positions ?? [],
+        at: b.at,
+      },
+      ctx(c.req.raw.signal),
+    );
+    return c.json(res, 200) as never;
+  });
+  app.openapi(experimentRoutes.probe, async (c) => {
+    const b = c.req.valid('json');
+    const res = await svc.probe!(
+      {
+        model: b.model,
+        text: b.text ?? '',
+        tokens: b.tokens ?? [],
+        label: b.label ?? '',
+        labels: b.labels ?? [],
+        trainFraction: b.trainFraction,
+        seed: b.seed ?? 0,
+        control: b.control ?? false,
       },
       ctx(c.req.raw.signal),
     );

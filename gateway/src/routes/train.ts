@@ -85,8 +85,31 @@ const TrainConfig = z
   })
   .openapi('TrainConfig');
 
+const Finetune = z
+  .object({
+    method: z.enum(['sft', 'dpo']).optional().openapi({ description: 'sft (default) or dpo' }),
+    baseModel: z.string().min(1).max(300).openapi({ description: "A model of svc-infer's registry" }),
+    adapter: z
+      .enum(['lora', 'qlora', 'full'])
+      .optional()
+      .openapi({ description: 'lora (default), qlora (LoRA on a 4-bit NF4 base) or full' }),
+    loraRank: int(1, 1024, 'LoRA rank (default 8)'),
+    loraAlpha: z.number().gt(0).max(1e6).optional().openapi({ description: 'LoRA alpha (default 2 × rank)' }),
+    loraDropout: z.number().min(0).lt(1).optional().openapi({ description: 'LoRA dropout (default 0.05)' }),
+    loraTargets: z
+      .array(z.string().min(1).max(100))
+      .max(32)
+      .optional()
+      .openapi({ description: 'Modules with an adapter, e.g. ["q_proj", "v_proj"] or ["c_attn"]' }),
+    beta: z.number().gt(0).max(100).optional().openapi({ description: "DPO's beta (default 0.1)" }),
+  })
+  .openapi('FinetuneConfig');
+
 const SubmitBody = z
   .object({
+    finetune: Finetune.optional().openapi({
+      description: 'Fine-tune a registered model instead of pre-training',
+    }),
     name: z.string().max(200).optional(),
     dataPath: z
       .string()
@@ -101,7 +124,7 @@ const SubmitBody = z
     config: TrainConfig,
   })
   .refine((b) => [b.dataPath, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1, {
-    message: 'give exactly one of dataPath or datasetId',
+    message: 'Give either a data file or a dataset version, not both (exactly one of dataPath or datasetId).',
     path: ['dataPath'],
   });
 
@@ -158,6 +181,17 @@ const TrainEvent = z
     perplexity: z.number().optional(),
     sample: z.string().optional(),
     message: z.string().optional(),
+    preference: z
+      .object({
+        chosenReward: z.number(),
+        rejectedReward: z.number(),
+        margin: z.number(),
+        accuracy: z.number(),
+      })
+      .optional()
+      .openapi({
+        description: 'DPO: mean rewards of chosen and rejected answers, margin, preference accuracy',
+      }),
   })
   .openapi('TrainEvent');
 
@@ -173,15 +207,36 @@ const action = (verb: 'cancel' | 'pause' | 'resume', summary: string) =>
   });
 
 const EstimateBody = TrainConfig.extend({
-  iters: z.number().int().min(1).optional(),
+  iters: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .optional()
+    .openapi({ description: 'Optimizer steps; gives totalSeconds and the time warning' }),
   vocabSize: z
     .number()
     .int()
     .min(1)
     .max(10_000_000)
     .optional()
-    .openapi({ description: 'Default: the preset’s' }),
+    .openapi({ description: 'Default: what the job would get from tokenizer and data, else the preset’s' }),
+  tokenizer: z
+    .string()
+    .optional()
+    .openapi({ description: 'The job’s tokenizer (default char): its vocabulary sizes the model' }),
+  dataPath: z.string().optional().openapi({ description: 'The job’s text file (char: its characters)' }),
+  datasetId: z.string().optional().openapi({ description: 'The job’s dataset (its shards’ vocabulary)' }),
+  datasetVersion: z.number().int().min(0).optional(),
 });
+
+const MachineInfo = z
+  .object({
+    memoryBytes: z.number().openapi({ description: 'RAM svc-train may use (its cgroup limit when lower)' }),
+    availableMemoryBytes: z.number(),
+    cpus: z.number().int(),
+  })
+  .openapi('MachineInfo');
 
 const Estimate = z
   .object({
@@ -202,8 +257,44 @@ const Estimate = z
       total: z.number().int(),
     }),
     secondsPerStep: z.number().openapi({ description: 'At the throughput bench:train measured on this CPU' }),
+    totalSeconds: z.number().openapi({ description: 'secondsPerStep × iters; 0 without iters' }),
+    vocabSize: z.number().int().openapi({ description: 'The vocabulary the estimate used' }),
+    vocabSource: z
+      .enum(['request', 'data', 'tokenizer', 'preset'])
+      .openapi({ description: '"preset" when the job’s vocabulary depends on data not chosen yet' }),
+    model: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).openapi({
+      description: 'The resolved model (engine ModelConfig): preset, overrides, context, vocabulary',
+    }),
+    machine: MachineInfo,
+    warnings: z
+      .array(
+        z.object({
+          kind: z.enum(['memory', 'time']),
+          message: z.string(),
+          field: z.string().openapi({ description: 'The request field that changes it most' }),
+        }),
+      )
+      .openapi({ description: 'Past the machine’s memory or a day of compute: confirm before starting' }),
   })
   .openapi('ModelEstimate');
+
+const Preset = z
+  .object({
+    name: z.string(),
+    family: z.enum(['gpt2', 'llama']),
+    nLayer: z.number().int(),
+    nHead: z.number().int(),
+    nKvHead: z.number().int(),
+    nEmbd: z.number().int(),
+    ffnHidden: z.number().int(),
+    context: z.number().int(),
+    vocabSize: z.number().int().openapi({ description: 'The preset’s; a job uses its tokenizer’s' }),
+    bias: z.boolean(),
+    tieEmbeddings: z.boolean(),
+    dropout: z.number(),
+    parameters: z.number().int().openapi({ description: 'At the preset’s vocabulary' }),
+  })
+  .openapi('ModelPreset');
 
 const routes = {
   estimate: createRoute({
@@ -213,6 +304,13 @@ const routes = {
     summary: 'Parameters, FLOPs per token, memory and time per step of a model config, before training it',
     request: { body: { required: true, content: { 'application/json': { schema: EstimateBody } } } },
     responses: { 200: json(Estimate, 'Estimate'), ...errors },
+  }),
+  presets: createRoute({
+    method: 'get',
+    path: '/api/train/presets',
+    tags,
+    summary: 'Model presets with their shapes (layers, heads, width, context, …)',
+    responses: { 200: json(z.object({ presets: z.array(Preset) }), 'Presets') },
   }),
   submit: createRoute({
     method: 'post',
@@ -292,6 +390,7 @@ function eventJson(e: JobEvent) {
       gradNorm: e.gradNorm,
       tokensPerSecond: e.tokensPerSecond,
       elapsedSeconds: e.elapsedSeconds,
+      ...(e.preference ? { preference: e.preference } : {}),
     };
   if (e.kind === 'eval')
     return {
@@ -301,6 +400,7 @@ function eventJson(e: JobEvent) {
       perplexity: e.perplexity,
       sample: e.sample,
       elapsedSeconds: e.elapsedSeconds,
+      ...(e.preference ? { preference: e.preference } : {}),
     };
   return { ...base, message: e.message };
 }
@@ -310,11 +410,16 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
   const ctx = () => localCallContext();
 
   app.openapi(routes.estimate, async (c) => {
-    const { model, vocabSize, ...config } = c.req.valid('json');
+    const { model, vocabSize, tokenizer, dataPath, datasetId, datasetVersion, ...config } =
+      c.req.valid('json');
     const e = await svc.estimateModel!(
       {
         config: { ...TrainConfigProto.fromPartial(config), modelJson: model ? JSON.stringify(model) : '' },
         vocabSize: vocabSize ?? 0,
+        tokenizer: tokenizer ?? '',
+        dataPath: dataPath ?? '',
+        datasetId: datasetId ?? '',
+        datasetVersion: datasetVersion ?? 0,
       },
       ctx(),
     );
@@ -338,9 +443,20 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
           total: memory.weights + memory.gradients + memory.optimizer + memory.activations,
         },
         secondsPerStep: e.secondsPerStep,
+        totalSeconds: e.totalSeconds,
+        vocabSize: e.vocabSize,
+        vocabSource: e.vocabSource as 'request' | 'data' | 'tokenizer' | 'preset',
+        model: e.modelJson ? (JSON.parse(e.modelJson) as Record<string, number | string | boolean>) : {},
+        machine: e.machine ?? { memoryBytes: 0, availableMemoryBytes: 0, cpus: 0 },
+        warnings: e.warnings.map((w) => ({ ...w, kind: w.kind as 'memory' | 'time' })),
       },
       200,
     );
+  });
+
+  app.openapi(routes.presets, async (c) => {
+    const { presets } = await svc.listPresets!({}, ctx());
+    return c.json({ presets: presets.map((p) => ({ ...p, family: p.family as 'gpt2' | 'llama' })) }, 200);
   });
 
   app.openapi(routes.submit, async (c) => {
@@ -354,6 +470,7 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
         datasetVersion: b.datasetVersion ?? 0,
         tokenizer: b.tokenizer ?? '',
         config: { ...config, modelJson: model ? JSON.stringify(model) : '' },
+        finetune: b.finetune,
       }),
       ctx(),
     );

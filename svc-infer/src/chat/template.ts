@@ -49,6 +49,7 @@ export function renderChat(
   messages: readonly Message[],
   template: string | undefined,
   specials: { bos_token?: string; eos_token?: string },
+  addGenerationPrompt = true,
 ): string {
   const source = template ?? DEFAULT_CHAT_TEMPLATE;
   let t = compiled.get(source);
@@ -60,7 +61,7 @@ export function renderChat(
     }
     return t.render({
       messages: messages.map((m) => ({ role: m.role, content: m.content })),
-      add_generation_prompt: true,
+      add_generation_prompt: addGenerationPrompt,
       bos_token: specials.bos_token ?? '',
       eos_token: specials.eos_token ?? '',
     });

@@ -13,6 +13,7 @@ import {
   type ServiceImpl,
 } from '@lab/common';
 import {
+  EstimateModelRequest,
   type Job,
   SubmitJobRequest,
   TrainConfig,
@@ -165,24 +166,33 @@ export const jobCommands: Record<string, CliCommand> = {
   resume: action('resume', 'Queue a paused job again; it continues from its checkpoint'),
   cancel: action('cancel', 'Cancel a queued, running or paused job'),
   estimate: {
-    summary: 'Parameters, FLOPs, memory and time per step of a model before training it',
-    usage: 'estimate [--preset P] [--batch N] [--context N]',
+    summary: 'Parameters, FLOPs, memory and time of a model before training it, against this machine',
+    usage: 'estimate [--preset P] [--batch N] [--context N] [--iters N] [--tokenizer NAME] [--data FILE]',
     options: {
       preset: { type: 'string' },
       batch: { type: 'string' },
       context: { type: 'string' },
+      iters: { type: 'string' },
+      tokenizer: { type: 'string' },
+      data: { type: 'string' },
     },
     run: async (values) => {
-      // Pure arithmetic: computed in this process with the same code the service uses.
+      // Pure arithmetic: computed in this process with the same code the service uses. Registry tokenizers
+      // and dataset shards need the services; without them the preset's vocabulary stands in.
       const { estimate } = await import('../jobs/estimate.ts');
-      const e = estimate({
+      const { jobVocab } = await import('../jobs/vocab.ts');
+      const req = EstimateModelRequest.fromPartial({
         config: TrainConfig.fromPartial({
           preset: (values.preset as string | undefined) ?? '',
           batchSize: intFlag(values, 'batch', 0, 1),
           context: intFlag(values, 'context', 0, 1),
+          iters: intFlag(values, 'iters', 0, 0),
         }),
-        vocabSize: 0,
+        tokenizer: (values.tokenizer as string | undefined) ?? '',
+        dataPath: (values.data as string | undefined) ?? '',
       });
+      const away = () => Promise.reject(new LabError('UNAVAILABLE', 'not asked from the CLI'));
+      const e = estimate(req, await jobVocab(req, { shardTokenizer: away, fetchTokenizer: away }));
       const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
       const p = e.parameters!;
       out(
@@ -195,6 +205,9 @@ export const jobCommands: Record<string, CliCommand> = {
         `memory: weights ${mb(e.weightsBytes)}, gradients ${mb(e.gradientsBytes)}, AdamW ${mb(e.optimizerBytes)}, activations ${mb(e.activationsBytes)}`,
       );
       out(`≈ ${(e.secondsPerStep * 1000).toFixed(0)} ms per step on this machine's CPU`);
+      out(`vocabulary ${e.vocabSize.toLocaleString('en')} (${e.vocabSource})`);
+      if (e.totalSeconds) out(`≈ ${(e.totalSeconds / 3600).toFixed(1)} h for all steps`);
+      for (const w of e.warnings) out(`warning: ${w.message}`);
     },
   },
 };

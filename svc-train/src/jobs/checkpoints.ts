@@ -125,6 +125,8 @@ export interface CheckpointExtras {
   onnx?: boolean;
   /** Validation loss of the evaluation at this step (recorded in the manifest, for keeping the best). */
   valLoss?: number;
+  /** Writes more files into the (temporary) checkpoint directory, covered by the manifest (a LoRA's adapter). */
+  write?: (dir: string) => void;
 }
 
 /**
@@ -148,6 +150,7 @@ export function writeCheckpoint(
   saveCheckpoint(tmp, ck);
   for (const [name, text] of Object.entries(extras.files ?? {})) writeFileSync(join(tmp, name), text);
   if (extras.onnx) writeOnnxModel(tmp, ck.cfg, ck.params);
+  extras.write?.(tmp);
   const manifest: Manifest = {
     step,
     ...(extras.valLoss !== undefined ? { valLoss: extras.valLoss } : {}),

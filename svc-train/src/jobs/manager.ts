@@ -15,6 +15,8 @@ import type { WorkItem, WorkQueue } from '@lab/common';
 import { type EventBus, fromServiceError, LabError, type Logger, type Store } from '@lab/common';
 import type { SubmitJobRequest } from '@lab/proto/train';
 import { isBuiltinName } from '@lab/tokenizer';
+import { prepareFinetune } from '../finetune/prepare.ts';
+import { fieldError } from './field-error.ts';
 import { DATASET_META, DATASET_TOKENS } from './resolve-tokens.ts';
 import { TrainRun } from './runner.ts';
 import { JobStore, type NewPoint } from './store.ts';
@@ -45,6 +47,10 @@ export interface JobManagerOptions {
   fetchTokenizer(name: string): Promise<string>;
   /** A svc-data version's shards for a tokenizer (asked over gRPC), with the tokenizer they were made with. */
   readDatasetTokens(datasetId: string, version: number, tokenizer: string): Promise<DatasetTokens>;
+  /** The folder of a model of svc-infer's registry (asked over gRPC); rejects with NOT_FOUND for an unknown name. */
+  resolveModel?(name: string): Promise<string>;
+  /** The documents of a svc-data version, in order (asked over gRPC), for fine-tuning examples. */
+  readDocuments?(datasetId: string, version: number): Promise<string[]>;
 }
 
 /** Tokens of a dataset version: train split first, then val (if the version was split). */
@@ -116,12 +122,17 @@ export class JobManager {
     const spec = validateSubmit(req);
     const now = new Date().toISOString();
     const id = `job-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    if (spec.source.kind === 'dataset') {
+    if (spec.finetune) {
+      await prepareFinetune(spec, this.jobDir(id), {
+        resolveModel: this.opts.resolveModel,
+        readDocuments: this.opts.readDocuments,
+      });
+    } else if (spec.source.kind === 'dataset') {
       const { datasetId, version } = spec.source;
       const data = await this.opts.readDatasetTokens(datasetId, version, spec.tokenizer).catch((err) => {
         const e = fromServiceError(err);
         throw e.code === 'NOT_FOUND'
-          ? new LabError('INVALID_ARGUMENT', `datasetId: ${e.message}`, 'datasetId')
+          ? fieldError('datasetId', `The dataset version could not be found (${e.message}).`)
           : e;
       });
       const dir = this.jobDir(id);
@@ -139,11 +150,7 @@ export class JobManager {
       const json = await this.opts.fetchTokenizer(spec.tokenizer).catch((err) => {
         const e = fromServiceError(err);
         throw e.code === 'NOT_FOUND'
-          ? new LabError(
-              'INVALID_ARGUMENT',
-              `tokenizer: unknown tokenizer "${spec.tokenizer}" (${e.message})`,
-              'tokenizer',
-            )
+          ? fieldError('tokenizer', `Unknown tokenizer "${spec.tokenizer}" (${e.message}).`)
           : e;
       });
       const dir = this.jobDir(id);
@@ -486,6 +493,7 @@ export class JobManager {
             gradNorm: m.gradNorm,
             tokensPerSecond: m.tokensPerSecond,
             elapsed: m.elapsed,
+            ...(m.preference ? { preference: m.preference } : {}),
           });
           break;
         case 'eval':
@@ -500,6 +508,7 @@ export class JobManager {
             perplexity: m.perplexity,
             sample: m.sample,
             elapsed: m.elapsed,
+            ...(m.preference ? { preference: m.preference } : {}),
           });
           break;
         case 'checkpoint':

@@ -7,28 +7,29 @@
 //   (fetched over gRPC at submit time into the job's folder).
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError } from '@lab/common';
 import type { SubmitJobRequest } from '@lab/proto/train';
 import { isBuiltinName, loadTokenizer, type Tokenizer } from '@lab/tokenizer';
 import { CharCodec } from '../commands/char-codec.ts';
+import { fieldError, invalid } from './field-error.ts';
 import type { DataSource } from './types.ts';
-
-const invalid = (field: string, message: string) =>
-  new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
 
 /** Submit-time checks of the data source and tokenizer: cheap, no tokenizing. */
 export function checkSource(req: SubmitJobRequest): DataSource {
   const given = [req.dataPath ? 'dataPath' : '', req.datasetId ? 'datasetId' : ''].filter(Boolean);
-  if (given.length !== 1) throw invalid('dataPath', 'give exactly one of dataPath or datasetId');
+  if (given.length !== 1)
+    throw fieldError(
+      'dataPath',
+      'Give either a data file or a dataset version, not both (exactly one of dataPath or datasetId).',
+    );
   if (req.datasetId) return { kind: 'dataset', datasetId: req.datasetId, version: req.datasetVersion };
   const path = req.dataPath;
-  if (!existsSync(path)) throw invalid('dataPath', `no such file: ${path}`);
+  if (!existsSync(path)) throw invalid('dataPath', `${path} does not exist (no such file)`);
   const st = statSync(path);
-  if (!st.isFile()) throw invalid('dataPath', `not a regular file: ${path}`);
+  if (!st.isFile()) throw invalid('dataPath', `${path} is not a regular file`);
   try {
     accessSync(path, constants.R_OK);
   } catch {
-    throw invalid('dataPath', `the service cannot read ${path}`);
+    throw invalid('dataPath', `${path} cannot be read by the service`);
   }
   if (st.size === 0) throw invalid('dataPath', `${path} is empty`);
   const tok = req.tokenizer || 'char';

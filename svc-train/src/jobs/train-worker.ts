@@ -2,21 +2,14 @@
 // CPU, during which gRPC and health checks must still be answered). Continues from the job's newest valid
 // checkpoint when there is one. Posts WorkerMessage; obeys { type: 'pause' } between steps.
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  BatchSampler,
-  DEFAULT_OPTIM,
-  Decoder,
-  estimateLoss,
-  preset,
-  Rng,
-  type RngState,
-  Trainer,
-} from '@lab/engine';
+import { BatchSampler, DEFAULT_OPTIM, Decoder, estimateLoss, Rng, type RngState, Trainer } from '@lab/engine';
+import { runFinetune } from '../finetune/run.ts';
 import { latestValidCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { hfTokenizerFiles } from './hf-model.ts';
 import { resolveTokens } from './resolve-tokens.ts';
 import { lrAt } from './schedule.ts';
 import type { WorkerControl, WorkerJob, WorkerMessage } from './types.ts';
+import { jobModelConfig } from './validate.ts';
 
 const job = workerData as WorkerJob;
 const spec = job.spec;
@@ -40,15 +33,17 @@ class FieldError extends Error {
 }
 
 async function run(): Promise<WorkerMessage> {
+  if (spec.finetune)
+    return runFinetune(job, { paused: () => pauseRequested, cancelled: () => cancelRequested }, post);
   const data = resolveTokens(spec.source, spec.tokenizer, { dir: job.dir });
-  const cfg = preset(spec.preset, { ...spec.model, vocabSize: data.vocabSize, blockSize: spec.context });
+  const cfg = jobModelConfig(spec.preset, spec.model, spec.context, data.vocabSize);
   const split = data.valStart ?? Math.floor(data.tokens.length * (1 - spec.valFraction));
   const need = spec.context + 2;
   if (split < need || data.tokens.length - split < need) {
     const field = spec.source.kind === 'dataset' ? 'datasetId' : 'dataPath';
     throw new FieldError(
       field,
-      `${field}: the data has ${data.tokens.length} tokens; with context ${spec.context} and valFraction ${spec.valFraction} each split needs more than ${need - 1}`,
+      `The data has ${data.tokens.length} tokens; with context ${spec.context} and a validation fraction of ${spec.valFraction} each split needs more than ${need - 1}.`,
     );
   }
   const train = new BatchSampler(data.tokens.subarray(0, split), spec.batch, spec.context);

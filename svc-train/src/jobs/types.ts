@@ -1,6 +1,6 @@
 // The records svc-train keeps for a job (in its lmdb store) and what travels between the service and the
 // worker thread that trains.
-import type { ModelConfig } from '@lab/engine';
+import type { LoraConfig, ModelConfig } from '@lab/engine';
 
 export type JobState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
@@ -12,6 +12,20 @@ export type LrScheduleKind = 'cosine' | 'linear' | 'constant';
 export type DataSource =
   | { kind: 'file'; path: string }
   | { kind: 'dataset'; datasetId: string; version: number };
+
+/** A fine-tuning job's method, base model and adapter (absent for pre-training jobs). */
+export interface FinetuneSpec {
+  /** "sft": imitate the answers of instruction examples; "dpo": prefer chosen over rejected answers. */
+  method: 'sft' | 'dpo';
+  /** "full": every weight trains; "lora": a low-rank adapter on a frozen base; "qlora": on an NF4 base. */
+  adapter: 'full' | 'lora' | 'qlora';
+  /** The base model's name in svc-infer's registry, and the folder it was resolved to at submit time. */
+  baseModel: string;
+  baseDir: string;
+  lora?: LoraConfig;
+  /** DPO's β: how far the policy may move from the reference. */
+  beta: number;
+}
 
 /** A validated job with every default filled in: all the worker needs to train (and resume). */
 export interface JobSpec {
@@ -44,6 +58,8 @@ export interface JobSpec {
   sampleTokens: number;
   /** ORT intra-op threads; 0 = engine default. */
   threads: number;
+  /** Set for fine-tuning jobs. */
+  finetune?: FinetuneSpec;
 }
 
 export interface JobRecord {
@@ -92,6 +108,15 @@ export interface JobPoint {
   perplexity?: number;
   sample?: string;
   message?: string;
+  /** DPO: mean rewards of chosen and rejected answers, margin and preference accuracy. */
+  preference?: PreferenceMetrics;
+}
+
+export interface PreferenceMetrics {
+  chosenReward: number;
+  rejectedReward: number;
+  margin: number;
+  accuracy: number;
 }
 
 /** Messages from the worker thread. */
@@ -113,6 +138,7 @@ export type WorkerMessage =
       gradNorm: number;
       tokensPerSecond: number;
       elapsed: number;
+      preference?: PreferenceMetrics;
     }
   | {
       type: 'eval';
@@ -122,6 +148,7 @@ export type WorkerMessage =
       perplexity: number;
       sample: string;
       elapsed: number;
+      preference?: PreferenceMetrics;
     }
   | {
       type: 'checkpoint';

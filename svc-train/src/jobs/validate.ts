@@ -1,17 +1,15 @@
 // SubmitJob input → a JobSpec with defaults filled in, or INVALID_ARGUMENT naming the field. Nothing here
 // touches the store: a rejected request leaves no trace.
-import { LabError } from '@lab/common';
 import { type ModelConfig, PRESETS, preset } from '@lab/engine';
 import type { SubmitJobRequest, TrainConfig } from '@lab/proto/train';
+import { validateFinetune } from '../finetune/validate.ts';
+import { invalid, num } from './field-error.ts';
 import { checkSource } from './resolve-tokens.ts';
 import type { JobSpec, LrScheduleKind } from './types.ts';
 
-const invalid = (field: string, message: string) =>
-  new LabError('INVALID_ARGUMENT', `${field}: ${message}`, field);
-
 function intIn(field: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max)
-    throw invalid(field, `must be an integer from ${min} to ${max.toLocaleString('en')} (got ${v})`);
+    throw invalid(field, `must be a whole number from ${num(min)} to ${num(max)} (got ${num(v)})`);
   return v;
 }
 
@@ -46,23 +44,27 @@ function parseModel(json: string): Partial<ModelConfig> {
   try {
     obj = JSON.parse(json);
   } catch (err) {
-    throw invalid(field, `is not valid JSON (${(err as Error).message})`);
+    throw invalid(field, `overrides are not valid JSON (${(err as Error).message})`);
   }
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw invalid(field, 'must be a JSON object');
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+    throw invalid(field, 'overrides must be a JSON object');
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const kind = MODEL_FIELDS[k];
     if (k === 'vocabSize' || k === 'blockSize')
-      throw invalid(`${field}.${k}`, `is set by ${k === 'vocabSize' ? 'the tokenizer' : 'config.context'}`);
+      throw invalid(
+        `${field}.${k}`,
+        `cannot be overridden: ${k === 'vocabSize' ? 'the tokenizer sets it' : 'config.context sets it'}`,
+      );
     if (!kind)
-      throw invalid(`${field}.${k}`, `unknown model field (known: ${Object.keys(MODEL_FIELDS).join(', ')})`);
+      throw invalid(`${field}.${k}`, `is not a model field (known: ${Object.keys(MODEL_FIELDS).join(', ')})`);
     if (Array.isArray(kind)) {
       if (!kind.includes(v as string)) throw invalid(`${field}.${k}`, `must be one of ${kind.join(', ')}`);
     } else if (kind === 'bool') {
       if (typeof v !== 'boolean') throw invalid(`${field}.${k}`, 'must be true or false');
     } else if (kind === 'int') intIn(`${field}.${k}`, v as number, 1, 65_536);
     else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      throw invalid(`${field}.${k}`, 'must be a number ≥ 0');
+      throw invalid(`${field}.${k}`, 'must be a number of at least 0');
     out[k] = v;
   }
   if (out.dropout !== undefined) numIn(`${field}.dropout`, out.dropout as number, 0, 0.9);
@@ -80,7 +82,7 @@ export function modelOf(c: TrainConfig): {
   if (!(presetName in PRESETS))
     throw invalid(
       'config.preset',
-      `unknown preset "${presetName}" (known: ${Object.keys(PRESETS).join(', ')})`,
+      `"${presetName}" is an unknown preset (known: ${Object.keys(PRESETS).join(', ')})`,
     );
   const model = parseModel(c.modelJson ?? '');
   // As `lab-train pretrain --heads`: without grouped-query attention in the preset, kv heads follow heads.
@@ -89,19 +91,43 @@ export function modelOf(c: TrainConfig): {
     model.nKvHead = model.nHead;
   const base = preset(presetName, model);
   const context = c.context ? intIn('config.context', c.context, 1, 8192) : base.blockSize;
+  // Name the field the user changed: that is the one to highlight and fix.
   if (base.nEmbd % base.nHead !== 0)
-    throw invalid('config.modelJson', `nEmbd ${base.nEmbd} is not divisible by nHead ${base.nHead}`);
+    throw model.nHead !== undefined || model.nEmbd === undefined
+      ? invalid('config.modelJson.nHead', `(${base.nHead}) must divide the width ${base.nEmbd} evenly`)
+      : invalid('config.modelJson.nEmbd', `(${base.nEmbd}) must be a multiple of the ${base.nHead} heads`);
   if (base.nHead % base.nKvHead !== 0)
-    throw invalid('config.modelJson', `nHead ${base.nHead} is not a multiple of nKvHead ${base.nKvHead}`);
+    throw model.nKvHead !== undefined
+      ? invalid('config.modelJson.nKvHead', `(${base.nKvHead}) must divide the ${base.nHead} heads evenly`)
+      : invalid(
+          'config.modelJson.nHead',
+          `(${base.nHead}) must be a multiple of the ${base.nKvHead} key/value heads`,
+        );
   return { presetName, model, context, base };
+}
+
+/**
+ * The model a job trains: its preset with the overrides, its context and the vocabulary of its tokenizer
+ * (the preset's when unknown). The worker builds its trainer from this and the estimate counts parameters
+ * from it, so the page and the job show one number.
+ */
+export function jobModelConfig(
+  presetName: string,
+  model: Partial<ModelConfig>,
+  context: number,
+  vocabSize?: number,
+): ModelConfig {
+  return preset(presetName, { ...model, blockSize: context, ...(vocabSize ? { vocabSize } : {}) });
 }
 
 /** Validates a SubmitJob request and fills in the defaults. */
 export function validateSubmit(req: SubmitJobRequest): JobSpec {
-  if (req.name.length > 200) throw invalid('name', 'at most 200 characters');
+  if (req.name.length > 200) throw invalid('name', 'must be at most 200 characters long');
   const c = req.config ?? ({} as TrainConfig);
-  const { presetName, model, context } = modelOf(c);
-  if (!c.iters) throw invalid('config.iters', 'is required: the number of optimizer steps (1 or more)');
+  const { presetName, model, context: presetContext } = modelOf(c);
+  // A fine-tuned model keeps its own context; 256 tokens hold most instruction examples.
+  const context = req.finetune && !c.context ? 256 : presetContext;
+  if (!c.iters) throw invalid('config.iters', 'is required (optimizer steps, 1 or more)');
   const iters = intIn('config.iters', c.iters, 1, 10_000_000);
   const batch = c.batchSize ? intIn('config.batchSize', c.batchSize, 1, 1024) : 12;
   const accumulate = c.gradAccum ? intIn('config.gradAccum', c.gradAccum, 1, 1024) : 1;
@@ -112,7 +138,8 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
   const schedule = (c.schedule || 'cosine') as LrScheduleKind;
   if (!['cosine', 'linear', 'constant'].includes(schedule))
     throw invalid('config.schedule', `must be cosine, linear or constant (got "${c.schedule}")`);
-  const weightDecay = c.weightDecay !== undefined ? numIn('config.weightDecay', c.weightDecay, 0, 1) : 0.1;
+  const weightDecay =
+    c.weightDecay !== undefined ? numIn('config.weightDecay', c.weightDecay, 0, 1) : req.finetune ? 0 : 0.1;
   const clip = c.gradClip !== undefined ? numIn('config.gradClip', c.gradClip, 0, 1000) : 1.0;
   const evalInterval = c.evalInterval
     ? intIn('config.evalInterval', c.evalInterval, 1, iters)
@@ -157,6 +184,7 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
     valFraction,
     sampleTokens,
     threads,
+    ...(req.finetune ? { finetune: validateFinetune(req.finetune) } : {}),
   };
 }
 
@@ -191,6 +219,16 @@ export function specToRequest(spec: JobSpec): SubmitJobRequest {
       sampleTokens: spec.sampleTokens,
       sampleOff: spec.sampleTokens === 0,
       threads: spec.threads,
+    },
+    finetune: spec.finetune && {
+      method: spec.finetune.method,
+      baseModel: spec.finetune.baseModel,
+      adapter: spec.finetune.adapter,
+      loraRank: spec.finetune.lora?.rank ?? 0,
+      loraAlpha: spec.finetune.lora?.alpha ?? 0,
+      loraDropout: spec.finetune.lora?.dropout,
+      loraTargets: [...(spec.finetune.lora?.targets ?? [])],
+      beta: spec.finetune.beta,
     },
   };
 }

@@ -6,13 +6,13 @@ import {
   dataApi,
   errorText,
   type SubmitTrainJob,
-  type TrainEstimate,
   type TrainEvent,
   type TrainJob,
   type TrainJobState,
   trainApi,
 } from '../api.ts';
 import LineChart, { formatNumber, type LineChartHandle } from '../components/LineChart.tsx';
+import { type EstimateRequest, type FullEstimate, type RunWarning, trainPageApi } from './train/api.ts';
 import Checkpoints from './train/Checkpoints.tsx';
 import { makeShards, shardKeys } from './train/readiness.ts';
 import Timeline from './train/Timeline.tsx';
@@ -24,7 +24,8 @@ import {
   type TrainJobDetail,
 } from './train/types.ts';
 
-const PRESETS = ['nanogpt-cpu', 'nanogpt-shakespeare', 'llama-small', 'gpt2-small', 'gpt2-medium'];
+/** Shown until the gateway lists its presets (and if it cannot). */
+const FALLBACK_PRESETS = ['nanogpt-cpu', 'nanogpt-shakespeare', 'llama-small', 'gpt2-small', 'gpt2-medium'];
 const TERMINAL: TrainJobState[] = ['completed', 'failed', 'cancelled'];
 const isTerminal = (s: string) => (TERMINAL as string[]).includes(s);
 
@@ -36,14 +37,19 @@ const bytes = (n: number) => {
     v /= 1024;
     i++;
   }
-  return `${v.toFixed(v < 10 && i ? 1 : 0)} ${u[i]}`;
+  // Gigabytes with a decimal, as the warnings and the machine's memory are written (59.7 GB of 23.5 GB).
+  return `${v.toFixed((v < 10 && i) || i >= 3 ? 1 : 0)} ${u[i]}`;
 };
 
-/** Advanced fields: empty = the preset's default. */
+/** Exact counts (a parameter count is compared with the job's, digit for digit). */
+const count = (n: number) => n.toLocaleString('en');
+
+/** Advanced fields. Model fields hold the preset's values until changed; empty = the default. */
 interface Advanced {
   nLayer: string;
   nHead: string;
   nEmbd: string;
+  ffnHidden: string;
   context: string;
   batchSize: string;
   learningRate: string;
@@ -53,6 +59,53 @@ interface Advanced {
   seed: string;
   keepLast: string;
 }
+
+/** Model fields of the form and where each sits in a preset. */
+const SHAPE = {
+  nLayer: 'nLayer',
+  nHead: 'nHead',
+  nEmbd: 'nEmbd',
+  ffnHidden: 'ffnHidden',
+  context: 'context',
+} as const;
+type ShapeField = keyof typeof SHAPE;
+
+/** Form input (its name) showing an error about a request field (its path in the gateway's answer). */
+function inputFor(field: string): string | undefined {
+  const model = /^config\.(?:model|modelJson)\.(\w+)$/.exec(field)?.[1];
+  if (model) return model === 'nKvHead' ? 'nHead' : model in SHAPE ? model : undefined;
+  const direct: Record<string, string> = {
+    name: 'name',
+    tokenizer: 'tokenizer',
+    dataPath: 'dataPath',
+    datasetId: 'dataset',
+    datasetVersion: 'dataset',
+    'config.preset': 'preset',
+    'config.modelJson': 'nLayer',
+    'config.iters': 'iters',
+    'config.context': 'context',
+    'config.batchSize': 'batchSize',
+    'config.learningRate': 'learningRate',
+    'config.minLearningRate': 'learningRate',
+    'config.warmupIters': 'warmupIters',
+    'config.schedule': 'schedule',
+    'config.evalInterval': 'evalInterval',
+    'config.seed': 'seed',
+    'config.keepLast': 'keepLast',
+  };
+  return direct[field];
+}
+
+const ADVANCED_INPUTS = new Set<string>([
+  ...Object.keys(SHAPE),
+  'batchSize',
+  'learningRate',
+  'warmupIters',
+  'schedule',
+  'evalInterval',
+  'seed',
+  'keepLast',
+]);
 
 function TrainForm(props: { onSubmitted: (id: string) => void }) {
   const [name, setName] = createSignal('');
@@ -66,6 +119,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
     nLayer: '',
     nHead: '',
     nEmbd: '',
+    ffnHidden: '',
     context: '',
     batchSize: '',
     learningRate: '',
@@ -76,9 +130,42 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
     keepLast: '',
   });
   const [keepBest, setKeepBest] = createSignal(true);
-  const setA = (k: keyof Advanced, v: string) => setAdv({ ...adv(), [k]: v });
   const [error, setError] = createSignal<string>();
+  /** A server error about one field: shown under that field until the field changes. */
+  const [fieldError, setFieldError] = createSignal<{ input: string; message: string }>();
+  const touched = (input: string) => {
+    if (fieldError()?.input === input) setFieldError(undefined);
+  };
+  const setA = (k: keyof Advanced, v: string) => {
+    touched(k);
+    setAdv({ ...adv(), [k]: v });
+  };
   const [busy, setBusy] = createSignal(false);
+  let advanced: HTMLDetailsElement | undefined;
+  let form: HTMLFormElement | undefined;
+
+  const [presets] = createResource(() =>
+    trainPageApi
+      .presets()
+      .then((r) => r.presets)
+      .catch(() => undefined),
+  );
+  const shapeOf = (p: string) => presets()?.find((x) => x.name === p);
+  /**
+   * The chosen preset's real shape in the model fields, replacing whatever the last preset left there; when
+   * the presets arrive (`keepTyped`), only fields still empty, so nothing typed meanwhile is lost.
+   */
+  const fillShape = (p: string, keepTyped = false) => {
+    const shape = shapeOf(p);
+    const next = { ...adv() };
+    for (const k of Object.keys(SHAPE) as ShapeField[]) {
+      if (keepTyped && next[k].trim() !== '') continue;
+      next[k] = shape ? String(shape[SHAPE[k]]) : '';
+      touched(k);
+    }
+    setAdv(next);
+  };
+  createEffect(on(presets, () => fillShape(preset(), true)));
 
   const [datasets, { refetch }] = createResource(() =>
     dataApi
@@ -137,14 +224,21 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
   const config = (): TrainConfigWithRetention => {
     const a = adv();
     const n = (s: string) => (s.trim() === '' ? undefined : Number(s));
-    const model: Record<string, number> = {};
-    for (const k of ['nLayer', 'nHead', 'nEmbd'] as const) {
+    // Only what differs from the preset is an override: the job then records the preset's name, and a
+    // preset's own shape is never sent back as if the user had chosen it.
+    const shape = shapeOf(preset());
+    const changed = (k: ShapeField) => {
       const v = n(a[k]);
+      return v !== undefined && v !== shape?.[SHAPE[k]] ? v : undefined;
+    };
+    const model: Record<string, number> = {};
+    for (const k of ['nLayer', 'nHead', 'nEmbd', 'ffnHidden'] as const) {
+      const v = changed(k);
       if (v !== undefined) model[k] = v;
     }
     const c: TrainConfigWithRetention = { preset: preset(), iters: iters(), keepBest: keepBest() };
     if (Object.keys(model).length) c.model = model;
-    if (n(a.context) !== undefined) c.context = n(a.context);
+    if (changed('context') !== undefined) c.context = changed('context');
     if (n(a.batchSize) !== undefined) c.batchSize = n(a.batchSize);
     if (n(a.learningRate) !== undefined) c.learningRate = n(a.learningRate);
     if (n(a.warmupIters) !== undefined) c.warmupIters = n(a.warmupIters);
@@ -155,20 +249,37 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
     return c;
   };
 
+  /** The data of the run, as the job request and the estimate name it. */
+  const dataOf = (): { datasetId?: string; datasetVersion?: number; dataPath?: string } => {
+    if (source() === 'path') return dataPath().trim() ? { dataPath: dataPath().trim() } : {};
+    const [id, v] = datasetKey().split('@');
+    return id ? { datasetId: id, datasetVersion: Number(v) } : {};
+  };
+
+  /** What the estimate is asked: the model, batch and steps, and the tokenizer and data that size the vocabulary. */
+  const estimateBody = (): EstimateRequest => {
+    const { iters: steps, keepLast: _k, keepBest: _b, ...body } = config();
+    return {
+      ...body,
+      ...(Number.isInteger(steps) && steps >= 1 ? { iters: steps } : {}),
+      tokenizer: tokenizer(),
+      ...dataOf(),
+    };
+  };
+
   // The estimate follows the form (debounced); a gateway without the endpoint says so once.
-  const [estimate, setEstimate] = createSignal<TrainEstimate>();
+  const [estimate, setEstimate] = createSignal<FullEstimate>();
   const [estimateNote, setEstimateNote] = createSignal<string>();
   let estTimer: ReturnType<typeof setTimeout> | undefined;
   let estAbort: AbortController | undefined;
   createEffect(
-    on(config, (c) => {
+    on(estimateBody, (body) => {
       clearTimeout(estTimer);
       estTimer = setTimeout(async () => {
         estAbort?.abort();
         estAbort = new AbortController();
-        const { iters: _i, keepLast: _k, keepBest: _b, ...body } = c;
         try {
-          setEstimate(await trainApi.estimate(body, { signal: estAbort.signal }));
+          setEstimate(await trainPageApi.estimate(body, { signal: estAbort.signal }));
           setEstimateNote(undefined);
         } catch (err) {
           if (err instanceof DOMException && err.name === 'AbortError') return;
@@ -176,7 +287,9 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
           setEstimateNote(
             err instanceof ApiError && err.status === 404
               ? 'The estimate is not available from this gateway yet.'
-              : errorText(err),
+              : err instanceof ApiError && err.field && inputFor(err.field)
+                ? `No estimate: ${err.message}`
+                : errorText(err),
           );
         }
       }, 250);
@@ -187,29 +300,76 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
     estAbort?.abort();
   });
 
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    setError(undefined);
-    const body: SubmitTrainJob = { tokenizer: tokenizer(), config: config() };
+  // Runs past the machine's memory or a day of compute start only once confirmed here.
+  const [confirming, setConfirming] = createSignal<RunWarning[]>();
+  let dialog: HTMLDialogElement | undefined;
+  createEffect(() => {
+    if (confirming()) dialog?.showModal();
+    else if (dialog?.open) dialog.close();
+  });
+
+  const request = (): SubmitTrainJob => {
+    const body: SubmitTrainJob = { tokenizer: tokenizer(), config: config(), ...dataOf() };
     if (name().trim()) body.name = name().trim();
-    if (source() === 'dataset') {
-      const [id, v] = datasetKey().split('@');
-      if (!id) return setError('Pick a dataset version (make one on the Data page), or give a server path.');
-      body.datasetId = id;
-      body.datasetVersion = Number(v);
-    } else {
-      body.dataPath = dataPath().trim();
-    }
+    return body;
+  };
+
+  const start = async () => {
+    const body = request();
+    setConfirming(undefined);
     setBusy(true);
     try {
       const r = await trainApi.submit(body);
       props.onSubmitted(r.id);
     } catch (err) {
-      setError(errorText(err));
+      const input = err instanceof ApiError && err.field ? inputFor(err.field) : undefined;
+      if (err instanceof ApiError && input) {
+        setFieldError({ input, message: err.message });
+        if (ADVANCED_INPUTS.has(input) && advanced) advanced.open = true;
+        form?.querySelector<HTMLElement>(`[name="${input}"]`)?.focus();
+      } else setError(errorText(err));
     } finally {
       setBusy(false);
     }
   };
+
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    setFieldError(undefined);
+    if (source() === 'dataset' && !datasetKey())
+      return setError('Pick a dataset version (make one on the Data page), or give a server path.');
+    // The shown estimate may be a keystroke old: ask again for exactly what is about to start.
+    setBusy(true);
+    let fresh: FullEstimate | undefined;
+    try {
+      fresh = await trainPageApi.estimate(estimateBody(), { timeoutMs: 10_000 });
+      setEstimate(fresh);
+    } catch {
+      // no estimate (an invalid field, an old gateway): the submission answers for itself
+    } finally {
+      setBusy(false);
+    }
+    if (fresh?.warnings.length) return setConfirming(fresh.warnings);
+    await start();
+  };
+
+  /** The server's sentence under the field it names. */
+  const FieldError = (p: { input: string }) => (
+    <Show when={fieldError()?.input === p.input ? fieldError() : undefined}>
+      {(f) => (
+        <span
+          class="error-text small field-error"
+          role="alert"
+          data-testid="train-field-error"
+          data-field={p.input}
+        >
+          {f().message}
+        </span>
+      )}
+    </Show>
+  );
+  const invalid = (input: string) => (fieldError()?.input === input ? 'true' : undefined);
 
   const advInput = (k: keyof Advanced, label: string, placeholder: string, step = '1') => (
     <label>
@@ -221,17 +381,22 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
         min="0"
         placeholder={placeholder}
         value={adv()[k]}
+        aria-invalid={invalid(k)}
         onInput={(e) => setA(k, e.currentTarget.value)}
       />
+      <FieldError input={k} />
     </label>
   );
+
+  const memoryShare = (est: FullEstimate) =>
+    est.machine.memoryBytes ? ` of this machine’s ${bytes(est.machine.memoryBytes)}` : '';
 
   return (
     <div class="card">
       <div class="card-head">
         <h2>New pre-training run</h2>
       </div>
-      <form class="form" data-testid="train-form" onSubmit={submit}>
+      <form class="form" data-testid="train-form" onSubmit={submit} ref={form}>
         <div class="preset-grid">
           <label>
             Name
@@ -239,26 +404,48 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
               name="name"
               value={name()}
               placeholder="optional"
-              onInput={(e) => setName(e.currentTarget.value)}
+              aria-invalid={invalid('name')}
+              onInput={(e) => {
+                touched('name');
+                setName(e.currentTarget.value);
+              }}
             />
+            <FieldError input="name" />
           </label>
           <label>
             Preset
-            <select name="preset" value={preset()} onChange={(e) => setPreset(e.currentTarget.value)}>
-              <For each={PRESETS}>{(p) => <option value={p}>{p}</option>}</For>
+            <select
+              name="preset"
+              value={preset()}
+              aria-invalid={invalid('preset')}
+              onChange={(e) => {
+                touched('preset');
+                setPreset(e.currentTarget.value);
+                fillShape(e.currentTarget.value);
+              }}
+            >
+              <For each={presets()?.map((p) => p.name) ?? FALLBACK_PRESETS}>
+                {(p) => <option value={p}>{p}</option>}
+              </For>
             </select>
+            <FieldError input="preset" />
           </label>
           <label>
             Tokenizer
             <select
               name="tokenizer"
               value={tokenizer()}
-              onChange={(e) => setTokenizer(e.currentTarget.value)}
+              aria-invalid={invalid('tokenizer')}
+              onChange={(e) => {
+                touched('tokenizer');
+                setTokenizer(e.currentTarget.value);
+              }}
             >
               <For each={Array.from(new Set(['char', ...(tokenizers() ?? [])]))}>
                 {(t) => <option value={t}>{t}</option>}
               </For>
             </select>
+            <FieldError input="tokenizer" />
           </label>
           <label>
             Steps (iters)
@@ -268,8 +455,13 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
               min="1"
               required
               value={iters()}
-              onInput={(e) => setIters(e.currentTarget.valueAsNumber)}
+              aria-invalid={invalid('iters')}
+              onInput={(e) => {
+                touched('iters');
+                setIters(e.currentTarget.valueAsNumber);
+              }}
             />
+            <FieldError input="iters" />
           </label>
         </div>
         <fieldset class="radio-row">
@@ -305,8 +497,13 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
                 required
                 value={dataPath()}
                 placeholder="/path/to/input.txt"
-                onInput={(e) => setDataPath(e.currentTarget.value)}
+                aria-invalid={invalid('dataPath')}
+                onInput={(e) => {
+                  touched('dataPath');
+                  setDataPath(e.currentTarget.value);
+                }}
               />
+              <FieldError input="dataPath" />
             </label>
           }
         >
@@ -316,8 +513,12 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
             <select
               name="dataset"
               value={datasetKey()}
+              aria-invalid={invalid('dataset')}
               onFocus={() => refetch()}
-              onChange={(e) => setDatasetKey(e.currentTarget.value)}
+              onChange={(e) => {
+                touched('dataset');
+                setDatasetKey(e.currentTarget.value);
+              }}
             >
               <option value="">— pick one —</option>
               <For each={versionOptions()}>
@@ -331,6 +532,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
                 )}
               </For>
             </select>
+            <FieldError input="dataset" />
           </label>
           <Show when={datasetKey() && ready(datasetKey()) === false}>
             <div class="banner small" data-testid="train-not-ready">
@@ -352,12 +554,13 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
             </div>
           </Show>
         </Show>
-        <details class="advanced">
-          <summary>Advanced (empty = the preset’s default)</summary>
+        <details class="advanced" ref={advanced}>
+          <summary>Advanced (the model fields show the preset’s shape; empty = the default)</summary>
           <div class="preset-grid">
             {advInput('nLayer', 'Layers', 'preset')}
             {advInput('nHead', 'Heads', 'preset')}
             {advInput('nEmbd', 'Width', 'preset')}
+            {advInput('ffnHidden', 'FFN width', 'preset')}
             {advInput('context', 'Context', 'preset')}
             {advInput('batchSize', 'Batch', '12')}
             {advInput('learningRate', 'Learning rate', '1e-3', 'any')}
@@ -367,6 +570,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
               <select
                 name="schedule"
                 value={adv().schedule}
+                aria-invalid={invalid('schedule')}
                 onChange={(e) => setA('schedule', e.currentTarget.value)}
               >
                 <option value="">cosine (default)</option>
@@ -374,6 +578,7 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
                 <option value="linear">linear</option>
                 <option value="constant">constant</option>
               </select>
+              <FieldError input="schedule" />
             </label>
             {advInput('evalInterval', 'Eval every', 'iters/10')}
             {advInput('seed', 'Seed', '1337')}
@@ -397,13 +602,34 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
           <Show when={estimate()} fallback={<span class="muted">{estimateNote() ?? 'Estimating…'}</span>}>
             {(est) => (
               <>
-                <b>{formatNumber(est().parameters.total)}</b> parameters (embeddings{' '}
-                {formatNumber(est().parameters.embeddings)}, attention{' '}
-                {formatNumber(est().parameters.attention)}, MLP {formatNumber(est().parameters.mlp)}) · memory{' '}
-                <b>{bytes(est().memory.total)}</b> (weights {bytes(est().memory.weights)}, optimizer{' '}
+                <b data-testid="train-estimate-parameters">{count(est().parameters.total)}</b> parameters
+                (embeddings {count(est().parameters.embeddings)}, attention{' '}
+                {count(est().parameters.attention)}, MLP {count(est().parameters.mlp)}
+                <Show when={est().vocabSize}>
+                  ; vocabulary {count(est().vocabSize)}
+                  {est().vocabSource === 'preset' ? ', the preset’s until the data is chosen' : ''}
+                </Show>
+                ) · memory <b data-testid="train-estimate-memory">{bytes(est().memory.total)}</b>
+                {memoryShare(est())} (weights {bytes(est().memory.weights)}, optimizer{' '}
                 {bytes(est().memory.optimizer)}, activations {bytes(est().memory.activations)}) · about{' '}
-                <b>{formatNumber(est().secondsPerStep)} s</b> per step ·{' '}
-                {formatNumber(est().flopsPerToken.total)} FLOPs per token
+                <b>{formatNumber(est().secondsPerStep)} s</b> per step
+                <Show when={est().totalSeconds}>
+                  {' '}
+                  × {count(iters())} steps ≈{' '}
+                  <b data-testid="train-estimate-total">{formatDuration(est().totalSeconds)}</b> in all
+                </Show>{' '}
+                · {formatNumber(est().flopsPerToken.total)} FLOPs per token
+                <Show when={est().warnings.length}>
+                  <ul class="banner warn small train-warnings" data-testid="train-warnings">
+                    <For each={est().warnings}>
+                      {(w) => (
+                        <li data-kind={w.kind} data-field={w.field}>
+                          {w.message}
+                        </li>
+                      )}
+                    </For>
+                  </ul>
+                </Show>
               </>
             )}
           </Show>
@@ -419,6 +645,35 @@ function TrainForm(props: { onSubmitted: (id: string) => void }) {
           {error()}
         </div>
       </Show>
+      <dialog
+        class="confirm-dialog"
+        data-testid="train-confirm"
+        ref={dialog}
+        onClose={() => setConfirming(undefined)}
+      >
+        <h3>Start this run anyway?</h3>
+        <ul>
+          <For each={confirming() ?? []}>{(w) => <li data-kind={w.kind}>{w.message}</li>}</For>
+        </ul>
+        <div class="form-actions">
+          <button
+            type="button"
+            class="btn"
+            data-testid="train-confirm-cancel"
+            onClick={() => setConfirming(undefined)}
+          >
+            Go back
+          </button>
+          <button
+            type="button"
+            class="btn danger"
+            data-testid="train-confirm-start"
+            onClick={() => void start()}
+          >
+            Start anyway
+          </button>
+        </div>
+      </dialog>
     </div>
   );
 }
@@ -586,7 +841,10 @@ function JobView(props: { id: string; onChanged: () => void }) {
         <span class="muted small">
           step {(latest()?.step ?? job()?.step ?? 0).toLocaleString()} /{' '}
           {(job()?.iters ?? 0).toLocaleString()}
-          <Show when={job()?.parameters}> · {formatNumber(job()?.parameters)} parameters</Show>
+          <Show when={job()?.parameters}>
+            {' · '}
+            <span data-testid="job-parameters">{count(job()?.parameters ?? 0)}</span> parameters
+          </Show>
           <Show when={latest()}>
             {(l) => (
               <>

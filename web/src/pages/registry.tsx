@@ -1,8 +1,11 @@
 import type { Component, JSX } from 'solid-js';
+import ArchitecturePage from './Architecture.tsx';
 import AttentionPage from './Attention.tsx';
 import DataPage from './Data.tsx';
 import EvalPage from './Eval.tsx';
+import FinetunePage from './Finetune.tsx';
 import PlaygroundPage from './Playground.tsx';
+import ProbingPage from './Probing.tsx';
 import StatusPage from './Status.tsx';
 import TokenizerPage from './Tokenizer.tsx';
 import TrainPage from './Train.tsx';
@@ -71,8 +74,7 @@ export const pages: PageDef[] = [
         and how much memory and compute it needs.
       </>
     ),
-    planned:
-      'Pick a model family (gpt2 or llama) and its sizes, and see the block diagram, parameter count and memory estimate update live.',
+    component: ArchitecturePage,
   },
   {
     id: 'train',
@@ -87,6 +89,20 @@ export const pages: PageDef[] = [
       </>
     ),
     component: TrainPage,
+  },
+  {
+    id: 'finetune',
+    title: 'Fine-tune',
+    intro: (
+      <>
+        <strong>Fine-tuning</strong> starts from a model that already knows the language and teaches it a new
+        behaviour, such as answering instructions (SFT: the loss counts only the answer tokens) or preferring
+        one answer over another (DPO). With <strong>LoRA</strong> the base weights stay frozen and only two
+        small matrices per chosen layer learn (rank r, scaled by alpha / r), so a laptop can do it and the
+        result is a few kilobytes; chat with the result in the Playground to see what changed.
+      </>
+    ),
+    component: FinetunePage,
   },
   {
     id: 'playground',
@@ -121,12 +137,11 @@ export const pages: PageDef[] = [
       <>
         The residual stream carries a vector for every token through the layers. Probing looks at those
         activations: what the model would predict if it stopped at a given layer (the “logit lens”), which
-        directions light up, and whether a simple classifier can read a property (say, part of speech)
-        straight out of them.
+        directions light up, and whether a simple classifier can read a property straight out of them (say,
+        whether the next character is a vowel).
       </>
     ),
-    planned:
-      'Inspect residual-stream activations per layer and token, with a logit-lens view and simple linear probes.',
+    component: ProbingPage,
   },
   {
     id: 'eval',

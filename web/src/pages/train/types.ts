@@ -36,9 +36,11 @@ export function checkpointsOf(job: TrainJobDetail | undefined): CheckpointInfo[]
   }));
 }
 
-/** "1 h 02 min", "3 min 05 s", "12 s". */
+/** "9 d 20 h", "1 h 02 min", "3 min 05 s", "12 s". */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
+  // Past a day, minutes no longer help anyone decide (an estimate of ten days is read in days).
+  if (s >= 86_400) return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const r = s % 60;

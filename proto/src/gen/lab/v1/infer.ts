@@ -32,6 +32,11 @@ export interface ImportModelRequest {
   name: string;
   /** Model directory on the service's machine: config.json + safetensors (+ tokenizer files). */
   path: string;
+  /**
+   * Weight format to decode with: "" (float32, as stored), "int8" or "int4". Quantised models run their
+   * linear layers and head on 8- or 4-bit weights (blocks of 32, one scale each), quantised when loaded.
+   */
+  quantize: string;
 }
 
 /** Names a model. */
@@ -76,6 +81,8 @@ export interface ModelInfo {
   valLoss: number;
   /** Tokenizer kind: "char", "bpe", ... */
   tokenizer: string;
+  /** Weight format decoding uses: "" (float32) or "int8" / "int4" (ImportModelRequest.quantize). */
+  quantize: string;
 }
 
 /** Request for ListModels. */
@@ -579,8 +586,126 @@ export interface AblateResponse {
   ablatedMean: number;
 }
 
+/** Activation patching: what to run and which logit difference to watch. */
+export interface PatchRequest {
+  /** Model name. */
+  model: string;
+  /** The clean prompt (text; or clean_tokens). */
+  clean: string;
+  /** The corrupted prompt; it must have as many tokens as the clean one. */
+  corrupted: string;
+  /** Token ids instead of the clean text. */
+  cleanTokens: number[];
+  /** Token ids instead of the corrupted text. */
+  corruptedTokens: number[];
+  /** The token whose logit should win on the clean prompt, as text that is exactly one token (or target_id). */
+  target: string;
+  /** The token it is compared with, as text of one token (or foil_id). */
+  foil: string;
+  /** The target as an id, used when target is empty. */
+  targetId?:
+    | number
+    | undefined;
+  /** The foil as an id, used when foil is empty. */
+  foilId?:
+    | number
+    | undefined;
+  /** Residual streams to patch, 0 (embeddings) to the number of layers (after the last); empty: all. */
+  streams: number[];
+  /** Positions to patch; empty: all. */
+  positions: number[];
+  /** Position whose logits are compared (default: the last). */
+  at?: number | undefined;
+}
+
+/** The logit difference (target − foil) of the clean and corrupted runs and of every patched run. */
+export interface PatchResponse {
+  /** The clean prompt's tokens. */
+  cleanTokens: PromptToken[];
+  /** The corrupted prompt's tokens. */
+  corruptedTokens: PromptToken[];
+  /** The target and foil tokens, as ids and texts. */
+  targetId: number;
+  targetText: string;
+  foilId: number;
+  foilText: string;
+  /** Position whose logits were compared. */
+  at: number;
+  /** Logit difference of the clean run. */
+  cleanDiff: number;
+  /** Logit difference of the corrupted run. */
+  corruptedDiff: number;
+  /** The streams and positions patched (rows and columns of patched). */
+  streams: number[];
+  positions: number[];
+  /** [streams × positions] row-major: the corrupted run's logit difference with that position patched. */
+  patched: number[];
+  /**
+   * The same as a share of the gap: (patched − corrupted) / (clean − corrupted); 1 = fully restored, 0
+   * when the two runs do not differ.
+   */
+  restored: number[];
+}
+
+/** Linear probes: the tokens, and the label to read off their residual streams. */
+export interface ProbeRequest {
+  /** Model name. */
+  model: string;
+  /** Text (one of text or tokens); longer than the context, it runs in context-sized windows. */
+  text: string;
+  /** Token ids instead of text. */
+  tokens: number[];
+  /**
+   * A built-in label: "next_vowel" (the next token's first character after any leading spaces is a vowel;
+   * for a character model, the next character) or "vowel" (this token's is). Empty: labels gives them.
+   */
+  label: string;
+  /** One label per token instead (0, 1, … ; −1: leave the token out). */
+  labels: number[];
+  /** Share of the labelled tokens the probes are fitted on (default 0.8). */
+  trainFraction?:
+    | number
+    | undefined;
+  /** Seeds the split and the control's shuffle. */
+  seed: number;
+  /**
+   * Also fit each probe on shuffled labels: accuracy near the baseline shows the probe itself does not
+   * invent the property.
+   */
+  control: boolean;
+}
+
+/** One residual stream's probe. */
+export interface ProbeLayer {
+  /** Stream index: 0 (embeddings) to the number of layers (after the last). */
+  stream: number;
+  /** Held-out accuracy. */
+  accuracy: number;
+  /** Accuracy on the train split. */
+  trainAccuracy: number;
+  /** Held-out accuracy of the same probe fitted on shuffled labels (0 without control). */
+  control: number;
+}
+
+/** Probe accuracies per stream. */
+export interface ProbeResponse {
+  /** Tokens run. */
+  tokens: number;
+  /** Labelled tokens in the train and the held-out split. */
+  train: number;
+  test: number;
+  /** Number of classes. */
+  classes: number;
+  /** Held-out accuracy of always answering the train split's most common class. */
+  baseline: number;
+  /** One per stream, 0 to the number of layers. */
+  layers: ProbeLayer[];
+  /** Labelled tokens per class. */
+  classCounts: number[];
+}
+
 function createBaseImportModelRequest(): ImportModelRequest {
-  return { name: "", path: "" };
+  return { name: "", path: "", quantize: "" };
 }
 
 export const ImportModelRequest: MessageFns<ImportModelRequest> = {
@@ -590,6 +715,9 @@ export const ImportModelRequest: MessageFns<ImportModelRequest> = {
     }
     if (message.path !== "") {
       writer.uint32(18).string(message.path);
+    }
+    if (message.quantize !== "") {
+      writer.uint32(26).string(message.quantize);
     }
     return writer;
   },
@@ -623,6 +751,14 @@ export const ImportModelRequest: MessageFns<ImportModelRequest> = {
             message.path = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.quantize = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -639,6 +775,7 @@ export const ImportModelRequest: MessageFns<ImportModelRequest> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       path: isSet(object.path) ? globalThis.String(object.path) : "",
+      quantize: isSet(object.quantize) ? globalThis.String(object.quantize) : "",
     };
   },
 
@@ -650,6 +787,9 @@ export const ImportModelRequest: MessageFns<ImportModelRequest> = {
     if (message.path !== "") {
       obj.path = message.path;
     }
+    if (message.quantize !== "") {
+      obj.quantize = message.quantize;
+    }
     return obj;
   },
 
@@ -660,6 +800,7 @@ export const ImportModelRequest: MessageFns<ImportModelRequest> = {
     const message = createBaseImportModelRequest();
     message.name = object.name ?? "";
     message.path = object.path ?? "";
+    message.quantize = object.quantize ?? "";
     return message;
   },
 };
@@ -750,6 +891,7 @@ function createBaseModelInfo(): ModelInfo {
     step: 0,
     valLoss: 0,
     tokenizer: "",
+    quantize: "",
   };
 }
 
@@ -805,6 +947,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.tokenizer !== "") {
       writer.uint32(138).string(message.tokenizer);
+    }
+    if (message.quantize !== "") {
+      writer.uint32(146).string(message.quantize);
     }
     return writer;
   },
@@ -958,6 +1103,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.tokenizer = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.quantize = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1013,6 +1166,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         ? globalThis.Number(object.val_loss)
         : 0,
       tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      quantize: isSet(object.quantize) ? globalThis.String(object.quantize) : "",
     };
   },
 
@@ -1069,6 +1223,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.tokenizer !== "") {
       obj.tokenizer = message.tokenizer;
     }
+    if (message.quantize !== "") {
+      obj.quantize = message.quantize;
+    }
     return obj;
   },
 
@@ -1094,6 +1251,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     message.step = object.step ?? 0;
     message.valLoss = object.valLoss ?? 0;
     message.tokenizer = object.tokenizer ?? "";
+    message.quantize = object.quantize ?? "";
     return message;
   },
 };
@@ -6087,6 +6245,1228 @@ export const AblateResponse: MessageFns<AblateResponse> = {
   },
 };
 
+function createBasePatchRequest(): PatchRequest {
+  return {
+    model: "",
+    clean: "",
+    corrupted: "",
+    cleanTokens: [],
+    corruptedTokens: [],
+    target: "",
+    foil: "",
+    targetId: undefined,
+    foilId: undefined,
+    streams: [],
+    positions: [],
+    at: undefined,
+  };
+}
+
+export const PatchRequest: MessageFns<PatchRequest> = {
+  encode(message: PatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.clean !== "") {
+      writer.uint32(18).string(message.clean);
+    }
+    if (message.corrupted !== "") {
+      writer.uint32(26).string(message.corrupted);
+    }
+    if (message.cleanTokens.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.cleanTokens) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.corruptedTokens.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.corruptedTokens) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.target !== "") {
+      writer.uint32(50).string(message.target);
+    }
+    if (message.foil !== "") {
+      writer.uint32(58).string(message.foil);
+    }
+    if (message.targetId !== undefined) {
+      writer.uint32(64).uint32(message.targetId);
+    }
+    if (message.foilId !== undefined) {
+      writer.uint32(72).uint32(message.foilId);
+    }
+    if (message.streams.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.streams) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.positions.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.positions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.at !== undefined) {
+      writer.uint32(96).uint32(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clean = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.corrupted = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.cleanTokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.cleanTokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.corruptedTokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.corruptedTokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.foil = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.targetId = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.foilId = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag === 80) {
+              message.streams.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.streams.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 11: {
+            if (tag === 88) {
+              message.positions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.positions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.at = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PatchRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      clean: isSet(object.clean) ? globalThis.String(object.clean) : "",
+      corrupted: isSet(object.corrupted) ? globalThis.String(object.corrupted) : "",
+      cleanTokens: globalThis.Array.isArray(object?.cleanTokens)
+        ? object.cleanTokens.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.clean_tokens)
+        ? object.clean_tokens.map((e: any) => globalThis.Number(e))
+        : [],
+      corruptedTokens: globalThis.Array.isArray(object?.corruptedTokens)
+        ? object.corruptedTokens.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.corrupted_tokens)
+        ? object.corrupted_tokens.map((e: any) => globalThis.Number(e))
+        : [],
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      foil: isSet(object.foil) ? globalThis.String(object.foil) : "",
+      targetId: isSet(object.targetId)
+        ? globalThis.Number(object.targetId)
+        : isSet(object.target_id)
+        ? globalThis.Number(object.target_id)
+        : undefined,
+      foilId: isSet(object.foilId)
+        ? globalThis.Number(object.foilId)
+        : isSet(object.foil_id)
+        ? globalThis.Number(object.foil_id)
+        : undefined,
+      streams: globalThis.Array.isArray(object?.streams)
+        ? object.streams.map((e: any) => globalThis.Number(e))
+        : [],
+      positions: globalThis.Array.isArray(object?.positions)
+        ? object.positions.map((e: any) => globalThis.Number(e))
+        : [],
+      at: isSet(object.at) ? globalThis.Number(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: PatchRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.clean !== "") {
+      obj.clean = message.clean;
+    }
+    if (message.corrupted !== "") {
+      obj.corrupted = message.corrupted;
+    }
+    if (message.cleanTokens?.length) {
+      obj.cleanTokens = message.cleanTokens.map((e) => Math.round(e));
+    }
+    if (message.corruptedTokens?.length) {
+      obj.corruptedTokens = message.corruptedTokens.map((e) => Math.round(e));
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.foil !== "") {
+      obj.foil = message.foil;
+    }
+    if (message.targetId !== undefined) {
+      obj.targetId = Math.round(message.targetId);
+    }
+    if (message.foilId !== undefined) {
+      obj.foilId = Math.round(message.foilId);
+    }
+    if (message.streams?.length) {
+      obj.streams = message.streams.map((e) => Math.round(e));
+    }
+    if (message.positions?.length) {
+      obj.positions = message.positions.map((e) => Math.round(e));
+    }
+    if (message.at !== undefined) {
+      obj.at = Math.round(message.at);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PatchRequest>, I>>(base?: I): PatchRequest {
+    return PatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PatchRequest>, I>>(object: I): PatchRequest {
+    const message = createBasePatchRequest();
+    message.model = object.model ?? "";
+    message.clean = object.clean ?? "";
+    message.corrupted = object.corrupted ?? "";
+    message.cleanTokens = object.cleanTokens?.map((e) => e) || [];
+    message.corruptedTokens = object.corruptedTokens?.map((e) => e) || [];
+    message.target = object.target ?? "";
+    message.foil = object.foil ?? "";
+    message.targetId = object.targetId ?? undefined;
+    message.foilId = object.foilId ?? undefined;
+    message.streams = object.streams?.map((e) => e) || [];
+    message.positions = object.positions?.map((e) => e) || [];
+    message.at = object.at ?? undefined;
+    return message;
+  },
+};
+
+function createBasePatchResponse(): PatchResponse {
+  return {
+    cleanTokens: [],
+    corruptedTokens: [],
+    targetId: 0,
+    targetText: "",
+    foilId: 0,
+    foilText: "",
+    at: 0,
+    cleanDiff: 0,
+    corruptedDiff: 0,
+    streams: [],
+    positions: [],
+    patched: [],
+    restored: [],
+  };
+}
+
+export const PatchResponse: MessageFns<PatchResponse> = {
+  encode(message: PatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.cleanTokens) {
+      PromptToken.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.corruptedTokens) {
+      PromptToken.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.targetId !== 0) {
+      writer.uint32(24).uint32(message.targetId);
+    }
+    if (message.targetText !== "") {
+      writer.uint32(34).string(message.targetText);
+    }
+    if (message.foilId !== 0) {
+      writer.uint32(40).uint32(message.foilId);
+    }
+    if (message.foilText !== "") {
+      writer.uint32(50).string(message.foilText);
+    }
+    if (message.at !== 0) {
+      writer.uint32(56).uint32(message.at);
+    }
+    if (message.cleanDiff !== 0) {
+      writer.uint32(65).double(message.cleanDiff);
+    }
+    if (message.corruptedDiff !== 0) {
+      writer.uint32(73).double(message.corruptedDiff);
+    }
+    if (message.streams.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.streams) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.positions.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.positions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.patched.length !== 0) {
+      writer.uint32(98).fork();
+      for (const v of message.patched) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.restored.length !== 0) {
+      writer.uint32(106).fork();
+      for (const v of message.restored) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cleanTokens.push(PromptToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.corruptedTokens.push(PromptToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.targetId = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetText = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.foilId = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.foilText = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.at = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.cleanDiff = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.corruptedDiff = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag === 80) {
+              message.streams.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.streams.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 11: {
+            if (tag === 88) {
+              message.positions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.positions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 12: {
+            if (tag === 97) {
+              message.patched.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 98) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.patched.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 13: {
+            if (tag === 105) {
+              message.restored.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 106) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.restored.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PatchResponse {
+    return {
+      cleanTokens: globalThis.Array.isArray(object?.cleanTokens)
+        ? object.cleanTokens.map((e: any) => PromptToken.fromJSON(e))
+        : globalThis.Array.isArray(object?.clean_tokens)
+        ? object.clean_tokens.map((e: any) => PromptToken.fromJSON(e))
+        : [],
+      corruptedTokens: globalThis.Array.isArray(object?.corruptedTokens)
+        ? object.corruptedTokens.map((e: any) => PromptToken.fromJSON(e))
+        : globalThis.Array.isArray(object?.corrupted_tokens)
+        ? object.corrupted_tokens.map((e: any) => PromptToken.fromJSON(e))
+        : [],
+      targetId: isSet(object.targetId)
+        ? globalThis.Number(object.targetId)
+        : isSet(object.target_id)
+        ? globalThis.Number(object.target_id)
+        : 0,
+      targetText: isSet(object.targetText)
+        ? globalThis.String(object.targetText)
+        : isSet(object.target_text)
+        ? globalThis.String(object.target_text)
+        : "",
+      foilId: isSet(object.foilId)
+        ? globalThis.Number(object.foilId)
+        : isSet(object.foil_id)
+        ? globalThis.Number(object.foil_id)
+        : 0,
+      foilText: isSet(object.foilText)
+        ? globalThis.String(object.foilText)
+        : isSet(object.foil_text)
+        ? globalThis.String(object.foil_text)
+        : "",
+      at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      cleanDiff: isSet(object.cleanDiff)
+        ? globalThis.Number(object.cleanDiff)
+        : isSet(object.clean_diff)
+        ? globalThis.Number(object.clean_diff)
+        : 0,
+      corruptedDiff: isSet(object.corruptedDiff)
+        ? globalThis.Number(object.corruptedDiff)
+        : isSet(object.corrupted_diff)
+        ? globalThis.Number(object.corrupted_diff)
+        : 0,
+      streams: globalThis.Array.isArray(object?.streams)
+        ? object.streams.map((e: any) => globalThis.Number(e))
+        : [],
+      positions: globalThis.Array.isArray(object?.positions)
+        ? object.positions.map((e: any) => globalThis.Number(e))
+        : [],
+      patched: globalThis.Array.isArray(object?.patched)
+        ? object.patched.map((e: any) => globalThis.Number(e))
+        : [],
+      restored: globalThis.Array.isArray(object?.restored)
+        ? object.restored.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PatchResponse): unknown {
+    const obj: any = {};
+    if (message.cleanTokens?.length) {
+      obj.cleanTokens = message.cleanTokens.map((e) => PromptToken.toJSON(e));
+    }
+    if (message.corruptedTokens?.length) {
+      obj.corruptedTokens = message.corruptedTokens.map((e) => PromptToken.toJSON(e));
+    }
+    if (message.targetId !== 0) {
+      obj.targetId = Math.round(message.targetId);
+    }
+    if (message.targetText !== "") {
+      obj.targetText = message.targetText;
+    }
+    if (message.foilId !== 0) {
+      obj.foilId = Math.round(message.foilId);
+    }
+    if (message.foilText !== "") {
+      obj.foilText = message.foilText;
+    }
+    if (message.at !== 0) {
+      obj.at = Math.round(message.at);
+    }
+    if (message.cleanDiff !== 0) {
+      obj.cleanDiff = floatToJson(message.cleanDiff);
+    }
+    if (message.corruptedDiff !== 0) {
+      obj.corruptedDiff = floatToJson(message.corruptedDiff);
+    }
+    if (message.streams?.length) {
+      obj.streams = message.streams.map((e) => Math.round(e));
+    }
+    if (message.positions?.length) {
+      obj.positions = message.positions.map((e) => Math.round(e));
+    }
+    if (message.patched?.length) {
+      obj.patched = message.patched.map((e) => floatToJson(e));
+    }
+    if (message.restored?.length) {
+      obj.restored = message.restored.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PatchResponse>, I>>(base?: I): PatchResponse {
+    return PatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PatchResponse>, I>>(object: I): PatchResponse {
+    const message = createBasePatchResponse();
+    message.cleanTokens = object.cleanTokens?.map((e) => PromptToken.fromPartial(e)) || [];
+    message.corruptedTokens = object.corruptedTokens?.map((e) => PromptToken.fromPartial(e)) || [];
+    message.targetId = object.targetId ?? 0;
+    message.targetText = object.targetText ?? "";
+    message.foilId = object.foilId ?? 0;
+    message.foilText = object.foilText ?? "";
+    message.at = object.at ?? 0;
+    message.cleanDiff = object.cleanDiff ?? 0;
+    message.corruptedDiff = object.corruptedDiff ?? 0;
+    message.streams = object.streams?.map((e) => e) || [];
+    message.positions = object.positions?.map((e) => e) || [];
+    message.patched = object.patched?.map((e) => e) || [];
+    message.restored = object.restored?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseProbeRequest(): ProbeRequest {
+  return { model: "", text: "", tokens: [], label: "", labels: [], trainFraction: undefined, seed: 0, control: false };
+}
+
+export const ProbeRequest: MessageFns<ProbeRequest> = {
+  encode(message: ProbeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.tokens.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.tokens) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.label !== "") {
+      writer.uint32(34).string(message.label);
+    }
+    if (message.labels.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.labels) {
+        writer.sint32(v);
+      }
+      writer.join();
+    }
+    if (message.trainFraction !== undefined) {
+      writer.uint32(49).double(message.trainFraction);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(56).uint32(message.seed);
+    }
+    if (message.control !== false) {
+      writer.uint32(64).bool(message.control);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.tokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.labels.push(reader.sint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.labels.push(reader.sint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.trainFraction = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.control = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => globalThis.Number(e)) : [],
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      labels: globalThis.Array.isArray(object?.labels) ? object.labels.map((e: any) => globalThis.Number(e)) : [],
+      trainFraction: isSet(object.trainFraction)
+        ? globalThis.Number(object.trainFraction)
+        : isSet(object.train_fraction)
+        ? globalThis.Number(object.train_fraction)
+        : undefined,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      control: isSet(object.control) ? globalThis.Boolean(object.control) : false,
+    };
+  },
+
+  toJSON(message: ProbeRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => Math.round(e));
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.labels?.length) {
+      obj.labels = message.labels.map((e) => Math.round(e));
+    }
+    if (message.trainFraction !== undefined) {
+      obj.trainFraction = floatToJson(message.trainFraction);
+    }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.control !== false) {
+      obj.control = message.control;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeRequest>, I>>(base?: I): ProbeRequest {
+    return ProbeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeRequest>, I>>(object: I): ProbeRequest {
+    const message = createBaseProbeRequest();
+    message.model = object.model ?? "";
+    message.text = object.text ?? "";
+    message.tokens = object.tokens?.map((e) => e) || [];
+    message.label = object.label ?? "";
+    message.labels = object.labels?.map((e) => e) || [];
+    message.trainFraction = object.trainFraction ?? undefined;
+    message.seed = object.seed ?? 0;
+    message.control = object.control ?? false;
+    return message;
+  },
+};
+
+function createBaseProbeLayer(): ProbeLayer {
+  return { stream: 0, accuracy: 0, trainAccuracy: 0, control: 0 };
+}
+
+export const ProbeLayer: MessageFns<ProbeLayer> = {
+  encode(message: ProbeLayer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== 0) {
+      writer.uint32(8).uint32(message.stream);
+    }
+    if (message.accuracy !== 0) {
+      writer.uint32(17).double(message.accuracy);
+    }
+    if (message.trainAccuracy !== 0) {
+      writer.uint32(25).double(message.trainAccuracy);
+    }
+    if (message.control !== 0) {
+      writer.uint32(33).double(message.control);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeLayer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeLayer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stream = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.accuracy = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.trainAccuracy = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.control = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeLayer {
+    return {
+      stream: isSet(object.stream) ? globalThis.Number(object.stream) : 0,
+      accuracy: isSet(object.accuracy) ? globalThis.Number(object.accuracy) : 0,
+      trainAccuracy: isSet(object.trainAccuracy)
+        ? globalThis.Number(object.trainAccuracy)
+        : isSet(object.train_accuracy)
+        ? globalThis.Number(object.train_accuracy)
+        : 0,
+      control: isSet(object.control) ? globalThis.Number(object.control) : 0,
+    };
+  },
+
+  toJSON(message: ProbeLayer): unknown {
+    const obj: any = {};
+    if (message.stream !== 0) {
+      obj.stream = Math.round(message.stream);
+    }
+    if (message.accuracy !== 0) {
+      obj.accuracy = floatToJson(message.accuracy);
+    }
+    if (message.trainAccuracy !== 0) {
+      obj.trainAccuracy = floatToJson(message.trainAccuracy);
+    }
+    if (message.control !== 0) {
+      obj.control = floatToJson(message.control);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeLayer>, I>>(base?: I): ProbeLayer {
+    return ProbeLayer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeLayer>, I>>(object: I): ProbeLayer {
+    const message = createBaseProbeLayer();
+    message.stream = object.stream ?? 0;
+    message.accuracy = object.accuracy ?? 0;
+    message.trainAccuracy = object.trainAccuracy ?? 0;
+    message.control = object.control ?? 0;
+    return message;
+  },
+};
+
+function createBaseProbeResponse(): ProbeResponse {
+  return { tokens: 0, train: 0, test: 0, classes: 0, baseline: 0, layers: [], classCounts: [] };
+}
+
+export const ProbeResponse: MessageFns<ProbeResponse> = {
+  encode(message: ProbeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokens !== 0) {
+      writer.uint32(8).uint32(message.tokens);
+    }
+    if (message.train !== 0) {
+      writer.uint32(16).uint32(message.train);
+    }
+    if (message.test !== 0) {
+      writer.uint32(24).uint32(message.test);
+    }
+    if (message.classes !== 0) {
+      writer.uint32(32).uint32(message.classes);
+    }
+    if (message.baseline !== 0) {
+      writer.uint32(41).double(message.baseline);
+    }
+    for (const v of message.layers) {
+      ProbeLayer.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.classCounts.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.classCounts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokens = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.train = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.test = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.classes = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.baseline = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.layers.push(ProbeLayer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.classCounts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.classCounts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeResponse {
+    return {
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+      train: isSet(object.train) ? globalThis.Number(object.train) : 0,
+      test: isSet(object.test) ? globalThis.Number(object.test) : 0,
+      classes: isSet(object.classes) ? globalThis.Number(object.classes) : 0,
+      baseline: isSet(object.baseline) ? globalThis.Number(object.baseline) : 0,
+      layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => ProbeLayer.fromJSON(e)) : [],
+      classCounts: globalThis.Array.isArray(object?.classCounts)
+        ? object.classCounts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.class_counts)
+        ? object.class_counts.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ProbeResponse): unknown {
+    const obj: any = {};
+    if (message.tokens !== 0) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    if (message.train !== 0) {
+      obj.train = Math.round(message.train);
+    }
+    if (message.test !== 0) {
+      obj.test = Math.round(message.test);
+    }
+    if (message.classes !== 0) {
+      obj.classes = Math.round(message.classes);
+    }
+    if (message.baseline !== 0) {
+      obj.baseline = floatToJson(message.baseline);
+    }
+    if (message.layers?.length) {
+      obj.layers = message.layers.map((e) => ProbeLayer.toJSON(e));
+    }
+    if (message.classCounts?.length) {
+      obj.classCounts = message.classCounts.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeResponse>, I>>(base?: I): ProbeResponse {
+    return ProbeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeResponse>, I>>(object: I): ProbeResponse {
+    const message = createBaseProbeResponse();
+    message.tokens = object.tokens ?? 0;
+    message.train = object.train ?? 0;
+    message.test = object.test ?? 0;
+    message.classes = object.classes ?? 0;
+    message.baseline = object.baseline ?? 0;
+    message.layers = object.layers?.map((e) => ProbeLayer.fromPartial(e)) || [];
+    message.classCounts = object.classCounts?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /** Inference: a registry of model folders, loading with a memory budget, streaming generation and chat. */
 export type InferServiceService = typeof InferServiceService;
 export const InferServiceService = {
@@ -6293,6 +7673,33 @@ export const InferServiceService = {
     responseSerialize: (value: AblateResponse): Buffer => Buffer.from(AblateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AblateResponse => AblateResponse.decode(value),
   },
+  /**
+   * Activation patching: runs a clean and a corrupted prompt of the same token length, then the corrupted
+   * one again with one residual-stream position replaced by the clean run's value, for every stream ×
+   * position asked for, and reports the logit difference of two tokens each time.
+   */
+  patch: {
+    path: "/lab.v1.InferService/Patch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PatchRequest): Buffer => Buffer.from(PatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PatchRequest => PatchRequest.decode(value),
+    responseSerialize: (value: PatchResponse): Buffer => Buffer.from(PatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PatchResponse => PatchResponse.decode(value),
+  },
+  /**
+   * Linear probes: the residual streams of a text's tokens, a logistic-regression probe per stream fitted
+   * on a seeded train split of the labelled tokens, and its accuracy on the held-out rest.
+   */
+  probe: {
+    path: "/lab.v1.InferService/Probe" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ProbeRequest): Buffer => Buffer.from(ProbeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ProbeRequest => ProbeRequest.decode(value),
+    responseSerialize: (value: ProbeResponse): Buffer => Buffer.from(ProbeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProbeResponse => ProbeResponse.decode(value),
+  },
 } as const;
 
 export interface InferServiceServer extends UntypedServiceImplementation {
@@ -6344,6 +7751,17 @@ export interface InferServiceServer extends UntypedServiceImplementation {
    * over the text's positions), beside the loss of the model as it is.
    */
   ablate: handleUnaryCall<AblateRequest, AblateResponse>;
+  /**
+   * Activation patching: runs a clean and a corrupted prompt of the same token length, then the corrupted
+   * one again with one residual-stream position replaced by the clean run's value, for every stream ×
+   * position asked for, and reports the logit difference of two tokens each time.
+   */
+  patch: handleUnaryCall<PatchRequest, PatchResponse>;
+  /**
+   * Linear probes: the residual streams of a text's tokens, a logistic-regression probe per stream fitted
+   * on a seeded train split of the labelled tokens, and its accuracy on the held-out rest.
+   */
+  probe: handleUnaryCall<ProbeRequest, ProbeResponse>;
 }
 
 export interface InferServiceClient extends Client {
@@ -6607,6 +8025,45 @@ export interface InferServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AblateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Activation patching: runs a clean and a corrupted prompt of the same token length, then the corrupted
+   * one again with one residual-stream position replaced by the clean run's value, for every stream ×
+   * position asked for, and reports the logit difference of two tokens each time.
+   */
+  patch(
+    request: PatchRequest,
+    callback: (error: ServiceError | null, response: PatchResponse) => void,
+  ): ClientUnaryCall;
+  patch(
+    request: PatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PatchResponse) => void,
+  ): ClientUnaryCall;
+  patch(
+    request: PatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PatchResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Linear probes: the residual streams of a text's tokens, a logistic-regression probe per stream fitted
+   * on a seeded train split of the labelled tokens, and its accuracy on the held-out rest.
+   */
+  probe(
+    request: ProbeRequest,
+    callback: (error: ServiceError | null, response: ProbeResponse) => void,
+  ): ClientUnaryCall;
+  probe(
+    request: ProbeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ProbeResponse) => void,
+  ): ClientUnaryCall;
+  probe(
+    request: ProbeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ProbeResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -105,8 +105,44 @@ export interface SubmitJobRequest {
     | undefined;
   /** Optional display name. */
   name: string;
-  /** A UTF-8 text file on the machine running svc-train. */
+  /** A UTF-8 text file on the machine running svc-train (for fine-tuning: a JSON or JSONL file of examples). */
   dataPath: string;
+  /**
+   * Set to fine-tune a registered model instead of pre-training a new one; the tokenizer then is the base
+   * model's, and config's preset and model_json are ignored.
+   */
+  finetune: FinetuneConfig | undefined;
+}
+
+/** A fine-tuning job: which model, which method, which adapter. */
+export interface FinetuneConfig {
+  /**
+   * "sft" (default): learn the answers of instruction examples (Alpaca, ShareGPT or ChatML records; loss on
+   * the answer tokens only); "dpo": prefer chosen over rejected answers (prompt/chosen/rejected records).
+   */
+  method: string;
+  /** Name of the base model in svc-infer's registry (a registered folder or a `<job>@<step>` checkpoint). */
+  baseModel: string;
+  /**
+   * "lora" (default): a low-rank adapter on the frozen base; "qlora": the same on a base stored in 4-bit
+   * NormalFloat (NF4, blocks of 64) and dequantised inside the graph; "full": every weight trains.
+   */
+  adapter: string;
+  /** LoRA rank, 1-1024 (default 8). */
+  loraRank: number;
+  /** LoRA alpha, > 0 (default 2 × rank); the adapter's output is scaled by alpha / rank. */
+  loraAlpha: number;
+  /** Dropout on the adapter's input, in [0, 1) (default 0.05). */
+  loraDropout?:
+    | number
+    | undefined;
+  /**
+   * Modules that get an adapter, as PEFT's target_modules (default: the attention projections, q_proj and
+   * v_proj for Llama-family models, c_attn for GPT-2).
+   */
+  loraTargets: string[];
+  /** DPO's beta, > 0 (default 0.1). */
+  beta: number;
 }
 
 /** A training job. */
@@ -233,16 +269,40 @@ export interface JobEvent {
   message: string;
   /** When the event was recorded, RFC 3339. */
   time: string;
+  /**
+   * DPO steps and evaluations: mean implicit reward β·(log π − log π_ref) of the chosen and of the rejected
+   * answers, their margin, and the fraction of pairs whose chosen answer has the higher reward.
+   */
+  preference?: PreferenceMetrics | undefined;
+}
+
+/** DPO's per-step numbers, averaged over the step's (or the evaluation's) pairs. */
+export interface PreferenceMetrics {
+  chosenReward: number;
+  rejectedReward: number;
+  margin: number;
+  accuracy: number;
 }
 
 /** The model and batch to estimate. */
 export interface EstimateModelRequest {
-  /** Preset, overrides, batch size, context and accumulation as a job would give them (iters is ignored). */
+  /**
+   * Preset, overrides, batch size, context and accumulation as a job would give them; iters, when set,
+   * gives total_seconds.
+   */
   config:
     | TrainConfig
     | undefined;
-  /** Vocabulary size; 0 means the preset's. */
+  /** Vocabulary size; 0 means the one the job would get from tokenizer and data (else the preset's). */
   vocabSize: number;
+  /** Tokenizer the job would use (default "char"): its vocabulary sizes the embeddings, as in the job. */
+  tokenizer: string;
+  /** The job's text file, for the "char" tokenizer's vocabulary (the file's distinct characters). */
+  dataPath: string;
+  /** The job's svc-data dataset: the vocabulary of its shards for the tokenizer. */
+  datasetId: string;
+  /** Version of dataset_id; 0 means the latest. */
+  datasetVersion: number;
 }
 
 /** Parameter counts by component. */
@@ -281,6 +341,83 @@ export interface ModelEstimate {
   activationsBytes: number;
   /** Seconds per optimizer step at the throughput measured on this machine's CPU (bench:train). */
   secondsPerStep: number;
+  /** Vocabulary size the estimate used. */
+  vocabSize: number;
+  /**
+   * Where that vocabulary came from: "request", "data" (the file's characters or the shards' tokenizer),
+   * "tokenizer" or "preset" (no data chosen yet for a data-dependent tokenizer).
+   */
+  vocabSource: string;
+  /** The resolved model (the engine's ModelConfig as JSON): preset, overrides, context and vocabulary. */
+  modelJson: string;
+  /** seconds_per_step × config.iters; 0 without iters. */
+  totalSeconds: number;
+  /** The machine svc-train runs on, which would run the job. */
+  machine:
+    | MachineInfo
+    | undefined;
+  /** What makes this run unwise on this machine (memory beyond its RAM, more than a day of compute). */
+  warnings: EstimateWarning[];
+}
+
+/** Memory and cores of the machine a service runs on. */
+export interface MachineInfo {
+  /** Memory the process may use: the machine's RAM, or its cgroup limit when lower. */
+  memoryBytes: number;
+  /** Memory available now. */
+  availableMemoryBytes: number;
+  /** Logical CPU cores. */
+  cpus: number;
+}
+
+/** A reason to think twice before starting a run. */
+export interface EstimateWarning {
+  /** "memory" (more than the machine has) or "time" (more than a day of compute). */
+  kind: string;
+  /** A sentence for the person deciding. */
+  message: string;
+  /** The request field that changes it most, e.g. "config.iters". */
+  field: string;
+}
+
+/** Request for ListPresets; carries nothing. */
+export interface ListPresetsRequest {
+}
+
+/** A model preset: the shape a job gets before overrides. */
+export interface ModelPreset {
+  /** Name, e.g. "gpt2-medium". */
+  name: string;
+  /** "gpt2" or "llama". */
+  family: string;
+  /** Transformer blocks. */
+  nLayer: number;
+  /** Attention heads. */
+  nHead: number;
+  /** Key/value heads (fewer than n_head: grouped-query attention). */
+  nKvHead: number;
+  /** Width of the residual stream. */
+  nEmbd: number;
+  /** Hidden width of the feed-forward block. */
+  ffnHidden: number;
+  /** Context length in tokens. */
+  context: number;
+  /** The preset's vocabulary size (a job uses its tokenizer's). */
+  vocabSize: number;
+  /** Biases on linear layers and LayerNorm. */
+  bias: boolean;
+  /** Output head shares the token embedding. */
+  tieEmbeddings: boolean;
+  /** Dropout probability while training. */
+  dropout: number;
+  /** Parameters at the preset's own vocabulary. */
+  parameters: number;
+}
+
+/** The presets, in the engine's order. */
+export interface ListPresetsResponse {
+  /** Every preset, smallest first as the engine lists them. */
+  presets: ModelPreset[];
 }
 
 function createBaseTrainConfig(): TrainConfig {
@@ -776,7 +913,15 @@ export const TrainConfig: MessageFns<TrainConfig> = {
 };
 
 function createBaseSubmitJobRequest(): SubmitJobRequest {
-  return { datasetId: "", datasetVersion: 0, tokenizer: "", config: undefined, name: "", dataPath: "" };
+  return {
+    datasetId: "",
+    datasetVersion: 0,
+    tokenizer: "",
+    config: undefined,
+    name: "",
+    dataPath: "",
+    finetune: undefined,
+  };
 }
 
 export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
@@ -798,6 +943,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.dataPath !== "") {
       writer.uint32(50).string(message.dataPath);
+    }
+    if (message.finetune !== undefined) {
+      FinetuneConfig.encode(message.finetune, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -863,6 +1011,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.dataPath = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.finetune = FinetuneConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -895,6 +1051,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         : isSet(object.data_path)
         ? globalThis.String(object.data_path)
         : "",
+      finetune: isSet(object.finetune) ? FinetuneConfig.fromJSON(object.finetune) : undefined,
     };
   },
 
@@ -918,6 +1075,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.dataPath !== "") {
       obj.dataPath = message.dataPath;
     }
+    if (message.finetune !== undefined) {
+      obj.finetune = FinetuneConfig.toJSON(message.finetune);
+    }
     return obj;
   },
 
@@ -934,6 +1094,219 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
       : undefined;
     message.name = object.name ?? "";
     message.dataPath = object.dataPath ?? "";
+    message.finetune = (object.finetune !== undefined && object.finetune !== null)
+      ? FinetuneConfig.fromPartial(object.finetune)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFinetuneConfig(): FinetuneConfig {
+  return {
+    method: "",
+    baseModel: "",
+    adapter: "",
+    loraRank: 0,
+    loraAlpha: 0,
+    loraDropout: undefined,
+    loraTargets: [],
+    beta: 0,
+  };
+}
+
+export const FinetuneConfig: MessageFns<FinetuneConfig> = {
+  encode(message: FinetuneConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.method !== "") {
+      writer.uint32(10).string(message.method);
+    }
+    if (message.baseModel !== "") {
+      writer.uint32(18).string(message.baseModel);
+    }
+    if (message.adapter !== "") {
+      writer.uint32(26).string(message.adapter);
+    }
+    if (message.loraRank !== 0) {
+      writer.uint32(32).uint32(message.loraRank);
+    }
+    if (message.loraAlpha !== 0) {
+      writer.uint32(41).double(message.loraAlpha);
+    }
+    if (message.loraDropout !== undefined) {
+      writer.uint32(49).double(message.loraDropout);
+    }
+    for (const v of message.loraTargets) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.beta !== 0) {
+      writer.uint32(65).double(message.beta);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinetuneConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinetuneConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.baseModel = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.adapter = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.loraRank = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.loraAlpha = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.loraDropout = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.loraTargets.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.beta = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinetuneConfig {
+    return {
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      baseModel: isSet(object.baseModel)
+        ? globalThis.String(object.baseModel)
+        : isSet(object.base_model)
+        ? globalThis.String(object.base_model)
+        : "",
+      adapter: isSet(object.adapter) ? globalThis.String(object.adapter) : "",
+      loraRank: isSet(object.loraRank)
+        ? globalThis.Number(object.loraRank)
+        : isSet(object.lora_rank)
+        ? globalThis.Number(object.lora_rank)
+        : 0,
+      loraAlpha: isSet(object.loraAlpha)
+        ? globalThis.Number(object.loraAlpha)
+        : isSet(object.lora_alpha)
+        ? globalThis.Number(object.lora_alpha)
+        : 0,
+      loraDropout: isSet(object.loraDropout)
+        ? globalThis.Number(object.loraDropout)
+        : isSet(object.lora_dropout)
+        ? globalThis.Number(object.lora_dropout)
+        : undefined,
+      loraTargets: globalThis.Array.isArray(object?.loraTargets)
+        ? object.loraTargets.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.lora_targets)
+        ? object.lora_targets.map((e: any) => globalThis.String(e))
+        : [],
+      beta: isSet(object.beta) ? globalThis.Number(object.beta) : 0,
+    };
+  },
+
+  toJSON(message: FinetuneConfig): unknown {
+    const obj: any = {};
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.baseModel !== "") {
+      obj.baseModel = message.baseModel;
+    }
+    if (message.adapter !== "") {
+      obj.adapter = message.adapter;
+    }
+    if (message.loraRank !== 0) {
+      obj.loraRank = Math.round(message.loraRank);
+    }
+    if (message.loraAlpha !== 0) {
+      obj.loraAlpha = floatToJson(message.loraAlpha);
+    }
+    if (message.loraDropout !== undefined) {
+      obj.loraDropout = floatToJson(message.loraDropout);
+    }
+    if (message.loraTargets?.length) {
+      obj.loraTargets = message.loraTargets;
+    }
+    if (message.beta !== 0) {
+      obj.beta = floatToJson(message.beta);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinetuneConfig>, I>>(base?: I): FinetuneConfig {
+    return FinetuneConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinetuneConfig>, I>>(object: I): FinetuneConfig {
+    const message = createBaseFinetuneConfig();
+    message.method = object.method ?? "";
+    message.baseModel = object.baseModel ?? "";
+    message.adapter = object.adapter ?? "";
+    message.loraRank = object.loraRank ?? 0;
+    message.loraAlpha = object.loraAlpha ?? 0;
+    message.loraDropout = object.loraDropout ?? undefined;
+    message.loraTargets = object.loraTargets?.map((e) => e) || [];
+    message.beta = object.beta ?? 0;
     return message;
   },
 };
@@ -1830,6 +2203,7 @@ function createBaseJobEvent(): JobEvent {
     trainLoss: 0,
     message: "",
     time: "",
+    preference: undefined,
   };
 }
 
@@ -1879,6 +2253,9 @@ export const JobEvent: MessageFns<JobEvent> = {
     }
     if (message.time !== "") {
       writer.uint32(122).string(message.time);
+    }
+    if (message.preference !== undefined) {
+      PreferenceMetrics.encode(message.preference, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2016,6 +2393,14 @@ export const JobEvent: MessageFns<JobEvent> = {
             message.time = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.preference = PreferenceMetrics.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2065,6 +2450,7 @@ export const JobEvent: MessageFns<JobEvent> = {
         : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       time: isSet(object.time) ? globalThis.String(object.time) : "",
+      preference: isSet(object.preference) ? PreferenceMetrics.fromJSON(object.preference) : undefined,
     };
   },
 
@@ -2115,6 +2501,9 @@ export const JobEvent: MessageFns<JobEvent> = {
     if (message.time !== "") {
       obj.time = message.time;
     }
+    if (message.preference !== undefined) {
+      obj.preference = PreferenceMetrics.toJSON(message.preference);
+    }
     return obj;
   },
 
@@ -2138,12 +2527,140 @@ export const JobEvent: MessageFns<JobEvent> = {
     message.trainLoss = object.trainLoss ?? 0;
     message.message = object.message ?? "";
     message.time = object.time ?? "";
+    message.preference = (object.preference !== undefined && object.preference !== null)
+      ? PreferenceMetrics.fromPartial(object.preference)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePreferenceMetrics(): PreferenceMetrics {
+  return { chosenReward: 0, rejectedReward: 0, margin: 0, accuracy: 0 };
+}
+
+export const PreferenceMetrics: MessageFns<PreferenceMetrics> = {
+  encode(message: PreferenceMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chosenReward !== 0) {
+      writer.uint32(9).double(message.chosenReward);
+    }
+    if (message.rejectedReward !== 0) {
+      writer.uint32(17).double(message.rejectedReward);
+    }
+    if (message.margin !== 0) {
+      writer.uint32(25).double(message.margin);
+    }
+    if (message.accuracy !== 0) {
+      writer.uint32(33).double(message.accuracy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreferenceMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreferenceMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.chosenReward = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.rejectedReward = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.margin = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.accuracy = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreferenceMetrics {
+    return {
+      chosenReward: isSet(object.chosenReward)
+        ? globalThis.Number(object.chosenReward)
+        : isSet(object.chosen_reward)
+        ? globalThis.Number(object.chosen_reward)
+        : 0,
+      rejectedReward: isSet(object.rejectedReward)
+        ? globalThis.Number(object.rejectedReward)
+        : isSet(object.rejected_reward)
+        ? globalThis.Number(object.rejected_reward)
+        : 0,
+      margin: isSet(object.margin) ? globalThis.Number(object.margin) : 0,
+      accuracy: isSet(object.accuracy) ? globalThis.Number(object.accuracy) : 0,
+    };
+  },
+
+  toJSON(message: PreferenceMetrics): unknown {
+    const obj: any = {};
+    if (message.chosenReward !== 0) {
+      obj.chosenReward = floatToJson(message.chosenReward);
+    }
+    if (message.rejectedReward !== 0) {
+      obj.rejectedReward = floatToJson(message.rejectedReward);
+    }
+    if (message.margin !== 0) {
+      obj.margin = floatToJson(message.margin);
+    }
+    if (message.accuracy !== 0) {
+      obj.accuracy = floatToJson(message.accuracy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreferenceMetrics>, I>>(base?: I): PreferenceMetrics {
+    return PreferenceMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreferenceMetrics>, I>>(object: I): PreferenceMetrics {
+    const message = createBasePreferenceMetrics();
+    message.chosenReward = object.chosenReward ?? 0;
+    message.rejectedReward = object.rejectedReward ?? 0;
+    message.margin = object.margin ?? 0;
+    message.accuracy = object.accuracy ?? 0;
     return message;
   },
 };
 
 function createBaseEstimateModelRequest(): EstimateModelRequest {
-  return { config: undefined, vocabSize: 0 };
+  return { config: undefined, vocabSize: 0, tokenizer: "", dataPath: "", datasetId: "", datasetVersion: 0 };
 }
 
 export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
@@ -2153,6 +2670,18 @@ export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
     }
     if (message.vocabSize !== 0) {
       writer.uint32(16).uint32(message.vocabSize);
+    }
+    if (message.tokenizer !== "") {
+      writer.uint32(26).string(message.tokenizer);
+    }
+    if (message.dataPath !== "") {
+      writer.uint32(34).string(message.dataPath);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(42).string(message.datasetId);
+    }
+    if (message.datasetVersion !== 0) {
+      writer.uint32(48).uint32(message.datasetVersion);
     }
     return writer;
   },
@@ -2186,6 +2715,38 @@ export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
             message.vocabSize = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenizer = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dataPath = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.datasetVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2206,6 +2767,22 @@ export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
         : isSet(object.vocab_size)
         ? globalThis.Number(object.vocab_size)
         : 0,
+      tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
+      dataPath: isSet(object.dataPath)
+        ? globalThis.String(object.dataPath)
+        : isSet(object.data_path)
+        ? globalThis.String(object.data_path)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      datasetVersion: isSet(object.datasetVersion)
+        ? globalThis.Number(object.datasetVersion)
+        : isSet(object.dataset_version)
+        ? globalThis.Number(object.dataset_version)
+        : 0,
     };
   },
 
@@ -2216,6 +2793,18 @@ export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
     }
     if (message.vocabSize !== 0) {
       obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.tokenizer !== "") {
+      obj.tokenizer = message.tokenizer;
+    }
+    if (message.dataPath !== "") {
+      obj.dataPath = message.dataPath;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.datasetVersion !== 0) {
+      obj.datasetVersion = Math.round(message.datasetVersion);
     }
     return obj;
   },
@@ -2229,6 +2818,10 @@ export const EstimateModelRequest: MessageFns<EstimateModelRequest> = {
       ? TrainConfig.fromPartial(object.config)
       : undefined;
     message.vocabSize = object.vocabSize ?? 0;
+    message.tokenizer = object.tokenizer ?? "";
+    message.dataPath = object.dataPath ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.datasetVersion = object.datasetVersion ?? 0;
     return message;
   },
 };
@@ -2392,6 +2985,12 @@ function createBaseModelEstimate(): ModelEstimate {
     optimizerBytes: 0,
     activationsBytes: 0,
     secondsPerStep: 0,
+    vocabSize: 0,
+    vocabSource: "",
+    modelJson: "",
+    totalSeconds: 0,
+    machine: undefined,
+    warnings: [],
   };
 }
 
@@ -2420,6 +3019,24 @@ export const ModelEstimate: MessageFns<ModelEstimate> = {
     }
     if (message.secondsPerStep !== 0) {
       writer.uint32(65).double(message.secondsPerStep);
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(72).uint32(message.vocabSize);
+    }
+    if (message.vocabSource !== "") {
+      writer.uint32(82).string(message.vocabSource);
+    }
+    if (message.modelJson !== "") {
+      writer.uint32(90).string(message.modelJson);
+    }
+    if (message.totalSeconds !== 0) {
+      writer.uint32(97).double(message.totalSeconds);
+    }
+    if (message.machine !== undefined) {
+      MachineInfo.encode(message.machine, writer.uint32(106).fork()).join();
+    }
+    for (const v of message.warnings) {
+      EstimateWarning.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -2501,6 +3118,54 @@ export const ModelEstimate: MessageFns<ModelEstimate> = {
             message.secondsPerStep = reader.double();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.vocabSource = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.modelJson = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.totalSeconds = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.machine = MachineInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.warnings.push(EstimateWarning.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2551,6 +3216,30 @@ export const ModelEstimate: MessageFns<ModelEstimate> = {
         : isSet(object.seconds_per_step)
         ? globalThis.Number(object.seconds_per_step)
         : 0,
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      vocabSource: isSet(object.vocabSource)
+        ? globalThis.String(object.vocabSource)
+        : isSet(object.vocab_source)
+        ? globalThis.String(object.vocab_source)
+        : "",
+      modelJson: isSet(object.modelJson)
+        ? globalThis.String(object.modelJson)
+        : isSet(object.model_json)
+        ? globalThis.String(object.model_json)
+        : "",
+      totalSeconds: isSet(object.totalSeconds)
+        ? globalThis.Number(object.totalSeconds)
+        : isSet(object.total_seconds)
+        ? globalThis.Number(object.total_seconds)
+        : 0,
+      machine: isSet(object.machine) ? MachineInfo.fromJSON(object.machine) : undefined,
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => EstimateWarning.fromJSON(e))
+        : [],
     };
   },
 
@@ -2580,6 +3269,24 @@ export const ModelEstimate: MessageFns<ModelEstimate> = {
     if (message.secondsPerStep !== 0) {
       obj.secondsPerStep = floatToJson(message.secondsPerStep);
     }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.vocabSource !== "") {
+      obj.vocabSource = message.vocabSource;
+    }
+    if (message.modelJson !== "") {
+      obj.modelJson = message.modelJson;
+    }
+    if (message.totalSeconds !== 0) {
+      obj.totalSeconds = floatToJson(message.totalSeconds);
+    }
+    if (message.machine !== undefined) {
+      obj.machine = MachineInfo.toJSON(message.machine);
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => EstimateWarning.toJSON(e));
+    }
     return obj;
   },
 
@@ -2598,6 +3305,648 @@ export const ModelEstimate: MessageFns<ModelEstimate> = {
     message.optimizerBytes = object.optimizerBytes ?? 0;
     message.activationsBytes = object.activationsBytes ?? 0;
     message.secondsPerStep = object.secondsPerStep ?? 0;
+    message.vocabSize = object.vocabSize ?? 0;
+    message.vocabSource = object.vocabSource ?? "";
+    message.modelJson = object.modelJson ?? "";
+    message.totalSeconds = object.totalSeconds ?? 0;
+    message.machine = (object.machine !== undefined && object.machine !== null)
+      ? MachineInfo.fromPartial(object.machine)
+      : undefined;
+    message.warnings = object.warnings?.map((e) => EstimateWarning.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMachineInfo(): MachineInfo {
+  return { memoryBytes: 0, availableMemoryBytes: 0, cpus: 0 };
+}
+
+export const MachineInfo: MessageFns<MachineInfo> = {
+  encode(message: MachineInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memoryBytes !== 0) {
+      writer.uint32(8).uint64(message.memoryBytes);
+    }
+    if (message.availableMemoryBytes !== 0) {
+      writer.uint32(16).uint64(message.availableMemoryBytes);
+    }
+    if (message.cpus !== 0) {
+      writer.uint32(24).uint32(message.cpus);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MachineInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMachineInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.memoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.availableMemoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cpus = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MachineInfo {
+    return {
+      memoryBytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : 0,
+      availableMemoryBytes: isSet(object.availableMemoryBytes)
+        ? globalThis.Number(object.availableMemoryBytes)
+        : isSet(object.available_memory_bytes)
+        ? globalThis.Number(object.available_memory_bytes)
+        : 0,
+      cpus: isSet(object.cpus) ? globalThis.Number(object.cpus) : 0,
+    };
+  },
+
+  toJSON(message: MachineInfo): unknown {
+    const obj: any = {};
+    if (message.memoryBytes !== 0) {
+      obj.memoryBytes = Math.round(message.memoryBytes);
+    }
+    if (message.availableMemoryBytes !== 0) {
+      obj.availableMemoryBytes = Math.round(message.availableMemoryBytes);
+    }
+    if (message.cpus !== 0) {
+      obj.cpus = Math.round(message.cpus);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MachineInfo>, I>>(base?: I): MachineInfo {
+    return MachineInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MachineInfo>, I>>(object: I): MachineInfo {
+    const message = createBaseMachineInfo();
+    message.memoryBytes = object.memoryBytes ?? 0;
+    message.availableMemoryBytes = object.availableMemoryBytes ?? 0;
+    message.cpus = object.cpus ?? 0;
+    return message;
+  },
+};
+
+function createBaseEstimateWarning(): EstimateWarning {
+  return { kind: "", message: "", field: "" };
+}
+
+export const EstimateWarning: MessageFns<EstimateWarning> = {
+  encode(message: EstimateWarning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.field !== "") {
+      writer.uint32(26).string(message.field);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EstimateWarning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEstimateWarning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EstimateWarning {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+    };
+  },
+
+  toJSON(message: EstimateWarning): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EstimateWarning>, I>>(base?: I): EstimateWarning {
+    return EstimateWarning.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EstimateWarning>, I>>(object: I): EstimateWarning {
+    const message = createBaseEstimateWarning();
+    message.kind = object.kind ?? "";
+    message.message = object.message ?? "";
+    message.field = object.field ?? "";
+    return message;
+  },
+};
+
+function createBaseListPresetsRequest(): ListPresetsRequest {
+  return {};
+}
+
+export const ListPresetsRequest: MessageFns<ListPresetsRequest> = {
+  encode(_: ListPresetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPresetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPresetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListPresetsRequest {
+    return {};
+  },
+
+  toJSON(_: ListPresetsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPresetsRequest>, I>>(base?: I): ListPresetsRequest {
+    return ListPresetsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPresetsRequest>, I>>(_: I): ListPresetsRequest {
+    const message = createBaseListPresetsRequest();
+    return message;
+  },
+};
+
+function createBaseModelPreset(): ModelPreset {
+  return {
+    name: "",
+    family: "",
+    nLayer: 0,
+    nHead: 0,
+    nKvHead: 0,
+    nEmbd: 0,
+    ffnHidden: 0,
+    context: 0,
+    vocabSize: 0,
+    bias: false,
+    tieEmbeddings: false,
+    dropout: 0,
+    parameters: 0,
+  };
+}
+
+export const ModelPreset: MessageFns<ModelPreset> = {
+  encode(message: ModelPreset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.family !== "") {
+      writer.uint32(18).string(message.family);
+    }
+    if (message.nLayer !== 0) {
+      writer.uint32(24).uint32(message.nLayer);
+    }
+    if (message.nHead !== 0) {
+      writer.uint32(32).uint32(message.nHead);
+    }
+    if (message.nKvHead !== 0) {
+      writer.uint32(40).uint32(message.nKvHead);
+    }
+    if (message.nEmbd !== 0) {
+      writer.uint32(48).uint32(message.nEmbd);
+    }
+    if (message.ffnHidden !== 0) {
+      writer.uint32(56).uint32(message.ffnHidden);
+    }
+    if (message.context !== 0) {
+      writer.uint32(64).uint32(message.context);
+    }
+    if (message.vocabSize !== 0) {
+      writer.uint32(72).uint32(message.vocabSize);
+    }
+    if (message.bias !== false) {
+      writer.uint32(80).bool(message.bias);
+    }
+    if (message.tieEmbeddings !== false) {
+      writer.uint32(88).bool(message.tieEmbeddings);
+    }
+    if (message.dropout !== 0) {
+      writer.uint32(97).double(message.dropout);
+    }
+    if (message.parameters !== 0) {
+      writer.uint32(104).uint64(message.parameters);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelPreset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelPreset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.nLayer = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nHead = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.nKvHead = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.nEmbd = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ffnHidden = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.context = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.bias = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.tieEmbeddings = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.dropout = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.parameters = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelPreset {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      nLayer: isSet(object.nLayer)
+        ? globalThis.Number(object.nLayer)
+        : isSet(object.n_layer)
+        ? globalThis.Number(object.n_layer)
+        : 0,
+      nHead: isSet(object.nHead)
+        ? globalThis.Number(object.nHead)
+        : isSet(object.n_head)
+        ? globalThis.Number(object.n_head)
+        : 0,
+      nKvHead: isSet(object.nKvHead)
+        ? globalThis.Number(object.nKvHead)
+        : isSet(object.n_kv_head)
+        ? globalThis.Number(object.n_kv_head)
+        : 0,
+      nEmbd: isSet(object.nEmbd)
+        ? globalThis.Number(object.nEmbd)
+        : isSet(object.n_embd)
+        ? globalThis.Number(object.n_embd)
+        : 0,
+      ffnHidden: isSet(object.ffnHidden)
+        ? globalThis.Number(object.ffnHidden)
+        : isSet(object.ffn_hidden)
+        ? globalThis.Number(object.ffn_hidden)
+        : 0,
+      context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      bias: isSet(object.bias) ? globalThis.Boolean(object.bias) : false,
+      tieEmbeddings: isSet(object.tieEmbeddings)
+        ? globalThis.Boolean(object.tieEmbeddings)
+        : isSet(object.tie_embeddings)
+        ? globalThis.Boolean(object.tie_embeddings)
+        : false,
+      dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : 0,
+      parameters: isSet(object.parameters) ? globalThis.Number(object.parameters) : 0,
+    };
+  },
+
+  toJSON(message: ModelPreset): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.nLayer !== 0) {
+      obj.nLayer = Math.round(message.nLayer);
+    }
+    if (message.nHead !== 0) {
+      obj.nHead = Math.round(message.nHead);
+    }
+    if (message.nKvHead !== 0) {
+      obj.nKvHead = Math.round(message.nKvHead);
+    }
+    if (message.nEmbd !== 0) {
+      obj.nEmbd = Math.round(message.nEmbd);
+    }
+    if (message.ffnHidden !== 0) {
+      obj.ffnHidden = Math.round(message.ffnHidden);
+    }
+    if (message.context !== 0) {
+      obj.context = Math.round(message.context);
+    }
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.bias !== false) {
+      obj.bias = message.bias;
+    }
+    if (message.tieEmbeddings !== false) {
+      obj.tieEmbeddings = message.tieEmbeddings;
+    }
+    if (message.dropout !== 0) {
+      obj.dropout = floatToJson(message.dropout);
+    }
+    if (message.parameters !== 0) {
+      obj.parameters = Math.round(message.parameters);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelPreset>, I>>(base?: I): ModelPreset {
+    return ModelPreset.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelPreset>, I>>(object: I): ModelPreset {
+    const message = createBaseModelPreset();
+    message.name = object.name ?? "";
+    message.family = object.family ?? "";
+    message.nLayer = object.nLayer ?? 0;
+    message.nHead = object.nHead ?? 0;
+    message.nKvHead = object.nKvHead ?? 0;
+    message.nEmbd = object.nEmbd ?? 0;
+    message.ffnHidden = object.ffnHidden ?? 0;
+    message.context = object.context ?? 0;
+    message.vocabSize = object.vocabSize ?? 0;
+    message.bias = object.bias ?? false;
+    message.tieEmbeddings = object.tieEmbeddings ?? false;
+    message.dropout = object.dropout ?? 0;
+    message.parameters = object.parameters ?? 0;
+    return message;
+  },
+};
+
+function createBaseListPresetsResponse(): ListPresetsResponse {
+  return { presets: [] };
+}
+
+export const ListPresetsResponse: MessageFns<ListPresetsResponse> = {
+  encode(message: ListPresetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.presets) {
+      ModelPreset.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPresetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPresetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.presets.push(ModelPreset.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPresetsResponse {
+    return {
+      presets: globalThis.Array.isArray(object?.presets) ? object.presets.map((e: any) => ModelPreset.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListPresetsResponse): unknown {
+    const obj: any = {};
+    if (message.presets?.length) {
+      obj.presets = message.presets.map((e) => ModelPreset.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPresetsResponse>, I>>(base?: I): ListPresetsResponse {
+    return ListPresetsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPresetsResponse>, I>>(object: I): ListPresetsResponse {
+    const message = createBaseListPresetsResponse();
+    message.presets = object.presets?.map((e) => ModelPreset.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2695,6 +4044,16 @@ export const TrainServiceService = {
     responseSerialize: (value: ModelEstimate): Buffer => Buffer.from(ModelEstimate.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelEstimate => ModelEstimate.decode(value),
   },
+  /** Lists the model presets a job can start from, with their shapes. */
+  listPresets: {
+    path: "/lab.v1.TrainService/ListPresets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPresetsRequest): Buffer => Buffer.from(ListPresetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPresetsRequest => ListPresetsRequest.decode(value),
+    responseSerialize: (value: ListPresetsResponse): Buffer => Buffer.from(ListPresetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPresetsResponse => ListPresetsResponse.decode(value),
+  },
 } as const;
 
 export interface TrainServiceServer extends UntypedServiceImplementation {
@@ -2716,6 +4075,8 @@ export interface TrainServiceServer extends UntypedServiceImplementation {
   watchJob: handleServerStreamingCall<WatchJobRequest, JobEvent>;
   /** Estimates a model's size, compute and memory before training it. */
   estimateModel: handleUnaryCall<EstimateModelRequest, ModelEstimate>;
+  /** Lists the model presets a job can start from, with their shapes. */
+  listPresets: handleUnaryCall<ListPresetsRequest, ListPresetsResponse>;
 }
 
 export interface TrainServiceClient extends Client {
@@ -2838,6 +4199,22 @@ export interface TrainServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ModelEstimate) => void,
+  ): ClientUnaryCall;
+  /** Lists the model presets a job can start from, with their shapes. */
+  listPresets(
+    request: ListPresetsRequest,
+    callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
+  ): ClientUnaryCall;
+  listPresets(
+    request: ListPresetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
+  ): ClientUnaryCall;
+  listPresets(
+    request: ListPresetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
   ): ClientUnaryCall;
 }
 
