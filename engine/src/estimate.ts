@@ -1,5 +1,7 @@
 // Back-of-envelope model arithmetic: parameters by component, FLOPs per token, and memory for weights,
 // optimizer state and activations at a given batch × context (float32 throughout).
+import { isNf4Frozen } from './finetune/frozen.ts';
+import { type LoraConfig, loraLayout, loraModules } from './finetune/lora.ts';
 import { headDim, type ModelConfig } from './models/config.ts';
 import { paramLayout } from './models/model.ts';
 
@@ -114,4 +116,108 @@ export function runWarnings(
       field: 'config.iters',
     });
   return out;
+}
+
+/** How a fine-tune trains: every weight, or a LoRA on a float32 or an NF4 base. */
+export type FinetuneAdapter = 'full' | 'lora' | 'qlora';
+
+export interface FinetuneEstimate {
+  /** Parameters of the base model. */
+  baseParams: number;
+  /** Parameters the optimizer updates: the whole model (full) or the adapter's (loraLayout). */
+  trainable: number;
+  /** How the base's weights are held: float32, or NF4 for the projections of a QLoRA base. */
+  weightsFormat: 'fp32' | 'nf4';
+  flopsPerToken: { forward: number; backward: number; total: number };
+  /**
+   * Bytes. `weights`: the base (trainable for full, frozen otherwise; frozenNf4's bytes for QLoRA);
+   * `adapter`: the LoRA matrices; `gradients` and `optimizer` (AdamW's two moments) exist for trainable
+   * values only; `dequantized`: QLoRA's projections rebuilt in float32 inside the step graph, which the
+   * backward pass reads again, so they are alive together at the turn from forward to backward.
+   */
+  memory: {
+    weights: number;
+    adapter: number;
+    gradients: number;
+    optimizer: number;
+    activations: number;
+    dequantized: number;
+    total: number;
+  };
+}
+
+/** NF4's block of 64 values: 32 bytes of codes and a float32 absmax. */
+const NF4_BLOCK = 64;
+const NF4_BLOCK_BYTES = NF4_BLOCK / 2 + 4;
+
+/**
+ * Size, compute and memory of fine-tuning `cfg` at `rows` sequences of `seq` tokens per micro-batch (DPO's
+ * rows are twice its pairs: chosen and rejected). Counts come from the layouts the Trainer allocates
+ * (paramLayout, loraLayout) and QLoRA's weights from the rule frozenNf4 applies, so they match a real run.
+ */
+export function estimateFinetune(
+  cfg: ModelConfig,
+  opts: { adapter: FinetuneAdapter; lora?: LoraConfig; rows: number; seq: number },
+): FinetuneEstimate {
+  // Fine-tuning jobs train without the model's dropout (run.ts), so activations hold no masks for it.
+  const c: ModelConfig = { ...cfg, dropout: 0 };
+  const base = estimateModel(c, opts.rows, opts.seq);
+  const layout = paramLayout(c);
+  const f = 4;
+  if (opts.adapter === 'full') {
+    const p = layout.total;
+    const memory = {
+      weights: p * f,
+      adapter: 0,
+      gradients: p * f,
+      optimizer: 2 * p * f,
+      activations: base.memory.activations,
+      dequantized: 0,
+      total: 0,
+    };
+    memory.total = memory.weights + memory.gradients + memory.optimizer + memory.activations;
+    return { baseParams: p, trainable: p, weightsFormat: 'fp32', flopsPerToken: base.flopsPerToken, memory };
+  }
+  if (!opts.lora) throw new Error(`estimateFinetune: ${opts.adapter} needs a LoRA config`);
+  const lora = opts.lora;
+  const modules = loraModules(c, lora);
+  const trainable = loraLayout(c, lora).total;
+  let weights = 0;
+  let dequantized = 0;
+  for (const e of layout.entries) {
+    if (opts.adapter === 'qlora' && isNf4Frozen(e.name, e.shape)) {
+      weights += e.shape[0] * Math.ceil(e.shape[1] / NF4_BLOCK) * NF4_BLOCK_BYTES;
+      dequantized += e.size * f;
+    } else weights += e.size * f;
+  }
+  // Per token: x·Aᵀ (rank values) for each adapted module; with dropout also its mask and the masked input.
+  const perToken = modules.reduce((s, m) => s + lora.rank + (lora.dropout > 0 ? 2 * m.in : 0), 0);
+  const adapterFlops = modules.reduce((s, m) => s + 2 * lora.rank * (m.in + m.out), 0);
+  const forward = base.flopsPerToken.forward + adapterFlops;
+  // The frozen weights need no weight gradient: their backward is the input gradient alone (about one
+  // forward), while the adapter's matrices get both (twice theirs).
+  const backward = base.flopsPerToken.forward + 2 * adapterFlops;
+  const memory = {
+    weights,
+    adapter: trainable * f,
+    gradients: trainable * f,
+    optimizer: 2 * trainable * f,
+    activations: base.memory.activations + opts.rows * opts.seq * perToken * f,
+    dequantized,
+    total: 0,
+  };
+  memory.total =
+    memory.weights +
+    memory.adapter +
+    memory.gradients +
+    memory.optimizer +
+    memory.activations +
+    memory.dequantized;
+  return {
+    baseParams: layout.total,
+    trainable,
+    weightsFormat: opts.adapter === 'qlora' ? 'nf4' : 'fp32',
+    flopsPerToken: { forward, backward, total: forward + backward },
+    memory,
+  };
 }

@@ -44,13 +44,23 @@ export {
   countParameters,
   DAY_SECONDS,
   type Estimate,
+  estimateFinetune,
   estimateModel,
+  type FinetuneAdapter,
+  type FinetuneEstimate,
   type ParameterCounts,
   type RunWarning,
   runWarnings,
 } from './estimate.ts';
 export { DPO, dpoLoss, dpoMetrics, sequenceLogProbs } from './finetune/dpo.ts';
-export { FROZEN, type FrozenWeights, frozenFp32, frozenNf4 } from './finetune/frozen.ts';
+export {
+  compareLogits,
+  type FidelityReport,
+  fidelityWindows,
+  mergeFidelity,
+  onTheFlyLogits,
+} from './finetune/fidelity.ts';
+export { FROZEN, type FrozenWeights, frozenFp32, frozenNf4, isNf4Frozen } from './finetune/frozen.ts';
 export {
   addLoraInto,
   LORA_DROPOUT_MASK,
@@ -67,6 +77,22 @@ export {
   mergeLora,
 } from './finetune/lora.ts';
 export {
+  concatAdapters,
+  disjointMerge,
+  linearAdapterMerge,
+  loraDelta,
+  MERGE_METHODS,
+  type MergeMethod,
+  type MergeOptions,
+  magnitudePrune,
+  majoritySignMask,
+  mergeAdapters,
+  mergeTasks,
+  randomPrune,
+  type TaskMergeOptions,
+  type WeightedAdapter,
+} from './finetune/merge.ts';
+export {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
   PEFT_PREFIX,
@@ -75,6 +101,7 @@ export {
   readPeftAdapter,
   writePeftAdapter,
 } from './finetune/peft.ts';
+export { bradleyTerry, LAST_INDEX, rowScores, SCORE, SCORES, scoreSpec } from './finetune/reward.ts';
 export { gradients } from './graph/autodiff.ts';
 export {
   type GradCheckInput,
@@ -220,6 +247,7 @@ export { bucketViews, DropoutMasks, type Feeds, StateSet, tensorViews } from './
 export {
   buildEvalGraph,
   buildLogpGraph,
+  buildScoreGraph,
   buildStepGraph,
   DEFAULT_OPTIM,
   type FinetuneParts,

@@ -17,6 +17,7 @@ import {
   type ModelInfo,
   SamplingParams,
 } from '@lab/proto/infer';
+import { adaptersCommand } from './adapters/cli.ts';
 import { createInferImpl } from './service.ts';
 
 const backend = (values: CliValues) =>
@@ -227,6 +228,7 @@ await runCli('lab-infer', 'models: register, generate and chat (streaming)', {
       }
     },
   },
+  adapters: adaptersCommand(backend),
   serve: serveCommand(async () => (await import('./server.ts')).start()),
   info: infoCommand('infer', InferServiceClient),
 });

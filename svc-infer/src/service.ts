@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   bindService,
   type CallContext,
@@ -12,6 +13,9 @@ import {
 import type { GenerateEvent, GenerateRequest, ModelInfo, SamplingParams } from '@lab/proto/infer';
 import { InferServiceService } from '@lab/proto/infer';
 import { TrainServiceClient } from '@lab/proto/train';
+import { exportAdapter, exportModel } from './adapters/export.ts';
+import { mergeAndReport } from './adapters/merge.ts';
+import { AdapterRegistry } from './adapters/registry.ts';
 import { ChatStore } from './chat/store.ts';
 import { validateParams } from './generate/choose.ts';
 import { Limiter } from './generate/limiter.ts';
@@ -62,6 +66,7 @@ export interface InferImpl {
   catalog: ModelCatalog;
   limiter: Limiter;
   tracers: Tracers;
+  adapters: AdapterRegistry;
   close(): Promise<void>;
 }
 
@@ -83,6 +88,8 @@ export function createInferImpl(
     options.maxActive ?? cfg.maxActive ?? 8,
     options.maxQueue ?? cfg.maxQueue ?? 32,
   );
+  const adapters = new AdapterRegistry(deps.store, catalog, join(deps.config.home, 'infer', 'adapters'));
+  catalog.serveAdapters({ entries: () => adapters.modelEntries(), entry: (n) => adapters.entry(n) });
   const chats = new ChatStore(deps.store);
   const tracers = new Tracers(pool);
 
@@ -223,6 +230,30 @@ export function createInferImpl(
     savePrompt: async (req) => chats.savePrompt(req),
     deletePrompt: async (req) => chats.deletePrompt(req.name),
     ...traceMethods({ catalog, pool, limiter, tracers }),
+    importAdapter: async (req) => {
+      const path = req.path ? confinePath(req.path, 'path', deps.config.dataRoots) : req.path;
+      return adapters.register(req.name, path, req.base);
+    },
+    listAdapters: async (req) => ({ adapters: await adapters.list(req.base) }),
+    getAdapter: async (req) => adapters.get(req.name),
+    deleteAdapter: async (req) => {
+      const info = await adapters.remove(req.name);
+      await pool.unload(req.name);
+      await tracers.drop(req.name);
+      return info;
+    },
+    exportAdapter: async (req) => {
+      if (!req.path) throw new LabError('INVALID_ARGUMENT', 'path: required', 'path');
+      return exportAdapter(adapters, catalog, req.name, confinePath(req.path, 'path', deps.config.dataRoots));
+    },
+    exportModel: async (req) => {
+      if (!req.path) throw new LabError('INVALID_ARGUMENT', 'path: required', 'path');
+      return exportModel(catalog, req.name, confinePath(req.path, 'path', deps.config.dataRoots));
+    },
+    mergeAdapters: async (req) => {
+      const r = await mergeAndReport(req, { catalog, registry: adapters, pool, home: deps.config.home });
+      return { model: describe(r.entry), adapter: r.adapter, fidelity: r.fidelity };
+    },
   };
   return {
     impl,
@@ -230,6 +261,7 @@ export function createInferImpl(
     catalog,
     limiter,
     tracers,
+    adapters,
     close: async () => {
       await tracers.close();
       await pool.close();

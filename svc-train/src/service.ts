@@ -17,6 +17,8 @@ import {
 import { DataServiceClient, DataServiceService, type TokenChunk } from '@lab/proto/data';
 import { InferServiceClient } from '@lab/proto/infer';
 import { type CheckpointInfo, type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { estimateFinetuneRequest } from './finetune/estimate.ts';
+import { previewFinetune } from './finetune/preview.ts';
 import { bestStep, describeRetention } from './jobs/checkpoints.ts';
 import { collectTokens } from './jobs/dataset-tokens.ts';
 import { estimate, listPresets } from './jobs/estimate.ts';
@@ -129,6 +131,36 @@ export async function createTrainImpl(
       name: TRAIN_QUEUE,
       ackWaitMs,
     }));
+  const resolveModel = async (name: string): Promise<string> => {
+    const client = createClient(InferServiceClient, deps.config.addresses.infer);
+    try {
+      return (await callUnary(client.getModel.bind(client), { name })).path;
+    } catch (err) {
+      throw fromServiceError(err);
+    } finally {
+      client.close();
+    }
+  };
+  const readDocuments = async (datasetId: string, version: number): Promise<string[]> => {
+    const client = createClient(DataServiceClient, deps.config.addresses.data);
+    try {
+      const docs: string[] = [];
+      for (;;) {
+        const page = await callUnary(client.listDocuments.bind(client), {
+          datasetId,
+          version,
+          split: '',
+          page: { offset: docs.length, limit: 1000 },
+        });
+        docs.push(...page.documents.map((d) => d.text));
+        if (!page.documents.length || docs.length >= Number(page.total)) return docs;
+      }
+    } catch (err) {
+      throw fromServiceError(err);
+    } finally {
+      client.close();
+    }
+  };
   const manager = new JobManager({
     home: deps.config.home,
     store: deps.store,
@@ -152,36 +184,8 @@ export async function createTrainImpl(
       }
     },
     fetchTokenizer: (name) => fetchTokenizerJson(deps.config.addresses.tokenize, name),
-    resolveModel: async (name) => {
-      const client = createClient(InferServiceClient, deps.config.addresses.infer);
-      try {
-        return (await callUnary(client.getModel.bind(client), { name })).path;
-      } catch (err) {
-        throw fromServiceError(err);
-      } finally {
-        client.close();
-      }
-    },
-    readDocuments: async (datasetId, version) => {
-      const client = createClient(DataServiceClient, deps.config.addresses.data);
-      try {
-        const docs: string[] = [];
-        for (;;) {
-          const page = await callUnary(client.listDocuments.bind(client), {
-            datasetId,
-            version,
-            split: '',
-            page: { offset: docs.length, limit: 1000 },
-          });
-          docs.push(...page.documents.map((d) => d.text));
-          if (!page.documents.length || docs.length >= Number(page.total)) return docs;
-        }
-      } catch (err) {
-        throw fromServiceError(err);
-      } finally {
-        client.close();
-      }
-    },
+    resolveModel,
+    readDocuments,
   });
   await manager.start();
   const vocabDeps: VocabDeps = {
@@ -207,6 +211,11 @@ export async function createTrainImpl(
       return estimate(req, await jobVocab(req, vocabDeps));
     },
     listPresets: async () => ({ presets: listPresets() }),
+    previewFinetune: async (req) => {
+      if (req.job?.dataPath) confinePath(req.job.dataPath, 'dataPath', deps.config.dataRoots);
+      return previewFinetune(req, { resolveModel, readDocuments });
+    },
+    estimateFinetune: (req) => estimateFinetuneRequest(req, { resolveModel }),
     cancelJob: async (req) => toJob(await manager.cancel(req.id)),
     pauseJob: async (req) => toJob(await manager.pause(req.id)),
     resumeJob: async (req) => toJob(await manager.resume(req.id)),

@@ -20,7 +20,7 @@ import { DEFAULT_CHAT_TEMPLATE, renderChat } from '@lab/svc-infer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CharCodec } from '../src/commands/char-codec.ts';
 import { conversationOf, preferenceOf } from '../src/finetune/examples.ts';
-import { tokenizeConversation, toRow } from '../src/finetune/render.ts';
+import { packRows, tokenizeConversation, toRow } from '../src/finetune/render.ts';
 import { hfTokenizerFiles } from '../src/jobs/hf-model.ts';
 
 type Rec = { instruction: string; input: string; output: string };
@@ -128,6 +128,29 @@ describe('rendering examples', () => {
   });
 });
 
+describe('packing examples', () => {
+  it('places whole examples in order, restarting positions, with their own targets', () => {
+    const rows = chats.slice(0, 6).map((c) => toRow(tokenizeConversation(c, fmt), 1024));
+    const packed = packRows(rows, 1024);
+    expect(packed.length).toBeLessThan(rows.length);
+    expect(packed.reduce((n, r) => n + r.targetCount, 0)).toBe(rows.reduce((n, r) => n + r.targetCount, 0));
+    let k = 0;
+    for (const p of packed) {
+      let at = 0;
+      for (let seg = 0; at < p.length; seg++, k++) {
+        const r = rows[k]!;
+        expect(p.idx.slice(at, at + r.length)).toEqual(r.idx.slice(0, r.length));
+        expect(p.targets.slice(at, at + r.length)).toEqual(r.targets.slice(0, r.length));
+        expect(p.positions!.slice(at, at + r.length)).toEqual([...Array(r.length).keys()]);
+        expect(new Set(p.segments!.slice(at, at + r.length))).toEqual(new Set([seg]));
+        at += r.length;
+      }
+      expect(p.segments!.slice(p.length).every((s) => s === -1)).toBe(true);
+    }
+    expect(k).toBe(rows.length);
+  });
+});
+
 describe('LoRA fine-tuning job', () => {
   it('lowers held-out answer loss, writes a PEFT adapter, and the result chats', async () => {
     const sub = await post<{ id: string }>('/api/train/jobs', {
@@ -178,6 +201,20 @@ describe('LoRA fine-tuning job', () => {
     expect(chat.status, JSON.stringify(chat.body)).toBe(200);
     expect(chat.body.choices[0]!.message.content.length).toBeGreaterThan(0);
   }, 600_000);
+
+  it('runs QLoRA on packed rows', async () => {
+    const sub = await post<{ id: string }>('/api/train/jobs', {
+      name: 'ft-qlora-packed',
+      dataPath,
+      finetune: { baseModel: 'char-base', adapter: 'qlora', packing: true, loraTargets: ['c_attn'] },
+      config: { iters: 6, batchSize: 2, learningRate: 3e-3, evalInterval: 3, context: 192, sampleTokens: 0 },
+    });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const job = await finished(sub.body.id);
+    expect(job.error).toBe('');
+    expect(job.state).toBe('completed');
+    expect(Number.isFinite(job.valLoss) && job.valLoss > 0).toBe(true);
+  }, 300_000);
 
   it('refuses bad requests with the field named', async () => {
     const base = { dataPath, config: { iters: 5 } };
@@ -278,6 +315,55 @@ describe('DPO job', () => {
     const late = steps.slice(-10);
     expect(late.reduce((a, e) => a + e.preference!.margin, 0) / 10).toBeGreaterThan(0);
     expect(late.reduce((a, e) => a + e.preference!.accuracy, 0) / 10).toBeGreaterThan(0.6);
+  }, 600_000);
+});
+
+describe('reward model job', () => {
+  it('trains a scalar head beside a LoRA on pairs and keeps both in its checkpoint', async () => {
+    const pairs = records.slice(0, 80).map((r, i) => ({
+      prompt: r.instruction,
+      chosen: r.output,
+      rejected: records[(i + 7) % records.length]!.output,
+    }));
+    const file = join(mkdtempSync(join(tmpdir(), 'lab-rm-')), 'pairs.jsonl');
+    writeFileSync(file, pairs.map((p) => JSON.stringify(p)).join('\n'));
+    const full = await post<{ error: { field: string } }>('/api/train/jobs', {
+      dataPath: file,
+      finetune: { method: 'reward', adapter: 'full', baseModel: 'char-base' },
+      config: { iters: 5 },
+    });
+    expect(full.status).toBe(400);
+    expect(full.body.error.field).toBe('finetune.adapter');
+    const sub = await post<{ id: string }>('/api/train/jobs', {
+      name: 'rm-lora',
+      dataPath: file,
+      finetune: { method: 'reward', baseModel: 'char-base', loraRank: 8, loraTargets: ['c_attn'] },
+      config: {
+        iters: 20,
+        batchSize: 4,
+        learningRate: 3e-3,
+        evalInterval: 10,
+        context: 192,
+        sampleTokens: 0,
+      },
+    });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const job = await finished(sub.body.id);
+    expect(job.error).toBe('');
+    const events = (await readUntilEnd(await fetch(`${stack.url}/api/train/jobs/${job.id}/events`)))
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map(
+        (l) => JSON.parse(l.slice(5)) as { kind: string; preference?: { accuracy: number; margin: number } },
+      );
+    const evals = events.filter((e) => e.kind === 'eval');
+    expect(evals.length).toBe(2);
+    expect(evals.every((e) => e.preference && e.preference.accuracy >= 0 && e.preference.accuracy <= 1)).toBe(
+      true,
+    );
+    const last = job.checkpoints.at(-1)!;
+    expect(existsSync(join(last, 'adapter', 'reward_head.safetensors'))).toBe(true);
+    expect(existsSync(join(last, 'adapter', 'adapter_model.safetensors'))).toBe(true);
   }, 600_000);
 });
 

@@ -35,6 +35,7 @@ const ALPACA =
 const JOB = 'ft-page';
 const STEPS = 40;
 const EVAL_EVERY = 10;
+const DPO_STEPS = 8;
 
 interface Rec {
   instruction: string;
@@ -166,6 +167,86 @@ describe('Fine-tune page on the real stack', () => {
     expect(await form.locator('input[name="beta"]').inputValue()).toBe('0.1');
     await form.locator('input[name="method"][value="sft"]').check();
     expect(await form.locator('input[name="beta"]').count()).toBe(0);
+  }, 60_000);
+
+  it('estimates before submitting, following rank and adapter', async () => {
+    const form = page.getByTestId('ft-form');
+    const est = page.getByTestId('ft-estimate');
+    await est.waitFor({ timeout: 30_000 });
+    const trainable = () => est.getAttribute('data-trainable').then(Number);
+    // char-base: 2 layers of width 64; c_attn maps 64 → 192, so a rank-r adapter holds 2 · r · (64 + 192).
+    await form.locator('input[name="loraRank"]').fill('8');
+    await expect.poll(trainable, { timeout: 15_000 }).toBe(2 * 8 * (64 + 192));
+    await form.locator('input[name="loraRank"]').fill('16');
+    await expect.poll(trainable, { timeout: 15_000 }).toBe(2 * 16 * (64 + 192));
+    // Adding c_fc (64 → the MLP's width) adds its adapter, which scales with the rank as c_attn's does.
+    await form.locator('input[name="loraTargets"][value="c_fc"]').check();
+    await expect.poll(trainable, { timeout: 15_000 }).toBeGreaterThan(2 * 16 * (64 + 192));
+    const cfc16 = (await trainable()) - 2 * 16 * (64 + 192);
+    await form.locator('input[name="loraRank"]').fill('8');
+    await expect.poll(trainable, { timeout: 15_000 }).toBe(2 * 8 * (64 + 192) + cfc16 / 2);
+    await form.locator('input[name="loraTargets"][value="c_fc"]').uncheck();
+    await expect.poll(trainable, { timeout: 15_000 }).toBe(2 * 8 * (64 + 192));
+    const weights = () => est.getByTestId('ft-estimate-weights').getAttribute('data-bytes').then(Number);
+    const fp32 = await weights();
+    // QLoRA holds the projections in 4 bits: the base's weights shrink, the adapter stays.
+    await form.locator('input[name="adapter"][value="qlora"]').check();
+    await expect.poll(weights, { timeout: 15_000 }).toBeLessThan(fp32);
+    expect(await est.getByTestId('ft-estimate-weights').textContent()).toMatch(/NF4/);
+    expect(await trainable()).toBe(2 * 8 * (64 + 192));
+    await form.locator('input[name="adapter"][value="full"]').check();
+    await expect.poll(trainable, { timeout: 15_000 }).toBeGreaterThan(100_000);
+    await form.locator('input[name="adapter"][value="lora"]').check();
+    await expect.poll(trainable, { timeout: 15_000 }).toBe(2 * 8 * (64 + 192));
+    expect(
+      await est
+        .getByTestId('ft-estimate-fit')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-device'))),
+    ).toEqual(['this machine', 'a 16 GB GPU']);
+  }, 60_000);
+
+  it('previews the rendered examples with the answer tokens highlighted and checks the end of turn', async () => {
+    const form = page.getByTestId('ft-form');
+    await form.locator('input[name="source"][value="path"]').check();
+    await form.locator('input[name="dataPath"]').fill(dataPath);
+    await form.locator('input[name="context"]').fill('192');
+    await page.getByTestId('ft-preview-run').click();
+    const preview = page.getByTestId('ft-preview');
+    await preview.waitFor({ timeout: 30_000 });
+    const records = JSON.parse(readFileSync(dataPath, 'utf8')) as Rec[];
+    const shown = (t: string) => t.replace(/\n/g, '↵\n');
+    const first = preview.getByTestId('ft-preview-example').first().getByTestId('ft-preview-tokens');
+    const r0 = records[0]!;
+    // The answer (what follows "Assistant:") carries the loss; the prompt is context.
+    const loss = await first.locator('span[data-loss="true"]').allTextContents();
+    expect(loss.join('')).toBe(shown(` ${r0.output}\n\n`));
+    const context = await first.locator('span[data-loss="false"]').allTextContents();
+    expect(context.join('')).toBe(
+      shown(`User: ${r0.instruction}${r0.input ? `\n\n${r0.input}` : ''}\n\nAssistant:`),
+    );
+    // Highlighted: the loss tokens are drawn on a background the context tokens lack.
+    const bg = (sel: string) =>
+      first
+        .locator(sel)
+        .first()
+        .evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(await bg('span[data-loss="true"]')).toBe('rgb(255, 224, 138)');
+    expect(await bg('span[data-loss="false"]')).toBe('rgba(0, 0, 0, 0)');
+    // Truncation over every example at the context: a row holds context + 1 tokens.
+    const rendered = records.map(
+      (r) => `User: ${r.instruction}${r.input ? `\n\n${r.input}` : ''}\n\nAssistant: ${r.output}\n\n`.length,
+    );
+    const cut = rendered.filter((n) => n > 193).length;
+    expect(Number(await page.getByTestId('ft-preview-truncation').getAttribute('data-truncated'))).toBe(cut);
+    // A char model has no EOS: the line says what ends an answer instead.
+    const eos = page.getByTestId('ft-eos');
+    expect(await eos.getAttribute('data-status')).toBe('info');
+    expect(await eos.textContent()).toMatch(/no EOS token/);
+    expect(await eos.textContent()).toMatch(/“User:”/);
+    await page.screenshot({ path: `${SHOTS}/lab-finetune-preview.png`, fullPage: true });
+    // Another context makes the preview stale.
+    await form.locator('input[name="context"]').fill('');
+    await preview.waitFor({ state: 'detached' });
   }, 60_000);
 
   it('puts a server error next to its field', async () => {
@@ -314,11 +395,54 @@ describe('Fine-tune page on the real stack', () => {
       .toBe('cancelled');
   }, 150_000);
 
+  it('a short DPO run draws the rewards and the preference accuracy live', async () => {
+    // Pairs from the same examples (so the char vocabulary covers them): the right answer is chosen, another
+    // problem's answer rejected.
+    const records = JSON.parse(readFileSync(dataPath, 'utf8')) as Rec[];
+    const pairs = records.slice(0, 48).map((r, i) => ({
+      prompt: r.instruction,
+      chosen: r.output,
+      rejected: records[(i + 7) % 48]!.output,
+    }));
+    const pairsPath = join(dir, 'pairs.jsonl');
+    writeFileSync(pairsPath, pairs.map((p) => JSON.stringify(p)).join('\n'));
+    const form = page.getByTestId('ft-form');
+    await form.locator('input[name="source"][value="path"]').check();
+    await form.locator('input[name="dataPath"]').fill(pairsPath);
+    await form.locator('input[name="method"][value="dpo"]').check();
+    await form.locator('input[name="name"]').fill('ft-dpo');
+    for (const [k, v] of [
+      ['iters', String(DPO_STEPS)],
+      ['batchSize', '4'],
+      ['learningRate', '3e-3'],
+      ['context', '192'],
+      ['evalInterval', '4'],
+    ] as const)
+      await form.locator(`input[name="${k}"]`).fill(v);
+    await page.getByTestId('ft-submit').click();
+    const view = page.locator('[data-testid="ft-job"]');
+    await expect.poll(() => view.locator('h2').textContent(), { timeout: 30_000 }).toBe('ft-dpo');
+    const rewards = view.getByTestId('ft-chart-rewards');
+    await rewards.waitFor({ timeout: 30_000 });
+    await expect
+      .poll(() => view.getByTestId('ft-job-state').getAttribute('data-state'), { timeout: 120_000 })
+      .toBe('completed');
+    expect(await page.getByTestId('ft-job-error').count()).toBe(0);
+    expect(Number(await rewards.getAttribute('data-points'))).toBe(DPO_STEPS);
+    const plot = (testId: string) => view.getByTestId(testId).locator('canvas').count();
+    expect(await plot('ft-chart-rewards')).toBeGreaterThan(0);
+    expect(await plot('ft-chart-accuracy')).toBeGreaterThan(0);
+    expect(await view.getByTestId('ft-pref-latest').textContent()).toMatch(
+      /margin -?[\d.]+(e-?\d+)?, accuracy \d+%/,
+    );
+    await page.screenshot({ path: `${SHOTS}/lab-finetune-dpo.png`, fullPage: true });
+  }, 180_000);
+
   it('logs no console errors but the two refused requests', () => {
     // Chromium logs every 4xx response; the only ones are the two bad submissions above.
     expect(b.consoleErrors).toEqual([
-      'Failed to load resource: the server responded with a status of 400 (Bad Request)',
-      'Failed to load resource: the server responded with a status of 400 (Bad Request)',
+      'Failed to load resource: the server responded with a status of 400 (Bad Request) (/api/train/jobs)',
+      'Failed to load resource: the server responded with a status of 400 (Bad Request) (/api/train/jobs)',
     ]);
   });
 });

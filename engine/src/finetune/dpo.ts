@@ -27,7 +27,7 @@ export function sequenceLogProbs(g: Graph, logits: Value, targets: Value, rows: 
  * cannot overflow. Not relu(x) + log(1 + e^−|x|): its gradient at exactly 0 — where every DPO run starts,
  * the policy being its own reference — would come out 0 through relu's and |x|'s kinks, not σ(0) = ½.
  */
-function softplus(g: Graph, x: Value): Value {
+export function softplus(g: Graph, x: Value): Value {
   const over = op.relu(g, op.sub(g, x, g.scalar(30)));
   const smooth = op.log(g, op.add(g, g.scalar(1), op.exp(g, op.sub(g, x, over))));
   return op.add(g, smooth, over);

@@ -10,6 +10,13 @@ import { type Feeds, tensorViews } from '../train/feeds.ts';
 /** Graph-input name prefix of frozen weights. */
 export const FROZEN = 'frozen.';
 
+/**
+ * Which base tensors QLoRA stores in NF4: the per-layer projection matrices (the bulk of a model); the
+ * estimate sizes a QLoRA base with the same rule.
+ */
+export const isNf4Frozen = (name: string, shape: readonly number[]): boolean =>
+  shape.length === 2 && /\.(h|layers)\.\d+\./.test(name);
+
 export interface FrozenWeights {
   /** The base model's layout (paramLayout(cfg)): the names the forward asks for. */
   readonly layout: ParamLayout;
@@ -50,7 +57,7 @@ export function frozenNf4(
   let bytes = 0;
   for (const e of layout.entries) {
     const data = layout.view(params, e.name);
-    if (e.shape.length === 2 && /\.(h|layers)\.\d+\./.test(e.name)) {
+    if (isNf4Frozen(e.name, e.shape)) {
       const q = quantize('nf4', data, e.shape[0], e.shape[1], { doubleQuant: opts.doubleQuant });
       quantized.set(e.name, q);
       for (const [name, f] of Object.entries(quantizedFeeds(`${FROZEN}${e.name}`, q)))

@@ -8,15 +8,23 @@ export interface Batch {
   targets: BigInt64Array;
   /** DPO: the reference model's log-probability of each row ([batch]). */
   refLogp?: Float32Array;
+  /** Reward model: each row's last token as a flat index into [batch · seq] ([batch]). */
+  lastIndex?: BigInt64Array;
+  /** Packed rows: each token's position within its own example ([batch, seq]). */
+  positions?: BigInt64Array;
+  /** Packed rows: which example of its row each token belongs to ([batch, seq]); tokens attend within one. */
+  segments?: Int32Array;
 }
 
 /** The rows of equally sized batches one after another (the batch itself when there is one). */
-export function joinRows(batches: readonly Batch[], key: 'idx' | 'targets'): BigInt64Array {
-  if (batches.length === 1) return batches[0][key];
-  const width = batches[0][key].length;
+export function joinRows(batches: readonly Batch[], key: 'idx' | 'targets' | 'positions'): BigInt64Array {
+  if (batches.length === 1 && batches[0][key]) return batches[0][key];
+  const width = batches[0].idx.length;
   const all = new BigInt64Array(batches.length * width);
   batches.forEach((b, i) => {
-    all.set(b[key], i * width);
+    const v = b[key];
+    if (!v) throw new Error(`batch ${i} has no ${key}`);
+    all.set(v, i * width);
   });
   return all;
 }

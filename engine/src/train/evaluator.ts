@@ -92,7 +92,11 @@ export class Evaluator {
   }
 
   private feeds(chunk: readonly Batch[]): Feeds {
-    const joined = { idx: joinRows(chunk, 'idx'), targets: joinRows(chunk, 'targets') };
+    const joined: Batch = { idx: joinRows(chunk, 'idx'), targets: joinRows(chunk, 'targets') };
+    if (chunk[0].positions) {
+      joined.positions = joinRows(chunk, 'positions');
+      joined.segments = Int32Array.from(chunk.flatMap((b) => [...(b.segments ?? [])]));
+    }
     return tokenFeeds(joined, chunk.length * this.batch, this.seq);
   }
 

@@ -33,10 +33,33 @@ export function bucketViews(layout: ParamLayout, flat: Float32Array, prefix: str
   return out;
 }
 
-/** `idx` and `targets` as [rows, seq] tensors over the batch's own arrays. */
+/**
+ * `idx` and `targets` as [rows, seq] tensors over the batch's own arrays; for packed rows also the positions
+ * and the block-diagonal causal mask (token i sees token j ≤ i of the same segment), additive and 1/0.
+ */
 export function tokenFeeds(b: Batch, rows: number, seq: number): Feeds {
   const dims = [rows, seq];
-  return { idx: new ort.Tensor('int64', b.idx, dims), targets: new ort.Tensor('int64', b.targets, dims) };
+  const feeds: Feeds = {
+    idx: new ort.Tensor('int64', b.idx, dims),
+    targets: new ort.Tensor('int64', b.targets, dims),
+  };
+  if (!b.positions || !b.segments) return feeds;
+  const mask = new Float32Array(rows * seq * seq).fill(-1e9);
+  const keep = new Float32Array(rows * seq * seq);
+  for (let r = 0; r < rows; r++) {
+    const seg = b.segments.subarray(r * seq, (r + 1) * seq);
+    for (let i = 0; i < seq; i++) {
+      const at = (r * seq + i) * seq;
+      for (let j = i; j >= 0 && seg[j] === seg[i]; j--) {
+        mask[at + j] = 0;
+        keep[at + j] = 1;
+      }
+    }
+  }
+  feeds.positions = new ort.Tensor('int64', b.positions, dims);
+  feeds.attn_mask = new ort.Tensor('float32', mask, [rows, 1, seq, seq]);
+  feeds.attn_keep = new ort.Tensor('float32', keep, [rows, 1, seq, seq]);
+  return feeds;
 }
 
 /**

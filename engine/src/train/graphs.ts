@@ -8,6 +8,7 @@
 import { DPO, dpoLoss, sequenceLogProbs } from '../finetune/dpo.ts';
 import type { FrozenWeights } from '../finetune/frozen.ts';
 import { type LoraConfig, loraAdapter } from '../finetune/lora.ts';
+import { bradleyTerry, LAST_INDEX, rowScores, SCORES } from '../finetune/reward.ts';
 import { gradients } from '../graph/autodiff.ts';
 import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
@@ -49,10 +50,19 @@ export const STATE = {
 export interface FinetuneParts {
   frozen?: FrozenWeights;
   lora?: LoraConfig;
+  /**
+   * Packed rows: several examples share a row, each attending only to itself from its own position 0. The
+   * graph then takes `positions` [rows, seq] and the block-diagonal causal mask as inputs (PACKED; fed by
+   * tokenFeeds from Batch.positions and Batch.segments).
+   */
+  packed?: boolean;
 }
 
+/** Graph inputs of packed rows. */
+export const PACKED = { positions: 'positions', mask: 'attn_mask', keep: 'attn_keep' } as const;
+
 /** What a step minimises: next-token cross-entropy (default) or DPO's preference loss. */
-export type Objective = { kind: 'lm' } | { kind: 'dpo'; beta: number };
+export type Objective = { kind: 'lm' } | { kind: 'dpo'; beta: number } | { kind: 'reward' };
 
 export interface StepGraphSpec extends FinetuneParts {
   objective?: Objective;
@@ -113,6 +123,11 @@ export function modelCtx(
   const all = new Map(params);
   if (parts.frozen) for (const [name, v] of parts.frozen.declare(g)) if (!all.has(name)) all.set(name, v);
   const ctx = staticCtx(g, cfg, paramLookup(all), rows, seq, train);
+  if (parts.packed) {
+    ctx.positions = g.input(PACKED.positions, 'int64', [rows, seq]);
+    ctx.mask = g.input(PACKED.mask, 'float32', [rows, 1, seq, seq]);
+    ctx.keep = g.input(PACKED.keep, 'float32', [rows, 1, seq, seq]);
+  }
   if (parts.lora) ctx.adapter = loraAdapter(g, cfg, parts.lora, ctx.p, train ? [] : undefined);
   return ctx;
 }
@@ -149,6 +164,48 @@ function dpoStepLoss(
   g.output(r.chosen, DPO.chosenReward);
   g.output(r.rejected, DPO.rejectedReward);
   return r.loss;
+}
+
+/** Scores of the rows at their last tokens ([rows]); inputs idx and last_index. */
+function scoresOf(
+  g: Graph,
+  cfg: ModelConfig,
+  params: ReadonlyMap<string, Value>,
+  rows: number,
+  seq: number,
+  train: boolean,
+  parts: FinetuneParts,
+): Value {
+  const ctx = modelCtx(g, cfg, params, rows, seq, train, parts);
+  const idx = g.input('idx', 'int64', [rows, seq]);
+  return rowScores(ctx, idx, g.input(LAST_INDEX, 'int64', [rows]), rows, seq);
+}
+
+/** The reward model's Bradley–Terry loss over a step's rows (chosen then rejected), with the scores as outputs. */
+function rewardStepLoss(
+  g: Graph,
+  cfg: ModelConfig,
+  params: ReadonlyMap<string, Value>,
+  spec: StepGraphSpec,
+): Value {
+  if (spec.batch % 2) throw new Error(`reward model: a step's rows are pairs; ${spec.batch} is odd`);
+  const r = bradleyTerry(g, scoresOf(g, cfg, params, spec.batch, spec.seq, true, spec), spec.batch / 2);
+  g.output(r.chosen, DPO.chosenReward);
+  g.output(r.rejected, DPO.rejectedReward);
+  return r.loss;
+}
+
+/** Forward only: each row's reward-model score (`scores` [rows]); inputs param.*, idx, last_index. */
+export function buildScoreGraph(
+  cfg: ModelConfig,
+  layout: ParamLayout,
+  rows: number,
+  seq: number,
+  parts: FinetuneParts = {},
+): Graph {
+  const g = new Graph('scores');
+  g.output(scoresOf(g, cfg, paramInputs(g, layout), rows, seq, false, parts), SCORES);
+  return g;
 }
 
 /** Forward only: each row's sequence log-probability (`logp` [rows]); inputs param.*, idx, targets. */
@@ -191,7 +248,9 @@ export function buildStepGraph(spec: StepGraphSpec): Graph {
   const loss = g.output(
     objective.kind === 'dpo'
       ? dpoStepLoss(g, cfg, params, spec, objective.beta)
-      : lossOf(g, cfg, params, { ...spec, train: true }),
+      : objective.kind === 'reward'
+        ? rewardStepLoss(g, cfg, params, spec)
+        : lossOf(g, cfg, params, { ...spec, train: true }),
     'loss',
   );
 

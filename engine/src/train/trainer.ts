@@ -5,11 +5,12 @@
 
 import { DPO } from '../finetune/dpo.ts';
 import type { FrozenWeights } from '../finetune/frozen.ts';
-import { LORA_DROPOUT_MASK, type LoraConfig, loraLayout } from '../finetune/lora.ts';
+import { LORA_DROPOUT_MASK, type LoraConfig, loraLayout, loraParams } from '../finetune/lora.ts';
+import { LAST_INDEX, SCORES, scoreSpec } from '../finetune/reward.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelConfig } from '../models/config.ts';
-import { paramLayout } from '../models/model.ts';
-import type { ParamLayout } from '../models/params.ts';
+import { paramLayout, paramSpecs } from '../models/model.ts';
+import { ParamLayout } from '../models/params.ts';
 import { AdaptiveSession } from '../runtime/adaptive.ts';
 import { ort, type SessionOptions } from '../runtime/session.ts';
 import { type Batch, joinRows } from './data.ts';
@@ -18,6 +19,7 @@ import { bucketViews, DropoutMasks, type Feeds, StateSet, tokenFeeds } from './f
 import {
   buildApplyGraph,
   buildLogpGraph,
+  buildScoreGraph,
   buildStepGraph,
   DEFAULT_OPTIM,
   type FinetuneParts,
@@ -56,6 +58,8 @@ export interface TrainerOptions {
    * carry the reference log-probabilities (Batch.refLogp). Runs never split a micro-batch (pairs stay whole).
    */
   objective?: Objective;
+  /** Packed rows (see FinetuneParts.packed): every batch carries positions and segments. */
+  packed?: boolean;
   session?: SessionOptions;
   /**
    * Keep sessions with different threading and use whichever runs fastest (see AdaptiveSession).
@@ -126,8 +130,14 @@ export class Trainer {
 
   static async create(opts: TrainerOptions): Promise<Trainer> {
     const cfg = opts.cfg;
-    const layout = opts.lora ? loraLayout(cfg, opts.lora) : paramLayout(cfg);
-    const parts = { frozen: opts.frozen, lora: opts.lora };
+    // A reward model also trains its scalar head (score.weight), whatever else trains.
+    const layout =
+      opts.objective?.kind === 'reward'
+        ? new ParamLayout([...(opts.lora ? loraParams(cfg, opts.lora) : paramSpecs(cfg)), scoreSpec(cfg)])
+        : opts.lora
+          ? loraLayout(cfg, opts.lora)
+          : paramLayout(cfg);
+    const parts = { frozen: opts.frozen, lora: opts.lora, packed: opts.packed };
     const seq = opts.seq ?? cfg.blockSize;
     const accumulate = opts.accumulate ?? 1;
     const optim = { ...DEFAULT_OPTIM, ...opts.optim };
@@ -137,10 +147,11 @@ export class Trainer {
     if (init.length !== layout.total)
       throw new Error(`params: expected ${layout.total} values, got ${init.length}`);
     // Gradient workers rebuild the plain model's graph; fine-tuning graphs run in the trainer's own sessions.
-    const dpo = opts.objective?.kind === 'dpo';
+    // DPO and reward models step on pairs: rows are chosen then rejected, with rewards as outputs.
+    const dpo = opts.objective?.kind === 'dpo' || opts.objective?.kind === 'reward';
     const planOpts =
-      opts.frozen || opts.lora || dpo
-        ? { ...opts.plan, workers: 1, ...(dpo ? { rowsPerRun: opts.batch } : {}) }
+      opts.frozen || opts.lora || dpo || opts.packed
+        ? { ...opts.plan, workers: 1, ...(dpo || opts.packed ? { rowsPerRun: opts.batch } : {}) }
         : opts.plan;
     const plan = planExecution(cfg, opts.batch * accumulate, seq, planOpts);
     const adaptive =
@@ -191,7 +202,7 @@ export class Trainer {
         if (plan.runs > 1) accSession = await session(graph('accumulate'));
       }
       evaluator = await Evaluator.create(cfg, layout, opts.batch, seq, ignoreIndex, base, adaptive, parts);
-      return new Trainer(
+      const trainer = new Trainer(
         cfg,
         opts.batch,
         seq,
@@ -220,6 +231,8 @@ export class Trainer {
           : undefined,
         base,
       );
+      trainer.objective = opts.objective;
+      return trainer;
     } catch (e) {
       await Promise.all([...sessions.map((s) => s.release()), evaluator?.release(), workers?.release()]);
       throw e;
@@ -297,7 +310,7 @@ export class Trainer {
             ...this.loraMasks?.fill(this.seed, this.stepCount, runs[i].firstRow),
             ...this.cur.paramInputs,
             ...acc!.inputs,
-            ...tokenFeeds(runs[i], rows, this.seq),
+            ...tokenFeeds(this.withRowExtras(runs[i], micro[i]), rows, this.seq),
             ...this.refFeed(micro[i]),
             ...this.masks!.fill(this.seed, this.stepCount, runs[i].firstRow),
           },
@@ -314,7 +327,7 @@ export class Trainer {
           ...this.cur.inputs,
           ...(acc ? acc.inputs : {}),
           ...scalars,
-          ...tokenFeeds(last, rows, this.seq),
+          ...tokenFeeds(this.withRowExtras(last, micro[runs.length - 1]), rows, this.seq),
           ...this.refFeed(micro[runs.length - 1]),
           ...this.masks!.fill(this.seed, this.stepCount, last.firstRow),
         },
@@ -335,15 +348,50 @@ export class Trainer {
     };
   }
 
+  /**
+   * A run with its micro-batch's packing (positions, segments): packed and DPO steps run whole micro-batches
+   * (plan.rowsPerRun = batch), so run i is micro-batch i.
+   */
+  private withRowExtras(run: GradRun, micro: Batch | undefined): Batch {
+    if (!micro?.positions) return run;
+    return { ...run, positions: micro.positions, segments: micro.segments };
+  }
+
   /** DPO: a micro-batch's reference log-probabilities as the step graph's input (runs are micro-batches). */
   private refFeed(b: Batch | undefined): Feeds {
     if (!this.rewardOuts) return {};
+    if (this.objective?.kind === 'reward') {
+      if (!b?.lastIndex || b.lastIndex.length !== this.batch)
+        throw new Error(`step: a reward-model batch needs lastIndex for its ${this.batch} rows`);
+      return { [LAST_INDEX]: new ort.Tensor('int64', b.lastIndex, [this.batch]) };
+    }
     if (!b?.refLogp || b.refLogp.length !== this.batch)
       throw new Error(`step: a DPO batch needs refLogp for its ${this.batch} rows`);
     return { [DPO.refLogp]: new ort.Tensor('float32', b.refLogp, [this.batch]) };
   }
 
+  /** What the step minimises (set by create). */
+  private objective: Objective | undefined;
   private logpSession: Promise<AdaptiveSession> | undefined;
+  private scoreSession: Promise<AdaptiveSession> | undefined;
+
+  /** A reward model's score of each row at its last token (Batch.lastIndex), under the current weights. */
+  async rowScores(b: Batch): Promise<Float32Array> {
+    if (!b.lastIndex) throw new Error('rowScores: the batch needs lastIndex');
+    this.scoreSession ??= AdaptiveSession.create(
+      buildScoreGraph(this.cfg, this.layout, this.batch, this.seq, this.parts).toBytes(),
+      this.sessionOpts,
+      false,
+    );
+    const s = await this.scoreSession;
+    const r = await s.run({
+      ...this.fixedFeeds,
+      ...this.cur.paramInputs,
+      idx: new ort.Tensor('int64', b.idx, [this.batch, this.seq]),
+      [LAST_INDEX]: new ort.Tensor('int64', b.lastIndex, [this.batch]),
+    });
+    return (r[SCORES].data as Float32Array).slice();
+  }
 
   /**
    * Each row's sequence log-probability (Σ log p of its non-ignored targets) under the current weights:
@@ -376,9 +424,12 @@ export class Trainer {
 
   async release(): Promise<void> {
     const logp = this.logpSession;
+    const scores = this.scoreSession;
     this.logpSession = undefined;
+    this.scoreSession = undefined;
     await Promise.all([
       logp?.then((s) => s.release()),
+      scores?.then((s) => s.release()),
       this.stepSession.release(),
       this.accSession?.release(),
       this.evaluator.release(),

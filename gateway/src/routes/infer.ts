@@ -25,7 +25,7 @@ const body = <T extends z.ZodType>(schema: T) => ({
 const ModelInfo = z
   .object({
     name: z.string(),
-    source: z.enum(['registered', 'checkpoint']),
+    source: z.enum(['registered', 'checkpoint', 'adapter']),
     path: z.string(),
     family: z.string(),
     architecture: z.string(),
@@ -514,6 +514,142 @@ const ProbeResult = z
   })
   .openapi('ProbeResult');
 
+const AdapterInfo = z
+  .object({
+    name: z.string(),
+    base: z.string(),
+    source: z.enum(['imported', 'merged', 'checkpoint']),
+    path: z.string(),
+    rank: z.number().int(),
+    alpha: z.number(),
+    dropout: z.number(),
+    targets: z.array(z.string()),
+    parameters: z.number().int(),
+    createdAt: z.string(),
+    jobId: z.string(),
+    jobName: z.string(),
+    step: z.number().int(),
+    dataset: z.string(),
+    method: z.string(),
+    adapter: z.string(),
+    mergedFrom: z.array(z.string()),
+    mergeMethod: z.string(),
+  })
+  .openapi('InferAdapter');
+
+const ExportBody = z.object({
+  path: z.string().min(1).max(4096).openapi({
+    description: 'Destination folder on the service machine (absent or empty; under the data roots)',
+  }),
+});
+const ExportResult = z
+  .object({ path: z.string(), files: z.array(z.string()), bytes: z.number().int() })
+  .openapi('InferExport');
+
+const MergeFidelity = z
+  .object({
+    positions: z.number().int(),
+    klMean: z.number(),
+    klMax: z.number(),
+    top1Agreement: z.number(),
+    maxLogitDiff: z.number(),
+    text: z.string(),
+  })
+  .openapi('MergeFidelity');
+
+const adapterRoutes = {
+  list: createRoute({
+    method: 'get',
+    path: '/api/infer/adapters',
+    tags,
+    summary: 'Registered adapters and those of LoRA checkpoints (`<job>@<step>`), with lineage',
+    request: { query: z.object({ base: z.string().max(200).optional() }) },
+    responses: { 200: json(z.object({ adapters: z.array(AdapterInfo) }), 'Adapters') },
+  }),
+  import: createRoute({
+    method: 'post',
+    path: '/api/infer/adapters',
+    tags,
+    summary: 'Register a PEFT LoRA folder as an adapter of a base model; its name then serves base + adapter',
+    request: body(
+      z.object({
+        name: z.string().min(1).max(100),
+        path: z.string().min(1).max(4096),
+        base: z.string().min(1).max(200),
+      }),
+    ),
+    responses: { 201: json(AdapterInfo, 'Registered'), 409: json(ErrorBody, 'Name taken'), ...errors },
+  }),
+  merge: createRoute({
+    method: 'post',
+    path: '/api/infer/adapters/merge',
+    tags,
+    summary: 'Merge adapters of one base (linear, TIES, DARE); registers the result; fidelity report',
+    request: body(
+      z.object({
+        name: z.string().min(1).max(100),
+        base: z.string().min(1).max(200),
+        adapters: z
+          .array(z.object({ name: z.string().min(1).max(200), weight: z.number().min(-100).max(100) }))
+          .min(1)
+          .max(16),
+        method: z.enum(['linear', 'ties', 'dare_linear', 'dare_ties']),
+        density: z.number().gt(0).max(1).optional(),
+        seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+        asAdapter: z.boolean().optional(),
+      }),
+    ),
+    responses: {
+      201: json(
+        z.object({ model: ModelInfo, adapter: AdapterInfo.optional(), fidelity: MergeFidelity }),
+        'Merged and registered',
+      ),
+      409: json(ErrorBody, 'Name taken'),
+      ...errors,
+    },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/api/infer/adapters/{name}',
+    tags,
+    summary: 'One adapter',
+    request: nameParam,
+    responses: { 200: json(AdapterInfo, 'The adapter'), ...errors },
+  }),
+  remove: createRoute({
+    method: 'delete',
+    path: '/api/infer/adapters/{name}',
+    tags,
+    summary: 'Remove a registered adapter (the folder it was imported from stays)',
+    request: nameParam,
+    responses: { 200: json(AdapterInfo, 'Removed'), 409: json(ErrorBody, 'A checkpoint'), ...errors },
+  }),
+  export: createRoute({
+    method: 'post',
+    path: '/api/infer/adapters/{name}/export',
+    tags,
+    summary: 'Write an adapter as a PEFT folder (adapter_config.json + adapter_model.safetensors)',
+    request: { ...nameParam, ...body(ExportBody) },
+    responses: {
+      200: json(ExportResult, 'Written'),
+      403: json(ErrorBody, 'Outside the data roots'),
+      ...errors,
+    },
+  }),
+  exportModel: createRoute({
+    method: 'post',
+    path: '/api/infer/models/{name}/export',
+    tags,
+    summary: 'Write a model (an adapter merged into its base too) as a Hugging Face folder',
+    request: { ...nameParam, ...body(ExportBody) },
+    responses: {
+      200: json(ExportResult, 'Written'),
+      403: json(ErrorBody, 'Outside the data roots'),
+      ...errors,
+    },
+  }),
+};
+
 const experimentRoutes = {
   patch: createRoute({
     method: 'post',
@@ -755,5 +891,46 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
       ctx(c.req.raw.signal),
     );
     return c.json(res, 200) as never;
+  });
+
+  app.openapi(adapterRoutes.list, async (c) => {
+    const { base } = c.req.valid('query');
+    return c.json(await svc.listAdapters!({ base: base ?? '' }, ctx()), 200) as never;
+  });
+  app.openapi(
+    adapterRoutes.import,
+    async (c) => c.json(await svc.importAdapter!(c.req.valid('json'), ctx()), 201) as never,
+  );
+  app.openapi(adapterRoutes.merge, async (c) => {
+    const b = c.req.valid('json');
+    const res = await svc.mergeAdapters!(
+      {
+        name: b.name,
+        base: b.base,
+        adapters: b.adapters,
+        method: b.method,
+        density: b.density,
+        seed: b.seed ?? 0,
+        asAdapter: b.asAdapter ?? false,
+      },
+      ctx(c.req.raw.signal),
+    );
+    return c.json(res, 201) as never;
+  });
+  app.openapi(
+    adapterRoutes.get,
+    async (c) => c.json(await svc.getAdapter!(c.req.valid('param'), ctx()), 200) as never,
+  );
+  app.openapi(
+    adapterRoutes.remove,
+    async (c) => c.json(await svc.deleteAdapter!(c.req.valid('param'), ctx()), 200) as never,
+  );
+  app.openapi(adapterRoutes.export, async (c) => {
+    const { name } = c.req.valid('param');
+    return c.json(await svc.exportAdapter!({ name, path: c.req.valid('json').path }, ctx()), 200) as never;
+  });
+  app.openapi(adapterRoutes.exportModel, async (c) => {
+    const { name } = c.req.valid('param');
+    return c.json(await svc.exportModel!({ name, path: c.req.valid('json').path }, ctx()), 200) as never;
   });
 }

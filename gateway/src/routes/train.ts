@@ -1,6 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { localCallContext } from '@lab/common';
-import { type Job, type JobEvent, SubmitJobRequest, TrainConfig as TrainConfigProto } from '@lab/proto/train';
+import {
+  FinetuneConfig as FinetuneConfigProto,
+  type Job,
+  type JobEvent,
+  SubmitJobRequest,
+  TrainConfig as TrainConfigProto,
+} from '@lab/proto/train';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
 import { relayStream, resumePoint } from '../sse.ts';
@@ -87,7 +93,10 @@ const TrainConfig = z
 
 const Finetune = z
   .object({
-    method: z.enum(['sft', 'dpo']).optional().openapi({ description: 'sft (default) or dpo' }),
+    method: z
+      .enum(['sft', 'dpo', 'reward'])
+      .optional()
+      .openapi({ description: 'sft (default), dpo, or reward (a scalar-head reward model on pairs)' }),
     baseModel: z.string().min(1).max(300).openapi({ description: "A model of svc-infer's registry" }),
     adapter: z
       .enum(['lora', 'qlora', 'full'])
@@ -102,6 +111,10 @@ const Finetune = z
       .optional()
       .openapi({ description: 'Modules with an adapter, e.g. ["q_proj", "v_proj"] or ["c_attn"]' }),
     beta: z.number().gt(0).max(100).optional().openapi({ description: "DPO's beta (default 0.1)" }),
+    packing: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'SFT: pack short examples into shared rows (block-diagonal attention)' }),
   })
   .openapi('FinetuneConfig');
 
@@ -296,6 +309,112 @@ const Preset = z
   })
   .openapi('ModelPreset');
 
+const PreviewBody = z
+  .object({
+    finetune: Finetune,
+    dataPath: z.string().optional().openapi({ description: 'A JSON/JSONL file of examples on the server' }),
+    datasetId: z.string().optional().openapi({ description: 'A svc-data dataset' }),
+    datasetVersion: z.number().int().min(0).optional(),
+    config: z
+      .object({ context: int(1, 8192, 'Context length in tokens (default 256, capped by the base’s)') })
+      .optional(),
+    examples: int(1, 20, 'Examples to render (default 3)'),
+  })
+  .refine((b) => [b.dataPath, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1, {
+    message: 'Give either a data file or a dataset version, not both (exactly one of dataPath or datasetId).',
+    path: ['dataPath'],
+  });
+
+const PreviewSequence = z.object({
+  tokens: z.array(
+    z.object({
+      text: z.string(),
+      id: z.number().int(),
+      loss: z.boolean().openapi({ description: 'An answer token: the loss is computed on it' }),
+      truncated: z.boolean().openapi({ description: 'Past the context: cut off in training' }),
+    }),
+  ),
+  lossTokens: z.number().int(),
+  truncatedTokens: z.number().int(),
+  endsWithEos: z
+    .boolean()
+    .openapi({ description: 'Every answer keeps, within the context, a token generation stops on' }),
+});
+
+const FinetunePreview = z
+  .object({
+    examples: z.array(
+      z.object({
+        index: z.number().int(),
+        sequence: PreviewSequence.openapi({ description: 'SFT: the conversation; DPO: the chosen answer' }),
+        rejected: PreviewSequence.optional().openapi({ description: 'DPO: the rejected answer' }),
+        chosenText: z.string().optional(),
+        rejectedText: z.string().optional(),
+      }),
+    ),
+    totalExamples: z.number().int(),
+    truncatedExamples: z.number().int(),
+    truncatedTokens: z.number().int(),
+    emptyExamples: z
+      .number()
+      .int()
+      .openapi({ description: 'Examples with no answer token within the context' }),
+    context: z.number().int(),
+    method: z.enum(['sft', 'dpo']),
+    template: z.enum(['model', 'default']),
+    eos: z.object({
+      status: z.enum(['pass', 'warn', 'info']),
+      message: z.string(),
+      endToken: z.string(),
+      stopIds: z.array(z.number().int()),
+      stopTokens: z.array(z.string()),
+      endingWithEos: z.number().int(),
+      sequences: z.number().int(),
+      endTokenStops: z.boolean(),
+      answerEnd: z.string().openapi({ description: 'What ends an answer when the model has no EOS' }),
+    }),
+  })
+  .openapi('FinetunePreview');
+
+const FinetuneEstimateBody = z.object({
+  finetune: Finetune,
+  config: z
+    .object({
+      batchSize: int(1, 1024, 'Sequences (DPO: pairs) per micro-batch (default 12)'),
+      context: int(1, 8192, 'Context length (default 256, capped by the base’s)'),
+      gradAccum: int(1, 1024, 'Micro-batches per step (default 1)'),
+      iters: int(1, 10_000_000, 'Optimizer steps (gives totalSeconds)'),
+    })
+    .optional(),
+});
+
+const FinetuneEstimate = z
+  .object({
+    baseParameters: z.number().int(),
+    trainableParameters: z.number().int(),
+    weightsFormat: z.enum(['fp32', 'nf4']),
+    memory: z.object({
+      weights: z.number().int(),
+      adapter: z.number().int(),
+      gradients: z.number().int(),
+      optimizer: z.number().int(),
+      activations: z.number().int(),
+      dequantized: z
+        .number()
+        .int()
+        .openapi({ description: 'QLoRA: projections rebuilt in float32 in the graph' }),
+      total: z.number().int(),
+    }),
+    flopsPerToken: z.number(),
+    secondsPerStep: z.number(),
+    totalSeconds: z.number(),
+    tokensPerStep: z.number().int(),
+    context: z.number().int(),
+    fits: z.array(z.object({ device: z.string(), memoryBytes: z.number(), fits: z.boolean() })),
+    warnings: z.array(z.object({ kind: z.enum(['memory', 'time']), message: z.string(), field: z.string() })),
+  })
+  .openapi('FinetuneEstimate');
+
 const routes = {
   estimate: createRoute({
     method: 'post',
@@ -304,6 +423,24 @@ const routes = {
     summary: 'Parameters, FLOPs per token, memory and time per step of a model config, before training it',
     request: { body: { required: true, content: { 'application/json': { schema: EstimateBody } } } },
     responses: { 200: json(Estimate, 'Estimate'), ...errors },
+  }),
+  finetunePreview: createRoute({
+    method: 'post',
+    path: '/api/train/finetune/preview',
+    tags,
+    summary:
+      'The first examples of a fine-tune rendered as it would train on them (loss tokens, truncation), and the end-of-turn check',
+    request: { body: { required: true, content: { 'application/json': { schema: PreviewBody } } } },
+    responses: { 200: json(FinetunePreview, 'Preview'), ...errors },
+  }),
+  finetuneEstimate: createRoute({
+    method: 'post',
+    path: '/api/train/finetune/estimate',
+    tags,
+    summary:
+      'Trainable parameters, memory and step time of a fine-tune, with its fit on this machine and a 16 GB GPU',
+    request: { body: { required: true, content: { 'application/json': { schema: FinetuneEstimateBody } } } },
+    responses: { 200: json(FinetuneEstimate, 'Estimate'), ...errors },
   }),
   presets: createRoute({
     method: 'get',
@@ -448,6 +585,74 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
         vocabSource: e.vocabSource as 'request' | 'data' | 'tokenizer' | 'preset',
         model: e.modelJson ? (JSON.parse(e.modelJson) as Record<string, number | string | boolean>) : {},
         machine: e.machine ?? { memoryBytes: 0, availableMemoryBytes: 0, cpus: 0 },
+        warnings: e.warnings.map((w) => ({ ...w, kind: w.kind as 'memory' | 'time' })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.finetunePreview, async (c) => {
+    const b = c.req.valid('json');
+    const p = await svc.previewFinetune!(
+      {
+        job: SubmitJobRequest.fromPartial({
+          dataPath: b.dataPath ?? '',
+          datasetId: b.datasetId ?? '',
+          datasetVersion: b.datasetVersion ?? 0,
+          config: { context: b.config?.context ?? 0 },
+          finetune: b.finetune,
+        }),
+        examples: b.examples ?? 0,
+      },
+      ctx(),
+    );
+    return c.json(
+      {
+        ...p,
+        examples: p.examples.map((e) => ({
+          index: e.index,
+          sequence: e.sequence!,
+          ...(e.rejected
+            ? { rejected: e.rejected, chosenText: e.chosenText, rejectedText: e.rejectedText }
+            : {}),
+        })),
+        method: p.method as 'sft' | 'dpo',
+        template: p.template as 'model' | 'default',
+        eos: { ...p.eos!, status: p.eos!.status as 'pass' | 'warn' | 'info' },
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.finetuneEstimate, async (c) => {
+    const b = c.req.valid('json');
+    const e = await svc.estimateFinetune!(
+      {
+        finetune: FinetuneConfigProto.fromPartial(b.finetune),
+        config: TrainConfigProto.fromPartial(b.config ?? {}),
+      },
+      ctx(),
+    );
+    return c.json(
+      {
+        baseParameters: e.baseParameters,
+        trainableParameters: e.trainableParameters,
+        weightsFormat: e.weightsFormat as 'fp32' | 'nf4',
+        memory: {
+          weights: e.weightsBytes,
+          adapter: e.adapterBytes,
+          gradients: e.gradientsBytes,
+          optimizer: e.optimizerBytes,
+          activations: e.activationsBytes,
+          dequantized: e.dequantizedBytes,
+          total: e.totalBytes,
+        },
+        flopsPerToken: e.flopsPerToken,
+        secondsPerStep: e.secondsPerStep,
+        totalSeconds: e.totalSeconds,
+        tokensPerStep: e.tokensPerStep,
+        context: e.context,
+        fits: e.fits,
         warnings: e.warnings.map((w) => ({ ...w, kind: w.kind as 'memory' | 'time' })),
       },
       200,

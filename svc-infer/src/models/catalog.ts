@@ -17,7 +17,7 @@ export interface ModelRecord {
 /** A resolvable model: where its files are and where it came from. */
 export interface ModelEntry {
   name: string;
-  source: 'registered' | 'checkpoint';
+  source: 'registered' | 'checkpoint' | 'adapter';
   path: string;
   createdAt: string;
   jobId?: string;
@@ -49,13 +49,23 @@ export function parseQuantize(value: string | undefined): DecodeFormat | undefin
   );
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const key = (name: string) => `model:${name}`;
 
 /** Jobs of svc-train, asked over gRPC; undefined when svc-train cannot be reached. */
 export type JobLister = () => Promise<Job[] | undefined>;
 
 const stepOf = (dir: string): number => Number(/step-(\d+)$/.exec(dir)?.[1] ?? Number.NaN);
+
+/**
+ * The validation loss of the evaluation at a checkpoint's step, from the job's checkpointInfo (not the job's
+ * latest); a svc-train without checkpointInfo gives only the latest, which belongs to the latest step.
+ */
+function valLossAt(j: Job, dir: string, step: number): number | undefined {
+  const info = j.checkpointInfo?.find((c) => c.dir === dir) ?? j.checkpointInfo?.find((c) => c.step === step);
+  if (info) return info.valLoss;
+  return !j.checkpointInfo?.length && step === j.step && j.valLoss ? j.valLoss : undefined;
+}
 
 /** Checkpoint entries of jobs: `<name>@<step>` when the job's name is unique among jobs, else `<id>@<step>`. */
 export function checkpointEntries(jobs: readonly Job[]): ModelEntry[] {
@@ -74,7 +84,7 @@ export function checkpointEntries(jobs: readonly Job[]): ModelEntry[] {
         createdAt: j.updatedAt,
         jobId: j.id,
         step,
-        valLoss: step === j.step ? j.valLoss : undefined,
+        valLoss: valLossAt(j, dir, step),
         builtinTokenizer: j.request?.tokenizer,
       });
     }
@@ -83,10 +93,27 @@ export function checkpointEntries(jobs: readonly Job[]): ModelEntry[] {
 }
 
 export class ModelCatalog {
+  private adapters?: { entries(): ModelEntry[]; entry(name: string): ModelEntry | undefined };
+
   constructor(
     private readonly store: Store,
     private readonly listJobs: JobLister,
   ) {}
+
+  /** Lets adapter names resolve as models (their base with the adapter merged in). */
+  serveAdapters(adapters: { entries(): ModelEntry[]; entry(name: string): ModelEntry | undefined }): void {
+    this.adapters = adapters;
+  }
+
+  /** svc-train's jobs; undefined when svc-train cannot be reached. */
+  jobs(): Promise<Job[] | undefined> {
+    return this.listJobs();
+  }
+
+  /** Whether a model of that name is in the registry (checkpoints and adapters aside). */
+  isRegistered(name: string): boolean {
+    return this.store.get(key(name)) !== undefined;
+  }
 
   registered(): ModelEntry[] {
     const out: ModelEntry[] = [];
@@ -102,7 +129,7 @@ export class ModelCatalog {
   }
 
   async list(): Promise<ModelEntry[]> {
-    return [...this.registered(), ...(await this.checkpoints())];
+    return [...this.registered(), ...(this.adapters?.entries() ?? []), ...(await this.checkpoints())];
   }
 
   /** A model by name; NOT_FOUND lists what there is. */
@@ -110,6 +137,8 @@ export class ModelCatalog {
     if (!name) throw new LabError('INVALID_ARGUMENT', `${field}: required`, field);
     const rec = this.store.get(key(name)) as ModelRecord | undefined;
     if (rec) return entryOf(rec);
+    const adapter = this.adapters?.entry(name);
+    if (adapter) return adapter;
     if (name.includes('@')) {
       const hit = (await this.checkpoints()).find((e) => e.name === name || `${e.jobId}@${e.step}` === name);
       if (hit) return hit;
@@ -137,6 +166,8 @@ export class ModelCatalog {
     if (!existsSync(abs)) throw new LabError('INVALID_ARGUMENT', `path: ${abs} does not exist`, 'path');
     if (this.store.get(key(name)))
       throw new LabError('ALREADY_EXISTS', `name: a model named "${name}" is already registered`, 'name');
+    if (this.adapters?.entry(name))
+      throw new LabError('ALREADY_EXISTS', `name: an adapter named "${name}" is already registered`, 'name');
     try {
       // Headers only: the architecture, every tensor's name, dtype and shape, the tokenizer files.
       inspectModelFolder(abs, { maxBytes: Number.POSITIVE_INFINITY, requireTokenizer: false });
@@ -160,6 +191,12 @@ export class ModelCatalog {
         throw new LabError(
           'FAILED_PRECONDITION',
           `name: "${name}" is a training checkpoint; it goes away with its job, not from the registry`,
+          'name',
+        );
+      if (this.adapters?.entry(name))
+        throw new LabError(
+          'FAILED_PRECONDITION',
+          `name: "${name}" is an adapter; remove it from the adapters (DELETE /api/infer/adapters/${name})`,
           'name',
         );
       throw new LabError('NOT_FOUND', `name: no registered model "${name}"`, 'name');

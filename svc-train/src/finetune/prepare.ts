@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromServiceError, LabError } from '@lab/common';
-import { inspectModelFolder } from '@lab/engine';
+import { inspectModelFolder, type ModelFolderInfo } from '@lab/engine';
 import { fieldError } from '../jobs/field-error.ts';
 import type { JobSpec } from '../jobs/types.ts';
 import { conversationsOf, preferencesOf, readRecords } from './examples.ts';
@@ -16,22 +16,29 @@ export interface FinetuneDeps {
   readDocuments?(datasetId: string, version: number): Promise<string[]>;
 }
 
-export async function prepareFinetune(spec: JobSpec, dir: string, deps: FinetuneDeps): Promise<void> {
-  const ft = spec.finetune!;
+/** The base model's folder through svc-infer, described from its headers (no weights are read). */
+export async function resolveBase(
+  name: string,
+  deps: FinetuneDeps,
+): Promise<{ path: string; info: ModelFolderInfo }> {
   if (!deps.resolveModel)
     throw new LabError('UNAVAILABLE', 'svc-infer is not configured: base models cannot be resolved');
-  const path = await deps.resolveModel(ft.baseModel).catch((err) => {
+  const path = await deps.resolveModel(name).catch((err) => {
     const e = fromServiceError(err);
     throw e.code === 'NOT_FOUND'
-      ? fieldError('finetune.baseModel', `"${ft.baseModel}" is not a registered model (${e.message}).`)
+      ? fieldError('finetune.baseModel', `"${name}" is not a registered model (${e.message}).`)
       : e;
   });
-  let info: ReturnType<typeof inspectModelFolder>;
   try {
-    info = inspectModelFolder(path);
+    return { path, info: inspectModelFolder(path) };
   } catch (err) {
     throw fieldError('finetune.baseModel', `The base model cannot be read: ${(err as Error).message}`);
   }
+}
+
+export async function prepareFinetune(spec: JobSpec, dir: string, deps: FinetuneDeps): Promise<void> {
+  const ft = spec.finetune!;
+  const { path, info } = await resolveBase(ft.baseModel, deps);
   ft.baseDir = path;
   if (ft.lora) ft.lora = checkTargets(ft.lora, info.cfg);
   let records: Record<string, unknown>[];
@@ -50,7 +57,7 @@ export async function prepareFinetune(spec: JobSpec, dir: string, deps: Finetune
   } else records = readRecords(spec.source.path, 'dataPath');
   // The fields are checked now, so a wrong file fails the request rather than the job.
   const field = spec.source.kind === 'dataset' ? 'datasetId' : 'dataPath';
-  if (ft.method === 'dpo') preferencesOf(records, field);
+  if (ft.method !== 'sft') preferencesOf(records, field);
   else conversationsOf(records, field);
   if (records.length < 2)
     throw fieldError(field, `The data has ${records.length} example(s); fine-tuning needs at least 2.`);

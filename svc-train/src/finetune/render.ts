@@ -74,6 +74,51 @@ export interface Row {
   targetCount: number;
   /** Tokens cut off the end to fit `seq`. */
   truncated: number;
+  /** Inputs that are the example's (the rest of the row is padding). */
+  length: number;
+  /** Packed rows: each input's position within its example, and which example of the row it is. */
+  positions?: number[];
+  segments?: number[];
+}
+
+/**
+ * Examples packed greedily, in order, into rows of `seq` inputs: each keeps its own targets, positions restart
+ * at 0 and a segment number tells the attention mask where one ends (see the engine's FinetuneParts.packed).
+ */
+export function packRows(rows: readonly Row[], seq: number, pad = 0): Row[] {
+  const out: Row[] = [];
+  let cur: Row | undefined;
+  let at = 0;
+  let segment = 0;
+  for (const r of rows) {
+    if (!cur || at + r.length > seq) {
+      cur = {
+        idx: new Array<number>(seq).fill(pad),
+        targets: new Array<number>(seq).fill(-100),
+        targetCount: 0,
+        truncated: 0,
+        length: 0,
+        positions: new Array<number>(seq).fill(0),
+        // Padding is a segment of its own, so no example attends to it.
+        segments: new Array<number>(seq).fill(-1),
+      };
+      out.push(cur);
+      at = 0;
+      segment = 0;
+    }
+    for (let i = 0; i < r.length; i++) {
+      cur.idx[at + i] = r.idx[i];
+      cur.targets[at + i] = r.targets[i];
+      cur.positions![at + i] = i;
+      cur.segments![at + i] = segment;
+    }
+    cur.targetCount += r.targetCount;
+    cur.truncated += r.truncated;
+    at += r.length;
+    cur.length = at;
+    segment++;
+  }
+  return out;
 }
 
 /** One row of `seq` inputs: the example cut to seq + 1 tokens (what it loses is reported) and padded. */
@@ -90,5 +135,5 @@ export function toRow(t: Tokenized, seq: number, pad = 0): Row {
     }
   }
   if (n === 1) idx[0] = t.ids[0];
-  return { idx, targets, targetCount, truncated: t.ids.length - n };
+  return { idx, targets, targetCount, truncated: t.ids.length - n, length: Math.max(1, n - 1) };
 }

@@ -15,12 +15,14 @@ import {
   frozenNf4,
   type LoraConfig,
   loadModelFolder,
+  loraLayout,
   type ModelConfig,
   mergeLora,
   Rng,
   type RngState,
   readPeftAdapter,
   readSafetensors,
+  SCORE,
   Trainer,
   writePeftAdapter,
   writeSafetensors,
@@ -32,7 +34,7 @@ import { hfTokenizerFiles } from '../jobs/hf-model.ts';
 import { lrAt } from '../jobs/schedule.ts';
 import type { PreferenceMetrics, WorkerJob, WorkerMessage } from '../jobs/types.ts';
 import { conversationsOf, preferencesOf, readRecords } from './examples.ts';
-import { type ChatFormat, type Row, tokenizeConversation, tokenizePair, toRow } from './render.ts';
+import { type ChatFormat, packRows, type Row, tokenizeConversation, tokenizePair, toRow } from './render.ts';
 
 /** Where a fine-tuning job's examples are: the data file, or svc-data's documents copied at submit time. */
 export const EXAMPLES_FILE = 'examples.jsonl';
@@ -80,9 +82,11 @@ export function sftRows(
       `Only ${usable.length} example(s) keep an answer token within context ${seq}; fine-tuning needs at least 2.`,
     );
   const nVal = Math.max(1, Math.floor(usable.length * spec.valFraction));
+  const split = { train: usable.slice(0, usable.length - nVal), val: usable.slice(usable.length - nVal) };
+  const pack = spec.finetune?.packing ? (r: Row[]) => packRows(r, seq) : (r: Row[]) => r;
   return {
-    train: usable.slice(0, usable.length - nVal),
-    val: usable.slice(usable.length - nVal),
+    train: pack(split.train),
+    val: pack(split.val),
     truncated: rows.filter((r) => r.truncated > 0).length,
   };
 }
@@ -113,9 +117,17 @@ export function dpoPairs(
   return { train: pairs.slice(0, pairs.length - nVal), val: pairs.slice(pairs.length - nVal) };
 }
 
-/** Rows of pairs as DPO batches them: every chosen row, then every rejected row. */
-const pairBatch = (pairs: readonly PairRows[], seq: number): Batch =>
-  batchOf([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], seq);
+/**
+ * Rows of pairs as DPO and reward models batch them: every chosen row, then every rejected row; lastIndex
+ * points at each row's last input token (where a reward model reads its score).
+ */
+function pairBatch(pairs: readonly PairRows[], seq: number): Batch {
+  const rows = [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)];
+  return {
+    ...batchOf(rows, seq),
+    lastIndex: BigInt64Array.from(rows.map((r, i) => BigInt(i * seq + r.length - 1))),
+  };
+}
 
 function batchOf(rows: readonly Row[], seq: number): Batch {
   const idx = new BigInt64Array(rows.length * seq);
@@ -126,7 +138,13 @@ function batchOf(rows: readonly Row[], seq: number): Batch {
       targets[b * seq + t] = BigInt(r.targets[t]);
     }
   });
-  return { idx, targets };
+  if (!rows[0]?.positions) return { idx, targets };
+  return {
+    idx,
+    targets,
+    positions: BigInt64Array.from(rows.flatMap((r) => r.positions!.map(BigInt))),
+    segments: Int32Array.from(rows.flatMap((r) => r.segments!)),
+  };
 }
 
 export async function runFinetune(
@@ -144,20 +162,24 @@ export async function runFinetune(
   const cfg: ModelConfig = { ...folder.cfg, dropout: 0 };
   const fmt = chatFormatOf(folder, tok);
   const dpo = ft.method === 'dpo';
-  const data = dpo ? undefined : sftRows(job, fmt, seq);
-  const pairs = dpo ? dpoPairs(job, fmt, seq) : undefined;
+  const reward = ft.method === 'reward';
+  const paired = dpo || reward;
+  const data = paired ? undefined : sftRows(job, fmt, seq);
+  const pairs = paired ? dpoPairs(job, fmt, seq) : undefined;
   const lora: LoraConfig | undefined = ft.adapter !== 'full' ? ft.lora : undefined;
   const session = spec.threads ? { threads: spec.threads } : undefined;
   const trainer = await Trainer.create({
     cfg,
     // DPO's rows are pairs: batch pairs make 2 × batch rows.
-    batch: dpo ? 2 * spec.batch : spec.batch,
+    batch: paired ? 2 * spec.batch : spec.batch,
     seq,
     optim: { ...DEFAULT_OPTIM, weightDecay: spec.weightDecay, clip: spec.clip },
     seed: spec.seed,
     accumulate: spec.accumulate,
     session,
     ...(dpo ? { objective: { kind: 'dpo' as const, beta: ft.beta } } : {}),
+    ...(reward ? { objective: { kind: 'reward' as const } } : {}),
+    ...(ft.packing && !paired ? { packed: true } : {}),
     ...(lora
       ? {
           lora,
@@ -169,7 +191,10 @@ export async function runFinetune(
       : { params: folder.params.slice() }),
   });
   try {
-    const refs = pairs ? await referenceLogps(job.dir, trainer, pairs, seq, spec.batch) : undefined;
+    const refs = dpo && pairs ? await referenceLogps(job.dir, trainer, pairs, seq, spec.batch) : undefined;
+    // A reward model's trainable vector is the adapter's, then its scalar head (both decayed: layout order).
+    const adapterSize = lora ? loraLayout(cfg, lora).total : 0;
+    const adapterOf = (flat: Float32Array) => (reward ? flat.subarray(0, adapterSize) : flat);
     let rng = new Rng(spec.seed);
     let start = 0;
     let elapsedBase = 0;
@@ -180,8 +205,9 @@ export async function runFinetune(
         const dir = join(latest.found.dir, ADAPTER_DIR);
         const adapter = readPeftAdapter(dir, cfg);
         const optim = readSafetensors(join(dir, ADAPTER_OPTIM)).tensors;
+        const head = reward ? readSafetensors(join(dir, REWARD_HEAD)).tensors.get(SCORE)?.data : undefined;
         trainer.load({
-          params: adapter.params,
+          params: head ? Float32Array.from([...adapter.params, ...head]) : adapter.params,
           m: optim.get('m')?.data,
           v: optim.get('v')?.data,
           step: ck.state?.step ?? 0,
@@ -201,7 +227,7 @@ export async function runFinetune(
     const t0 = performance.now();
     const elapsed = () => elapsedBase + (performance.now() - t0) / 1000;
     const modelParams = (): Float32Array =>
-      lora ? mergeLora(cfg, folder.layout, folder.params, lora, trainer.params) : trainer.params;
+      lora ? mergeLora(cfg, folder.layout, folder.params, lora, adapterOf(trainer.params)) : trainer.params;
     // The base's tokenizer files (with its chat template) travel with every checkpoint.
     const files: Record<string, string> = hfTokenizerFiles(tok, cfg.blockSize);
     for (const name of ['tokenizer_config.json', 'generation_config.json', 'chat_template.jinja'])
@@ -233,7 +259,11 @@ export async function runFinetune(
           write: lora
             ? (tmp) => {
                 const dir = join(tmp, ADAPTER_DIR);
-                writePeftAdapter(dir, cfg, lora, trainer.params, ft.baseModel);
+                writePeftAdapter(dir, cfg, lora, adapterOf(trainer.params), ft.baseModel);
+                if (reward)
+                  writeSafetensors(join(dir, REWARD_HEAD), [
+                    { name: SCORE, shape: [1, cfg.nEmbd], data: trainer.layout.view(trainer.params, SCORE) },
+                  ]);
                 writeSafetensors(join(dir, ADAPTER_OPTIM), [
                   { name: 'm', shape: [trainer.m.length], data: trainer.m },
                   { name: 'v', shape: [trainer.v.length], data: trainer.v },
@@ -276,6 +306,36 @@ export async function runFinetune(
         Float32Array.from([...refC, ...refR]),
         ft.beta,
       );
+    };
+    const evaluateReward = async (which: 'train' | 'val', step: number) => {
+      const list = pairs![which];
+      const r = new Rng((spec.seed * 7919 + step * 104729 + 1) >>> 0);
+      const n = which === 'val' ? list.length : Math.min(spec.evalIters * spec.batch, list.length);
+      const picks = Array.from({ length: n }, (_, i) => (which === 'val' ? i : r.int(list.length)));
+      const chosen: number[] = [];
+      const rejected: number[] = [];
+      for (let i = 0; i < picks.length; i += spec.batch) {
+        const chunk = Array.from({ length: spec.batch }, (_, k) => picks[(i + k) % picks.length]);
+        const s = await trainer.rowScores(
+          pairBatch(
+            chunk.map((k) => list[k]),
+            seq,
+          ),
+        );
+        for (let k = 0; k < spec.batch && i + k < picks.length; k++) {
+          chosen.push(s[k]);
+          rejected.push(s[spec.batch + k]);
+        }
+      }
+      let loss = 0;
+      for (let i = 0; i < chosen.length; i++) {
+        const z = chosen[i] - rejected[i];
+        loss += Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+      }
+      return {
+        loss: loss / chosen.length,
+        ...preferenceOf(Float32Array.from(chosen), Float32Array.from(rejected)),
+      };
     };
     const evaluate = async (rows: readonly Row[], step: number, salt: number): Promise<number> => {
       // Fixed batches of the split (cycled to whole batches); weighted by their answer tokens.
@@ -343,8 +403,13 @@ export async function runFinetune(
           picks.map((k) => pairs!.train[k]),
           seq,
         );
-        const ref = refs!.train;
-        b.refLogp = Float32Array.from([...picks.map((k) => ref[2 * k]), ...picks.map((k) => ref[2 * k + 1])]);
+        if (refs) {
+          const ref = refs.train;
+          b.refLogp = Float32Array.from([
+            ...picks.map((k) => ref[2 * k]),
+            ...picks.map((k) => ref[2 * k + 1]),
+          ]);
+        }
         return b;
       });
       const ts = performance.now();
@@ -369,8 +434,9 @@ export async function runFinetune(
           trainLoss = await evaluate(data.train, step, 1);
           valLoss = await evaluate(data.val, step, 2);
         } else {
-          trainLoss = (await evaluateDpo('train', step)).loss;
-          const m = await evaluateDpo('val', step);
+          const evaluatePairs = reward ? evaluateReward : evaluateDpo;
+          trainLoss = (await evaluatePairs('train', step)).loss;
+          const m = await evaluatePairs('val', step);
           valLoss = m.loss;
           preference = {
             chosenReward: m.chosenReward,
@@ -413,6 +479,8 @@ function preferenceOf(chosen: Float32Array, rejected: Float32Array): PreferenceM
 }
 
 const REFERENCE_FILE = 'reference_logp.json';
+/** A reward model's scalar head, beside its adapter (Hugging Face's score.weight). */
+const REWARD_HEAD = 'reward_head.safetensors';
 
 /**
  * Each pair's reference log-probabilities [chosen, rejected] per split, computed once with the trainer's

@@ -8,11 +8,16 @@ import type { FinetuneSpec } from '../jobs/types.ts';
 /** The request's fine-tuning settings with defaults; baseDir is filled in when the base is resolved. */
 export function validateFinetune(f: FinetuneConfig): FinetuneSpec {
   const method = (f.method || 'sft') as FinetuneSpec['method'];
-  if (!['sft', 'dpo'].includes(method))
-    throw invalid('finetune.method', `must be sft or dpo (got "${f.method}")`);
+  if (!['sft', 'dpo', 'reward'].includes(method))
+    throw invalid('finetune.method', `must be sft, dpo or reward (got "${f.method}")`);
   const adapter = (f.adapter || 'lora') as FinetuneSpec['adapter'];
   if (!['lora', 'qlora', 'full'].includes(adapter))
     throw invalid('finetune.adapter', `must be lora, qlora or full (got "${f.adapter}")`);
+  if (method === 'reward' && adapter === 'full')
+    throw invalid(
+      'finetune.adapter',
+      'must be lora or qlora for a reward model (its head trains beside the adapter)',
+    );
   if (!f.baseModel) throw invalid('finetune.baseModel', 'is required (a model of the Models list)');
   const rank = f.loraRank || 8;
   if (!Number.isInteger(rank) || rank < 1 || rank > 1024)
@@ -30,6 +35,7 @@ export function validateFinetune(f: FinetuneConfig): FinetuneSpec {
     baseDir: '',
     ...(adapter !== 'full' ? { lora: { rank, alpha, dropout, targets: f.loraTargets } } : {}),
     beta,
+    ...(f.packing ? { packing: true } : {}),
   };
 }
 

@@ -16,7 +16,7 @@ import type { JobVocab } from './vocab.ts';
  * 70 GFLOP/s on nanogpt-cpu (52.7 ms for 3.7 GFLOP per step) and 90 GFLOP/s on nanogpt-shakespeare.
  * Small models run below the larger ones' rate; the lower figure keeps the estimate honest for them.
  */
-const MEASURED_FLOPS = 70e9;
+export const MEASURED_FLOPS = 70e9;
 
 /**
  * The memory a job on this machine can use: the RAM, or the cgroup limit when a container has a lower one

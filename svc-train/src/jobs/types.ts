@@ -16,7 +16,7 @@ export type DataSource =
 /** A fine-tuning job's method, base model and adapter (absent for pre-training jobs). */
 export interface FinetuneSpec {
   /** "sft": imitate the answers of instruction examples; "dpo": prefer chosen over rejected answers. */
-  method: 'sft' | 'dpo';
+  method: 'sft' | 'dpo' | 'reward';
   /** "full": every weight trains; "lora": a low-rank adapter on a frozen base; "qlora": on an NF4 base. */
   adapter: 'full' | 'lora' | 'qlora';
   /** The base model's name in svc-infer's registry, and the folder it was resolved to at submit time. */
@@ -25,6 +25,8 @@ export interface FinetuneSpec {
   lora?: LoraConfig;
   /** DPO's β: how far the policy may move from the reference. */
   beta: number;
+  /** SFT: pack short examples into shared rows (block-diagonal attention, positions restarting). */
+  packing?: boolean;
 }
 
 /** A validated job with every default filled in: all the worker needs to train (and resume). */

@@ -229,6 +229,7 @@ export function specToRequest(spec: JobSpec): SubmitJobRequest {
       loraDropout: spec.finetune.lora?.dropout,
       loraTargets: [...(spec.finetune.lora?.targets ?? [])],
       beta: spec.finetune.beta,
+      packing: spec.finetune.packing ?? false,
     },
   };
 }

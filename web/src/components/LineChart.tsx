@@ -1,6 +1,10 @@
 import { createEffect, on, onCleanup, onMount } from 'solid-js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { formatNumber } from './format.ts';
+
+/** Re-exported: pages that draw charts format their numbers as the legend does. */
+export { formatNumber };
 
 /** One line of the chart. */
 export interface LineSeries {
@@ -16,7 +20,11 @@ export interface LineSeries {
 
 /** Imperative handle for live data: push points as they arrive, the chart redraws at most once per frame. */
 export interface LineChartHandle {
-  /** Adds one x value with one y per series (null = gap). */
+  /**
+   * Adds one x value with one y per series (null = gap). At the x of the newest point it fills that point's
+   * gaps instead (a validation loss at the step whose training loss is drawn), keeping the values it has: one
+   * point per x, so hovering it shows every series' value there.
+   */
   append(x: number, ys: readonly (number | null)[]): void;
   /** Adds many points at once (`ys[seriesIndex][pointIndex]`). */
   appendMany(xs: readonly number[], ys: readonly (readonly (number | null)[])[]): void;
@@ -48,16 +56,6 @@ export interface LineChartProps {
   ref?: (handle: LineChartHandle) => void;
   class?: string;
   'data-testid'?: string;
-}
-
-/** Compact tick/legend numbers that stay readable for learning rates (3e-4) as well as token counts (1.2M). */
-export function formatNumber(v: number | null | undefined): string {
-  if (v == null || Number.isNaN(v)) return '—';
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a < 1e-3 || a >= 1e7) return v.toExponential(1).replace('e+', 'e');
-  if (a >= 1e4) return v.toLocaleString(undefined, { maximumFractionDigits: 0 });
-  return Number(v.toPrecision(4)).toString();
 }
 
 /** Axis ticks: like formatNumber, but 10k–1e9 as 12.5k / 1.2M so they fit the axis width. */
@@ -108,6 +106,12 @@ export default function LineChart(props: LineChartProps) {
 
   const handle: LineChartHandle = {
     append(x, values) {
+      const last = xs.length - 1;
+      if (last >= 0 && xs[last] === x) {
+        for (let i = 0; i < ys.length; i++) if (ys[i]![last] == null) ys[i]![last] = values[i] ?? null;
+        schedule();
+        return;
+      }
       xs.push(x);
       for (let i = 0; i < ys.length; i++) ys[i]!.push(values[i] ?? null);
       trim();

@@ -1,5 +1,6 @@
 import { createEffect, createMemo, createSignal, For, on, onCleanup, onMount, Show } from 'solid-js';
 import { api, type EncodeResponse, errorText, isAbort, spacedHex, type TokenizerInfo } from '../api.ts';
+import { formatCount } from '../components/format.ts';
 import BpeExplainer from './tokenizer/BpeExplainer.tsx';
 import CompareTable from './tokenizer/CompareTable.tsx';
 import { renderTokenSpans } from './tokenizer/render.ts';
@@ -26,6 +27,8 @@ export default function TokenizerPage() {
   const [listLoading, setListLoading] = createSignal(true);
   const [selected, setSelected] = createSignal<string>('');
   const [text, setText] = createSignal(SAMPLE);
+  /** The tokenizer trained last on this page: offered in Compare beside the ones it is meant to beat. */
+  const [trained, setTrained] = createSignal<string>();
 
   const loadTokenizers = async (select?: string) => {
     setListLoading(true);
@@ -74,7 +77,7 @@ export default function TokenizerPage() {
               <For each={tokenizers()}>
                 {(t) => (
                   <option value={t.name} selected={t.name === selected()}>
-                    {t.name} ({t.kind}, {t.vocabSize.toLocaleString()} tokens{t.builtin ? '' : ', yours'})
+                    {t.name} ({t.kind}, {formatCount(t.vocabSize)} tokens{t.builtin ? '' : ', yours'})
                   </option>
                 )}
               </For>
@@ -90,7 +93,7 @@ export default function TokenizerPage() {
                     : i().kind === 'hf'
                       ? 'Hugging Face tokenizer.json'
                       : i().kind}{' '}
-                · vocabulary of {i().vocabSize.toLocaleString()}
+                · vocabulary of {formatCount(i().vocabSize)}
                 <Show when={Object.keys(i().specialTokens ?? {}).length}>
                   {(n) => (
                     <span title={Object.keys(i().specialTokens ?? {}).join('  ')}>
@@ -106,11 +109,17 @@ export default function TokenizerPage() {
         <LiveTokens tokenizer={selected()} text={text()} onText={setText} />
       </div>
 
-      <CompareTable tokenizers={tokenizers()} text={text()} />
+      <CompareTable tokenizers={tokenizers()} text={text()} include={trained()} />
 
       <div class="two-col">
         <BpeExplainer />
-        <TrainTokenizer sampleText={text()} onTrained={(name) => void loadTokenizers(name)} />
+        <TrainTokenizer
+          sampleText={text()}
+          onTrained={(name) => {
+            setTrained(name);
+            void loadTokenizers(name);
+          }}
+        />
       </div>
 
       <VocabBrowser tokenizers={tokenizers()} initial={selected()} />
@@ -265,8 +274,8 @@ function LiveTokens(props: { tokenizer: string; text: string; onText: (t: string
           >
             {(s) => (
               <>
-                <b>{s().n.toLocaleString()}</b> tokens · {s().chars.toLocaleString()} characters ·{' '}
-                {s().bytes.toLocaleString()} bytes · <b>{s().cpt.toFixed(2)}</b> characters per token
+                <b>{formatCount(s().n)}</b> tokens · {formatCount(s().chars)} characters ·{' '}
+                {formatCount(s().bytes)} bytes · <b>{s().cpt.toFixed(2)}</b> characters per token
               </>
             )}
           </Show>

@@ -1,8 +1,10 @@
 // A data job's progress: followed over SSE and drawn as a bar with its state and message.
 import { Show } from 'solid-js';
 import { type DataJobProgress, dataApi } from '../../api.ts';
+import { formatCount } from '../../components/format.ts';
 
-export const fmt = (n: number) => n.toLocaleString();
+/** Counts on the Data pages, written as everywhere else in the lab (14,209). */
+export const fmt = formatCount;
 
 /** Follows a data job's SSE progress until done/failed; returns a function that stops following. */
 export function followDataJob<P extends DataJobProgress>(
@@ -46,9 +48,10 @@ export function Progress(props: { p?: DataJobProgress }) {
           >
             <div class="progress-fill" style={{ width: `${pct()}%` }} />
           </div>
-          <div class="small">
+          <div class="small" data-testid="data-progress">
             <b>{p().state}</b>
-            <Show when={p().message}> · {p().message}</Show>
+            {/* svc-data's last message is "done": the state says it already. */}
+            <Show when={p().message && p().message.trim().toLowerCase() !== p().state}> · {p().message}</Show>
             <Show when={p().error}>
               {(e) => (
                 <span class="error-text">

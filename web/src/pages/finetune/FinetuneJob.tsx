@@ -9,6 +9,14 @@ import { lineageOf } from './api.ts';
 import LineageTable from './Lineage.tsx';
 import { followJob, isTerminal, type StreamState } from './stream.ts';
 
+/** DPO's numbers on a step or evaluation event (the gateway's TrainEvent.preference). */
+interface Preference {
+  chosenReward: number;
+  rejectedReward: number;
+  margin: number;
+  accuracy: number;
+}
+
 /** The Playground, opened on a model (it reads `?model=` from the address, as the Train page's link does). */
 export const playgroundHref = (model: string) => `#/playground?model=${encodeURIComponent(model)}`;
 
@@ -67,8 +75,15 @@ export default function FinetuneJob(props: { id: string; onChanged: () => void }
   const [sample, setSample] = createSignal<{ step: number; text: string }>();
   const [actionError, setActionError] = createSignal<string>();
   const [acting, setActing] = createSignal(false);
+  const [prefPoints, setPrefPoints] = createSignal(0);
+  const [lastPref, setLastPref] = createSignal<Preference>();
   let loss: LineChartHandle | undefined;
   let val: LineChartHandle | undefined;
+  let rewards: LineChartHandle | undefined;
+  let accuracy: LineChartHandle | undefined;
+  // The DPO charts appear once the job is known to be DPO, after the first events may have arrived: they are
+  // drawn from this history when they mount.
+  const prefHistory: { step: number; pref: Preference; eval: boolean }[] = [];
 
   const refresh = async () => {
     try {
@@ -83,6 +98,18 @@ export default function FinetuneJob(props: { id: string; onChanged: () => void }
   const follow = followJob(
     props.id,
     (e) => {
+      // DPO's steps and evaluations carry the implicit rewards and the preference accuracy.
+      const pref = (e as { preference?: Preference }).preference;
+      if (pref && e.kind === 'step') {
+        prefHistory.push({ step: e.step, pref, eval: false });
+        rewards?.append(e.step, [pref.chosenReward, pref.rejectedReward, pref.margin]);
+        accuracy?.append(e.step, [pref.accuracy, null]);
+        setPrefPoints((n) => n + 1);
+        setLastPref(pref);
+      } else if (pref && e.kind === 'eval') {
+        prefHistory.push({ step: e.step, pref, eval: true });
+        accuracy?.append(e.step, [null, pref.accuracy]);
+      }
       if (e.kind === 'step' && e.loss !== undefined) {
         loss?.append(e.step, [e.loss]);
         setLossPoints((n) => n + 1);
@@ -213,6 +240,54 @@ export default function FinetuneJob(props: { id: string; onChanged: () => void }
           />
         </div>
       </div>
+      <Show when={lineageOf(job() ?? { request: {} })?.method !== 'sft' || prefPoints() > 0}>
+        <p class="muted small">
+          DPO’s implicit reward of an answer is β·(log π − log π_ref): how much more likely the policy makes
+          it than the frozen reference does. Training pushes the chosen answers’ reward above the rejected
+          ones’; accuracy is the share of pairs where it already is.
+          <Show when={lastPref()}>
+            {(p) => (
+              <span data-testid="ft-pref-latest">
+                {' '}
+                Latest: margin {formatNumber(p().margin)}, accuracy {(p().accuracy * 100).toFixed(0)}%.
+              </span>
+            )}
+          </Show>
+        </p>
+        <div class="charts">
+          <div data-testid="ft-chart-rewards" data-points={prefPoints()}>
+            <LineChart
+              title="Rewards (DPO)"
+              xLabel="step"
+              series={[
+                { label: 'chosen', color: '#2f9e44', width: 2 },
+                { label: 'rejected', color: '#e8684a', width: 2 },
+                { label: 'margin', color: '#4f6bed', dash: [4, 4] },
+              ]}
+              ref={(h) => {
+                rewards = h;
+                for (const p of prefHistory)
+                  if (!p.eval) h.append(p.step, [p.pref.chosenReward, p.pref.rejectedReward, p.pref.margin]);
+              }}
+            />
+          </div>
+          <div data-testid="ft-chart-accuracy" data-points={prefPoints()}>
+            <LineChart
+              title="Preference accuracy"
+              xLabel="step"
+              series={[
+                { label: 'train (step)', color: '#4f6bed' },
+                { label: 'validation', color: '#e8684a', width: 2 },
+              ]}
+              ref={(h) => {
+                accuracy = h;
+                for (const p of prefHistory)
+                  h.append(p.step, p.eval ? [null, p.pref.accuracy] : [p.pref.accuracy, null]);
+              }}
+            />
+          </div>
+        </div>
+      </Show>
       <h3 class="small">
         Latest sample
         <Show when={sample()}>{(x) => <span class="muted"> (step {x().step})</span>}</Show>

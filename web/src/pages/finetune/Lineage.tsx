@@ -15,7 +15,11 @@ export default function LineageTable(props: { lineage: Lineage }) {
         <tr>
           <th>Method</th>
           <td data-testid="lineage-method">
-            {l().method === 'dpo' ? 'DPO (preference pairs)' : 'SFT (instruction → answer)'}
+            {l().method === 'dpo'
+              ? 'DPO (preference pairs)'
+              : l().method === 'reward'
+                ? 'reward model (Bradley–Terry on pairs)'
+                : 'SFT (instruction → answer)'}
             <Show when={l().beta !== undefined}> · β {formatNumber(l().beta)}</Show>
           </td>
         </tr>

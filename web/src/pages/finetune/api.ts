@@ -1,9 +1,9 @@
 // The Fine-tune page's request and lineage shapes: a training job with a `finetune` object
 // (gateway/src/routes/train.ts, FinetuneConfig), and the settings the job record keeps in request.finetune.
-import { type SubmitTrainJob, type TrainConfig, trainApi } from '../../api.ts';
+import { postJSON, type RequestOptions, type SubmitTrainJob, type TrainConfig, trainApi } from '../../api.ts';
 import type { TrainJobDetail } from '../train/types.ts';
 
-export type FinetuneMethod = 'sft' | 'dpo';
+export type FinetuneMethod = 'sft' | 'dpo' | 'reward';
 export type AdapterKind = 'lora' | 'qlora' | 'full';
 
 /** What POST /api/train/jobs takes in `finetune`. */
@@ -29,9 +29,97 @@ export interface SubmitFinetuneJob extends Omit<SubmitTrainJob, 'config' | 'toke
   config: FinetuneTrainConfig;
 }
 
+/** One token of a rendered example (POST /api/train/finetune/preview). */
+export interface PreviewToken {
+  text: string;
+  id: number;
+  /** An answer token: the loss is computed on it. */
+  loss: boolean;
+  /** Past the context: cut off in training. */
+  truncated: boolean;
+}
+
+export interface PreviewSequence {
+  tokens: PreviewToken[];
+  lossTokens: number;
+  truncatedTokens: number;
+  endsWithEos: boolean;
+}
+
+export interface EosCheck {
+  status: 'pass' | 'warn' | 'info';
+  message: string;
+  endToken: string;
+  stopIds: number[];
+  stopTokens: string[];
+  endingWithEos: number;
+  sequences: number;
+  endTokenStops: boolean;
+  answerEnd: string;
+}
+
+export interface FinetunePreview {
+  examples: {
+    index: number;
+    sequence: PreviewSequence;
+    rejected?: PreviewSequence;
+    chosenText?: string;
+    rejectedText?: string;
+  }[];
+  totalExamples: number;
+  truncatedExamples: number;
+  truncatedTokens: number;
+  emptyExamples: number;
+  context: number;
+  method: FinetuneMethod;
+  template: 'model' | 'default';
+  eos: EosCheck;
+}
+
+export interface PreviewRequest {
+  finetune: FinetuneConfig;
+  dataPath?: string;
+  datasetId?: string;
+  datasetVersion?: number;
+  config?: { context?: number };
+  examples?: number;
+}
+
+/** What POST /api/train/finetune/estimate answers. */
+export interface FinetuneEstimate {
+  baseParameters: number;
+  trainableParameters: number;
+  weightsFormat: 'fp32' | 'nf4';
+  memory: {
+    weights: number;
+    adapter: number;
+    gradients: number;
+    optimizer: number;
+    activations: number;
+    dequantized: number;
+    total: number;
+  };
+  flopsPerToken: number;
+  secondsPerStep: number;
+  totalSeconds: number;
+  tokensPerStep: number;
+  context: number;
+  fits: { device: string; memoryBytes: number; fits: boolean }[];
+  warnings: { kind: 'memory' | 'time'; message: string; field: string }[];
+}
+
+export interface EstimateRequest {
+  finetune: FinetuneConfig;
+  config?: { batchSize?: number; context?: number; gradAccum?: number; iters?: number };
+}
+
 export const finetuneApi = {
   /** The same endpoint as pre-training: a fine-tune is a training job with `finetune` set. */
   submit: (body: SubmitFinetuneJob) => trainApi.submit(body),
+  preview: (body: PreviewRequest, opts?: RequestOptions) =>
+    postJSON<FinetunePreview>('/api/train/finetune/preview', body, { timeoutMs: 60_000, ...opts }),
+  estimate: (body: EstimateRequest, opts?: RequestOptions) =>
+    postJSON<FinetuneEstimate>('/api/train/finetune/estimate', body, opts),
 };
 
 /** Modules LoRA can adapt, per family (PEFT's target_modules names), and the ones checked by default. */

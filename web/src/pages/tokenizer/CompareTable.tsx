@@ -1,13 +1,17 @@
 import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { api, type CompareRow, errorText, isAbort, type TokenizerInfo } from '../../api.ts';
+import { formatCount } from '../../components/format.ts';
 
 const COMPARE_DEBOUNCE_MS = 250;
 const DEFAULT_MAX = 6;
 /** The gateway compares at most this many tokenizers per request. */
 const MAX_COMPARE = 8;
 
-/** Side-by-side token counts of the same text under several tokenizers. */
-export default function CompareTable(props: { tokenizers: TokenizerInfo[]; text: string }) {
+/**
+ * Side-by-side token counts of the same text under several tokenizers. `include` (a tokenizer just trained)
+ * joins the comparison as soon as it is listed, taking the place of the last one chosen when all are taken.
+ */
+export default function CompareTable(props: { tokenizers: TokenizerInfo[]; text: string; include?: string }) {
   // Which tokenizers take part; undefined until the list arrives, then the first few by default.
   const [chosen, setChosen] = createSignal<Set<string>>();
   const [rows, setRows] = createSignal<CompareRow[]>([]);
@@ -25,6 +29,22 @@ export default function CompareTable(props: { tokenizers: TokenizerInfo[]; text:
     const kept = [...cur].filter((n) => names.includes(n));
     if (kept.length !== cur.size) setChosen(new Set(kept));
   });
+
+  /** The `include` already added: unticking it afterwards is the user's choice. */
+  let offered: string | undefined;
+  createEffect(
+    on(
+      () => [props.include, props.tokenizers, chosen()] as const,
+      ([name, list, cur]) => {
+        if (!name || name === offered || !cur || !list.some((t) => t.name === name)) return;
+        offered = name;
+        if (cur.has(name)) return;
+        const kept = [...cur];
+        if (kept.length >= MAX_COMPARE) kept.pop();
+        setChosen(new Set([...kept, name]));
+      },
+    ),
+  );
 
   const toggle = (name: string, checked: boolean) => {
     const next = new Set(chosen() ?? []);
@@ -141,14 +161,14 @@ export default function CompareTable(props: { tokenizers: TokenizerInfo[]; text:
                     <span class="badge">fewest</span>
                   </Show>
                 </td>
-                <td class="num strong">{r.tokens.toLocaleString()}</td>
+                <td class="num strong">{formatCount(r.tokens)}</td>
                 <td class="bar-col">
                   <div class="bar">
                     <div class="bar-fill" style={{ width: `${(100 * r.tokens) / maxTokens()}%` }} />
                   </div>
                 </td>
-                <td class="num">{r.characters.toLocaleString()}</td>
-                <td class="num">{r.bytes.toLocaleString()}</td>
+                <td class="num">{formatCount(r.characters)}</td>
+                <td class="num">{formatCount(r.bytes)}</td>
                 <td class="num">{r.charsPerToken.toFixed(2)}</td>
                 <td class="num">{r.bytesPerToken.toFixed(2)}</td>
               </tr>

@@ -1,5 +1,6 @@
 import { createResource, createSignal, For, onCleanup, Show } from 'solid-js';
 import { api, dataApi, errorText } from '../../api.ts';
+import { formatCount } from '../../components/format.ts';
 import {
   mergeCeiling,
   startTokenizerTraining,
@@ -10,7 +11,7 @@ import {
 
 type Source = 'text' | 'dataset';
 
-const n = (x: number) => x.toLocaleString('en-US');
+const n = formatCount;
 
 /** Form to train a BPE tokenizer, with live progress from `GET /api/tokenize/train/{jobId}/events` (SSE). */
 export default function TrainTokenizer(props: { sampleText: string; onTrained: (name: string) => void }) {
@@ -20,6 +21,7 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
   const [trainText, setTrainText] = createSignal('');
   const [datasetKey, setDatasetKey] = createSignal('');
   const [submitting, setSubmitting] = createSignal(false);
+  /** About the form as it was submitted (a name already taken, no version picked): any change clears it. */
   const [error, setError] = createSignal<string>();
   const [jobId, setJobId] = createSignal<string>();
   const [progress, setProgress] = createSignal<TokenizerTrainProgress>();
@@ -162,7 +164,13 @@ export default function TrainTokenizer(props: { sampleText: string; onTrained: (
         often. It stops sooner when no pair occurs twice. A tokenizer trained on your data packs that kind of
         text into fewer tokens.
       </p>
-      <form class="form" data-testid="train-form" onSubmit={submit}>
+      <form
+        class="form"
+        data-testid="train-form"
+        onSubmit={submit}
+        onInput={() => setError(undefined)}
+        onChange={() => setError(undefined)}
+      >
         <label>
           Name
           <input

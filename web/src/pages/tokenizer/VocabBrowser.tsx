@@ -1,5 +1,6 @@
 import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { api, errorText, isAbort, spacedHex, type TokenizerInfo, type VocabResponse } from '../../api.ts';
+import { formatCount } from '../../components/format.ts';
 import { visibleWhitespace } from './render.ts';
 
 const PAGE = 100;
@@ -11,7 +12,7 @@ type VocabPage = Omit<VocabResponse, 'entries'> & {
   entries: (VocabResponse['entries'][number] & { merge?: [string, string] })[];
 };
 
-const n = (x: number) => x.toLocaleString('en-US');
+const n = formatCount;
 
 /** Pages through a tokenizer's vocabulary, showing for merged tokens the pair they were merged from. */
 export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initial: string }) {
@@ -181,7 +182,7 @@ export default function VocabBrowser(props: { tokenizers: TokenizerInfo[]; initi
         </button>
         <span class="small" data-testid="vocab-range">
           <Show when={page()} fallback={loading() ? 'loading…' : '—'}>
-            ids {offset().toLocaleString()}–{lastShown().toLocaleString()} of {total().toLocaleString()}
+            ids {n(offset())}–{n(lastShown())} of {n(total())}
           </Show>
         </span>
         <button

@@ -1,4 +1,5 @@
 import type { EncodedToken } from '../../api.ts';
+import { formatCount } from '../../components/format.ts';
 
 /** Number of pastel colours the token spans cycle through (classes `.tok-c0` … `.tok-c7` in styles.css). */
 export const COLOURS = 8;
@@ -52,7 +53,7 @@ export function renderTokenSpans(
   if (drawn < tokens.length) {
     const more = document.createElement('em');
     more.className = 'tok-more';
-    more.textContent = ` … ${(tokens.length - drawn).toLocaleString()} more tokens not drawn`;
+    more.textContent = ` … ${formatCount(tokens.length - drawn)} more tokens not drawn`;
     frag.appendChild(more);
   } else if (cursor < text.length) {
     frag.appendChild(document.createTextNode(text.slice(cursor)));

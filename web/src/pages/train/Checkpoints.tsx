@@ -2,7 +2,7 @@
 // sample here (svc-infer, `<job id>@<step>`), open in the Playground, and where the Hugging Face folder is.
 import { createMemo, createSignal, For, Show } from 'solid-js';
 import { errorText, inferApi } from '../../api.ts';
-import { formatNumber } from '../../components/LineChart.tsx';
+import { formatCount, formatNumber } from '../../components/format.ts';
 import { type CheckpointInfo, checkpointsOf, type TrainJobDetail } from './types.ts';
 
 /** svc-infer's name for a checkpoint: the job id (always accepted) and the step. */
@@ -36,7 +36,7 @@ function CheckpointRow(props: { job: TrainJobDetail; c: CheckpointInfo }) {
   };
   return (
     <li data-checkpoint={props.c.dir} data-step={props.c.step} data-best={props.c.best ? 'true' : 'false'}>
-      step <b data-testid="checkpoint-step">{props.c.step.toLocaleString()}</b> · val loss{' '}
+      step <b data-testid="checkpoint-step">{formatCount(props.c.step)}</b> · val loss{' '}
       <span data-testid="checkpoint-val-loss">
         {props.c.valLoss === undefined ? 'not evaluated' : formatNumber(props.c.valLoss)}
       </span>

@@ -1,6 +1,6 @@
 // Every evaluation of a run, newest first: step, validation loss, perplexity, training loss and its sample.
 import { For, Show } from 'solid-js';
-import { formatNumber } from '../../components/LineChart.tsx';
+import { formatCount, formatNumber } from '../../components/format.ts';
 import type { EvalEvent } from './types.ts';
 
 export default function Timeline(props: { evals: readonly EvalEvent[] }) {
@@ -10,7 +10,7 @@ export default function Timeline(props: { evals: readonly EvalEvent[] }) {
       <For each={newestFirst()} fallback={<li class="muted">No evaluation yet.</li>}>
         {(e) => (
           <li data-step={e.step} data-testid="timeline-eval">
-            <b>step {e.step.toLocaleString()}</b>
+            <b>step {formatCount(e.step)}</b>
             <Show when={e.valLoss !== undefined}> · val loss {formatNumber(e.valLoss)}</Show>
             <Show when={e.perplexity !== undefined}>
               {' '}
@@ -19,7 +19,7 @@ export default function Timeline(props: { evals: readonly EvalEvent[] }) {
             <Show when={e.trainLoss !== undefined}> · train loss {formatNumber(e.trainLoss)}</Show>
             <Show when={e.elapsedSeconds !== undefined}>
               {' '}
-              · at {Math.round(e.elapsedSeconds ?? 0).toLocaleString()} s
+              · at {formatCount(Math.round(e.elapsedSeconds ?? 0))} s
             </Show>
             <div class="sample" data-testid="timeline-sample">
               {e.sample || <span class="muted">no sample</span>}

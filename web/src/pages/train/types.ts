@@ -1,5 +1,9 @@
 // Fields of a training job the gateway sends beyond web/src/api.ts's TrainJob (gateway/src/routes/train.ts).
-import type { TrainConfig, TrainEvent, TrainJob } from '../../api.ts';
+import type { TrainConfig, TrainEvent, TrainJob, TrainJobState } from '../../api.ts';
+
+const TERMINAL: TrainJobState[] = ['completed', 'failed', 'cancelled'];
+/** A state a job never leaves. */
+export const isTerminal = (s: string) => (TERMINAL as string[]).includes(s);
 
 /** One kept checkpoint: step, validation loss at that step (absent when not evaluated), best of those kept. */
 export interface CheckpointInfo {

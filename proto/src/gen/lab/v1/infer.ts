@@ -49,7 +49,10 @@ export interface ModelRef {
 export interface ModelInfo {
   /** Serving name. */
   name: string;
-  /** "registered" (imported) or "checkpoint" (a svc-train job's checkpoint). */
+  /**
+   * "registered" (imported), "checkpoint" (a svc-train job's checkpoint) or "adapter" (an adapter merged
+   * into its base, ImportAdapter / MergeAdapters).
+   */
   source: string;
   /** Directory the weights are read from. */
   path: string;
@@ -702,6 +705,147 @@ export interface ProbeResponse {
   layers: ProbeLayer[];
   /** Labelled tokens per class. */
   classCounts: number[];
+}
+
+/** What adapter to register. */
+export interface ImportAdapterRequest {
+  /** Name to serve it under: letters, digits, '.', '_', '-'; not a model's or another adapter's name. */
+  name: string;
+  /** PEFT LoRA folder on the service's machine (adapter_config.json + adapter_model.safetensors). */
+  path: string;
+  /** The base model's name in the registry; the adapter's targets and shapes are checked against it. */
+  base: string;
+}
+
+/** Names an adapter. */
+export interface AdapterRef {
+  /** Registered name, or `<job name or id>@<step>` for a LoRA checkpoint. */
+  name: string;
+}
+
+/** Which adapters to list. */
+export interface ListAdaptersRequest {
+  /** Only the adapters of this base model (empty: all). */
+  base: string;
+}
+
+/** Adapters, registered first, then those of checkpoints. */
+export interface ListAdaptersResponse {
+  adapters: AdapterInfo[];
+}
+
+/** A LoRA adapter of a base model, with where it came from. */
+export interface AdapterInfo {
+  /** Serving name (also usable as `model` in generation, chat and /v1 requests). */
+  name: string;
+  /** The base model's name. */
+  base: string;
+  /** "imported" (ImportAdapter), "merged" (MergeAdapters with as_adapter) or "checkpoint" (a LoRA job's). */
+  source: string;
+  /** The PEFT folder. */
+  path: string;
+  /** LoRA rank. */
+  rank: number;
+  /** LoRA alpha (the delta is scaled by alpha / rank). */
+  alpha: number;
+  /** Dropout the adapter was trained with. */
+  dropout: number;
+  /** Target modules (PEFT's target_modules). */
+  targets: string[];
+  /** Number of adapter parameters. */
+  parameters: number;
+  /** Registration or checkpoint time, RFC 3339. */
+  createdAt: string;
+  /** Lineage of checkpoint adapters: the job id and name. */
+  jobId: string;
+  jobName: string;
+  /** Lineage: the training step. */
+  step: number;
+  /** Lineage: the data the job trained on ("<dataset id> v<version>" or the file path). */
+  dataset: string;
+  /** Lineage: "sft" or "dpo". */
+  method: string;
+  /** Lineage: "lora" or "qlora". */
+  adapter: string;
+  /** For merged adapters: what was merged, as "name×weight" items, and how. */
+  mergedFrom: string[];
+  mergeMethod: string;
+}
+
+/** Where to write an export. */
+export interface ExportRequest {
+  /** The adapter's or model's name. */
+  name: string;
+  /** Destination folder on the service's machine (created; must be empty or absent). */
+  path: string;
+}
+
+/** What an export wrote. */
+export interface ExportResponse {
+  /** The folder written. */
+  path: string;
+  /** File names written into it. */
+  files: string[];
+  /** Bytes written. */
+  bytes: number;
+}
+
+/** One adapter of a merge and its weight. */
+export interface WeightedAdapterRef {
+  /** Adapter name. */
+  name: string;
+  /** Weight of its delta (1 = as trained). */
+  weight: number;
+}
+
+/** A merge of adapters of one base. */
+export interface MergeAdaptersRequest {
+  /** Name of the result (registered as a model, or as an adapter with as_adapter). */
+  name: string;
+  /** The base model every adapter must belong to. */
+  base: string;
+  /** The adapters and their weights (at least one). */
+  adapters: WeightedAdapterRef[];
+  /** "linear" (weighted sum of deltas), "ties", "dare_linear" or "dare_ties" (PEFT's merge_utils). */
+  method: string;
+  /** Fraction of each delta kept by TIES's trim and DARE's drop, in (0, 1] (default 1 for linear, 0.5 else). */
+  density?:
+    | number
+    | undefined;
+  /** Seed of DARE's random drop (default 0). */
+  seed: number;
+  /**
+   * For linear merges of adapters with equal rank and targets: keep the result as an adapter (PEFT's
+   * "linear" add_weighted_adapter: A and B are merged separately, so several adapters do not merge exactly).
+   */
+  asAdapter: boolean;
+}
+
+/** How closely a merged model follows its adapters applied on the fly, on held-out text. */
+export interface MergeFidelity {
+  /** Token positions compared. */
+  positions: number;
+  /** Mean KL(on the fly || merged) of the next-token distributions, nats. */
+  klMean: number;
+  /** Largest KL at one position, nats. */
+  klMax: number;
+  /** Share of positions where both put the same token first. */
+  top1Agreement: number;
+  /** Largest absolute logit difference. */
+  maxLogitDiff: number;
+  /** Where the text came from. */
+  text: string;
+}
+
+/** The registered result and its fidelity report. */
+export interface MergeAdaptersResponse {
+  /** The result as a servable model. */
+  model:
+    | ModelInfo
+    | undefined;
+  /** The result as an adapter (as_adapter only). */
+  adapter: AdapterInfo | undefined;
+  fidelity: MergeFidelity | undefined;
 }
 
 function createBaseImportModelRequest(): ImportModelRequest {
@@ -7467,6 +7611,1406 @@ export const ProbeResponse: MessageFns<ProbeResponse> = {
   },
 };
 
+function createBaseImportAdapterRequest(): ImportAdapterRequest {
+  return { name: "", path: "", base: "" };
+}
+
+export const ImportAdapterRequest: MessageFns<ImportAdapterRequest> = {
+  encode(message: ImportAdapterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.base !== "") {
+      writer.uint32(26).string(message.base);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportAdapterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportAdapterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.base = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportAdapterRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      base: isSet(object.base) ? globalThis.String(object.base) : "",
+    };
+  },
+
+  toJSON(message: ImportAdapterRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.base !== "") {
+      obj.base = message.base;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportAdapterRequest>, I>>(base?: I): ImportAdapterRequest {
+    return ImportAdapterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportAdapterRequest>, I>>(object: I): ImportAdapterRequest {
+    const message = createBaseImportAdapterRequest();
+    message.name = object.name ?? "";
+    message.path = object.path ?? "";
+    message.base = object.base ?? "";
+    return message;
+  },
+};
+
+function createBaseAdapterRef(): AdapterRef {
+  return { name: "" };
+}
+
+export const AdapterRef: MessageFns<AdapterRef> = {
+  encode(message: AdapterRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdapterRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdapterRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdapterRef {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: AdapterRef): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdapterRef>, I>>(base?: I): AdapterRef {
+    return AdapterRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdapterRef>, I>>(object: I): AdapterRef {
+    const message = createBaseAdapterRef();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListAdaptersRequest(): ListAdaptersRequest {
+  return { base: "" };
+}
+
+export const ListAdaptersRequest: MessageFns<ListAdaptersRequest> = {
+  encode(message: ListAdaptersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.base !== "") {
+      writer.uint32(10).string(message.base);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAdaptersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAdaptersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.base = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAdaptersRequest {
+    return { base: isSet(object.base) ? globalThis.String(object.base) : "" };
+  },
+
+  toJSON(message: ListAdaptersRequest): unknown {
+    const obj: any = {};
+    if (message.base !== "") {
+      obj.base = message.base;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAdaptersRequest>, I>>(base?: I): ListAdaptersRequest {
+    return ListAdaptersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAdaptersRequest>, I>>(object: I): ListAdaptersRequest {
+    const message = createBaseListAdaptersRequest();
+    message.base = object.base ?? "";
+    return message;
+  },
+};
+
+function createBaseListAdaptersResponse(): ListAdaptersResponse {
+  return { adapters: [] };
+}
+
+export const ListAdaptersResponse: MessageFns<ListAdaptersResponse> = {
+  encode(message: ListAdaptersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.adapters) {
+      AdapterInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAdaptersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAdaptersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.adapters.push(AdapterInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAdaptersResponse {
+    return {
+      adapters: globalThis.Array.isArray(object?.adapters)
+        ? object.adapters.map((e: any) => AdapterInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListAdaptersResponse): unknown {
+    const obj: any = {};
+    if (message.adapters?.length) {
+      obj.adapters = message.adapters.map((e) => AdapterInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAdaptersResponse>, I>>(base?: I): ListAdaptersResponse {
+    return ListAdaptersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAdaptersResponse>, I>>(object: I): ListAdaptersResponse {
+    const message = createBaseListAdaptersResponse();
+    message.adapters = object.adapters?.map((e) => AdapterInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAdapterInfo(): AdapterInfo {
+  return {
+    name: "",
+    base: "",
+    source: "",
+    path: "",
+    rank: 0,
+    alpha: 0,
+    dropout: 0,
+    targets: [],
+    parameters: 0,
+    createdAt: "",
+    jobId: "",
+    jobName: "",
+    step: 0,
+    dataset: "",
+    method: "",
+    adapter: "",
+    mergedFrom: [],
+    mergeMethod: "",
+  };
+}
+
+export const AdapterInfo: MessageFns<AdapterInfo> = {
+  encode(message: AdapterInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.base !== "") {
+      writer.uint32(18).string(message.base);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    if (message.path !== "") {
+      writer.uint32(34).string(message.path);
+    }
+    if (message.rank !== 0) {
+      writer.uint32(40).uint32(message.rank);
+    }
+    if (message.alpha !== 0) {
+      writer.uint32(49).double(message.alpha);
+    }
+    if (message.dropout !== 0) {
+      writer.uint32(57).double(message.dropout);
+    }
+    for (const v of message.targets) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.parameters !== 0) {
+      writer.uint32(72).uint64(message.parameters);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(82).string(message.createdAt);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(90).string(message.jobId);
+    }
+    if (message.jobName !== "") {
+      writer.uint32(98).string(message.jobName);
+    }
+    if (message.step !== 0) {
+      writer.uint32(104).uint32(message.step);
+    }
+    if (message.dataset !== "") {
+      writer.uint32(114).string(message.dataset);
+    }
+    if (message.method !== "") {
+      writer.uint32(122).string(message.method);
+    }
+    if (message.adapter !== "") {
+      writer.uint32(130).string(message.adapter);
+    }
+    for (const v of message.mergedFrom) {
+      writer.uint32(138).string(v!);
+    }
+    if (message.mergeMethod !== "") {
+      writer.uint32(146).string(message.mergeMethod);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdapterInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdapterInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.base = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rank = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.alpha = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.dropout = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.targets.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.parameters = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.jobName = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.dataset = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.adapter = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.mergedFrom.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.mergeMethod = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdapterInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      base: isSet(object.base) ? globalThis.String(object.base) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
+      alpha: isSet(object.alpha) ? globalThis.Number(object.alpha) : 0,
+      dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : 0,
+      targets: globalThis.Array.isArray(object?.targets) ? object.targets.map((e: any) => globalThis.String(e)) : [],
+      parameters: isSet(object.parameters) ? globalThis.Number(object.parameters) : 0,
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      jobName: isSet(object.jobName)
+        ? globalThis.String(object.jobName)
+        : isSet(object.job_name)
+        ? globalThis.String(object.job_name)
+        : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      dataset: isSet(object.dataset) ? globalThis.String(object.dataset) : "",
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      adapter: isSet(object.adapter) ? globalThis.String(object.adapter) : "",
+      mergedFrom: globalThis.Array.isArray(object?.mergedFrom)
+        ? object.mergedFrom.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.merged_from)
+        ? object.merged_from.map((e: any) => globalThis.String(e))
+        : [],
+      mergeMethod: isSet(object.mergeMethod)
+        ? globalThis.String(object.mergeMethod)
+        : isSet(object.merge_method)
+        ? globalThis.String(object.merge_method)
+        : "",
+    };
+  },
+
+  toJSON(message: AdapterInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.base !== "") {
+      obj.base = message.base;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.rank !== 0) {
+      obj.rank = Math.round(message.rank);
+    }
+    if (message.alpha !== 0) {
+      obj.alpha = floatToJson(message.alpha);
+    }
+    if (message.dropout !== 0) {
+      obj.dropout = floatToJson(message.dropout);
+    }
+    if (message.targets?.length) {
+      obj.targets = message.targets;
+    }
+    if (message.parameters !== 0) {
+      obj.parameters = Math.round(message.parameters);
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.jobName !== "") {
+      obj.jobName = message.jobName;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.dataset !== "") {
+      obj.dataset = message.dataset;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.adapter !== "") {
+      obj.adapter = message.adapter;
+    }
+    if (message.mergedFrom?.length) {
+      obj.mergedFrom = message.mergedFrom;
+    }
+    if (message.mergeMethod !== "") {
+      obj.mergeMethod = message.mergeMethod;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdapterInfo>, I>>(base?: I): AdapterInfo {
+    return AdapterInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdapterInfo>, I>>(object: I): AdapterInfo {
+    const message = createBaseAdapterInfo();
+    message.name = object.name ?? "";
+    message.base = object.base ?? "";
+    message.source = object.source ?? "";
+    message.path = object.path ?? "";
+    message.rank = object.rank ?? 0;
+    message.alpha = object.alpha ?? 0;
+    message.dropout = object.dropout ?? 0;
+    message.targets = object.targets?.map((e) => e) || [];
+    message.parameters = object.parameters ?? 0;
+    message.createdAt = object.createdAt ?? "";
+    message.jobId = object.jobId ?? "";
+    message.jobName = object.jobName ?? "";
+    message.step = object.step ?? 0;
+    message.dataset = object.dataset ?? "";
+    message.method = object.method ?? "";
+    message.adapter = object.adapter ?? "";
+    message.mergedFrom = object.mergedFrom?.map((e) => e) || [];
+    message.mergeMethod = object.mergeMethod ?? "";
+    return message;
+  },
+};
+
+function createBaseExportRequest(): ExportRequest {
+  return { name: "", path: "" };
+}
+
+export const ExportRequest: MessageFns<ExportRequest> = {
+  encode(message: ExportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: ExportRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportRequest>, I>>(base?: I): ExportRequest {
+    return ExportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportRequest>, I>>(object: I): ExportRequest {
+    const message = createBaseExportRequest();
+    message.name = object.name ?? "";
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseExportResponse(): ExportResponse {
+  return { path: "", files: [], bytes: 0 };
+}
+
+export const ExportResponse: MessageFns<ExportResponse> = {
+  encode(message: ExportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    for (const v of message.files) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(24).uint64(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.files.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportResponse {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => globalThis.String(e)) : [],
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+    };
+  },
+
+  toJSON(message: ExportResponse): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.files?.length) {
+      obj.files = message.files;
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportResponse>, I>>(base?: I): ExportResponse {
+    return ExportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportResponse>, I>>(object: I): ExportResponse {
+    const message = createBaseExportResponse();
+    message.path = object.path ?? "";
+    message.files = object.files?.map((e) => e) || [];
+    message.bytes = object.bytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseWeightedAdapterRef(): WeightedAdapterRef {
+  return { name: "", weight: 0 };
+}
+
+export const WeightedAdapterRef: MessageFns<WeightedAdapterRef> = {
+  encode(message: WeightedAdapterRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(17).double(message.weight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WeightedAdapterRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWeightedAdapterRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.weight = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WeightedAdapterRef {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+    };
+  },
+
+  toJSON(message: WeightedAdapterRef): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.weight !== 0) {
+      obj.weight = floatToJson(message.weight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WeightedAdapterRef>, I>>(base?: I): WeightedAdapterRef {
+    return WeightedAdapterRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WeightedAdapterRef>, I>>(object: I): WeightedAdapterRef {
+    const message = createBaseWeightedAdapterRef();
+    message.name = object.name ?? "";
+    message.weight = object.weight ?? 0;
+    return message;
+  },
+};
+
+function createBaseMergeAdaptersRequest(): MergeAdaptersRequest {
+  return { name: "", base: "", adapters: [], method: "", density: undefined, seed: 0, asAdapter: false };
+}
+
+export const MergeAdaptersRequest: MessageFns<MergeAdaptersRequest> = {
+  encode(message: MergeAdaptersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.base !== "") {
+      writer.uint32(18).string(message.base);
+    }
+    for (const v of message.adapters) {
+      WeightedAdapterRef.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.method !== "") {
+      writer.uint32(34).string(message.method);
+    }
+    if (message.density !== undefined) {
+      writer.uint32(41).double(message.density);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(48).uint64(message.seed);
+    }
+    if (message.asAdapter !== false) {
+      writer.uint32(56).bool(message.asAdapter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeAdaptersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeAdaptersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.base = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.adapters.push(WeightedAdapterRef.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.density = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.asAdapter = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeAdaptersRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      base: isSet(object.base) ? globalThis.String(object.base) : "",
+      adapters: globalThis.Array.isArray(object?.adapters)
+        ? object.adapters.map((e: any) => WeightedAdapterRef.fromJSON(e))
+        : [],
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      density: isSet(object.density) ? globalThis.Number(object.density) : undefined,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      asAdapter: isSet(object.asAdapter)
+        ? globalThis.Boolean(object.asAdapter)
+        : isSet(object.as_adapter)
+        ? globalThis.Boolean(object.as_adapter)
+        : false,
+    };
+  },
+
+  toJSON(message: MergeAdaptersRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.base !== "") {
+      obj.base = message.base;
+    }
+    if (message.adapters?.length) {
+      obj.adapters = message.adapters.map((e) => WeightedAdapterRef.toJSON(e));
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.density !== undefined) {
+      obj.density = floatToJson(message.density);
+    }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.asAdapter !== false) {
+      obj.asAdapter = message.asAdapter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MergeAdaptersRequest>, I>>(base?: I): MergeAdaptersRequest {
+    return MergeAdaptersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MergeAdaptersRequest>, I>>(object: I): MergeAdaptersRequest {
+    const message = createBaseMergeAdaptersRequest();
+    message.name = object.name ?? "";
+    message.base = object.base ?? "";
+    message.adapters = object.adapters?.map((e) => WeightedAdapterRef.fromPartial(e)) || [];
+    message.method = object.method ?? "";
+    message.density = object.density ?? undefined;
+    message.seed = object.seed ?? 0;
+    message.asAdapter = object.asAdapter ?? false;
+    return message;
+  },
+};
+
+function createBaseMergeFidelity(): MergeFidelity {
+  return { positions: 0, klMean: 0, klMax: 0, top1Agreement: 0, maxLogitDiff: 0, text: "" };
+}
+
+export const MergeFidelity: MessageFns<MergeFidelity> = {
+  encode(message: MergeFidelity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.positions !== 0) {
+      writer.uint32(8).uint32(message.positions);
+    }
+    if (message.klMean !== 0) {
+      writer.uint32(17).double(message.klMean);
+    }
+    if (message.klMax !== 0) {
+      writer.uint32(25).double(message.klMax);
+    }
+    if (message.top1Agreement !== 0) {
+      writer.uint32(33).double(message.top1Agreement);
+    }
+    if (message.maxLogitDiff !== 0) {
+      writer.uint32(41).double(message.maxLogitDiff);
+    }
+    if (message.text !== "") {
+      writer.uint32(50).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeFidelity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeFidelity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.positions = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.klMean = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.klMax = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.top1Agreement = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.maxLogitDiff = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeFidelity {
+    return {
+      positions: isSet(object.positions) ? globalThis.Number(object.positions) : 0,
+      klMean: isSet(object.klMean)
+        ? globalThis.Number(object.klMean)
+        : isSet(object.kl_mean)
+        ? globalThis.Number(object.kl_mean)
+        : 0,
+      klMax: isSet(object.klMax)
+        ? globalThis.Number(object.klMax)
+        : isSet(object.kl_max)
+        ? globalThis.Number(object.kl_max)
+        : 0,
+      top1Agreement: isSet(object.top1Agreement)
+        ? globalThis.Number(object.top1Agreement)
+        : isSet(object.top1_agreement)
+        ? globalThis.Number(object.top1_agreement)
+        : 0,
+      maxLogitDiff: isSet(object.maxLogitDiff)
+        ? globalThis.Number(object.maxLogitDiff)
+        : isSet(object.max_logit_diff)
+        ? globalThis.Number(object.max_logit_diff)
+        : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: MergeFidelity): unknown {
+    const obj: any = {};
+    if (message.positions !== 0) {
+      obj.positions = Math.round(message.positions);
+    }
+    if (message.klMean !== 0) {
+      obj.klMean = floatToJson(message.klMean);
+    }
+    if (message.klMax !== 0) {
+      obj.klMax = floatToJson(message.klMax);
+    }
+    if (message.top1Agreement !== 0) {
+      obj.top1Agreement = floatToJson(message.top1Agreement);
+    }
+    if (message.maxLogitDiff !== 0) {
+      obj.maxLogitDiff = floatToJson(message.maxLogitDiff);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MergeFidelity>, I>>(base?: I): MergeFidelity {
+    return MergeFidelity.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MergeFidelity>, I>>(object: I): MergeFidelity {
+    const message = createBaseMergeFidelity();
+    message.positions = object.positions ?? 0;
+    message.klMean = object.klMean ?? 0;
+    message.klMax = object.klMax ?? 0;
+    message.top1Agreement = object.top1Agreement ?? 0;
+    message.maxLogitDiff = object.maxLogitDiff ?? 0;
+    message.text = object.text ?? "";
+    return message;
+  },
+};
+
+function createBaseMergeAdaptersResponse(): MergeAdaptersResponse {
+  return { model: undefined, adapter: undefined, fidelity: undefined };
+}
+
+export const MergeAdaptersResponse: MessageFns<MergeAdaptersResponse> = {
+  encode(message: MergeAdaptersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      ModelInfo.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    if (message.adapter !== undefined) {
+      AdapterInfo.encode(message.adapter, writer.uint32(18).fork()).join();
+    }
+    if (message.fidelity !== undefined) {
+      MergeFidelity.encode(message.fidelity, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeAdaptersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeAdaptersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = ModelInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.adapter = AdapterInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fidelity = MergeFidelity.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeAdaptersResponse {
+    return {
+      model: isSet(object.model) ? ModelInfo.fromJSON(object.model) : undefined,
+      adapter: isSet(object.adapter) ? AdapterInfo.fromJSON(object.adapter) : undefined,
+      fidelity: isSet(object.fidelity) ? MergeFidelity.fromJSON(object.fidelity) : undefined,
+    };
+  },
+
+  toJSON(message: MergeAdaptersResponse): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = ModelInfo.toJSON(message.model);
+    }
+    if (message.adapter !== undefined) {
+      obj.adapter = AdapterInfo.toJSON(message.adapter);
+    }
+    if (message.fidelity !== undefined) {
+      obj.fidelity = MergeFidelity.toJSON(message.fidelity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MergeAdaptersResponse>, I>>(base?: I): MergeAdaptersResponse {
+    return MergeAdaptersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MergeAdaptersResponse>, I>>(object: I): MergeAdaptersResponse {
+    const message = createBaseMergeAdaptersResponse();
+    message.model = (object.model !== undefined && object.model !== null)
+      ? ModelInfo.fromPartial(object.model)
+      : undefined;
+    message.adapter = (object.adapter !== undefined && object.adapter !== null)
+      ? AdapterInfo.fromPartial(object.adapter)
+      : undefined;
+    message.fidelity = (object.fidelity !== undefined && object.fidelity !== null)
+      ? MergeFidelity.fromPartial(object.fidelity)
+      : undefined;
+    return message;
+  },
+};
+
 /** Inference: a registry of model folders, loading with a memory budget, streaming generation and chat. */
 export type InferServiceService = typeof InferServiceService;
 export const InferServiceService = {
@@ -7700,6 +9244,87 @@ export const InferServiceService = {
     responseSerialize: (value: ProbeResponse): Buffer => Buffer.from(ProbeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ProbeResponse => ProbeResponse.decode(value),
   },
+  /**
+   * Registers a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors) as an adapter of a base
+   * model; its name then serves base + adapter merged, like a model name.
+   */
+  importAdapter: {
+    path: "/lab.v1.InferService/ImportAdapter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportAdapterRequest): Buffer => Buffer.from(ImportAdapterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportAdapterRequest => ImportAdapterRequest.decode(value),
+    responseSerialize: (value: AdapterInfo): Buffer => Buffer.from(AdapterInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdapterInfo => AdapterInfo.decode(value),
+  },
+  /** Registered adapters and the adapters of svc-train's LoRA checkpoints (`<job>@<step>`), with lineage. */
+  listAdapters: {
+    path: "/lab.v1.InferService/ListAdapters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAdaptersRequest): Buffer => Buffer.from(ListAdaptersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAdaptersRequest => ListAdaptersRequest.decode(value),
+    responseSerialize: (value: ListAdaptersResponse): Buffer =>
+      Buffer.from(ListAdaptersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAdaptersResponse => ListAdaptersResponse.decode(value),
+  },
+  /** Describes one adapter. */
+  getAdapter: {
+    path: "/lab.v1.InferService/GetAdapter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdapterRef): Buffer => Buffer.from(AdapterRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdapterRef => AdapterRef.decode(value),
+    responseSerialize: (value: AdapterInfo): Buffer => Buffer.from(AdapterInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdapterInfo => AdapterInfo.decode(value),
+  },
+  /** Removes a registered adapter (its copy in the service's folder too) and unloads it. */
+  deleteAdapter: {
+    path: "/lab.v1.InferService/DeleteAdapter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdapterRef): Buffer => Buffer.from(AdapterRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdapterRef => AdapterRef.decode(value),
+    responseSerialize: (value: AdapterInfo): Buffer => Buffer.from(AdapterInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdapterInfo => AdapterInfo.decode(value),
+  },
+  /** Writes an adapter as a PEFT folder (adapter_config.json + adapter_model.safetensors). */
+  exportAdapter: {
+    path: "/lab.v1.InferService/ExportAdapter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportRequest): Buffer => Buffer.from(ExportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportRequest => ExportRequest.decode(value),
+    responseSerialize: (value: ExportResponse): Buffer => Buffer.from(ExportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportResponse => ExportResponse.decode(value),
+  },
+  /**
+   * Writes any servable model (an adapter merged into its base included) as a Hugging Face folder:
+   * config.json, model.safetensors (float32) and the tokenizer files.
+   */
+  exportModel: {
+    path: "/lab.v1.InferService/ExportModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportRequest): Buffer => Buffer.from(ExportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportRequest => ExportRequest.decode(value),
+    responseSerialize: (value: ExportResponse): Buffer => Buffer.from(ExportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportResponse => ExportResponse.decode(value),
+  },
+  /**
+   * Merges several adapters of one base (linear, TIES or DARE on each module's full delta), registers the
+   * result, and reports how closely it follows the adapters applied on the fly.
+   */
+  mergeAdapters: {
+    path: "/lab.v1.InferService/MergeAdapters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MergeAdaptersRequest): Buffer => Buffer.from(MergeAdaptersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MergeAdaptersRequest => MergeAdaptersRequest.decode(value),
+    responseSerialize: (value: MergeAdaptersResponse): Buffer =>
+      Buffer.from(MergeAdaptersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MergeAdaptersResponse => MergeAdaptersResponse.decode(value),
+  },
 } as const;
 
 export interface InferServiceServer extends UntypedServiceImplementation {
@@ -7762,6 +9387,29 @@ export interface InferServiceServer extends UntypedServiceImplementation {
    * on a seeded train split of the labelled tokens, and its accuracy on the held-out rest.
    */
   probe: handleUnaryCall<ProbeRequest, ProbeResponse>;
+  /**
+   * Registers a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors) as an adapter of a base
+   * model; its name then serves base + adapter merged, like a model name.
+   */
+  importAdapter: handleUnaryCall<ImportAdapterRequest, AdapterInfo>;
+  /** Registered adapters and the adapters of svc-train's LoRA checkpoints (`<job>@<step>`), with lineage. */
+  listAdapters: handleUnaryCall<ListAdaptersRequest, ListAdaptersResponse>;
+  /** Describes one adapter. */
+  getAdapter: handleUnaryCall<AdapterRef, AdapterInfo>;
+  /** Removes a registered adapter (its copy in the service's folder too) and unloads it. */
+  deleteAdapter: handleUnaryCall<AdapterRef, AdapterInfo>;
+  /** Writes an adapter as a PEFT folder (adapter_config.json + adapter_model.safetensors). */
+  exportAdapter: handleUnaryCall<ExportRequest, ExportResponse>;
+  /**
+   * Writes any servable model (an adapter merged into its base included) as a Hugging Face folder:
+   * config.json, model.safetensors (float32) and the tokenizer files.
+   */
+  exportModel: handleUnaryCall<ExportRequest, ExportResponse>;
+  /**
+   * Merges several adapters of one base (linear, TIES or DARE on each module's full delta), registers the
+   * result, and reports how closely it follows the adapters applied on the fly.
+   */
+  mergeAdapters: handleUnaryCall<MergeAdaptersRequest, MergeAdaptersResponse>;
 }
 
 export interface InferServiceClient extends Client {
@@ -8064,6 +9712,127 @@ export interface InferServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ProbeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Registers a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors) as an adapter of a base
+   * model; its name then serves base + adapter merged, like a model name.
+   */
+  importAdapter(
+    request: ImportAdapterRequest,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  importAdapter(
+    request: ImportAdapterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  importAdapter(
+    request: ImportAdapterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  /** Registered adapters and the adapters of svc-train's LoRA checkpoints (`<job>@<step>`), with lineage. */
+  listAdapters(
+    request: ListAdaptersRequest,
+    callback: (error: ServiceError | null, response: ListAdaptersResponse) => void,
+  ): ClientUnaryCall;
+  listAdapters(
+    request: ListAdaptersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAdaptersResponse) => void,
+  ): ClientUnaryCall;
+  listAdapters(
+    request: ListAdaptersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAdaptersResponse) => void,
+  ): ClientUnaryCall;
+  /** Describes one adapter. */
+  getAdapter(
+    request: AdapterRef,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  getAdapter(
+    request: AdapterRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  getAdapter(
+    request: AdapterRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  /** Removes a registered adapter (its copy in the service's folder too) and unloads it. */
+  deleteAdapter(
+    request: AdapterRef,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  deleteAdapter(
+    request: AdapterRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  deleteAdapter(
+    request: AdapterRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdapterInfo) => void,
+  ): ClientUnaryCall;
+  /** Writes an adapter as a PEFT folder (adapter_config.json + adapter_model.safetensors). */
+  exportAdapter(
+    request: ExportRequest,
+    callback: (error: ServiceError | null, response: ExportResponse) => void,
+  ): ClientUnaryCall;
+  exportAdapter(
+    request: ExportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportResponse) => void,
+  ): ClientUnaryCall;
+  exportAdapter(
+    request: ExportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Writes any servable model (an adapter merged into its base included) as a Hugging Face folder:
+   * config.json, model.safetensors (float32) and the tokenizer files.
+   */
+  exportModel(
+    request: ExportRequest,
+    callback: (error: ServiceError | null, response: ExportResponse) => void,
+  ): ClientUnaryCall;
+  exportModel(
+    request: ExportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportResponse) => void,
+  ): ClientUnaryCall;
+  exportModel(
+    request: ExportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Merges several adapters of one base (linear, TIES or DARE on each module's full delta), registers the
+   * result, and reports how closely it follows the adapters applied on the fly.
+   */
+  mergeAdapters(
+    request: MergeAdaptersRequest,
+    callback: (error: ServiceError | null, response: MergeAdaptersResponse) => void,
+  ): ClientUnaryCall;
+  mergeAdapters(
+    request: MergeAdaptersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MergeAdaptersResponse) => void,
+  ): ClientUnaryCall;
+  mergeAdapters(
+    request: MergeAdaptersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MergeAdaptersResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -118,7 +118,8 @@ export interface SubmitJobRequest {
 export interface FinetuneConfig {
   /**
    * "sft" (default): learn the answers of instruction examples (Alpaca, ShareGPT or ChatML records; loss on
-   * the answer tokens only); "dpo": prefer chosen over rejected answers (prompt/chosen/rejected records).
+   * the answer tokens only); "dpo": prefer chosen over rejected answers (prompt/chosen/rejected records);
+   * "reward": a reward model — a scalar head on the last token, Bradley–Terry loss on the same pairs.
    */
   method: string;
   /** Name of the base model in svc-infer's registry (a registered folder or a `<job>@<step>` checkpoint). */
@@ -143,6 +144,11 @@ export interface FinetuneConfig {
   loraTargets: string[];
   /** DPO's beta, > 0 (default 0.1). */
   beta: number;
+  /**
+   * SFT: pack short examples into shared rows of the context, each attending only to itself with its
+   * positions restarting at 0 (fewer padded tokens per step; the loss is the same as unpacked).
+   */
+  packing: boolean;
 }
 
 /** A training job. */
@@ -418,6 +424,168 @@ export interface ModelPreset {
 export interface ListPresetsResponse {
   /** Every preset, smallest first as the engine lists them. */
   presets: ModelPreset[];
+}
+
+/**
+ * A fine-tune to preview: the request a SubmitJob would carry (base model, data, method, config.context);
+ * config.iters is not needed.
+ */
+export interface PreviewFinetuneRequest {
+  /** The job as it would be submitted (finetune set; data_path or dataset_id). */
+  job:
+    | SubmitJobRequest
+    | undefined;
+  /** Examples to render, 1-20 (default 3); truncation is counted over all of them. */
+  examples: number;
+}
+
+/** One token of a rendered example. */
+export interface PreviewToken {
+  /** The token's text (decoded alone; a byte-level piece of a character may show as U+FFFD). */
+  text: string;
+  /** The token id. */
+  id: number;
+  /** True when the token is a target: an answer's token, which the loss is computed on. */
+  loss: boolean;
+  /** True when the token lies past the context and is cut off in training. */
+  truncated: boolean;
+}
+
+/** A rendered sequence: one SFT example, or one answer of a DPO pair. */
+export interface PreviewSequence {
+  /** Every token of the rendering, in order (those past the context marked truncated). */
+  tokens: PreviewToken[];
+  /** Tokens that carry loss within the context. */
+  lossTokens: number;
+  /** Tokens cut off the end to fit the context. */
+  truncatedTokens: number;
+  /** True when every answer of the sequence keeps, within the context, a token generation stops on. */
+  endsWithEos: boolean;
+}
+
+/** One example of the preview. */
+export interface PreviewExample {
+  /** Position of the example in the data, from 0. */
+  index: number;
+  /** SFT: the rendered conversation. DPO: the chosen answer after the shared prompt. */
+  sequence:
+    | PreviewSequence
+    | undefined;
+  /** DPO: the rejected answer after the same prompt. */
+  rejected:
+    | PreviewSequence
+    | undefined;
+  /** DPO: the two answers as text. */
+  chosenText: string;
+  rejectedText: string;
+}
+
+/**
+ * Whether a fine-tuned model will know where to stop: the token that ends each answer in the examples,
+ * and the tokens generation stops on (generation_config.json's eos_token_id, config.json's, the tokenizer's
+ * eos_token), as svc-infer reads them.
+ */
+export interface EosCheck {
+  /**
+   * "pass": every answer ends with a token generation stops on; "warn": some do not (the model may never
+   * stop); "info": the model has no EOS token, and `message` says what ends an answer instead.
+   */
+  status: string;
+  /** A sentence for the learner. */
+  message: string;
+  /** The end-of-turn token appended to or written after each answer ("" when the model has none). */
+  endToken: string;
+  /** The ids generation stops on, and their texts. */
+  stopIds: number[];
+  stopTokens: string[];
+  /** Previewed sequences whose every answer ends with end_token, of all previewed sequences. */
+  endingWithEos: number;
+  sequences: number;
+  /** Whether end_token is one of the stop tokens. */
+  endTokenStops: boolean;
+  /** Text that ends an answer when there is no EOS (the default template's next "User:" turn). */
+  answerEnd: string;
+}
+
+/** What PreviewFinetune answers. */
+export interface FinetunePreview {
+  /** The first examples, rendered. */
+  examples: PreviewExample[];
+  /** Examples (DPO: pairs) in the data. */
+  totalExamples: number;
+  /** Of them, how many are longer than the context, and the tokens cut off in all. */
+  truncatedExamples: number;
+  truncatedTokens: number;
+  /** Examples left with no answer token within the context (the job skips them). */
+  emptyExamples: number;
+  /** The context the job would train with (config.context capped by the base's). */
+  context: number;
+  /** "sft" or "dpo". */
+  method: string;
+  /** The template used: "model" (the base's own chat template) or "default" (the lab's "User: … Assistant:"). */
+  template: string;
+  /** The end-of-turn check. */
+  eos: EosCheck | undefined;
+}
+
+/** A fine-tune to estimate: the base model, the method and adapter, and the batch. */
+export interface EstimateFinetuneRequest {
+  /** Method, base model, adapter, rank and targets as a job would give them. */
+  finetune:
+    | FinetuneConfig
+    | undefined;
+  /** batch_size, context, grad_accum and iters (for total_seconds) as a job would give them. */
+  config: TrainConfig | undefined;
+}
+
+/** Whether a fine-tune's memory fits a device. */
+export interface MemoryFit {
+  /** "this machine" or "a 16 GB GPU". */
+  device: string;
+  /** Memory of the device. */
+  memoryBytes: number;
+  /** The estimate's total is within it. */
+  fits: boolean;
+}
+
+/** Size, memory and time of a fine-tune. */
+export interface FinetuneEstimate {
+  /** Parameters of the base model. */
+  baseParameters: number;
+  /** Parameters that train: every one (full) or the adapter's. */
+  trainableParameters: number;
+  /** "fp32" or "nf4" (QLoRA's projections). */
+  weightsFormat: string;
+  /** Bytes of the base's weights as held (trainable for full, frozen otherwise). */
+  weightsBytes: number;
+  /** Bytes of the LoRA matrices (0 for full). */
+  adapterBytes: number;
+  /** Bytes of the trainable values' gradients. */
+  gradientsBytes: number;
+  /** Bytes of AdamW's two moments of the trainable values. */
+  optimizerBytes: number;
+  /** Bytes of activations kept for the backward pass (DPO: chosen and rejected rows). */
+  activationsBytes: number;
+  /** QLoRA: bytes of the projections rebuilt in float32 inside the step graph. */
+  dequantizedBytes: number;
+  /** The sum. */
+  totalBytes: number;
+  /** Forward + backward FLOPs per token. */
+  flopsPerToken: number;
+  /** Seconds per optimizer step at the throughput measured on this machine's CPU (bench:train). */
+  secondsPerStep: number;
+  /** seconds_per_step × config.iters; 0 without iters. */
+  totalSeconds: number;
+  /** Tokens per optimizer step (DPO counts both answers of a pair). */
+  tokensPerStep: number;
+  /** This machine and a 16 GB GPU. */
+  fits: MemoryFit[];
+  /** What makes the run unwise here (memory, time). */
+  warnings: EstimateWarning[];
+  /** The context the estimate used (config.context capped by the base's). */
+  context: number;
+  /** The base model (the engine's ModelConfig as JSON). */
+  modelJson: string;
 }
 
 function createBaseTrainConfig(): TrainConfig {
@@ -1111,6 +1279,7 @@ function createBaseFinetuneConfig(): FinetuneConfig {
     loraDropout: undefined,
     loraTargets: [],
     beta: 0,
+    packing: false,
   };
 }
 
@@ -1139,6 +1308,9 @@ export const FinetuneConfig: MessageFns<FinetuneConfig> = {
     }
     if (message.beta !== 0) {
       writer.uint32(65).double(message.beta);
+    }
+    if (message.packing !== false) {
+      writer.uint32(72).bool(message.packing);
     }
     return writer;
   },
@@ -1220,6 +1392,14 @@ export const FinetuneConfig: MessageFns<FinetuneConfig> = {
             message.beta = reader.double();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.packing = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1262,6 +1442,7 @@ export const FinetuneConfig: MessageFns<FinetuneConfig> = {
         ? object.lora_targets.map((e: any) => globalThis.String(e))
         : [],
       beta: isSet(object.beta) ? globalThis.Number(object.beta) : 0,
+      packing: isSet(object.packing) ? globalThis.Boolean(object.packing) : false,
     };
   },
 
@@ -1291,6 +1472,9 @@ export const FinetuneConfig: MessageFns<FinetuneConfig> = {
     if (message.beta !== 0) {
       obj.beta = floatToJson(message.beta);
     }
+    if (message.packing !== false) {
+      obj.packing = message.packing;
+    }
     return obj;
   },
 
@@ -1307,6 +1491,7 @@ export const FinetuneConfig: MessageFns<FinetuneConfig> = {
     message.loraDropout = object.loraDropout ?? undefined;
     message.loraTargets = object.loraTargets?.map((e) => e) || [];
     message.beta = object.beta ?? 0;
+    message.packing = object.packing ?? false;
     return message;
   },
 };
@@ -3951,6 +4136,1572 @@ export const ListPresetsResponse: MessageFns<ListPresetsResponse> = {
   },
 };
 
+function createBasePreviewFinetuneRequest(): PreviewFinetuneRequest {
+  return { job: undefined, examples: 0 };
+}
+
+export const PreviewFinetuneRequest: MessageFns<PreviewFinetuneRequest> = {
+  encode(message: PreviewFinetuneRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.job !== undefined) {
+      SubmitJobRequest.encode(message.job, writer.uint32(10).fork()).join();
+    }
+    if (message.examples !== 0) {
+      writer.uint32(16).uint32(message.examples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewFinetuneRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewFinetuneRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.job = SubmitJobRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.examples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewFinetuneRequest {
+    return {
+      job: isSet(object.job) ? SubmitJobRequest.fromJSON(object.job) : undefined,
+      examples: isSet(object.examples) ? globalThis.Number(object.examples) : 0,
+    };
+  },
+
+  toJSON(message: PreviewFinetuneRequest): unknown {
+    const obj: any = {};
+    if (message.job !== undefined) {
+      obj.job = SubmitJobRequest.toJSON(message.job);
+    }
+    if (message.examples !== 0) {
+      obj.examples = Math.round(message.examples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewFinetuneRequest>, I>>(base?: I): PreviewFinetuneRequest {
+    return PreviewFinetuneRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewFinetuneRequest>, I>>(object: I): PreviewFinetuneRequest {
+    const message = createBasePreviewFinetuneRequest();
+    message.job = (object.job !== undefined && object.job !== null)
+      ? SubmitJobRequest.fromPartial(object.job)
+      : undefined;
+    message.examples = object.examples ?? 0;
+    return message;
+  },
+};
+
+function createBasePreviewToken(): PreviewToken {
+  return { text: "", id: 0, loss: false, truncated: false };
+}
+
+export const PreviewToken: MessageFns<PreviewToken> = {
+  encode(message: PreviewToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    if (message.id !== 0) {
+      writer.uint32(16).uint32(message.id);
+    }
+    if (message.loss !== false) {
+      writer.uint32(24).bool(message.loss);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(32).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.loss = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewToken {
+    return {
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      loss: isSet(object.loss) ? globalThis.Boolean(object.loss) : false,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: PreviewToken): unknown {
+    const obj: any = {};
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.loss !== false) {
+      obj.loss = message.loss;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewToken>, I>>(base?: I): PreviewToken {
+    return PreviewToken.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewToken>, I>>(object: I): PreviewToken {
+    const message = createBasePreviewToken();
+    message.text = object.text ?? "";
+    message.id = object.id ?? 0;
+    message.loss = object.loss ?? false;
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBasePreviewSequence(): PreviewSequence {
+  return { tokens: [], lossTokens: 0, truncatedTokens: 0, endsWithEos: false };
+}
+
+export const PreviewSequence: MessageFns<PreviewSequence> = {
+  encode(message: PreviewSequence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      PreviewToken.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.lossTokens !== 0) {
+      writer.uint32(16).uint32(message.lossTokens);
+    }
+    if (message.truncatedTokens !== 0) {
+      writer.uint32(24).uint32(message.truncatedTokens);
+    }
+    if (message.endsWithEos !== false) {
+      writer.uint32(32).bool(message.endsWithEos);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewSequence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewSequence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(PreviewToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lossTokens = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.truncatedTokens = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.endsWithEos = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewSequence {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => PreviewToken.fromJSON(e)) : [],
+      lossTokens: isSet(object.lossTokens)
+        ? globalThis.Number(object.lossTokens)
+        : isSet(object.loss_tokens)
+        ? globalThis.Number(object.loss_tokens)
+        : 0,
+      truncatedTokens: isSet(object.truncatedTokens)
+        ? globalThis.Number(object.truncatedTokens)
+        : isSet(object.truncated_tokens)
+        ? globalThis.Number(object.truncated_tokens)
+        : 0,
+      endsWithEos: isSet(object.endsWithEos)
+        ? globalThis.Boolean(object.endsWithEos)
+        : isSet(object.ends_with_eos)
+        ? globalThis.Boolean(object.ends_with_eos)
+        : false,
+    };
+  },
+
+  toJSON(message: PreviewSequence): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => PreviewToken.toJSON(e));
+    }
+    if (message.lossTokens !== 0) {
+      obj.lossTokens = Math.round(message.lossTokens);
+    }
+    if (message.truncatedTokens !== 0) {
+      obj.truncatedTokens = Math.round(message.truncatedTokens);
+    }
+    if (message.endsWithEos !== false) {
+      obj.endsWithEos = message.endsWithEos;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewSequence>, I>>(base?: I): PreviewSequence {
+    return PreviewSequence.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewSequence>, I>>(object: I): PreviewSequence {
+    const message = createBasePreviewSequence();
+    message.tokens = object.tokens?.map((e) => PreviewToken.fromPartial(e)) || [];
+    message.lossTokens = object.lossTokens ?? 0;
+    message.truncatedTokens = object.truncatedTokens ?? 0;
+    message.endsWithEos = object.endsWithEos ?? false;
+    return message;
+  },
+};
+
+function createBasePreviewExample(): PreviewExample {
+  return { index: 0, sequence: undefined, rejected: undefined, chosenText: "", rejectedText: "" };
+}
+
+export const PreviewExample: MessageFns<PreviewExample> = {
+  encode(message: PreviewExample, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.sequence !== undefined) {
+      PreviewSequence.encode(message.sequence, writer.uint32(18).fork()).join();
+    }
+    if (message.rejected !== undefined) {
+      PreviewSequence.encode(message.rejected, writer.uint32(26).fork()).join();
+    }
+    if (message.chosenText !== "") {
+      writer.uint32(34).string(message.chosenText);
+    }
+    if (message.rejectedText !== "") {
+      writer.uint32(42).string(message.rejectedText);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreviewExample {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreviewExample();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sequence = PreviewSequence.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rejected = PreviewSequence.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.chosenText = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rejectedText = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreviewExample {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      sequence: isSet(object.sequence) ? PreviewSequence.fromJSON(object.sequence) : undefined,
+      rejected: isSet(object.rejected) ? PreviewSequence.fromJSON(object.rejected) : undefined,
+      chosenText: isSet(object.chosenText)
+        ? globalThis.String(object.chosenText)
+        : isSet(object.chosen_text)
+        ? globalThis.String(object.chosen_text)
+        : "",
+      rejectedText: isSet(object.rejectedText)
+        ? globalThis.String(object.rejectedText)
+        : isSet(object.rejected_text)
+        ? globalThis.String(object.rejected_text)
+        : "",
+    };
+  },
+
+  toJSON(message: PreviewExample): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.sequence !== undefined) {
+      obj.sequence = PreviewSequence.toJSON(message.sequence);
+    }
+    if (message.rejected !== undefined) {
+      obj.rejected = PreviewSequence.toJSON(message.rejected);
+    }
+    if (message.chosenText !== "") {
+      obj.chosenText = message.chosenText;
+    }
+    if (message.rejectedText !== "") {
+      obj.rejectedText = message.rejectedText;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreviewExample>, I>>(base?: I): PreviewExample {
+    return PreviewExample.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreviewExample>, I>>(object: I): PreviewExample {
+    const message = createBasePreviewExample();
+    message.index = object.index ?? 0;
+    message.sequence = (object.sequence !== undefined && object.sequence !== null)
+      ? PreviewSequence.fromPartial(object.sequence)
+      : undefined;
+    message.rejected = (object.rejected !== undefined && object.rejected !== null)
+      ? PreviewSequence.fromPartial(object.rejected)
+      : undefined;
+    message.chosenText = object.chosenText ?? "";
+    message.rejectedText = object.rejectedText ?? "";
+    return message;
+  },
+};
+
+function createBaseEosCheck(): EosCheck {
+  return {
+    status: "",
+    message: "",
+    endToken: "",
+    stopIds: [],
+    stopTokens: [],
+    endingWithEos: 0,
+    sequences: 0,
+    endTokenStops: false,
+    answerEnd: "",
+  };
+}
+
+export const EosCheck: MessageFns<EosCheck> = {
+  encode(message: EosCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.endToken !== "") {
+      writer.uint32(26).string(message.endToken);
+    }
+    if (message.stopIds.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.stopIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.stopTokens) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.endingWithEos !== 0) {
+      writer.uint32(48).uint32(message.endingWithEos);
+    }
+    if (message.sequences !== 0) {
+      writer.uint32(56).uint32(message.sequences);
+    }
+    if (message.endTokenStops !== false) {
+      writer.uint32(64).bool(message.endTokenStops);
+    }
+    if (message.answerEnd !== "") {
+      writer.uint32(74).string(message.answerEnd);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EosCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEosCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.stopIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.stopIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stopTokens.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.endingWithEos = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sequences = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.endTokenStops = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.answerEnd = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EosCheck {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      endToken: isSet(object.endToken)
+        ? globalThis.String(object.endToken)
+        : isSet(object.end_token)
+        ? globalThis.String(object.end_token)
+        : "",
+      stopIds: globalThis.Array.isArray(object?.stopIds)
+        ? object.stopIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.stop_ids)
+        ? object.stop_ids.map((e: any) => globalThis.Number(e))
+        : [],
+      stopTokens: globalThis.Array.isArray(object?.stopTokens)
+        ? object.stopTokens.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.stop_tokens)
+        ? object.stop_tokens.map((e: any) => globalThis.String(e))
+        : [],
+      endingWithEos: isSet(object.endingWithEos)
+        ? globalThis.Number(object.endingWithEos)
+        : isSet(object.ending_with_eos)
+        ? globalThis.Number(object.ending_with_eos)
+        : 0,
+      sequences: isSet(object.sequences) ? globalThis.Number(object.sequences) : 0,
+      endTokenStops: isSet(object.endTokenStops)
+        ? globalThis.Boolean(object.endTokenStops)
+        : isSet(object.end_token_stops)
+        ? globalThis.Boolean(object.end_token_stops)
+        : false,
+      answerEnd: isSet(object.answerEnd)
+        ? globalThis.String(object.answerEnd)
+        : isSet(object.answer_end)
+        ? globalThis.String(object.answer_end)
+        : "",
+    };
+  },
+
+  toJSON(message: EosCheck): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.endToken !== "") {
+      obj.endToken = message.endToken;
+    }
+    if (message.stopIds?.length) {
+      obj.stopIds = message.stopIds.map((e) => Math.round(e));
+    }
+    if (message.stopTokens?.length) {
+      obj.stopTokens = message.stopTokens;
+    }
+    if (message.endingWithEos !== 0) {
+      obj.endingWithEos = Math.round(message.endingWithEos);
+    }
+    if (message.sequences !== 0) {
+      obj.sequences = Math.round(message.sequences);
+    }
+    if (message.endTokenStops !== false) {
+      obj.endTokenStops = message.endTokenStops;
+    }
+    if (message.answerEnd !== "") {
+      obj.answerEnd = message.answerEnd;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EosCheck>, I>>(base?: I): EosCheck {
+    return EosCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EosCheck>, I>>(object: I): EosCheck {
+    const message = createBaseEosCheck();
+    message.status = object.status ?? "";
+    message.message = object.message ?? "";
+    message.endToken = object.endToken ?? "";
+    message.stopIds = object.stopIds?.map((e) => e) || [];
+    message.stopTokens = object.stopTokens?.map((e) => e) || [];
+    message.endingWithEos = object.endingWithEos ?? 0;
+    message.sequences = object.sequences ?? 0;
+    message.endTokenStops = object.endTokenStops ?? false;
+    message.answerEnd = object.answerEnd ?? "";
+    return message;
+  },
+};
+
+function createBaseFinetunePreview(): FinetunePreview {
+  return {
+    examples: [],
+    totalExamples: 0,
+    truncatedExamples: 0,
+    truncatedTokens: 0,
+    emptyExamples: 0,
+    context: 0,
+    method: "",
+    template: "",
+    eos: undefined,
+  };
+}
+
+export const FinetunePreview: MessageFns<FinetunePreview> = {
+  encode(message: FinetunePreview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.examples) {
+      PreviewExample.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.totalExamples !== 0) {
+      writer.uint32(16).uint32(message.totalExamples);
+    }
+    if (message.truncatedExamples !== 0) {
+      writer.uint32(24).uint32(message.truncatedExamples);
+    }
+    if (message.truncatedTokens !== 0) {
+      writer.uint32(32).uint64(message.truncatedTokens);
+    }
+    if (message.emptyExamples !== 0) {
+      writer.uint32(40).uint32(message.emptyExamples);
+    }
+    if (message.context !== 0) {
+      writer.uint32(48).uint32(message.context);
+    }
+    if (message.method !== "") {
+      writer.uint32(58).string(message.method);
+    }
+    if (message.template !== "") {
+      writer.uint32(66).string(message.template);
+    }
+    if (message.eos !== undefined) {
+      EosCheck.encode(message.eos, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinetunePreview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinetunePreview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.examples.push(PreviewExample.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.totalExamples = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.truncatedExamples = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.truncatedTokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.emptyExamples = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.context = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.template = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.eos = EosCheck.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinetunePreview {
+    return {
+      examples: globalThis.Array.isArray(object?.examples)
+        ? object.examples.map((e: any) => PreviewExample.fromJSON(e))
+        : [],
+      totalExamples: isSet(object.totalExamples)
+        ? globalThis.Number(object.totalExamples)
+        : isSet(object.total_examples)
+        ? globalThis.Number(object.total_examples)
+        : 0,
+      truncatedExamples: isSet(object.truncatedExamples)
+        ? globalThis.Number(object.truncatedExamples)
+        : isSet(object.truncated_examples)
+        ? globalThis.Number(object.truncated_examples)
+        : 0,
+      truncatedTokens: isSet(object.truncatedTokens)
+        ? globalThis.Number(object.truncatedTokens)
+        : isSet(object.truncated_tokens)
+        ? globalThis.Number(object.truncated_tokens)
+        : 0,
+      emptyExamples: isSet(object.emptyExamples)
+        ? globalThis.Number(object.emptyExamples)
+        : isSet(object.empty_examples)
+        ? globalThis.Number(object.empty_examples)
+        : 0,
+      context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      template: isSet(object.template) ? globalThis.String(object.template) : "",
+      eos: isSet(object.eos) ? EosCheck.fromJSON(object.eos) : undefined,
+    };
+  },
+
+  toJSON(message: FinetunePreview): unknown {
+    const obj: any = {};
+    if (message.examples?.length) {
+      obj.examples = message.examples.map((e) => PreviewExample.toJSON(e));
+    }
+    if (message.totalExamples !== 0) {
+      obj.totalExamples = Math.round(message.totalExamples);
+    }
+    if (message.truncatedExamples !== 0) {
+      obj.truncatedExamples = Math.round(message.truncatedExamples);
+    }
+    if (message.truncatedTokens !== 0) {
+      obj.truncatedTokens = Math.round(message.truncatedTokens);
+    }
+    if (message.emptyExamples !== 0) {
+      obj.emptyExamples = Math.round(message.emptyExamples);
+    }
+    if (message.context !== 0) {
+      obj.context = Math.round(message.context);
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.template !== "") {
+      obj.template = message.template;
+    }
+    if (message.eos !== undefined) {
+      obj.eos = EosCheck.toJSON(message.eos);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinetunePreview>, I>>(base?: I): FinetunePreview {
+    return FinetunePreview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinetunePreview>, I>>(object: I): FinetunePreview {
+    const message = createBaseFinetunePreview();
+    message.examples = object.examples?.map((e) => PreviewExample.fromPartial(e)) || [];
+    message.totalExamples = object.totalExamples ?? 0;
+    message.truncatedExamples = object.truncatedExamples ?? 0;
+    message.truncatedTokens = object.truncatedTokens ?? 0;
+    message.emptyExamples = object.emptyExamples ?? 0;
+    message.context = object.context ?? 0;
+    message.method = object.method ?? "";
+    message.template = object.template ?? "";
+    message.eos = (object.eos !== undefined && object.eos !== null) ? EosCheck.fromPartial(object.eos) : undefined;
+    return message;
+  },
+};
+
+function createBaseEstimateFinetuneRequest(): EstimateFinetuneRequest {
+  return { finetune: undefined, config: undefined };
+}
+
+export const EstimateFinetuneRequest: MessageFns<EstimateFinetuneRequest> = {
+  encode(message: EstimateFinetuneRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.finetune !== undefined) {
+      FinetuneConfig.encode(message.finetune, writer.uint32(10).fork()).join();
+    }
+    if (message.config !== undefined) {
+      TrainConfig.encode(message.config, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EstimateFinetuneRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEstimateFinetuneRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.finetune = FinetuneConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.config = TrainConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EstimateFinetuneRequest {
+    return {
+      finetune: isSet(object.finetune) ? FinetuneConfig.fromJSON(object.finetune) : undefined,
+      config: isSet(object.config) ? TrainConfig.fromJSON(object.config) : undefined,
+    };
+  },
+
+  toJSON(message: EstimateFinetuneRequest): unknown {
+    const obj: any = {};
+    if (message.finetune !== undefined) {
+      obj.finetune = FinetuneConfig.toJSON(message.finetune);
+    }
+    if (message.config !== undefined) {
+      obj.config = TrainConfig.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EstimateFinetuneRequest>, I>>(base?: I): EstimateFinetuneRequest {
+    return EstimateFinetuneRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EstimateFinetuneRequest>, I>>(object: I): EstimateFinetuneRequest {
+    const message = createBaseEstimateFinetuneRequest();
+    message.finetune = (object.finetune !== undefined && object.finetune !== null)
+      ? FinetuneConfig.fromPartial(object.finetune)
+      : undefined;
+    message.config = (object.config !== undefined && object.config !== null)
+      ? TrainConfig.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMemoryFit(): MemoryFit {
+  return { device: "", memoryBytes: 0, fits: false };
+}
+
+export const MemoryFit: MessageFns<MemoryFit> = {
+  encode(message: MemoryFit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.device !== "") {
+      writer.uint32(10).string(message.device);
+    }
+    if (message.memoryBytes !== 0) {
+      writer.uint32(16).uint64(message.memoryBytes);
+    }
+    if (message.fits !== false) {
+      writer.uint32(24).bool(message.fits);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemoryFit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemoryFit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fits = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemoryFit {
+    return {
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      memoryBytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : 0,
+      fits: isSet(object.fits) ? globalThis.Boolean(object.fits) : false,
+    };
+  },
+
+  toJSON(message: MemoryFit): unknown {
+    const obj: any = {};
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.memoryBytes !== 0) {
+      obj.memoryBytes = Math.round(message.memoryBytes);
+    }
+    if (message.fits !== false) {
+      obj.fits = message.fits;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MemoryFit>, I>>(base?: I): MemoryFit {
+    return MemoryFit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MemoryFit>, I>>(object: I): MemoryFit {
+    const message = createBaseMemoryFit();
+    message.device = object.device ?? "";
+    message.memoryBytes = object.memoryBytes ?? 0;
+    message.fits = object.fits ?? false;
+    return message;
+  },
+};
+
+function createBaseFinetuneEstimate(): FinetuneEstimate {
+  return {
+    baseParameters: 0,
+    trainableParameters: 0,
+    weightsFormat: "",
+    weightsBytes: 0,
+    adapterBytes: 0,
+    gradientsBytes: 0,
+    optimizerBytes: 0,
+    activationsBytes: 0,
+    dequantizedBytes: 0,
+    totalBytes: 0,
+    flopsPerToken: 0,
+    secondsPerStep: 0,
+    totalSeconds: 0,
+    tokensPerStep: 0,
+    fits: [],
+    warnings: [],
+    context: 0,
+    modelJson: "",
+  };
+}
+
+export const FinetuneEstimate: MessageFns<FinetuneEstimate> = {
+  encode(message: FinetuneEstimate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baseParameters !== 0) {
+      writer.uint32(8).uint64(message.baseParameters);
+    }
+    if (message.trainableParameters !== 0) {
+      writer.uint32(16).uint64(message.trainableParameters);
+    }
+    if (message.weightsFormat !== "") {
+      writer.uint32(26).string(message.weightsFormat);
+    }
+    if (message.weightsBytes !== 0) {
+      writer.uint32(32).uint64(message.weightsBytes);
+    }
+    if (message.adapterBytes !== 0) {
+      writer.uint32(40).uint64(message.adapterBytes);
+    }
+    if (message.gradientsBytes !== 0) {
+      writer.uint32(48).uint64(message.gradientsBytes);
+    }
+    if (message.optimizerBytes !== 0) {
+      writer.uint32(56).uint64(message.optimizerBytes);
+    }
+    if (message.activationsBytes !== 0) {
+      writer.uint32(64).uint64(message.activationsBytes);
+    }
+    if (message.dequantizedBytes !== 0) {
+      writer.uint32(72).uint64(message.dequantizedBytes);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(80).uint64(message.totalBytes);
+    }
+    if (message.flopsPerToken !== 0) {
+      writer.uint32(89).double(message.flopsPerToken);
+    }
+    if (message.secondsPerStep !== 0) {
+      writer.uint32(97).double(message.secondsPerStep);
+    }
+    if (message.totalSeconds !== 0) {
+      writer.uint32(105).double(message.totalSeconds);
+    }
+    if (message.tokensPerStep !== 0) {
+      writer.uint32(112).uint64(message.tokensPerStep);
+    }
+    for (const v of message.fits) {
+      MemoryFit.encode(v!, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.warnings) {
+      EstimateWarning.encode(v!, writer.uint32(130).fork()).join();
+    }
+    if (message.context !== 0) {
+      writer.uint32(136).uint32(message.context);
+    }
+    if (message.modelJson !== "") {
+      writer.uint32(146).string(message.modelJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinetuneEstimate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinetuneEstimate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.baseParameters = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.trainableParameters = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.weightsFormat = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.weightsBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.adapterBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.gradientsBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.optimizerBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.activationsBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.dequantizedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.flopsPerToken = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.secondsPerStep = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.totalSeconds = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.tokensPerStep = longToNumber(reader.uint64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.fits.push(MemoryFit.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.warnings.push(EstimateWarning.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.context = reader.uint32();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.modelJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinetuneEstimate {
+    return {
+      baseParameters: isSet(object.baseParameters)
+        ? globalThis.Number(object.baseParameters)
+        : isSet(object.base_parameters)
+        ? globalThis.Number(object.base_parameters)
+        : 0,
+      trainableParameters: isSet(object.trainableParameters)
+        ? globalThis.Number(object.trainableParameters)
+        : isSet(object.trainable_parameters)
+        ? globalThis.Number(object.trainable_parameters)
+        : 0,
+      weightsFormat: isSet(object.weightsFormat)
+        ? globalThis.String(object.weightsFormat)
+        : isSet(object.weights_format)
+        ? globalThis.String(object.weights_format)
+        : "",
+      weightsBytes: isSet(object.weightsBytes)
+        ? globalThis.Number(object.weightsBytes)
+        : isSet(object.weights_bytes)
+        ? globalThis.Number(object.weights_bytes)
+        : 0,
+      adapterBytes: isSet(object.adapterBytes)
+        ? globalThis.Number(object.adapterBytes)
+        : isSet(object.adapter_bytes)
+        ? globalThis.Number(object.adapter_bytes)
+        : 0,
+      gradientsBytes: isSet(object.gradientsBytes)
+        ? globalThis.Number(object.gradientsBytes)
+        : isSet(object.gradients_bytes)
+        ? globalThis.Number(object.gradients_bytes)
+        : 0,
+      optimizerBytes: isSet(object.optimizerBytes)
+        ? globalThis.Number(object.optimizerBytes)
+        : isSet(object.optimizer_bytes)
+        ? globalThis.Number(object.optimizer_bytes)
+        : 0,
+      activationsBytes: isSet(object.activationsBytes)
+        ? globalThis.Number(object.activationsBytes)
+        : isSet(object.activations_bytes)
+        ? globalThis.Number(object.activations_bytes)
+        : 0,
+      dequantizedBytes: isSet(object.dequantizedBytes)
+        ? globalThis.Number(object.dequantizedBytes)
+        : isSet(object.dequantized_bytes)
+        ? globalThis.Number(object.dequantized_bytes)
+        : 0,
+      totalBytes: isSet(object.totalBytes)
+        ? globalThis.Number(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? globalThis.Number(object.total_bytes)
+        : 0,
+      flopsPerToken: isSet(object.flopsPerToken)
+        ? globalThis.Number(object.flopsPerToken)
+        : isSet(object.flops_per_token)
+        ? globalThis.Number(object.flops_per_token)
+        : 0,
+      secondsPerStep: isSet(object.secondsPerStep)
+        ? globalThis.Number(object.secondsPerStep)
+        : isSet(object.seconds_per_step)
+        ? globalThis.Number(object.seconds_per_step)
+        : 0,
+      totalSeconds: isSet(object.totalSeconds)
+        ? globalThis.Number(object.totalSeconds)
+        : isSet(object.total_seconds)
+        ? globalThis.Number(object.total_seconds)
+        : 0,
+      tokensPerStep: isSet(object.tokensPerStep)
+        ? globalThis.Number(object.tokensPerStep)
+        : isSet(object.tokens_per_step)
+        ? globalThis.Number(object.tokens_per_step)
+        : 0,
+      fits: globalThis.Array.isArray(object?.fits)
+        ? object.fits.map((e: any) => MemoryFit.fromJSON(e))
+        : [],
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => EstimateWarning.fromJSON(e))
+        : [],
+      context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      modelJson: isSet(object.modelJson)
+        ? globalThis.String(object.modelJson)
+        : isSet(object.model_json)
+        ? globalThis.String(object.model_json)
+        : "",
+    };
+  },
+
+  toJSON(message: FinetuneEstimate): unknown {
+    const obj: any = {};
+    if (message.baseParameters !== 0) {
+      obj.baseParameters = Math.round(message.baseParameters);
+    }
+    if (message.trainableParameters !== 0) {
+      obj.trainableParameters = Math.round(message.trainableParameters);
+    }
+    if (message.weightsFormat !== "") {
+      obj.weightsFormat = message.weightsFormat;
+    }
+    if (message.weightsBytes !== 0) {
+      obj.weightsBytes = Math.round(message.weightsBytes);
+    }
+    if (message.adapterBytes !== 0) {
+      obj.adapterBytes = Math.round(message.adapterBytes);
+    }
+    if (message.gradientsBytes !== 0) {
+      obj.gradientsBytes = Math.round(message.gradientsBytes);
+    }
+    if (message.optimizerBytes !== 0) {
+      obj.optimizerBytes = Math.round(message.optimizerBytes);
+    }
+    if (message.activationsBytes !== 0) {
+      obj.activationsBytes = Math.round(message.activationsBytes);
+    }
+    if (message.dequantizedBytes !== 0) {
+      obj.dequantizedBytes = Math.round(message.dequantizedBytes);
+    }
+    if (message.totalBytes !== 0) {
+      obj.totalBytes = Math.round(message.totalBytes);
+    }
+    if (message.flopsPerToken !== 0) {
+      obj.flopsPerToken = floatToJson(message.flopsPerToken);
+    }
+    if (message.secondsPerStep !== 0) {
+      obj.secondsPerStep = floatToJson(message.secondsPerStep);
+    }
+    if (message.totalSeconds !== 0) {
+      obj.totalSeconds = floatToJson(message.totalSeconds);
+    }
+    if (message.tokensPerStep !== 0) {
+      obj.tokensPerStep = Math.round(message.tokensPerStep);
+    }
+    if (message.fits?.length) {
+      obj.fits = message.fits.map((e) => MemoryFit.toJSON(e));
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => EstimateWarning.toJSON(e));
+    }
+    if (message.context !== 0) {
+      obj.context = Math.round(message.context);
+    }
+    if (message.modelJson !== "") {
+      obj.modelJson = message.modelJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinetuneEstimate>, I>>(base?: I): FinetuneEstimate {
+    return FinetuneEstimate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinetuneEstimate>, I>>(object: I): FinetuneEstimate {
+    const message = createBaseFinetuneEstimate();
+    message.baseParameters = object.baseParameters ?? 0;
+    message.trainableParameters = object.trainableParameters ?? 0;
+    message.weightsFormat = object.weightsFormat ?? "";
+    message.weightsBytes = object.weightsBytes ?? 0;
+    message.adapterBytes = object.adapterBytes ?? 0;
+    message.gradientsBytes = object.gradientsBytes ?? 0;
+    message.optimizerBytes = object.optimizerBytes ?? 0;
+    message.activationsBytes = object.activationsBytes ?? 0;
+    message.dequantizedBytes = object.dequantizedBytes ?? 0;
+    message.totalBytes = object.totalBytes ?? 0;
+    message.flopsPerToken = object.flopsPerToken ?? 0;
+    message.secondsPerStep = object.secondsPerStep ?? 0;
+    message.totalSeconds = object.totalSeconds ?? 0;
+    message.tokensPerStep = object.tokensPerStep ?? 0;
+    message.fits = object.fits?.map((e) => MemoryFit.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => EstimateWarning.fromPartial(e)) || [];
+    message.context = object.context ?? 0;
+    message.modelJson = object.modelJson ?? "";
+    return message;
+  },
+};
+
 /** Training jobs: queue, control, metrics. */
 export type TrainServiceService = typeof TrainServiceService;
 export const TrainServiceService = {
@@ -4054,6 +5805,34 @@ export const TrainServiceService = {
     responseSerialize: (value: ListPresetsResponse): Buffer => Buffer.from(ListPresetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPresetsResponse => ListPresetsResponse.decode(value),
   },
+  /**
+   * Renders the first examples of a fine-tune as the job would train on them (tokens, which carry loss,
+   * truncation) and checks that each answer ends with the token generation stops on; trains nothing.
+   */
+  previewFinetune: {
+    path: "/lab.v1.TrainService/PreviewFinetune" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PreviewFinetuneRequest): Buffer =>
+      Buffer.from(PreviewFinetuneRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PreviewFinetuneRequest => PreviewFinetuneRequest.decode(value),
+    responseSerialize: (value: FinetunePreview): Buffer => Buffer.from(FinetunePreview.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FinetunePreview => FinetunePreview.decode(value),
+  },
+  /**
+   * Trainable parameters, memory (weights, adapter, AdamW, activations) and step time of a fine-tune, with
+   * whether it fits this machine and a 16 GB GPU.
+   */
+  estimateFinetune: {
+    path: "/lab.v1.TrainService/EstimateFinetune" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EstimateFinetuneRequest): Buffer =>
+      Buffer.from(EstimateFinetuneRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EstimateFinetuneRequest => EstimateFinetuneRequest.decode(value),
+    responseSerialize: (value: FinetuneEstimate): Buffer => Buffer.from(FinetuneEstimate.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FinetuneEstimate => FinetuneEstimate.decode(value),
+  },
 } as const;
 
 export interface TrainServiceServer extends UntypedServiceImplementation {
@@ -4077,6 +5856,16 @@ export interface TrainServiceServer extends UntypedServiceImplementation {
   estimateModel: handleUnaryCall<EstimateModelRequest, ModelEstimate>;
   /** Lists the model presets a job can start from, with their shapes. */
   listPresets: handleUnaryCall<ListPresetsRequest, ListPresetsResponse>;
+  /**
+   * Renders the first examples of a fine-tune as the job would train on them (tokens, which carry loss,
+   * truncation) and checks that each answer ends with the token generation stops on; trains nothing.
+   */
+  previewFinetune: handleUnaryCall<PreviewFinetuneRequest, FinetunePreview>;
+  /**
+   * Trainable parameters, memory (weights, adapter, AdamW, activations) and step time of a fine-tune, with
+   * whether it fits this machine and a 16 GB GPU.
+   */
+  estimateFinetune: handleUnaryCall<EstimateFinetuneRequest, FinetuneEstimate>;
 }
 
 export interface TrainServiceClient extends Client {
@@ -4215,6 +6004,44 @@ export interface TrainServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPresetsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Renders the first examples of a fine-tune as the job would train on them (tokens, which carry loss,
+   * truncation) and checks that each answer ends with the token generation stops on; trains nothing.
+   */
+  previewFinetune(
+    request: PreviewFinetuneRequest,
+    callback: (error: ServiceError | null, response: FinetunePreview) => void,
+  ): ClientUnaryCall;
+  previewFinetune(
+    request: PreviewFinetuneRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FinetunePreview) => void,
+  ): ClientUnaryCall;
+  previewFinetune(
+    request: PreviewFinetuneRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FinetunePreview) => void,
+  ): ClientUnaryCall;
+  /**
+   * Trainable parameters, memory (weights, adapter, AdamW, activations) and step time of a fine-tune, with
+   * whether it fits this machine and a 16 GB GPU.
+   */
+  estimateFinetune(
+    request: EstimateFinetuneRequest,
+    callback: (error: ServiceError | null, response: FinetuneEstimate) => void,
+  ): ClientUnaryCall;
+  estimateFinetune(
+    request: EstimateFinetuneRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FinetuneEstimate) => void,
+  ): ClientUnaryCall;
+  estimateFinetune(
+    request: EstimateFinetuneRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FinetuneEstimate) => void,
   ): ClientUnaryCall;
 }
 
