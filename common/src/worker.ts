@@ -15,7 +15,9 @@ const tsxApi = pathToFileURL(
 export function startTsWorker(file: string, workerData: unknown): Worker {
   const url = pathToFileURL(file).href;
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  // V8's default young generation (3 × 16 MiB semi-space), whatever the process's flags: the supervisor
+  // runs services with a small one to keep idle memory down, and workers do the allocation-heavy work.
+  return new Worker(bootstrap, { eval: true, workerData, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
 }
 
 /** What a worker posts when it fails; `code` is honoured for the caller-facing codes below. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly through tsx, so the CLI works from a fresh clone without a build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI from dist/ (rebuilt first when any source changed since the last build), so it answers
+// without transforming TypeScript at every start. `npx tsx svc-tokenize/src/cli.ts` runs the source directly.
+import { runCompiled } from '../../supervisor/dist.js';
 
-register();
-await import('../src/cli.ts');
+await runCompiled('lab-tokenize', (msg) => process.stderr.write(`lab-tokenize: ${msg}\n`));
