@@ -2,7 +2,8 @@
 // without shards for the chosen tokenizer is marked not ready and "Make shards" makes them; a tiny run keeps its
 // checkpoints by the visible retention rule (newest N plus best val loss), lists them with step and val loss,
 // shows every evaluation's sample and perplexity in a timeline, and the elapsed time.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +143,33 @@ describe('Train page: dataset readiness, checkpoints, evaluation timeline', () =
       })
       .toBeGreaterThan(5);
   }, 90_000);
+
+  it('downloads a checkpoint as its Hugging Face folder (.tar), without the resume state', async () => {
+    const row = page.getByTestId('job-checkpoints').locator('li[data-checkpoint]').last();
+    const href = (await row.getByTestId('checkpoint-download').getAttribute('href')) ?? '';
+    expect(decodeURIComponent(href)).toMatch(/^\/api\/infer\/models\/.+@60\/download$/);
+    const folder = (await row.getByTestId('checkpoint-dir').textContent()) ?? '';
+    const res = await fetch(`${stack.url}${href}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename=".+@60\.tar"$/);
+    const out = mkdtempSync(join(tmpdir(), 'lab-ckpt-download-'));
+    writeFileSync(join(out, 'ckpt.tar'), Buffer.from(await res.arrayBuffer()));
+    execFileSync('tar', ['-xf', 'ckpt.tar'], { cwd: out });
+    const top = readdirSync(out).find((f) => f !== 'ckpt.tar') ?? '';
+    const got = readdirSync(join(out, top));
+    expect(got).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'onnx']));
+    for (const resume of ['optimizer.safetensors', 'trainer_state.json', 'manifest.json'])
+      expect(got).not.toContain(resume);
+    const expected = readdirSync(folder).filter(
+      (f) => !['optimizer.safetensors', 'trainer_state.json', 'manifest.json'].includes(f),
+    );
+    expect(got.sort()).toEqual(expected.sort());
+    expect(
+      readFileSync(join(out, top, 'model.safetensors')).equals(
+        readFileSync(join(folder, 'model.safetensors')),
+      ),
+    ).toBe(true);
+  }, 60_000);
 });
 
 // Issue 17, item 5: estimates that stop absurd runs. The Advanced fields show the chosen preset's real shape;

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { localCallContext } from '@lab/common';
+import { datasetPath, localCallContext } from '@lab/common';
 import {
   type EvalItem,
   type EvalRun,
@@ -12,6 +13,8 @@ import { ErrorBody } from '../errors.ts';
 import { relayStream } from '../sse.ts';
 
 const tags = ['eval'];
+/** General text of the shared datasets (no model here trains on it); svc-infer's merge report reads it too. */
+const GENERAL_TEXT = 'wikitext-2/wiki.test.raw.crlf-nonempty-lines';
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },
@@ -260,6 +263,23 @@ const routes = {
     summary: 'Tasks a run can name',
     responses: { 200: json(z.object({ tasks: z.array(Task) }), 'Tasks') },
   }),
+  generalText: createRoute({
+    method: 'get',
+    path: '/api/eval/general-text',
+    tags,
+    summary: 'General text for perplexity runs (e.g. a forgetting check): WikiText-2’s raw test split',
+    responses: {
+      200: json(
+        z.object({
+          name: z.string(),
+          description: z.string(),
+          textPath: z.string().openapi({ description: 'Give it as `textPath` to a perplexity run' }),
+          available: z.boolean(),
+        }),
+        'The text',
+      ),
+    },
+  }),
   submit: createRoute({
     method: 'post',
     path: '/api/eval/runs',
@@ -448,6 +468,21 @@ const submitRequest = (b: z.infer<typeof SubmitBody>) =>
 export function evalRoutes(app: OpenAPIHono, services: ServiceClients): void {
   const svc = services.eval;
   const ctx = () => localCallContext();
+
+  // The shared reference datasets sit under the data roots svc-eval reads (LAB_DATASETS, else
+  // ../shared/datasets); only the path is named here, svc-eval reads the file.
+  app.openapi(routes.generalText, (c) => {
+    const textPath = datasetPath(GENERAL_TEXT);
+    return c.json(
+      {
+        name: 'wikitext-2',
+        description: 'WikiText-2 (Merity et al., 2016), raw test split: Wikipedia articles',
+        textPath,
+        available: existsSync(textPath),
+      },
+      200,
+    );
+  });
 
   app.openapi(routes.variance, async (c) => {
     const b = c.req.valid('json');

@@ -1,11 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { fromServiceError, localCallContext } from '@lab/common';
+import { fromServiceError, LabError, loadConfig, localCallContext } from '@lab/common';
 import { type GenerateEvent, SamplingParams as ProtoSamplingParams } from '@lab/proto/infer';
 import type { Context } from 'hono';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
 import { started } from '../relay.ts';
 import { sseResponse } from '../sse.ts';
+import { archiveName, openModelFiles, tarBytes, tarStream } from '../tar.ts';
 
 const tags = ['infer'];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -184,6 +185,18 @@ const routes = {
     summary: 'Remove a registered model from the registry (its files stay)',
     request: nameParam,
     responses: { 200: json(ModelInfo, 'Removed'), 409: json(ErrorBody, 'A checkpoint'), ...errors },
+  }),
+  download: createRoute({
+    method: 'get',
+    path: '/api/infer/models/{name}/download',
+    tags,
+    summary:
+      'The model’s Hugging Face folder as a .tar (`<name>/config.json`, `model.safetensors`, tokenizer and generation files, `onnx/`); resume state (optimizer, trainer_state.json, manifest.json) left out',
+    request: nameParam,
+    responses: {
+      200: { description: 'POSIX ustar archive', content: { 'application/x-tar': { schema: z.string() } } },
+      ...errors,
+    },
   }),
   unload: createRoute({
     method: 'post',
@@ -670,6 +683,15 @@ const experimentRoutes = {
   }),
 };
 
+/** The lab's data roots: a symlink in a model folder is followed only into them (or within the folder). */
+function dataRoots(): string[] {
+  try {
+    return loadConfig().dataRoots ?? [];
+  } catch {
+    return [];
+  }
+}
+
 type TraceJson = z.infer<typeof TraceBody>;
 
 /** The JSON body as the proto's TraceRequest. */
@@ -743,6 +765,39 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
     routes.remove,
     async (c) => c.json(await svc.deleteModel!(c.req.valid('param'), ctx()), 200) as never,
   );
+  app.openapi(routes.download, async (c) => {
+    const { name } = c.req.valid('param');
+    // svc-infer names the folder (NOT_FOUND for an unknown name); the client never gives a path.
+    const model = await svc.getModel!({ name }, ctx());
+    const top = archiveName(model.name);
+    let files: Awaited<ReturnType<typeof openModelFiles>>;
+    try {
+      files = await openModelFiles(model.path, top, dataRoots());
+    } catch (err) {
+      throw new LabError(
+        'NOT_FOUND',
+        `name: the folder of model "${name}" cannot be read (${(err as Error).message})`,
+        'name',
+      );
+    }
+    if (!files.some((f) => f.name === `${top}/config.json`)) {
+      await Promise.all(files.map((f) => f.handle.close()));
+      throw new LabError(
+        'FAILED_PRECONDITION',
+        `name: the folder of model "${name}" has no config.json`,
+        'name',
+      );
+    }
+    return new Response(tarStream(files), {
+      status: 200,
+      headers: {
+        'content-type': 'application/x-tar',
+        'content-length': String(tarBytes(files)),
+        'content-disposition': `attachment; filename="${top}.tar"`,
+        'cache-control': 'no-store',
+      },
+    }) as never;
+  });
   app.openapi(
     routes.unload,
     async (c) => c.json(await svc.unloadModel!(c.req.valid('param'), ctx()), 200) as never,

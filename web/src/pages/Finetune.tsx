@@ -5,9 +5,10 @@ import { createSignal, For, onCleanup, Show } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
 import { errorText, type TrainJob, trainApi } from '../api.ts';
 import { formatNumber } from '../components/LineChart.tsx';
-import { lineageOf } from './finetune/api.ts';
+import { lineageOf, type SubmitFinetuneJob } from './finetune/api.ts';
 import FinetuneForm from './finetune/FinetuneForm.tsx';
 import FinetuneJob from './finetune/FinetuneJob.tsx';
+import Sweep from './finetune/Sweep.tsx';
 
 export default function FinetunePage() {
   // Reconciled by id: polling updates rows in place instead of rebuilding the table.
@@ -29,6 +30,7 @@ export default function FinetunePage() {
   };
   void refetch();
   const [selected, setSelected] = createSignal<string>();
+  let formRequest: (() => SubmitFinetuneJob) | undefined;
   const poll = setInterval(() => void refetch(), 2000);
   onCleanup(() => clearInterval(poll));
 
@@ -39,7 +41,11 @@ export default function FinetunePage() {
           void refetch();
           setSelected(id);
         }}
+        requestRef={(get) => {
+          formRequest = get;
+        }}
       />
+      <Sweep request={() => formRequest?.()} onSubmitted={() => void refetch()} />
       <div class="card">
         <div class="card-head">
           <h2>Fine-tunes</h2>

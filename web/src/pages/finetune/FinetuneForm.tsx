@@ -25,7 +25,11 @@ const INSTRUCTION_FORMATS = ['alpaca', 'sharegpt', 'chatml'];
 const count = (n: number) =>
   n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : String(n);
 
-export default function FinetuneForm(props: { onSubmitted: (id: string) => void }) {
+export default function FinetuneForm(props: {
+  onSubmitted: (id: string) => void;
+  /** Hands over the form's current request (the sweep recipe starts its jobs from it). */
+  requestRef?: (get: () => SubmitFinetuneJob) => void;
+}) {
   const [models, { refetch: refetchModels }] = createResource(() =>
     inferApi
       .models()
@@ -131,6 +135,7 @@ export default function FinetuneForm(props: { onSubmitted: (id: string) => void 
     }
     return body;
   };
+  props.requestRef?.(request);
 
   // The estimate follows the form (a short pause after typing); a newer request supersedes an older one.
   const [estimate, setEstimate] = createSignal<FinetuneEstimate>();

@@ -6,6 +6,7 @@ import LineChart, { formatNumber, type LineChartHandle } from '../../components/
 import { modelName } from '../train/Checkpoints.tsx';
 import { checkpointsOf, formatDuration, type TrainJobDetail } from '../train/types.ts';
 import { lineageOf } from './api.ts';
+import Forgetting from './Forgetting.tsx';
 import LineageTable from './Lineage.tsx';
 import { followJob, isTerminal, type StreamState } from './stream.ts';
 
@@ -297,6 +298,9 @@ export default function FinetuneJob(props: { id: string; onChanged: () => void }
       </div>
       <h3 class="small">Checkpoints and lineage</h3>
       <Show when={job()}>{(j) => <CheckpointList job={j()} />}</Show>
+      <Show when={job()?.state === 'completed' && job()?.checkpoints.length ? job() : undefined}>
+        {(j) => <Forgetting job={j()} />}
+      </Show>
     </div>
   );
 }

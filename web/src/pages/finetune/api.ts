@@ -1,6 +1,13 @@
 // The Fine-tune page's request and lineage shapes: a training job with a `finetune` object
 // (gateway/src/routes/train.ts, FinetuneConfig), and the settings the job record keeps in request.finetune.
-import { postJSON, type RequestOptions, type SubmitTrainJob, type TrainConfig, trainApi } from '../../api.ts';
+import {
+  getJSON,
+  postJSON,
+  type RequestOptions,
+  type SubmitTrainJob,
+  type TrainConfig,
+  trainApi,
+} from '../../api.ts';
 import type { TrainJobDetail } from '../train/types.ts';
 
 export type FinetuneMethod = 'sft' | 'dpo' | 'reward';
@@ -120,7 +127,37 @@ export const finetuneApi = {
     postJSON<FinetunePreview>('/api/train/finetune/preview', body, { timeoutMs: 60_000, ...opts }),
   estimate: (body: EstimateRequest, opts?: RequestOptions) =>
     postJSON<FinetuneEstimate>('/api/train/finetune/estimate', body, opts),
+  /** The general text a forgetting check scores (svc-eval reads it at `textPath`). */
+  generalText: (opts?: RequestOptions) => getJSON<GeneralText>('/api/eval/general-text', opts),
 };
+
+/** What GET /api/eval/general-text answers: WikiText-2's raw test split in the shared datasets. */
+export interface GeneralText {
+  name: string;
+  description: string;
+  textPath: string;
+  available: boolean;
+}
+
+/** A list of positive numbers typed as "4, 8 16" (commas or spaces), or a sentence saying what is wrong. */
+export function parseNumberList(text: string, what: string, whole: boolean): number[] | string {
+  const parts = text.split(/[\s,;]+/).filter(Boolean);
+  if (!parts.length) return `${what}: give at least one value`;
+  const out: number[] = [];
+  for (const p of parts) {
+    const v = Number(p);
+    if (!Number.isFinite(v) || v <= 0 || (whole && !Number.isInteger(v)))
+      return `${what}: “${p}” is not a positive ${whole ? 'whole number' : 'number'}`;
+    if (!out.includes(v)) out.push(v);
+  }
+  return out;
+}
+
+/** A learning rate as a job name writes it: 0.003 → "3e-3", 0.00025 → "2.5e-4". */
+export const lrLabel = (lr: number) => lr.toExponential().replace('e+', 'e');
+
+/** A sweep job's name: `<name>-r8-lr3e-3`. */
+export const sweepJobName = (name: string, rank: number, lr: number) => `${name}-r${rank}-lr${lrLabel(lr)}`;
 
 /** Modules LoRA can adapt, per family (PEFT's target_modules names), and the ones checked by default. */
 export const TARGETS: Record<'gpt2' | 'llama', { all: string[]; defaults: string[]; about: string }> = {

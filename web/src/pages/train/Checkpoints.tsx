@@ -1,5 +1,6 @@
 // A job's kept checkpoints with step and validation loss, the retention rule that keeps them, and actions:
-// sample here (svc-infer, `<job id>@<step>`), open in the Playground, and where the Hugging Face folder is.
+// sample here (svc-infer, `<job id>@<step>`), open in the Playground, download the Hugging Face folder as a
+// .tar (the gateway streams the folder svc-infer names), and where that folder is on the server.
 import { createMemo, createSignal, For, Show } from 'solid-js';
 import { errorText, inferApi } from '../../api.ts';
 import { formatCount, formatNumber } from '../../components/format.ts';
@@ -7,6 +8,9 @@ import { type CheckpointInfo, checkpointsOf, type TrainJobDetail } from './types
 
 /** svc-infer's name for a checkpoint: the job id (always accepted) and the step. */
 export const modelName = (jobId: string, step: number) => `${jobId}@${step}`;
+
+/** The gateway route that streams a model's Hugging Face folder as `<name>.tar`. */
+export const downloadUrl = (model: string) => `/api/infer/models/${encodeURIComponent(model)}/download`;
 
 function CheckpointRow(props: { job: TrainJobDetail; c: CheckpointInfo }) {
   const [sample, setSample] = createSignal<string>();
@@ -58,12 +62,20 @@ function CheckpointRow(props: { job: TrainJobDetail; c: CheckpointInfo }) {
       <a href={`#/playground?model=${encodeURIComponent(model())}`} data-testid="checkpoint-playground">
         Open in Playground
       </a>{' '}
+      <a
+        href={downloadUrl(model())}
+        download=""
+        data-testid="checkpoint-download"
+        title="The Hugging Face folder (config.json, model.safetensors, tokenizer files, onnx/model.onnx) as a .tar; training resume state left out"
+      >
+        Download
+      </a>{' '}
       <details class="inline">
         <summary>Hugging Face folder</summary>
         <code data-testid="checkpoint-dir">{props.c.dir}</code>
         <div class="muted">
           A complete model folder (config.json, model.safetensors, onnx/model.onnx, tokenizer files) on the
-          machine running svc-train: copy it, or load it with transformers.js.
+          machine running svc-train: download it (above), copy it, or load it with transformers.js.
         </div>
       </details>
       <Show when={sample() !== undefined && (sample() || busy())}>
