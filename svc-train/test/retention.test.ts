@@ -71,7 +71,9 @@ describe('validateSubmit retention fields', () => {
   it('takes keepLast and keepBest, and refuses keepLast above 1000', () => {
     const spec = validateSubmit(req({ keepLast: 5, keepBest: false }));
     expect([spec.keepLast, spec.keepBest]).toEqual([5, false]);
-    expect(() => validateSubmit(req({ keepLast: 1001 }))).toThrow(/^Checkpoints kept must be a whole number from 1 to 1000 \(got 1001\)/);
+    expect(() => validateSubmit(req({ keepLast: 1001 }))).toThrow(
+      /^Checkpoints kept must be a whole number from 1 to 1000 \(got 1001\)/,
+    );
     try {
       validateSubmit(req({ keepLast: 1001 }));
     } catch (err) {
