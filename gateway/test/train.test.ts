@@ -388,7 +388,8 @@ describe('training routes in the running lab', () => {
       body: JSON.stringify({ dataPath, config: { ...config, iters, evalInterval: 1000 } }),
     });
     const { id } = (await res.json()) as { id: string };
-    const bus = await openSse(`${lab().url}/api/events?subject=lab.run.${id}.metrics`);
+    // The job's subjects on the bus (lab.run.<id>.metrics and lab.job.<id>.state), from the bus's start.
+    const bus = await openSse(`${lab().url}/api/events?subject=lab.*.${id}.*&after=0`);
     const sse = await openSse(`${lab().url}/api/train/jobs/${id}/events`);
     const steps = () => sse.events.filter((e) => e.event === 'step').length;
     try {
@@ -411,8 +412,27 @@ describe('training routes in the running lab', () => {
       expect(seqs).toEqual(seqs.map((_, i) => i + 1));
       const stepNumbers = events.filter((e) => e.event === 'step').map((e) => JSON.parse(e.data).step);
       expect(stepNumbers).toEqual(Array.from({ length: iters }, (_, i) => i + 1));
-      // The bus stream recovers too: it follows the points published after NATS came back.
-      await bus.waitFor((evs) => evs.some((e) => JSON.parse(e.data).data.step >= iters), 60_000);
+      // The bus stream too, every event once and in order: what was published while NATS was down waited in
+      // svc-train's outbox and came after it, in its place. Its events are the job stream's, one for one.
+      const n = seqs.length;
+      const busEvents = await bus.waitFor((evs) => evs.length >= n, 60_000);
+      await new Promise((r) => setTimeout(r, 500)); // nothing more may come
+      const seen = (
+        list: typeof events,
+        unwrap: (d: unknown) => { seq: number; kind: string; step: number },
+      ) =>
+        list.map((e) => {
+          const d = unwrap(JSON.parse(e.data));
+          return [d.seq, d.kind, d.step];
+        });
+      const onBus = seen(
+        bus.events,
+        (d) => (d as { data: { seq: number; kind: string; step: number } }).data,
+      );
+      expect(onBus.map(([seq]) => seq)).toEqual(seqs);
+      expect(onBus).toEqual(seen(events, (d) => d as { seq: number; kind: string; step: number }));
+      const busIds = busEvents.map((e) => Number(e.id));
+      expect(busIds.every((id, i) => i === 0 || id > busIds[i - 1]!)).toBe(true);
     } finally {
       sse.close();
       bus.close();

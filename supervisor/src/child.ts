@@ -9,16 +9,30 @@ export interface ChildSpec {
   output: 'inherit' | 'buffer';
 }
 
-const MIN_BACKOFF_MS = 500;
-const MAX_BACKOFF_MS = 10_000;
-// A child that stayed up this long is considered healthy again: its next crash restarts quickly.
-const STABLE_AFTER_MS = 30_000;
+/** When a child that exits unexpectedly is started again (docs/architecture.md, "Processes"). */
+export interface RestartTimings {
+  /** Delay before the first restart, and again after a stable run. */
+  minBackoffMs: number;
+  /** The delay doubles with each crash up to this. */
+  maxBackoffMs: number;
+  /** A child that stayed up this long is considered healthy again: its next crash restarts quickly. */
+  stableAfterMs: number;
+}
+
+export const RESTART_TIMINGS: Readonly<RestartTimings> = {
+  minBackoffMs: 500,
+  maxBackoffMs: 10_000,
+  stableAfterMs: 30_000,
+};
+
+/** How long stop() waits after SIGTERM before SIGKILL. */
+export const STOP_GRACE_MS = 4000;
 
 /** One supervised process: restarted with exponential backoff when it exits unexpectedly. */
 export class SupervisedChild {
   process?: ChildProcess;
   restarts = 0;
-  private backoff = MIN_BACKOFF_MS;
+  private backoff: number;
   private stopping = false;
   private restartTimer?: NodeJS.Timeout;
   private readonly lines: string[] = [];
@@ -26,7 +40,10 @@ export class SupervisedChild {
   constructor(
     readonly spec: ChildSpec,
     private readonly onEvent: (msg: string) => void,
-  ) {}
+    private readonly timings: Readonly<RestartTimings> = RESTART_TIMINGS,
+  ) {
+    this.backoff = timings.minBackoffMs;
+  }
 
   get pid(): number | undefined {
     return this.process?.pid;
@@ -54,9 +71,9 @@ export class SupervisedChild {
     }
     child.on('exit', (code, signal) => {
       if (this.process !== child || this.stopping) return;
-      if (Date.now() - started > STABLE_AFTER_MS) this.backoff = MIN_BACKOFF_MS;
+      if (Date.now() - started > this.timings.stableAfterMs) this.backoff = this.timings.minBackoffMs;
       const delay = this.backoff;
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+      this.backoff = Math.min(this.backoff * 2, this.timings.maxBackoffMs);
       this.onEvent(`${this.spec.name} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
       this.restartTimer = setTimeout(() => {
         this.restarts++;
@@ -72,7 +89,7 @@ export class SupervisedChild {
   }
 
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
-  async stop(graceMs: number): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.markStopping();
     clearTimeout(this.restartTimer);
     const child = this.process;

@@ -63,7 +63,12 @@ export async function launchBrowser(
   const consoleErrors: string[] = [];
   const watch = (p: Page) => {
     p.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(msg.text());
+      if (msg.type() !== 'error') return;
+      // Chromium's "Failed to load resource: …" names neither the request nor the page's call: add the URL
+      // (path and query of the lab's own), so a test names each failure it expects and any other shows.
+      const url = msg.location().url;
+      const where = url && /^Failed to load resource/.test(msg.text()) ? ` (${shortUrl(url)})` : '';
+      consoleErrors.push(`${msg.text()}${where}`);
     });
     p.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
   };
@@ -91,6 +96,25 @@ export async function launchBrowser(
       await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
     },
   };
+}
+
+/** A URL as the lab's tests name it: path and query for http(s) URLs, as it is otherwise. */
+function shortUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.protocol.startsWith('http') ? `${u.pathname}${u.search}` : url;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * The console errors no pattern of `expected` matches. Failed requests carry their URL (see launchBrowser),
+ * so a test lists what it makes fail on purpose — e.g. `/status of 400 .*\(\/api\/data\/datasets\)/` —
+ * and every other failed request, and every other error, is returned.
+ */
+export function unexpectedErrors(errors: readonly string[], expected: readonly RegExp[] = []): string[] {
+  return errors.filter((e) => !expected.some((re) => re.test(e)));
 }
 
 /** About one printed page of English prose with some code and numbers (~3,800 characters), for typing tests. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LaunchedBrowser, launchBrowser } from './browser.ts';
+import { type LaunchedBrowser, launchBrowser, unexpectedErrors } from './browser.ts';
 import { ensureDist } from './dist.ts';
 
 interface Stack {
@@ -321,8 +321,8 @@ describe('Eval page on the real stack', () => {
 
   it('logs no console errors beyond the refused run', () => {
     // The browser logs the deliberate 400 (few-shot 30) as a failed resource load: once, and nothing else.
-    const refused = b.consoleErrors.filter((e) => /status of 400/.test(e));
-    expect(refused.length).toBe(1);
-    expect(b.consoleErrors.filter((e) => !refused.includes(e))).toEqual([]);
+    const refused = /status of 400 \(Bad Request\) \(\/api\/eval\/runs\)$/;
+    expect(b.consoleErrors.filter((e) => refused.test(e))).toHaveLength(1);
+    expect(unexpectedErrors(b.consoleErrors, [refused])).toEqual([]);
   });
 });
