@@ -627,10 +627,13 @@ export interface PatchResponse {
   cleanTokens: PromptToken[];
   /** The corrupted prompt's tokens. */
   corruptedTokens: PromptToken[];
-  /** The target and foil tokens, as ids and texts. */
+  /** The target token's id. */
   targetId: number;
+  /** The target token's text. */
   targetText: string;
+  /** The foil token's id. */
   foilId: number;
+  /** The foil token's text. */
   foilText: string;
   /** Position whose logits were compared. */
   at: number;
@@ -640,6 +643,7 @@ export interface PatchResponse {
   corruptedDiff: number;
   /** The streams and positions patched (rows and columns of patched). */
   streams: number[];
+  /** The positions patched (columns of patched). */
   positions: number[];
   /** [streams × positions] row-major: the corrupted run's logit difference with that position patched. */
   patched: number[];
@@ -696,6 +700,7 @@ export interface ProbeResponse {
   tokens: number;
   /** Labelled tokens in the train and the held-out split. */
   train: number;
+  /** Labelled tokens in the held-out split. */
   test: number;
   /** Number of classes. */
   classes: number;
@@ -731,6 +736,7 @@ export interface ListAdaptersRequest {
 
 /** Adapters, registered first, then those of checkpoints. */
 export interface ListAdaptersResponse {
+  /** The adapters. */
   adapters: AdapterInfo[];
 }
 
@@ -758,6 +764,7 @@ export interface AdapterInfo {
   createdAt: string;
   /** Lineage of checkpoint adapters: the job id and name. */
   jobId: string;
+  /** The job's display name. */
   jobName: string;
   /** Lineage: the training step. */
   step: number;
@@ -769,6 +776,7 @@ export interface AdapterInfo {
   adapter: string;
   /** For merged adapters: what was merged, as "name×weight" items, and how. */
   mergedFrom: string[];
+  /** The merge method (linear, ties, dare_linear, dare_ties). */
   mergeMethod: string;
 }
 
@@ -844,7 +852,10 @@ export interface MergeAdaptersResponse {
     | ModelInfo
     | undefined;
   /** The result as an adapter (as_adapter only). */
-  adapter: AdapterInfo | undefined;
+  adapter:
+    | AdapterInfo
+    | undefined;
+  /** How closely the merged model follows the adapters applied on the fly. */
   fidelity: MergeFidelity | undefined;
 }
 

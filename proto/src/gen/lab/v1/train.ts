@@ -284,9 +284,13 @@ export interface JobEvent {
 
 /** DPO's per-step numbers, averaged over the step's (or the evaluation's) pairs. */
 export interface PreferenceMetrics {
+  /** Mean reward of the chosen answers. */
   chosenReward: number;
+  /** Mean reward of the rejected answers. */
   rejectedReward: number;
+  /** Mean of chosen minus rejected reward. */
   margin: number;
+  /** Fraction of pairs whose chosen answer has the higher reward. */
   accuracy: number;
 }
 
@@ -477,6 +481,7 @@ export interface PreviewExample {
     | undefined;
   /** DPO: the two answers as text. */
   chosenText: string;
+  /** DPO: the rejected answer as text. */
   rejectedText: string;
 }
 
@@ -497,9 +502,11 @@ export interface EosCheck {
   endToken: string;
   /** The ids generation stops on, and their texts. */
   stopIds: number[];
+  /** The texts of stop_ids. */
   stopTokens: string[];
   /** Previewed sequences whose every answer ends with end_token, of all previewed sequences. */
   endingWithEos: number;
+  /** Previewed sequences. */
   sequences: number;
   /** Whether end_token is one of the stop tokens. */
   endTokenStops: boolean;
@@ -515,6 +522,7 @@ export interface FinetunePreview {
   totalExamples: number;
   /** Of them, how many are longer than the context, and the tokens cut off in all. */
   truncatedExamples: number;
+  /** Tokens cut off in all. */
   truncatedTokens: number;
   /** Examples left with no answer token within the context (the job skips them). */
   emptyExamples: number;
