@@ -2,6 +2,7 @@ export * from './bus/index.ts';
 export * from './cli.ts';
 export * from './config.ts';
 export * from './datasets.ts';
+export * from './documents.ts';
 export * from './errors.ts';
 export * from './grpc.ts';
 export * from './log.ts';

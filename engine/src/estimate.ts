@@ -50,9 +50,11 @@ export function estimateModel(cfg: ModelConfig, batch = 1, seq = cfg.blockSize):
   const forward = 2 * (p.attention + p.mlp) + headFlops + attnScores;
   const kv = 2 * cfg.nKvHead * headDim(cfg);
   const ffn = cfg.activation === 'swiglu' ? 3 * cfg.ffnHidden : 2 * cfg.ffnHidden;
+  // The MLP's share: its norm output, hidden + activation, its residual (none in an attention-only model).
+  const mlpActs = cfg.attnOnly ? 0 : C + ffn + 2 * C;
   // Per token and layer: norm outputs, q/k/v, attention output and projection, MLP hidden + activation,
   // residuals; plus scores and probabilities over the context per head.
-  const perLayer = 2 * C + C + kv + 2 * C + ffn + 2 * C + 2 * cfg.nHead * seq + (cfg.dropout > 0 ? 4 * C : 0);
+  const perLayer = C + C + kv + 2 * C + mlpActs + 2 * cfg.nHead * seq + (cfg.dropout > 0 ? 4 * C : 0);
   const perToken = cfg.nLayer * perLayer + 2 * C + 2 * cfg.vocabSize;
   const f = 4;
   const memory = {

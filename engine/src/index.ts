@@ -52,7 +52,7 @@ export {
   type RunWarning,
   runWarnings,
 } from './estimate.ts';
-export { DPO, dpoLoss, dpoMetrics, sequenceLogProbs } from './finetune/dpo.ts';
+export { DPO, dpoLoss, dpoMetrics, type PairFigures, pairMetrics, sequenceLogProbs } from './finetune/dpo.ts';
 export {
   compareLogits,
   type FidelityReport,
@@ -167,8 +167,10 @@ export {
   fitLogistic,
   type LogisticModel,
   type LogisticOptions,
+  type Pooling,
   type ProbeOptions,
   type ProbeResult,
+  pooledResiduals,
   predictLogistic,
   probeStreams,
   splitRows,
@@ -256,6 +258,12 @@ export {
   type OptimConfig,
   STATE,
 } from './train/graphs.ts';
+export {
+  evaluateInduction,
+  headInductionScores,
+  INDUCTION_PROBES,
+  type InductionMetrics,
+} from './train/induction-eval.ts';
 export { type ExecutionPlan, type PlanOptions, planExecution } from './train/plan.ts';
 export {
   estimateLoss,
@@ -264,5 +272,10 @@ export {
   type PretrainResult,
   pretrain,
 } from './train/pretrain.ts';
+export {
+  halfTargets,
+  RepeatedTokensSampler,
+  type RepeatedTokensSpec,
+} from './train/repeated-tokens.ts';
 export { cosineLr, type LrSchedule } from './train/schedule.ts';
 export { type Batch, type StepResult, Trainer, type TrainerOptions } from './train/trainer.ts';

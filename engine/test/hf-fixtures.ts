@@ -418,6 +418,8 @@ export function refGpt2(c: Record<string, unknown>, W: Weights, tokens: number[]
     };
     const a = attention(part(0), part(1), part(2), T, H, H, d);
     x = add(x, matmul(a, T, get(`${p}.attn.c_proj.weight`), 'in_out', get(`${p}.attn.c_proj.bias`)));
+    // The lab's attention-only models (config.json `lab_attn_only`) have no MLP block.
+    if (c.lab_attn_only === true) continue;
     const h2 = layerNorm(x, T, C, get(`${p}.ln_2.weight`), get(`${p}.ln_2.bias`), eps);
     const fc = matmul(h2, T, get(`${p}.mlp.c_fc.weight`), 'in_out', get(`${p}.mlp.c_fc.bias`)).map(geluNew);
     x = add(x, matmul(fc, T, get(`${p}.mlp.c_proj.weight`), 'in_out', get(`${p}.mlp.c_proj.bias`)));

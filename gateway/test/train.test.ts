@@ -184,6 +184,45 @@ describe('training routes of the gateway', () => {
     expect(list.jobs.map((j) => j.id)).toContain(id);
   });
 
+  it('takes sampleTokens 0 as "no sample" (the proto reads 0 as the default)', async () => {
+    const run = async (sampleTokens: number) => {
+      const res = await post('/api/train/jobs', {
+        dataPath,
+        tokenizer: 'char',
+        config: { ...config, iters: 10, sampleTokens },
+      });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const events = await readSse(await app.request(`/api/train/jobs/${id}/events`));
+      return events
+        .filter((e) => e.event === 'eval')
+        .map((e) => (e.data as { sample?: string }).sample ?? '');
+    };
+    expect(await run(0)).toEqual(['']);
+    const [sample] = await run(8);
+    expect(sample!.length).toBeGreaterThan(0);
+  });
+
+  it('streams the induction figures of a job on repeated random tokens with its evaluations', async () => {
+    const res = await post('/api/train/jobs', {
+      repeatedTokens: { vocabSize: 16, halfLength: 8 },
+      config: { ...config, model: { ...config.model, attnOnly: true }, iters: 10, sampleTokens: 0 },
+    });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    const events = await readSse(await app.request(`/api/train/jobs/${id}/events`));
+    const evals = events.filter((e) => e.event === 'eval').map((e) => e.data);
+    expect(evals.map((e) => e.step)).toEqual([10]);
+    const induction = evals[0]!.induction as Record<string, number>;
+    // Untrained on 16 symbols: both halves near ln 16 ≈ 2.77, the best head's score a share in [0, 1].
+    expect(induction.firstHalfLoss).toBeGreaterThan(2);
+    expect(induction.secondHalfLoss).toBeGreaterThan(1);
+    expect(induction.inductionScore).toBeGreaterThanOrEqual(0);
+    expect(induction.inductionScore).toBeLessThanOrEqual(1);
+    expect(induction.bestLayer).toBeLessThan(config.model.nLayer);
+    expect(induction.bestHead).toBeLessThan(config.model.nHead);
+  });
+
   it('pauses, resumes and cancels through POST actions; a wrong action answers 409', async () => {
     const { id } = (await (
       await post('/api/train/jobs', { dataPath, config: { ...config, iters: 100_000, evalInterval: 50_000 } })
@@ -235,6 +274,14 @@ describe('training routes of the gateway', () => {
       [
         { dataPath, config: { ...config, minLearningRate: 0.5, learningRate: 0.1 } },
         'config.minLearningRate',
+      ],
+      // Repeated random tokens (the induction-head recipe): the gateway's bounds, then svc-train's checks.
+      [{ repeatedTokens: { vocabSize: 1, halfLength: 8 }, config }, 'repeatedTokens.vocabSize'],
+      [{ repeatedTokens: { vocabSize: 64, halfLength: 9000 }, config }, 'repeatedTokens.halfLength'],
+      [{ repeatedTokens: { vocabSize: 64, halfLength: 8 }, dataPath, config }, 'repeatedTokens'],
+      [
+        { repeatedTokens: { vocabSize: 64, halfLength: 8 }, config: { ...config, context: 20 } },
+        'config.context',
       ],
     ];
     for (const [body, field] of cases) {

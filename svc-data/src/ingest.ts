@@ -175,47 +175,71 @@ export function renderChat(turns: unknown): string | undefined {
   return parts.join('\n');
 }
 
-/** The text of one record, or a reason it has none. */
-function recordText(rec: unknown, format: Format, textField: string): string | { problem: string } {
+/** A document as read: its text and the record's other scalar fields (labels, ids, metadata). */
+export interface ReadDoc {
+  text: string;
+  fields?: Record<string, string>;
+}
+
+/**
+ * The scalar fields of a record besides its text, as strings: kept so that labels travel with the
+ * document (probes, filters). Nested values are left out: they are structure, not a label.
+ */
+function otherFields(entries: Iterable<[string, unknown]>, textField: string): ReadDoc['fields'] {
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of entries) {
+    if (k === textField || !['string', 'number', 'boolean'].includes(typeof v)) continue;
+    out ??= {};
+    out[k] = String(v);
+  }
+  return out;
+}
+
+/** The document of one record, or a reason it has none. */
+function recordText(rec: unknown, format: Format, textField: string): ReadDoc | { problem: string } {
   if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return { problem: 'not a JSON object' };
   const r = rec as Rec;
-  if (format === 'alpaca') return renderAlpaca(r) ?? { problem: 'no "instruction" and "output" strings' };
+  const rendered = (text: string | undefined, problem: string) =>
+    text === undefined ? { problem } : { text };
+  if (format === 'alpaca') return rendered(renderAlpaca(r), 'no "instruction" and "output" strings');
   if (format === 'sharegpt')
-    return renderChat(r.conversations) ?? { problem: 'no "conversations" list of {from, value}' };
-  if (format === 'chatml')
-    return renderChat(r.messages) ?? { problem: 'no "messages" list of {role, content}' };
+    return rendered(renderChat(r.conversations), 'no "conversations" list of {from, value}');
+  if (format === 'chatml') return rendered(renderChat(r.messages), 'no "messages" list of {role, content}');
   const field = textField || 'text';
   const v = r[field];
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') {
+    const fields = otherFields(Object.entries(r), field);
+    return fields ? { text: v, fields } : { text: v };
+  }
   if (v !== undefined && v !== null) return { problem: `field "${field}" is not a string` };
   if (!textField) {
     const t = renderAlpaca(r) ?? renderChat(r.conversations) ?? renderChat(r.messages);
-    if (t !== undefined) return t;
+    if (t !== undefined) return { text: t };
   }
   return { problem: `no "${field}" field (fields: ${Object.keys(r).slice(0, 12).join(', ')})` };
 }
 
-async function* textDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<string> {
+async function* textDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<ReadDoc> {
   if (o.documentSplit === 'file') {
     const chunks: string[] = [];
     for await (const l of lines(byteStream(path, o, state))) chunks.push(l);
-    yield chunks.join('\n');
+    yield { text: chunks.join('\n') };
     return;
   }
   let para: string[] = [];
   for await (const line of lines(byteStream(path, o, state))) {
     if (o.documentSplit === 'line') {
-      if (line.trim()) yield line;
+      if (line.trim()) yield { text: line };
     } else if (line.trim()) para.push(line);
     else if (para.length) {
-      yield para.join('\n');
+      yield { text: para.join('\n') };
       para = [];
     }
   }
-  if (para.length) yield para.join('\n');
+  if (para.length) yield { text: para.join('\n') };
 }
 
-async function* jsonlDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<string> {
+async function* jsonlDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<ReadDoc> {
   yield* jsonlFromLines(lines(byteStream(path, o, state)), o, state);
 }
 
@@ -223,7 +247,7 @@ async function* jsonlFromLines(
   input: AsyncIterable<string> | Iterable<string>,
   o: ReadOptions,
   state: ReadState,
-): AsyncGenerator<string> {
+): AsyncGenerator<ReadDoc> {
   let n = 0;
   for await (const line of input) {
     n++;
@@ -236,12 +260,12 @@ async function* jsonlFromLines(
       continue;
     }
     const t = recordText(rec, o.format === 'jsonl' ? 'jsonl' : o.format, o.textField);
-    if (typeof t === 'string') yield t;
-    else warn(state, `line ${n}: ${t.problem}; skipped`);
+    if ('problem' in t) warn(state, `line ${n}: ${t.problem}; skipped`);
+    else yield t;
   }
 }
 
-async function* jsonDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<string> {
+async function* jsonDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<ReadDoc> {
   const chunks: Buffer[] = [];
   for await (const c of byteStream(path, o, state)) chunks.push(c as Buffer);
   const body = Buffer.concat(chunks).toString('utf8');
@@ -260,8 +284,8 @@ async function* jsonDocs(path: string, o: ReadOptions, state: ReadState): AsyncG
   const records = Array.isArray(data) ? data : [data];
   for (let i = 0; i < records.length; i++) {
     const t = recordText(records[i], o.format === 'json' ? 'json' : o.format, o.textField);
-    if (typeof t === 'string') yield t;
-    else warn(state, `record ${i}: ${t.problem}; skipped`);
+    if ('problem' in t) warn(state, `record ${i}: ${t.problem}; skipped`);
+    else yield t;
   }
 }
 
@@ -305,7 +329,7 @@ export async function* csvRows(chunks: AsyncIterable<string>): AsyncGenerator<st
   }
 }
 
-async function* csvDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<string> {
+async function* csvDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<ReadDoc> {
   const stream = byteStream(path, o, state).setEncoding('utf8');
   let header: string[] | undefined;
   let col = -1;
@@ -330,11 +354,17 @@ async function* csvDocs(path: string, o: ReadOptions, state: ReadState): AsyncGe
     const v = row[col];
     if (v === undefined)
       warn(state, `row ${n}: has ${row.length} columns, expected ${header.length}; skipped`);
-    else yield v;
+    else {
+      const fields = otherFields(
+        header.map((h, i): [string, unknown] => [h, row[i]]),
+        header[col]!,
+      );
+      yield fields ? { text: v, fields } : { text: v };
+    }
   }
 }
 
-async function* parquetDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<string> {
+async function* parquetDocs(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<ReadDoc> {
   const file = await asyncBufferFromFile(path);
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {
@@ -381,7 +411,7 @@ async function* parquetDocs(path: string, o: ReadOptions, state: ReadState): Asy
     }
     for (let i = 0; i < rows.length; i++) {
       const v = rows[i]![0];
-      if (typeof v === 'string') yield v;
+      if (typeof v === 'string') yield { text: v };
       else if (v !== null && v !== undefined)
         warn(state, `row ${start + i}: "${field}" is not a string; skipped`);
     }
@@ -391,10 +421,10 @@ async function* parquetDocs(path: string, o: ReadOptions, state: ReadState): Asy
 }
 
 /**
- * Documents of a file, as strings. Malformed records become warnings in `state` and are skipped; problems
+ * Documents of a file (JSONL/JSON records and CSV rows keep their other scalar fields). Malformed records become warnings in `state` and are skipped; problems
  * with the whole file (type, size, a missing column) throw a LabError naming the field.
  */
-export function readDocuments(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<string> {
+export function readDocuments(path: string, o: ReadOptions, state: ReadState): AsyncGenerator<ReadDoc> {
   switch (o.format) {
     case 'txt':
       return textDocs(path, o, state);

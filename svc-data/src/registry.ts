@@ -1,5 +1,5 @@
 // Datasets and their immutable versions. Documents live on disk under
-// `<home>/data/datasets/<id>/v<N>/` as `docs.jsonl` (one {"text", "split"?} per line) with `offsets.bin`
+// `<home>/data/datasets/<id>/v<N>/` as `docs.jsonl` (one {"text", "split"?, "fields"?} per line) with `offsets.bin`
 // (little-endian float64 byte offsets of each line, plus the end) for paging; metadata and step reports live
 // in the service's lmdb store. A version is written to a temporary folder and renamed into place before its
 // metadata is stored, so a failed ingest or transform leaves nothing behind.
@@ -23,6 +23,8 @@ import { DOCUMENT_KINDS, type DocumentKind } from './quality.ts';
 export interface Doc {
   text: string;
   split?: string;
+  /** The source record's other scalar fields (labels, ids), carried through every step. */
+  fields?: Record<string, string>;
 }
 
 /** One step's report, as stored (the proto StepReport in plain form). */
@@ -146,7 +148,11 @@ export class VersionWriter {
   }
 
   add(doc: Doc): void {
-    const line = `${JSON.stringify(doc.split ? { text: doc.text, split: doc.split } : { text: doc.text })}\n`;
+    const line = `${JSON.stringify({
+      text: doc.text,
+      ...(doc.split ? { split: doc.split } : {}),
+      ...(doc.fields ? { fields: doc.fields } : {}),
+    })}\n`;
     const bytes = Buffer.byteLength(line);
     this.pos += bytes;
     this.offsets.push(this.pos);

@@ -191,17 +191,17 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
     let empty = 0;
     try {
       yield { progress: { done: 0, total, message: `reading ${format}` }, dataset: undefined, warnings: [] };
-      for await (const text of readDocuments(
+      for await (const doc of readDocuments(
         path,
         { format, textField: o.textField, documentSplit, maxBytes, field: o.field },
         state,
       )) {
         if (ctx.signal.aborted) throw new LabError('CANCELLED', 'ingest cancelled');
-        if (!text.trim()) {
+        if (!doc.text.trim()) {
           empty++;
           continue;
         }
-        w.add({ text });
+        w.add(doc);
         if (Date.now() - last > PROGRESS_MS) {
           last = Date.now();
           yield {
@@ -489,7 +489,12 @@ export function createDataImpl(deps: Pick<ServiceDeps, 'bus' | 'store' | 'config
       const page = registry.page(dataset.id, version.version, offset, limit, req.split);
       return {
         total: page.total,
-        documents: page.docs.map((d) => ({ index: d.index, text: d.text, split: d.split ?? '' })),
+        documents: page.docs.map((d) => ({
+          index: d.index,
+          text: d.text,
+          split: d.split ?? '',
+          fields: d.fields ?? {},
+        })),
       };
     },
 

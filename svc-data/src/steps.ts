@@ -336,7 +336,7 @@ export function runStep(
         every(i, n, progress);
         const split = splitOf(d.text, o);
         rep.count(split);
-        return { text: d.text, split };
+        return { ...d, split };
       });
       return rep.finish(out);
     }

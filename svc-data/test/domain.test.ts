@@ -333,6 +333,26 @@ describe('split', () => {
       splitOf('same', { train: 0.5, val: 0.25, seed: 1 }),
     );
   });
+
+  it('keeps each document’s fields through every step, split included', () => {
+    const docs = paragraphs
+      .slice(0, 50)
+      .map((text, i) => ({ text: `${text}  `, fields: { label: `c${i}` } }));
+    let out = docs;
+    for (const step of parseSteps([
+      { kind: 'clean', paramsJson: '' },
+      { kind: 'pii', paramsJson: '' },
+      { kind: 'dedup_exact', paramsJson: '' },
+      { kind: 'split', paramsJson: '{"train":0.5,"val":0.25,"test":0.25,"seed":1}' },
+    ]))
+      out = runStep(step, out).docs as typeof docs;
+    expect(out.length).toBeGreaterThan(40);
+    for (const d of out) {
+      const i = Number(d.fields.label.slice(1));
+      expect(d.text).toBe(docs[i]!.text.trim());
+    }
+    expect(out.every((d) => (d as { split?: string }).split)).toBe(true);
+  });
 });
 
 describe('step parameters', () => {
@@ -425,6 +445,7 @@ describe('ingest formats', () => {
     writeFileSync(path, content);
     const state: ReadState = { bytes: 0, total: 0, warnings: [], warningCount: 0 };
     const docs: string[] = [];
+    const fields: (Record<string, string> | undefined)[] = [];
     for await (const d of readDocuments(
       path,
       {
@@ -436,9 +457,11 @@ describe('ingest formats', () => {
         ...o,
       },
       state,
-    ))
-      docs.push(d);
-    return { docs, warnings: state.warnings };
+    )) {
+      docs.push(d.text);
+      fields.push(d.fields);
+    }
+    return { docs, fields, warnings: state.warnings };
   };
 
   it('reads text by paragraph or line', async () => {
@@ -456,6 +479,27 @@ describe('ingest formats', () => {
     expect(r.warnings[0]).toMatch(/^line 2: not valid JSON/);
     expect(r.warnings[1]).toMatch(/^line 4: no "text" field \(fields: body\)/);
     expect((await read('a.jsonl', '{"body":"x"}\n', { textField: 'body' })).docs).toEqual(['x']);
+  });
+
+  it('keeps the scalar fields of JSONL, JSON and CSV records besides the text (labels travel with documents)', async () => {
+    const jsonl = await read(
+      'l.jsonl',
+      '{"text":"a","label":"pos","score":3,"ok":true,"meta":{"x":1},"tags":["t"],"none":null}\n{"text":"b"}\n',
+    );
+    expect(jsonl.docs).toEqual(['a', 'b']);
+    expect(jsonl.fields).toEqual([{ label: 'pos', score: '3', ok: 'true' }, undefined]);
+    const named = await read('n.json', JSON.stringify([{ body: 'x', text: 'not the text', label: 0 }]), {
+      textField: 'body',
+    });
+    expect(named.fields).toEqual([{ text: 'not the text', label: '0' }]);
+    const csv = await read('c.csv', 'label,text,id\nneg,"one, two",7\npos,three,8\n');
+    expect(csv.docs).toEqual(['one, two', 'three']);
+    expect(csv.fields).toEqual([
+      { label: 'neg', id: '7' },
+      { label: 'pos', id: '8' },
+    ]);
+    // Rendered instruction records have no fields of their own: theirs became the text.
+    expect((await read('a.jsonl', '{"instruction":"Add","output":"4"}\n')).fields).toEqual([undefined]);
   });
 
   it('reads CSV with quoted fields holding commas, quotes and newlines', async () => {
@@ -549,6 +593,7 @@ describe('version storage', () => {
     const docs = Array.from({ length: 3000 }, (_, i) => ({
       text: `${i} 東京 🧪 naïve ${'é'.repeat(i % 997)} ${'x'.repeat(1000)}\n"quoted"`,
       ...(i % 3 ? { split: 'train' } : {}),
+      ...(i % 2 ? { fields: { label: `l${i % 5}`, note: 'ü "q"' } } : {}),
     }));
     for (const d of docs) w.add(d);
     const v = w.finish();

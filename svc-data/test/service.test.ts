@@ -22,6 +22,7 @@ import {
   MemoryBus,
   openStore,
   type RunningGrpcServer,
+  readVersionDocuments,
   remoteImpl,
   type ServiceImpl,
   type Store,
@@ -208,8 +209,68 @@ describe('svc-data over gRPC', () => {
     expect(last.warnings[0]).toMatch(/^line 11: not valid JSON/);
     const report = await svc.getReport({ datasetId: last.dataset!.id, version: 1 }, ctx);
     expect(report.warnings[0]).toMatch(/^line 11/);
+    // Other services read a version page by page (@lab/common's readVersionDocuments): three pages, or a limit.
+    const all = await readVersionDocuments(address, { datasetId: last.dataset!.id, version: 1 });
+    expect([all.total, all.documents.length]).toEqual([3000, 3000]);
+    expect(all.documents.map((d) => Number(d.index))).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(all.documents[2999]!.text).toBe('Document 2999 from alice2999@example.com');
+    const some = await readVersionDocuments(address, {
+      datasetId: last.dataset!.id,
+      version: 0,
+      limit: 1500,
+    });
+    expect([some.total, some.documents.length, Number(some.documents.at(-1)!.index)]).toEqual([
+      3000, 1500, 1499,
+    ]);
+    await expect(readVersionDocuments(address, { datasetId: 'no-such', version: 0 })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'datasetId',
+    });
     // The temporary upload file is gone.
     expect(readdirSync(join(home, 'data', 'datasets')).filter((d) => d.startsWith('.tmp'))).toEqual([]);
+  });
+
+  it('keeps a JSONL record’s other fields on its document, through a transform’s new version', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-data-fields-'));
+    const recs = Array.from({ length: 40 }, (_, i) => ({
+      text: `Sentence number ${i} says something ${i % 2 ? 'kind' : 'unkind'}.`,
+      label: i % 2 ? 'pos' : 'neg',
+      id: i,
+    }));
+    writeFileSync(join(dir, 'labelled.jsonl'), recs.map((r) => JSON.stringify(r)).join('\n'));
+    const ds = (await ingest({ path: join(dir, 'labelled.jsonl') })).at(-1)!.dataset!;
+    const v1 = await svc.listDocuments(
+      { datasetId: ds.id, version: 1, page: { offset: 0, limit: 100 }, split: '' },
+      ctx,
+    );
+    expect(v1.documents.map((d) => d.fields)).toEqual(
+      recs.map((r) => ({ label: r.label, id: String(r.id) })),
+    );
+    const done = (
+      await collect(
+        svc.transform(
+          {
+            datasetId: ds.id,
+            version: 1,
+            dryRun: false,
+            steps: [
+              { kind: 'clean', paramsJson: '' },
+              { kind: 'split', paramsJson: '{"seed": 1}' },
+            ],
+          },
+          ctx,
+        ),
+      )
+    ).at(-1)!;
+    const v2 = await svc.listDocuments(
+      { datasetId: ds.id, version: done.version!.version, page: { offset: 0, limit: 100 }, split: '' },
+      ctx,
+    );
+    expect(v2.documents.length).toBe(40);
+    for (const d of v2.documents) {
+      const i = Number(d.fields.id);
+      expect([d.text, d.fields.label, d.split !== '']).toEqual([recs[i]!.text, recs[i]!.label, true]);
+    }
   });
 
   it('uploads a gzipped JSONL (hh-rlhf) and a ShareGPT JSON', async () => {

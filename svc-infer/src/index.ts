@@ -3,4 +3,5 @@ export { DEFAULT_CHAT_TEMPLATE, type Message, renderChat } from './chat/template
 export { logSoftmax, logSumExp } from './generate/logprobs.ts';
 export type { ModelEntry } from './models/catalog.ts';
 export { type LoadedModel, ModelPool } from './models/pool.ts';
+export { folderStopIds } from './models/stops.ts';
 export { buildInferService } from './service.ts';

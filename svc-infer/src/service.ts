@@ -6,6 +6,7 @@ import {
   confinePath,
   createClient,
   LabError,
+  readVersionDocuments,
   type ServiceBinding,
   type ServiceDeps,
   type ServiceImpl,
@@ -229,7 +230,13 @@ export function createInferImpl(
     listPrompts: async () => ({ prompts: chats.listPrompts() }),
     savePrompt: async (req) => chats.savePrompt(req),
     deletePrompt: async (req) => chats.deletePrompt(req.name),
-    ...traceMethods({ catalog, pool, limiter, tracers }),
+    ...traceMethods({
+      catalog,
+      pool,
+      limiter,
+      tracers,
+      readDocuments: (req) => readVersionDocuments(deps.config.addresses.data, req),
+    }),
     importAdapter: async (req) => {
       const path = req.path ? confinePath(req.path, 'path', deps.config.dataRoots) : req.path;
       return adapters.register(req.name, path, req.base);

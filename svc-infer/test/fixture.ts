@@ -73,7 +73,11 @@ export interface InferFixture {
   close(): Promise<void>;
 }
 
-export async function startInfer(options: InferServiceOptions = {}): Promise<InferFixture> {
+/** `env` adds to the service's configuration (e.g. LAB_DATA_ADDR of a svc-data the test runs). */
+export async function startInfer(
+  options: InferServiceOptions = {},
+  env: Record<string, string> = {},
+): Promise<InferFixture> {
   const home = mkdtempSync(join(tmpdir(), 'lab-infer-'));
   const nats = await runNatsServer(home);
   const bus = await NatsBus.connect(nats.url, { name: 'infer' });
@@ -84,6 +88,7 @@ export async function startInfer(options: InferServiceOptions = {}): Promise<Inf
     LAB_DATA_ROOTS: process.env.LAB_DATA_ROOTS,
     LAB_HOME: home,
     NATS_URL: nats.url,
+    ...env,
   });
   const impl = createInferImpl({ bus, store, config, log }, { listJobs: async () => jobs, ...options });
   const server: RunningGrpcServer = await startGrpcServer({

@@ -8,6 +8,7 @@ import {
   fromServiceError,
   LabError,
   openWorkQueue,
+  readVersionDocuments,
   remoteImpl,
   type ServiceBinding,
   type ServiceDeps,
@@ -15,8 +16,9 @@ import {
   type WorkQueue,
 } from '@lab/common';
 import { DataServiceClient, DataServiceService, type TokenChunk } from '@lab/proto/data';
-import { InferServiceClient } from '@lab/proto/infer';
+import { GenerateRequest, InferServiceClient, InferServiceService } from '@lab/proto/infer';
 import { type CheckpointInfo, type Job, type JobEvent, TrainServiceService } from '@lab/proto/train';
+import { checkEosSurvival, type EosSurvivalDeps } from './finetune/eos-survival.ts';
 import { estimateFinetuneRequest } from './finetune/estimate.ts';
 import { previewFinetune } from './finetune/preview.ts';
 import { bestStep, describeRetention } from './jobs/checkpoints.ts';
@@ -94,6 +96,7 @@ export function toEvent(p: JobPoint): JobEvent {
     sample: p.sample ?? '',
     message: p.message ?? '',
     preference: p.preference,
+    induction: p.induction,
   };
 }
 
@@ -116,6 +119,42 @@ async function shardTokenizerJson(
     call.cancel();
     client.close();
   }
+}
+
+/** The end-of-turn check's calls to svc-infer: export a servable model, and generate with a token forced. */
+function inferEosDeps(address: string): EosSurvivalDeps {
+  const withClient = async <T>(run: (client: InferServiceClient) => Promise<T>): Promise<T> => {
+    const client = createClient(InferServiceClient, address);
+    try {
+      return await run(client);
+    } catch (err) {
+      throw fromServiceError(err);
+    } finally {
+      client.close();
+    }
+  };
+  return {
+    exportModel: (name, path) =>
+      withClient(async (client) => {
+        await callUnary(client.exportModel.bind(client), { name, path });
+      }),
+    generateForced: (model, prompt, endId) =>
+      withClient(async (client) => {
+        const req = GenerateRequest.fromPartial({
+          model,
+          prompt,
+          // A few tokens: if the first does not end it, the forced token repeats and the answer runs on.
+          params: { maxTokens: 4, temperature: 0, logitBias: { [endId]: 100 }, stopAtEos: true },
+        });
+        const emitted: number[] = [];
+        let finishReason = '';
+        for await (const e of remoteImpl(InferServiceService, client).generate!(req, undefined as never)) {
+          if (e.event?.$case === 'token' && e.event.value.token) emitted.push(e.event.value.id);
+          else if (e.event?.$case === 'done') finishReason = e.event.value.finishReason;
+        }
+        return { finishReason, emitted };
+      }),
+  };
 }
 
 /** The training job service and the manager behind it (tests close the manager to stop its workers). */
@@ -141,26 +180,10 @@ export async function createTrainImpl(
       client.close();
     }
   };
-  const readDocuments = async (datasetId: string, version: number): Promise<string[]> => {
-    const client = createClient(DataServiceClient, deps.config.addresses.data);
-    try {
-      const docs: string[] = [];
-      for (;;) {
-        const page = await callUnary(client.listDocuments.bind(client), {
-          datasetId,
-          version,
-          split: '',
-          page: { offset: docs.length, limit: 1000 },
-        });
-        docs.push(...page.documents.map((d) => d.text));
-        if (!page.documents.length || docs.length >= Number(page.total)) return docs;
-      }
-    } catch (err) {
-      throw fromServiceError(err);
-    } finally {
-      client.close();
-    }
-  };
+  const readDocuments = async (datasetId: string, version: number): Promise<string[]> =>
+    (await readVersionDocuments(deps.config.addresses.data, { datasetId, version })).documents.map(
+      (d) => d.text,
+    );
   const manager = new JobManager({
     home: deps.config.home,
     store: deps.store,
@@ -216,6 +239,16 @@ export async function createTrainImpl(
       return previewFinetune(req, { resolveModel, readDocuments });
     },
     estimateFinetune: (req) => estimateFinetuneRequest(req, { resolveModel }),
+    checkFinetuneEos: async (req) => {
+      const exportPath = req.exportPath
+        ? confinePath(req.exportPath, 'exportPath', deps.config.dataRoots)
+        : undefined;
+      return checkEosSurvival(
+        manager.get(req.id),
+        { step: req.step, exportPath },
+        inferEosDeps(deps.config.addresses.infer),
+      );
+    },
     cancelJob: async (req) => toJob(await manager.cancel(req.id)),
     pauseJob: async (req) => toJob(await manager.pause(req.id)),
     resumeJob: async (req) => toJob(await manager.resume(req.id)),

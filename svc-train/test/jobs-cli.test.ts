@@ -40,6 +40,38 @@ describe('lab-train job commands against the running service', () => {
     );
   });
 
+  it('submits a job on repeated random tokens with an attention-only model', async () => {
+    const r = await cli([
+      'submit',
+      '--repeat-vocab',
+      '16',
+      '--repeat-half',
+      '4',
+      '--model',
+      '{"nLayer":1,"nHead":2,"nEmbd":32,"attnOnly":true}',
+      '--iters',
+      '10',
+      '--batch',
+      '4',
+      '--eval-interval',
+      '5',
+      '--follow',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('[completed]');
+    const id = r.stdout.split(/\s+/)[0]!;
+    const list = await cli(['jobs', '--json']);
+    const job = (JSON.parse(list.stdout) as { id: string; request: Record<string, unknown> }[]).find(
+      (j) => j.id === id,
+    );
+    expect(job?.request.repeatedTokens).toMatchObject({ vocabSize: 16, halfLength: 4 });
+    const bad = await cli(['submit', '--repeat-vocab', '1', '--repeat-half', '4', '--iters', '5']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /^error: The repeated tokens’ vocabulary must be a whole number from 2 to 4096 \(got 1\)\.$/m,
+    );
+  });
+
   it('answers bad input and unknown jobs with one clear line', async () => {
     const unknown = await cli(['pause', 'job-nope']);
     expect(unknown.code).toBe(1);

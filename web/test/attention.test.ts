@@ -145,6 +145,20 @@ describe('Attention page', () => {
     await page.screenshot({ path: join(SHOTS, 'lab-attention.png'), fullPage: true });
   }, 120_000);
 
+  it('opens on the model a link names (a checkpoint\'s "Open in Attention")', async () => {
+    const other = `${MODEL}-linked`;
+    await post('/api/infer/models', { name: other, path: join(home, 'models', MODEL) });
+    for (const wanted of [other, MODEL]) {
+      await page.goto(`${stack.url}/#/attention?model=${encodeURIComponent(wanted)}`);
+      await page.reload();
+      await page.getByTestId('page-attention').waitFor();
+      await expect.poll(() => page.getByTestId('attn-model').inputValue()).toBe(wanted);
+    }
+    await page.goto(`${stack.url}/#/attention`);
+    await page.reload();
+    await page.getByTestId('attn-model').selectOption(MODEL);
+  }, 60_000);
+
   it('runs the induction demo: random tokens repeated twice', async () => {
     await page.getByTestId('attn-induction').click();
     await page.locator('[data-testid="attn-result"][data-kind="induction"]').waitFor({ timeout: 60_000 });

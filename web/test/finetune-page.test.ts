@@ -4,16 +4,14 @@
 // Alpaca form, its curves fill while it runs, the finished job lists its checkpoints with their lineage, and
 // "Chat with it" opens the Playground on the adapted model, which answers. A bad request shows the server's
 // sentence next to the field it names.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
-import { WEB_DIR } from './dist.ts';
+import { buildDistInto } from './dist.ts';
 
 interface Stack {
   url: string;
@@ -95,15 +93,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'prose.txt'), `${prose}${[...chars].join('')}\n`);
 
   // A build of the UI as it is now (with this page), served by this stack only.
-  const dist = join(dir, 'dist');
-  const build = promisify(execFile)(
-    'npx',
-    ['vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'],
-    { cwd: WEB_DIR },
-  );
+  const build = buildDistInto(dir);
   const { startStack } = (await import(/* @vite-ignore */ STACK_MODULE)) as { startStack: StartStack };
   [stack, b] = await Promise.all([
-    build.then(() =>
+    build.then((dist) =>
       startStack({ ports: 'free', output: 'buffer', env: { ...process.env, LAB_WEB_DIST: dist } }),
     ),
     launchBrowser(),

@@ -5,16 +5,14 @@
 // exactly those settings, overlays their curves and marks the lowest final validation loss; the forgetting
 // check runs svc-eval's perplexity of WikiText-2 for the base and for the fine-tuned checkpoint and shows both
 // and the change.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
-import { WEB_DIR } from './dist.ts';
+import { buildDistInto } from './dist.ts';
 
 interface Stack {
   url: string;
@@ -106,15 +104,10 @@ beforeAll(async () => {
   );
   writeFileSync(join(dir, 'prose.txt'), `${prose}${[...chars].join('')}\n`);
 
-  const dist = join(dir, 'dist');
-  const build = promisify(execFile)(
-    'npx',
-    ['vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'],
-    { cwd: WEB_DIR },
-  );
+  const build = buildDistInto(dir);
   const { startStack } = (await import(/* @vite-ignore */ STACK_MODULE)) as { startStack: StartStack };
   [stack, b] = await Promise.all([
-    build.then(() =>
+    build.then((dist) =>
       startStack({ ports: 'free', output: 'buffer', env: { ...process.env, LAB_WEB_DIST: dist } }),
     ),
     launchBrowser(),

@@ -1,7 +1,7 @@
 // Probing page on the real stack: a small GPT-2-shaped model with random weights and GPT-2's tokenizer in
 // svc-infer. The page's logit lens, norms, ablation, patching grid and probe table must show the gateway's
 // own numbers for the same requests.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,10 @@ const GPT2_TOKENIZER =
   process.env.LAB_DATASETS !== undefined
     ? `${process.env.LAB_DATASETS}/gpt2-tokenizer/tokenizer.json`
     : fileURLToPath(new URL('../../../shared/datasets/gpt2-tokenizer/tokenizer.json', import.meta.url));
+const SHAKESPEARE =
+  process.env.LAB_DATASETS !== undefined
+    ? `${process.env.LAB_DATASETS}/tinyshakespeare/input.txt`
+    : fileURLToPath(new URL('../../../shared/datasets/tinyshakespeare/input.txt', import.meta.url));
 const MODEL = 'tiny-probe';
 const TEXT = 'The cat sat on the mat. The cat sat on the';
 const shown = (s: string) => s.replace(/ /g, '␣').replace(/\n/g, '↵').replace(/\t/g, '⇥') || '∅';
@@ -221,6 +225,78 @@ describe('Probing page', () => {
     expect(await page.getByTestId('probe-baseline').textContent()).toBe(api.baseline.toFixed(3));
     await page.screenshot({ path: join(SHOTS, 'lab-probing.png'), fullPage: true });
     // Only the corrupted prompt of another length, refused above.
+    expect(
+      unexpectedErrors(b.consoleErrors, [/status of 400 \(Bad Request\) \(\/api\/infer\/patch\)$/]),
+    ).toEqual([]);
+  }, 180_000);
+
+  it('probes the documents of a dataset version for a JSONL label field, showing the classes and the control', async () => {
+    // Lines of the play labelled by how they end: the last token ('?' or '.') carries the class.
+    const lines = readFileSync(SHAKESPEARE, 'utf8').split('\n');
+    const pick = (end: string) => lines.filter((l) => l.endsWith(end)).slice(0, 40);
+    const recs = [...pick('?'), ...pick('.')].map((text, i) => ({
+      text,
+      kind: text.endsWith('?') ? 'question' : 'statement',
+      n: i,
+    }));
+    const form = new FormData();
+    form.set('file', new Blob([recs.map((r) => JSON.stringify(r)).join('\n')]), 'endings.jsonl');
+    form.set('name', 'endings');
+    const created = await fetch(`${stack.url}/api/data/datasets`, { method: 'POST', body: form });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    await page.getByTestId('probe-source').selectOption('dataset');
+    const dataset = page.getByTestId('probe-dataset');
+    await expect.poll(() => dataset.locator(`option[value="${id}"]`).count()).toBe(1);
+    await dataset.selectOption(id);
+    const field = page.getByTestId('probe-label-field');
+    // The fields offered are those the documents carry: kind and n.
+    await expect.poll(() => field.locator('option').allTextContents()).toEqual(['kind', 'n']);
+    await field.selectOption('kind');
+    await page.getByTestId('probe-run').click();
+    await page.getByTestId('probe-classes').waitFor({ timeout: 120_000 });
+    const api = await post<{
+      baseline: number;
+      documents: number;
+      classNames: string[];
+      classCounts: number[];
+      layers: { accuracy: number; control: number }[];
+    }>('/api/infer/probe', {
+      model: MODEL,
+      datasetId: id,
+      datasetVersion: 0,
+      labelField: 'kind',
+      pool: 'last',
+      maxDocuments: 1000,
+      control: true,
+      seed: 0,
+    });
+    expect(api.documents).toBe(80);
+    expect(api.classNames).toEqual(['question', 'statement']);
+    // The embeddings hold the last token itself.
+    expect(api.layers[0]!.accuracy).toBeGreaterThan(0.9);
+    const classes = await page
+      .getByTestId('probe-class')
+      .evaluateAll((els) =>
+        els.map((e) => [e.getAttribute('data-name'), Number(e.getAttribute('data-count'))]),
+      );
+    expect(classes).toEqual([
+      ['question', 40],
+      ['statement', 40],
+    ]);
+    expect(await page.getByTestId('probe-documents').getAttribute('data-documents')).toBe('80');
+    const rows = await page
+      .getByTestId('probe-row')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-accuracy'))));
+    expect(rows).toEqual(api.layers.map((l) => l.accuracy));
+    const control = await page
+      .getByTestId('probe-row')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-control'))));
+    expect(control).toEqual(api.layers.map((l) => l.control));
+    expect(control.every((c) => c > 0)).toBe(true);
+    expect(await page.getByTestId('probe-baseline').textContent()).toBe(api.baseline.toFixed(3));
+    await page.screenshot({ path: join(SHOTS, 'lab-probing-dataset.png'), fullPage: true });
     expect(
       unexpectedErrors(b.consoleErrors, [/status of 400 \(Bad Request\) \(\/api\/infer\/patch\)$/]),
     ).toEqual([]);

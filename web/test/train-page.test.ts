@@ -286,4 +286,45 @@ describe('Train page: estimates against this machine, preset shapes, errors at t
     await err.waitFor({ state: 'detached' });
     expect(await form.locator('input[name="batchSize"]').getAttribute('aria-invalid')).toBeNull();
   }, 60_000);
+
+  it('fills the form with the induction-head recipe in one click, and starts that job', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${stack.url}/#/train`);
+    const form = page.getByTestId('train-form');
+    expect(await page.getByTestId('recipe-induction').textContent()).toMatch(/induction head/i);
+    await page.getByTestId('recipe-induction-apply').click();
+    expect(await form.locator('input[name="source"][value="repeated"]').isChecked()).toBe(true);
+    expect(await form.locator('input[name="repeatVocab"]').inputValue()).toBe('64');
+    expect(await form.locator('input[name="repeatHalf"]').inputValue()).toBe('16');
+    expect(await form.locator('input[name="iters"]').inputValue()).toBe('3000');
+    await expect.poll(() => shape(form)).toEqual(['2', '4', '64', '256', '32']);
+    expect(await form.locator('input[name="learningRate"]').inputValue()).toBe('0.003');
+    expect(await form.locator('input[name="seed"]').inputValue()).toBe('1');
+    // The estimate counts the model the job trains: attention only, vocabulary 64, 32 positions of RoPE.
+    const est = page.getByTestId('train-estimate-parameters');
+    await expect.poll(() => est.count(), { timeout: 15_000 }).toBe(1);
+    const estimated = await est.textContent();
+    // A short run of it (the form checks the evaluation interval against the steps).
+    await form.locator('input[name="iters"]').fill('20');
+    await form.locator('input[name="evalInterval"]').fill('10');
+    await page.getByTestId('train-submit').click();
+    const view = page.getByTestId('job-view');
+    await view.waitFor({ timeout: 15_000 });
+    const id = (await view.getAttribute('data-job')) ?? '';
+    const job = await api<{ request: Record<string, unknown>; parameters: number }>(`/api/train/jobs/${id}`);
+    expect(job.request.repeatedTokens).toMatchObject({ vocabSize: 64, halfLength: 16 });
+    const config = job.request.config as { modelJson: string; context: number };
+    expect(JSON.parse(config.modelJson)).toMatchObject({ nLayer: 2, attnOnly: true, positions: 'rope' });
+    expect(config.context).toBe(32);
+    // Token and tied head 64 × 64, no position table (RoPE), per layer ln_1 64 + c_attn 64 × 192 + c_proj
+    // 64 × 64 and no MLP, ln_f 64: what the worker allocates, as the estimate said.
+    const count = 64 * 64 + 2 * (64 + 64 * 192 + 64 * 64) + 64;
+    await expect
+      .poll(async () => (await api<{ parameters: number }>(`/api/train/jobs/${id}`)).parameters, {
+        timeout: 60_000,
+      })
+      .toBe(count);
+    expect(estimated).toBe(new Intl.NumberFormat('en').format(count));
+    await page.screenshot({ path: `${SHOTS}/lab-train-induction-recipe.png`, fullPage: true });
+  }, 90_000);
 });

@@ -56,6 +56,8 @@ export function hfConfig(cfg: ModelConfig): Record<string, unknown> {
       tie_word_embeddings: cfg.tieEmbeddings,
       torch_dtype: 'float32',
       'transformers.js_config': jsConfig,
+      // Lab extension: no MLP weights (see ModelConfig.attnOnly); transformers cannot load this folder.
+      ...(cfg.attnOnly && { lab_attn_only: true }),
       lab_config: cfg,
     };
   }
@@ -76,6 +78,7 @@ export function hfConfig(cfg: ModelConfig): Record<string, unknown> {
     tie_word_embeddings: cfg.tieEmbeddings,
     torch_dtype: 'float32',
     'transformers.js_config': jsConfig,
+    ...(cfg.attnOnly && { lab_attn_only: true }),
     lab_config: cfg,
   };
 }

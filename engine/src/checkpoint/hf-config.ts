@@ -66,10 +66,14 @@ export function modelConfigFromHf(json: Record<string, unknown>, opts: HfConfigO
 
   if (json.lab_config !== undefined) {
     const cfg = labConfig(json, src);
+    // `lab_attn_only` says it where lab_config does not (a config.json edited by hand): no MLP weights.
+    if (json.lab_attn_only === true) cfg.attnOnly = true;
     const architecture = declared ?? (cfg.family === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM');
     return { cfg: cap(cfg), architecture, lab: true, declaredContext: cfg.blockSize, notes };
   }
 
+  if (json.lab_attn_only === true)
+    throw new Error(`${src}: lab_attn_only (an attention-only lab model) needs its lab_config`);
   const modelType = typeof json.model_type === 'string' ? json.model_type : undefined;
   const architecture = declared ?? (modelType ? BY_MODEL_TYPE[modelType] : undefined);
   if (!architecture)

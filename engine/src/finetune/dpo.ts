@@ -47,31 +47,57 @@ export function dpoLoss(
   return { loss, chosen, rejected };
 }
 
-/** DPO's per-pair numbers in JS, for evaluation from log-probabilities (see Trainer.rowLogProbs). */
+/** A preference batch's figures: mean rewards of the chosen and the rejected answers, their margin, accuracy. */
+export interface PairFigures {
+  chosenReward: number;
+  rejectedReward: number;
+  margin: number;
+  /** Share of pairs whose chosen answer has the higher reward. */
+  accuracy: number;
+}
+
+/**
+ * Bradley–Terry figures of pairs from their rewards (DPO's implicit ones or a reward model's scores): the
+ * loss −log σ(chosen − rejected), averaged, with the batch's reward figures. log σ is computed as
+ * −(max(−z, 0) + log(1 + e^−|z|)) so it stays finite for any margin.
+ */
+export function pairMetrics(
+  chosen: ArrayLike<number>,
+  rejected: ArrayLike<number>,
+): PairFigures & { loss: number } {
+  const pairs = chosen.length;
+  let loss = 0;
+  let c = 0;
+  let r = 0;
+  let right = 0;
+  for (let i = 0; i < pairs; i++) {
+    const z = chosen[i] - rejected[i];
+    loss += Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+    c += chosen[i];
+    r += rejected[i];
+    if (z > 0) right++;
+  }
+  return {
+    loss: loss / pairs,
+    chosenReward: c / pairs,
+    rejectedReward: r / pairs,
+    margin: (c - r) / pairs,
+    accuracy: right / pairs,
+  };
+}
+
+/** DPO's per-pair numbers in JS from the rows' log-probabilities under the policy and the reference ([2·pairs]). */
 export function dpoMetrics(
   logp: Float32Array,
   refLogp: Float32Array,
   beta: number,
-): { loss: number; chosenReward: number; rejectedReward: number; margin: number; accuracy: number } {
+): PairFigures & { loss: number } {
   const pairs = logp.length / 2;
-  let loss = 0;
-  let chosen = 0;
-  let rejected = 0;
-  let right = 0;
+  const chosen = new Float64Array(pairs);
+  const rejected = new Float64Array(pairs);
   for (let i = 0; i < pairs; i++) {
-    const c = beta * (logp[i] - refLogp[i]);
-    const r = beta * (logp[pairs + i] - refLogp[pairs + i]);
-    const z = c - r;
-    loss += Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
-    chosen += c;
-    rejected += r;
-    if (c > r) right++;
+    chosen[i] = beta * (logp[i] - refLogp[i]);
+    rejected[i] = beta * (logp[pairs + i] - refLogp[pairs + i]);
   }
-  return {
-    loss: loss / pairs,
-    chosenReward: chosen / pairs,
-    rejectedReward: rejected / pairs,
-    margin: (chosen - rejected) / pairs,
-    accuracy: right / pairs,
-  };
+  return pairMetrics(chosen, rejected);
 }

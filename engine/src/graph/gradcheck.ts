@@ -102,7 +102,9 @@ export async function gradCheck(
       const lm = Number((await session.run(feeds(), ['loss'])).loss.data[0]);
       x[c] = orig;
       const numeric = (lp - lm) / (2 * eps);
-      const err = Math.abs(analytic[c] - numeric);
+      // NaN (a NaN gradient, or a loss that is NaN under perturbation) must fail the check: compared
+      // with `>` it would never become the worst score.
+      const err = Number.isNaN(analytic[c] - numeric) ? Infinity : Math.abs(analytic[c] - numeric);
       const score = err / (atol + rtol * Math.abs(numeric));
       checked++;
       maxAbsErr = Math.max(maxAbsErr, err);

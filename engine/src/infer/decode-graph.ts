@@ -174,6 +174,7 @@ function gpt2Layer(ctx: Ctx, x: Value, i: number): Value {
       a = attend(ctx, q, k, v, i);
     }
     x = op.add(g, x, linear(ctx, a, `${h}.attn.c_proj.weight`, false, bias(`${h}.attn.c_proj.bias`)));
+    if (cfg.attnOnly) return x;
     const fc = linear(
       ctx,
       normed(ctx, x, `${h}.ln_2`),
@@ -205,6 +206,7 @@ function llamaLayer(ctx: Ctx, x: Value, i: number): Value {
       i,
     );
     x = op.add(g, x, proj(a, 'self_attn.o_proj', false));
+    if (cfg.attnOnly) return x;
     const m = normed(ctx, x, `${l}.post_attention_layernorm`);
     const up = proj(m, 'mlp.up_proj', false);
     const gate = cfg.activation === 'swiglu' ? proj(m, 'mlp.gate_proj', false) : undefined;

@@ -187,6 +187,38 @@ export async function collectResiduals(
   return out;
 }
 
+/** How a sequence's positions become one vector: the last position's, or the mean over all of them. */
+export type Pooling = 'last' | 'mean';
+
+/**
+ * One residual vector per sequence and stream, each sequence run alone from an empty context (1 to the
+ * context's length of tokens): per stream [sequences, C]. `each` runs after every sequence, so a caller can
+ * yield to its event loop or stop.
+ */
+export async function pooledResiduals(
+  model: TraceModel,
+  sequences: readonly (readonly number[])[],
+  pool: Pooling,
+  each?: (i: number) => Promise<void> | void,
+): Promise<Float32Array[]> {
+  const { nLayer: L, nEmbd: C } = model.cfg;
+  const out = Array.from({ length: L + 1 }, () => new Float32Array(sequences.length * C));
+  for (const [i, seq] of sequences.entries()) {
+    const T = seq.length;
+    const raw = await model.run(seq, { topK: 1 });
+    raw.resid.forEach((r, s) => {
+      const row = out[s].subarray(i * C, (i + 1) * C);
+      if (pool === 'last') row.set(r.subarray((T - 1) * C, T * C));
+      else {
+        for (let t = 0; t < T; t++) for (let j = 0; j < C; j++) row[j] += r[t * C + j];
+        for (let j = 0; j < C; j++) row[j] /= T;
+      }
+    });
+    await each?.(i);
+  }
+  return out;
+}
+
 export interface ProbeOptions extends LogisticOptions {
   /** Share of the labelled positions the probe is fitted on; default 0.8. */
   trainFraction?: number;

@@ -169,6 +169,14 @@ function mlpIntervened(ctx: Ctx, out: Value, i: number): Value {
   return g.output(y, TRACE.mlpOut(i));
 }
 
+/**
+ * An attention-only model's absent MLP as a zero output [T, C]: the trace keeps its `mlp_out.i` outputs and
+ * MLP interventions (a fill still adds), so every reader of a trace works unchanged.
+ */
+function noMlp(ctx: Ctx, x: Value): Value {
+  return op.mul(ctx.g, x, ctx.g.scalar(0));
+}
+
 function gpt2Layer(ctx: Ctx, x: Value, i: number): Value {
   const { g, cfg } = ctx;
   const h = `transformer.h.${i}`;
@@ -186,6 +194,7 @@ function gpt2Layer(ctx: Ctx, x: Value, i: number): Value {
     const a = attention(ctx, q, k, v, i);
     const attnOut = linear(ctx, a, `${h}.attn.c_proj.weight`, false, bias(`${h}.attn.c_proj.bias`));
     x = op.add(g, x, g.output(attnOut, TRACE.attnOut(i)));
+    if (cfg.attnOnly) return op.add(g, x, mlpIntervened(ctx, noMlp(ctx, x), i));
     const fc = linear(
       ctx,
       normed(ctx, x, `${h}.ln_2`),
@@ -218,6 +227,7 @@ function llamaLayer(ctx: Ctx, x: Value, i: number): Value {
       i,
     );
     x = op.add(g, x, g.output(proj(a, 'self_attn.o_proj', false), TRACE.attnOut(i)));
+    if (cfg.attnOnly) return op.add(g, x, mlpIntervened(ctx, noMlp(ctx, x), i));
     const m = normed(ctx, x, `${l}.post_attention_layernorm`);
     const up = proj(m, 'mlp.up_proj', false);
     const gate = cfg.activation === 'swiglu' ? proj(m, 'mlp.gate_proj', false) : undefined;

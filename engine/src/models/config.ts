@@ -26,6 +26,15 @@ export interface ModelConfig {
   bias: boolean;
   tieEmbeddings: boolean;
   dropout: number;
+  /**
+   * Attention-only: no MLP block (nor its norm) in any layer, as the two-layer models in which Olsson et al.
+   * (2022) watch induction heads form. The MLP is left out of the graph and of the checkpoint rather than kept
+   * as zero, frozen weights: an exact GPT-2 checkpoint would cost every step the MLP's FLOPs (4/5 of a
+   * layer's at the usual 4× width) for nothing. The lab's own loaders read it from config.json (lab_config,
+   * and the `lab_attn_only` key); Hugging Face transformers cannot load such a checkpoint (GPT-2 always has
+   * an MLP — it would initialise the missing weights at random).
+   */
+  attnOnly?: boolean;
 }
 
 export function gpt2Config(over: Partial<ModelConfig> = {}): ModelConfig {

@@ -59,6 +59,7 @@ export function gpt2Params(cfg: ModelConfig): ParamSpec[] {
     b(`${h}.attn.c_attn.bias`, qkv);
     w(`${h}.attn.c_proj.weight`, [C, C], resid);
     b(`${h}.attn.c_proj.bias`, C);
+    if (cfg.attnOnly) continue;
     ln(`${h}.ln_2`);
     w(`${h}.mlp.c_fc.weight`, [C, ffIn]);
     b(`${h}.mlp.c_fc.bias`, ffIn);
@@ -103,6 +104,11 @@ function block(ctx: ForwardCtx, x: Value, i: number): Value {
     );
     x = op.add(g, x, dropout(ctx, proj));
     ctx.residuals?.push(x);
+    if (cfg.attnOnly) {
+      // No MLP: the stream after it is the stream after attention (keeps the 2 per layer captures' layout).
+      ctx.residuals?.push(x);
+      return x;
+    }
     // x = x + mlp(ln_2(x))
     const ln2 = norm(ctx, x, `${h}.ln_2`);
     const fc = adapted(

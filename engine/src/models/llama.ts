@@ -61,6 +61,7 @@ export function llamaParams(cfg: ModelConfig): ParamSpec[] {
     w(`${l}.self_attn.v_proj.weight`, [cfg.nKvHead * d, C]);
     b(`${l}.self_attn.v_proj.bias`, cfg.nKvHead * d);
     w(`${l}.self_attn.o_proj.weight`, [C, cfg.nHead * d], resid);
+    if (cfg.attnOnly) continue;
     rms(`${l}.post_attention_layernorm`);
     if (cfg.activation === 'swiglu') w(`${l}.mlp.gate_proj.weight`, [F, C]);
     w(`${l}.mlp.up_proj.weight`, [F, C]);
@@ -102,6 +103,11 @@ function layer(ctx: ForwardCtx, x: Value, i: number): Value {
     );
     x = op.add(g, x, dropout(ctx, proj(ctx, a, `${l}.self_attn.o_proj`)));
     ctx.residuals?.push(x);
+    if (cfg.attnOnly) {
+      // No MLP: the stream after it is the stream after attention (keeps the 2 per layer captures' layout).
+      ctx.residuals?.push(x);
+      return x;
+    }
     const m = norm(ctx, x, `${l}.post_attention_layernorm`);
     const up = proj(ctx, m, `${l}.mlp.up_proj`);
     const hidden =

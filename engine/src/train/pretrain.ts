@@ -62,7 +62,7 @@ export interface PretrainResult {
  */
 export async function estimateLoss(
   trainer: Trainer,
-  sampler: BatchSampler,
+  sampler: Pick<BatchSampler, 'next'>,
   at: { batches: number; seed: number; iter: number; salt: number },
 ): Promise<number> {
   const rng = new Rng((at.seed * 7919 + at.iter * 104729 + at.salt) >>> 0);

@@ -150,20 +150,36 @@ const ingestFields = {
   format: z.string().optional().openapi({
     description: 'txt, jsonl, json, csv, parquet, alpaca, sharegpt, chatml; default from the extension',
   }),
-  textField: z.string().max(200).optional().openapi({ description: 'Field or column holding the text' }),
-  documentSplit: z.enum(['paragraph', 'line', 'file']).optional().openapi({ description: 'For txt files' }),
+  textField: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: 'jsonl/json/csv/parquet: field or column holding the text (default "text")' }),
+  documentSplit: z.enum(['paragraph', 'line', 'file']).optional().openapi({
+    description: 'txt: what one document is: blank-line separated paragraph (default), line or whole file',
+  }),
 };
 const IngestJson = z
   .object({
     path: z.string().min(1).openapi({ description: 'A file on the machine running svc-data' }),
-    maxBytes: z.number().int().min(1).optional(),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Refuse a file larger than this (default: the service's limit)" }),
     ...ingestFields,
   })
   .openapi('IngestPath');
 const IngestForm = z
   .object({
     file: z.any().openapi({ type: 'string', format: 'binary', description: 'The file to upload' }),
-    maxBytes: z.coerce.number().int().min(1).optional(),
+    maxBytes: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Refuse a file larger than this (default: the service's limit)" }),
     ...ingestFields,
   })
   .openapi('IngestUpload');
@@ -183,22 +199,36 @@ const StepsBody = z.object({
     .openapi({ description: 'Version to start from; default the latest' }),
   steps: z
     .array(
-      z.looseObject({ kind: z.string().min(1) }).openapi({
+      z.looseObject({ kind: z.string().min(1).openapi({ description: 'The step kind' }) }).openapi({
         description: 'The step kind and its parameters',
         example: { kind: 'dedup_near', threshold: 0.8 },
       }),
     )
     .min(1)
-    .max(32),
+    .max(32)
+    .openapi({
+      description:
+        'Applied in order; kinds: clean, pii, quality, dedup_exact, dedup_near, split (GET …/step-defaults lists every parameter)',
+    }),
   dryRun: z
     .boolean()
     .optional()
     .openapi({ description: 'Report what the steps would do without making a version' }),
 });
 const ShardsBody = z.object({
-  tokenizer: z.string().min(1).openapi({ example: 'gpt2' }),
-  shardTokens: z.number().int().min(1024).optional(),
-  noSeparator: z.boolean().optional(),
+  tokenizer: z.string().min(1).openapi({
+    description: 'A built-in tokenizer, one trained by svc-tokenize, or a tokenizer.json path',
+    example: 'gpt2',
+  }),
+  shardTokens: z
+    .number()
+    .int()
+    .min(1024)
+    .optional()
+    .openapi({ description: 'Tokens per shard file (default 16,777,216)' }),
+  noSeparator: z.boolean().optional().openapi({
+    description: "No end-of-text token between documents (by default the tokenizer's, if it has one)",
+  }),
 });
 const Dependent = z
   .object({
@@ -237,7 +267,7 @@ const startedResponse = json(
   'Started; follow it at /api/data/jobs/{jobId}/events',
 );
 
-const routes = {
+export const routes = {
   list: createRoute({
     method: 'get',
     path: '/api/data/datasets',
@@ -259,7 +289,7 @@ const routes = {
     path: '/api/data/datasets',
     tags,
     summary:
-      'Create a dataset: upload a file (multipart: file, name, format, textField) or name a server-side path',
+      'Create a dataset: upload a file (multipart: file, name, format, textField, documentSplit, maxBytes) or name a server-side path (JSON)',
     request: {
       body: {
         required: false,
@@ -403,8 +433,14 @@ const routes = {
       params: versionParams,
       query: z.object({
         tokenizer: z.string().optional().openapi({ description: 'Count tokens with this tokenizer' }),
-        ngram: z.coerce.number().int().min(1).max(10).default(2),
-        topK: z.coerce.number().int().min(1).max(1000).default(20),
+        ngram: z.coerce.number().int().min(1).max(10).default(2).openapi({ description: 'n of the n-grams' }),
+        topK: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(20)
+          .openapi({ description: 'How many of the most frequent n-grams' }),
       }),
     },
     responses: { 200: json(Stats, 'Statistics'), ...errors },
@@ -419,14 +455,27 @@ const routes = {
       query: z.object({
         offset: z.coerce.number().int().min(0).default(0),
         limit: z.coerce.number().int().min(1).max(1000).default(20),
-        split: z.string().optional(),
+        split: z
+          .string()
+          .optional()
+          .openapi({ description: 'Only documents of this split, e.g. train or val' }),
       }),
     },
     responses: {
       200: json(
         z.object({
           total: z.number().int(),
-          documents: z.array(z.object({ index: z.number().int(), text: z.string(), split: z.string() })),
+          documents: z.array(
+            z.object({
+              index: z.number().int(),
+              text: z.string(),
+              split: z.string(),
+              fields: z.record(z.string(), z.string()).openapi({
+                description:
+                  'The record’s other scalar fields (JSONL/JSON fields, CSV columns besides the text), as strings: labels, ids',
+              }),
+            }),
+          ),
         }),
         'Documents',
       ),

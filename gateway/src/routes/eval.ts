@@ -30,7 +30,11 @@ const body = <T extends z.ZodType>(schema: T) => ({
 
 const MetricsBody = z
   .object({
-    hypotheses: z.array(z.string().max(1_000_000)).min(1, 'at least one hypothesis').max(100_000),
+    hypotheses: z
+      .array(z.string().max(1_000_000))
+      .min(1, 'at least one hypothesis')
+      .max(100_000)
+      .openapi({ description: 'The system outputs, one per segment' }),
     references: z
       .array(z.array(z.string().max(1_000_000)).max(100_000))
       .min(1, 'at least one reference set')
@@ -86,18 +90,29 @@ const SubmitBody = z
       .max(10_000_000)
       .optional()
       .openapi({ description: 'Score only the first N items (perplexity: tokens)' }),
-    fewshot: z.number().int().min(0).max(25).optional(),
+    fewshot: z
+      .number()
+      .int()
+      .min(0)
+      .max(25)
+      .optional()
+      .openapi({ description: 'Few-shot examples (default: the task’s)' }),
     seed: z
       .number()
       .int()
       .min(0)
       .max(2 ** 32 - 1)
-      .optional(),
+      .optional()
+      .openapi({ description: 'Seed of few-shot sampling and generation' }),
     chatTemplate: z
       .boolean()
       .optional()
       .openapi({ description: 'Render prompts with the model’s chat template' }),
-    label: z.string().max(200).optional(),
+    label: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: 'Shown on the leaderboard (default: the model’s name)' }),
     text: z.string().optional().openapi({ description: 'Perplexity: the text' }),
     textPath: z
       .string()
@@ -105,8 +120,16 @@ const SubmitBody = z
       .optional()
       .openapi({ description: 'Perplexity: a UTF-8 file on the server' }),
     datasetId: z.string().max(200).optional().openapi({ description: 'Perplexity: a svc-data dataset' }),
-    datasetVersion: z.number().int().min(0).optional(),
-    split: z.enum(['', 'train', 'val']).optional(),
+    datasetVersion: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: 'Perplexity: version of datasetId (0 or absent: the latest)' }),
+    split: z
+      .enum(['', 'train', 'val'])
+      .optional()
+      .openapi({ description: 'Perplexity: split of the dataset version ("" or absent: all)' }),
     context: atLeast1('Perplexity: window in tokens (default: the model’s context)'),
     stride: atLeast1('Perplexity: tokens the window advances by (default: the window)'),
     samples: z
@@ -116,26 +139,60 @@ const SubmitBody = z
       .max(200)
       .optional()
       .openapi({ description: 'HumanEval: samples per problem' }),
-    temperature: z.number().min(0).max(2).optional(),
+    temperature: z.number().min(0).max(2).optional().openapi({
+      description: 'HumanEval: sampling temperature (default 0 for one sample, 0.8 for several)',
+    }),
     k: z
       .array(z.number().int().min(1).max(200))
       .max(10)
       .optional()
       .openapi({ description: 'HumanEval: pass@k values' }),
-    maxTokens: z.number().int().min(1).max(4096).optional(),
-    judgeMode: z.enum(['single', 'pairwise']).optional(),
-    questions: z.array(z.string().min(1).max(20_000)).max(1000).optional(),
-    baseline: z.string().max(300).optional(),
-    judgeUrl: z.string().max(2000).optional(),
-    judgeKey: z.string().max(2000).optional(),
-    judgeModel: z.string().max(300).optional(),
-    judgePrompt: z.string().max(20_000).optional(),
+    maxTokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .optional()
+      .openapi({ description: 'HumanEval and judge: tokens per completion or answer' }),
+    judgeMode: z.enum(['single', 'pairwise']).optional().openapi({
+      description: "Judge: single grades each answer on the rubric; pairwise compares it with baseline's",
+    }),
+    questions: z
+      .array(z.string().min(1).max(20_000))
+      .max(1000)
+      .optional()
+      .openapi({ description: 'Judge: the questions the model answers' }),
+    baseline: z
+      .string()
+      .max(300)
+      .optional()
+      .openapi({ description: 'Judge, pairwise: the model compared with' }),
+    judgeUrl: z
+      .string()
+      .max(2000)
+      .optional()
+      .openapi({ description: 'Judge: an OpenAI-compatible endpoint (default: the lab’s own /v1)' }),
+    judgeKey: z
+      .string()
+      .max(2000)
+      .optional()
+      .openapi({ description: 'Judge: the endpoint’s API key (never shown back)' }),
+    judgeModel: z
+      .string()
+      .max(300)
+      .optional()
+      .openapi({ description: 'Judge: the judging model (default: the judged model)' }),
+    judgePrompt: z
+      .string()
+      .max(20_000)
+      .optional()
+      .openapi({ description: 'Judge: prompt templates (default: the lab’s, in the task’s description)' }),
   })
   .openapi('EvalRunRequest');
 
 const VarianceBody = z
   .object({
-    base: SubmitBody,
+    base: SubmitBody.openapi({ description: 'The run every variant starts from' }),
     seeds: z
       .array(
         z
@@ -145,9 +202,18 @@ const VarianceBody = z
           .max(2 ** 32 - 1),
       )
       .max(16)
-      .optional(),
-    fewshots: z.array(z.number().int().min(0).max(25)).max(8).optional(),
-    chatTemplates: z.array(z.boolean()).max(2).optional(),
+      .optional()
+      .openapi({ description: 'Seeds to run base with' }),
+    fewshots: z
+      .array(z.number().int().min(0).max(25))
+      .max(8)
+      .optional()
+      .openapi({ description: 'Few-shot counts to run base with' }),
+    chatTemplates: z
+      .array(z.boolean())
+      .max(2)
+      .optional()
+      .openapi({ description: 'Chat template off and/or on' }),
   })
   .openapi('VarianceRequest');
 
@@ -247,7 +313,7 @@ const Variance = z
   })
   .openapi('VarianceReport');
 
-const routes = {
+export const routes = {
   metrics: createRoute({
     method: 'post',
     path: '/api/eval/metrics',
@@ -295,9 +361,12 @@ const routes = {
     summary: 'Eval runs, newest first',
     request: {
       query: z.object({
-        model: z.string().max(300).optional(),
-        task: z.string().max(100).optional(),
-        state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
+        model: z.string().max(300).optional().openapi({ description: 'Only runs of this model' }),
+        task: z.string().max(100).optional().openapi({ description: 'Only runs of this task' }),
+        state: z
+          .enum(['queued', 'running', 'completed', 'failed', 'cancelled'])
+          .optional()
+          .openapi({ description: 'Only runs in this state' }),
         offset: z.coerce.number().int().min(0).optional(),
         limit: z.coerce.number().int().min(1).max(1000).optional(),
       }),
@@ -324,7 +393,11 @@ const routes = {
       params: IdParam,
       query: z.object({
         wrong: z.enum(['true', 'false']).optional().openapi({ description: 'Only items scored wrong' }),
-        group: z.string().max(200).optional(),
+        group: z
+          .string()
+          .max(200)
+          .optional()
+          .openapi({ description: 'Only items of this group (an MMLU subject)' }),
         offset: z.coerce.number().int().min(0).optional(),
         limit: z.coerce.number().int().min(1).max(1000).optional(),
       }),
@@ -350,8 +423,8 @@ const routes = {
     request: { params: IdParam },
     responses: {
       200: {
-        description: 'SSE: `state`, `progress` and a last `done` event, each with the run',
-        content: { 'text/event-stream': { schema: z.string() } },
+        description: 'SSE: `state`, `progress` and a last `done` event, each with the run (JSON EvalRun)',
+        content: { 'text/event-stream': { schema: Run } },
       },
       404: errors[404],
     },

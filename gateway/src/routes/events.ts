@@ -26,7 +26,19 @@ const query = z.object({
     .openapi({ description: 'Seconds between heartbeat comments (default 15)' }),
 });
 
-const route = createRoute({
+const BusMessage = z
+  .object({
+    subject: z.string().openapi({ example: 'lab.job.data-tinyshakespeare-1a2b3c.state' }),
+    data: z.unknown().openapi({ description: 'The event as its publisher sent it' }),
+    time: z.string().openapi({ description: 'When the bus stored it (ISO 8601)' }),
+    traceId: z
+      .string()
+      .optional()
+      .openapi({ description: 'W3C trace id of the request that caused it, when it carried one' }),
+  })
+  .openapi('BusEvent');
+
+export const route = createRoute({
   method: 'get',
   path: '/api/events',
   summary: 'Bus events as Server-Sent Events; resumable with Last-Event-ID',
@@ -36,7 +48,10 @@ const route = createRoute({
   tags: ['lab'],
   request: { query },
   responses: {
-    200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } },
+    200: {
+      description: 'text/event-stream; each message is a BusEvent',
+      content: { 'text/event-stream': { schema: BusMessage } },
+    },
   },
 });
 

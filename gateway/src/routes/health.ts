@@ -107,7 +107,7 @@ export const HealthBody = z
   })
   .openapi('Health');
 
-const route = createRoute({
+export const route = createRoute({
   method: 'get',
   path: '/api/health',
   summary: 'gRPC health of each service and the state of the event bus',

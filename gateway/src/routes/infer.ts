@@ -67,12 +67,18 @@ export const SamplingParams = z
       .record(z.string().regex(/^\d+$/, 'token ids'), z.number().min(-100).max(100))
       .optional()
       .openapi({ description: 'Token id → bias added to its logit' }),
-    stop: z.array(z.string().min(1).max(200)).max(16).optional(),
+    stop: z
+      .array(z.string().min(1).max(200))
+      .max(16)
+      .optional()
+      .openapi({ description: 'Generation ends before any of these strings; they are never streamed' }),
     seed: int(0, Number.MAX_SAFE_INTEGER, 'Sampler seed: same seed and settings, same text'),
     n: int(1, 8, 'Independent samples'),
     numBeams: int(0, 16, 'Beam search with this many beams (0/1 = off)'),
     lengthPenalty: num(-10, 10, 'Beam score = logprob / length^lengthPenalty'),
-    earlyStopping: z.enum(['true', 'false', 'never']).optional(),
+    earlyStopping: z.enum(['true', 'false', 'never']).optional().openapi({
+      description: 'Beam search: "true", "false" (default) or "never", as Hugging Face defines them',
+    }),
     topLogprobs: int(0, 20, 'Alternatives reported per token'),
     echo: z.boolean().optional().openapi({ description: 'Log-probabilities of the prompt tokens too' }),
     trace: z.boolean().optional().openapi({ description: 'Distribution after each sampler stage' }),
@@ -82,29 +88,47 @@ export const SamplingParams = z
       .optional()
       .openapi({ description: 'End at the end-of-sequence token (default true)' }),
   })
-  .openapi('SamplingParams');
+  .openapi('SamplingParams', { description: 'How tokens are picked; unset fields take the defaults' });
 
 const Message = z.object({
-  role: z.enum(['system', 'user', 'assistant']),
-  content: z.string().max(1_000_000),
+  role: z.enum(['system', 'user', 'assistant']).openapi({ description: 'A system prompt comes first' }),
+  content: z.string().max(1_000_000).openapi({ description: 'The message text' }),
 });
+
+const modelName = z
+  .string()
+  .min(1)
+  .max(200)
+  .openapi({ description: 'A model of GET /api/infer/models (a registered name or `<job>@<step>`)' });
 
 const GenerateBody = z
   .object({
-    model: z.string().min(1).max(200),
-    prompt: z.string().max(4_000_000).optional(),
-    messages: z.array(Message).max(1000).optional(),
+    model: modelName,
+    prompt: z.string().max(4_000_000).optional().openapi({ description: 'A plain prompt; or messages' }),
+    messages: z
+      .array(Message)
+      .max(1000)
+      .optional()
+      .openapi({ description: "A conversation, rendered with the model's chat template; or prompt" }),
     params: SamplingParams.optional(),
   })
   .openapi('GenerateRequest');
 
 const ChatBody = z
   .object({
-    model: z.string().min(1).max(200),
-    messages: z.array(Message).min(1).max(1000),
+    model: modelName,
+    messages: z
+      .array(Message)
+      .min(1)
+      .max(1000)
+      .openapi({ description: 'The conversation so far, system prompt first when there is one' }),
     params: SamplingParams.optional(),
-    conversationId: z.string().max(100).optional(),
-    ephemeral: z.boolean().optional(),
+    conversationId: z
+      .string()
+      .max(100)
+      .optional()
+      .openapi({ description: 'Store the exchange into this conversation (default: start a new one)' }),
+    ephemeral: z.boolean().optional().openapi({ description: 'Do not store the exchange' }),
   })
   .openapi('ChatRequest');
 
@@ -146,12 +170,13 @@ const sse = (description: string) => ({
   ...errors,
 });
 
-const routes = {
+export const routes = {
   list: createRoute({
     method: 'get',
     path: '/api/infer/models',
     tags,
-    summary: 'Registered models and the checkpoints of training jobs (`<job>@<step>`)',
+    summary:
+      'Models it can serve: registered models, registered adapters (each with its base), and the checkpoints of training jobs (`<job>@<step>`)',
     responses: { 200: json(z.object({ models: z.array(ModelInfo) }), 'Models') },
   }),
   import: createRoute({
@@ -161,8 +186,14 @@ const routes = {
     summary: 'Register a model directory (lab checkpoint or Hugging Face folder) under a name',
     request: body(
       z.object({
-        name: z.string().min(1).max(100),
-        path: z.string().min(1).max(4096),
+        name: z.string().min(1).max(100).openapi({
+          description:
+            "Name to serve it under: letters, digits, '.', '_', '-' (no '@', which marks checkpoints)",
+        }),
+        path: z.string().min(1).max(4096).openapi({
+          description:
+            'A folder on the machine running svc-infer: config.json and safetensors (and tokenizer files)',
+        }),
         quantize: z.enum(['int8', 'int4']).optional().openapi({
           description: 'Decode with 8- or 4-bit linear weights (quantised at load); default float32',
         }),
@@ -250,7 +281,10 @@ const routes = {
     path: '/api/infer/conversations/{id}',
     tags,
     summary: 'Rename a conversation',
-    request: { ...idParam, ...body(z.object({ title: z.string().min(1).max(200) })) },
+    request: {
+      ...idParam,
+      ...body(z.object({ title: z.string().min(1).max(200).openapi({ description: 'The new title' }) })),
+    },
     responses: { 200: json(Conversation, 'Conversation'), ...errors },
   }),
   deleteConversation: createRoute({
@@ -275,7 +309,14 @@ const routes = {
     summary: 'Save a prompt (system prompt or template) under a name',
     request: {
       ...nameParam,
-      ...body(z.object({ kind: z.enum(['system', 'user']), text: z.string().min(1).max(100_000) })),
+      ...body(
+        z.object({
+          kind: z
+            .enum(['system', 'user'])
+            .openapi({ description: 'system (a system prompt) or user (a prompt template)' }),
+          text: z.string().min(1).max(100_000).openapi({ description: 'The prompt' }),
+        }),
+      ),
     },
     responses: { 200: json(SavedPrompt, 'Saved'), ...errors },
   }),
@@ -290,7 +331,7 @@ const routes = {
 };
 
 const TraceSource = {
-  model: z.string().min(1).max(200),
+  model: modelName,
   text: z
     .string()
     .max(4_000_000)
@@ -305,7 +346,8 @@ const TraceSource = {
         .max(2 ** 32 - 1),
     )
     .max(1_000_000)
-    .optional(),
+    .optional()
+    .openapi({ description: 'Token ids instead of text' }),
 };
 
 const TraceBody = z
@@ -380,14 +422,23 @@ const AblateBody = z
     components: z
       .array(
         z.object({
-          layer: z.number().int().min(0).max(10_000),
-          head: z.number().int().min(0).max(10_000).optional(),
-          mlp: z.boolean().optional(),
+          layer: z.number().int().min(0).max(10_000).openapi({ description: 'Layer, from 0' }),
+          head: z
+            .number()
+            .int()
+            .min(0)
+            .max(10_000)
+            .optional()
+            .openapi({ description: 'A head of the layer' }),
+          mlp: z.boolean().optional().openapi({ description: "The layer's MLP instead of a head" }),
         }),
       )
       .min(1)
-      .max(10_000),
-    mode: z.enum(['zero', 'mean']),
+      .max(10_000)
+      .openapi({ description: 'The heads and MLPs to ablate' }),
+    mode: z.enum(['zero', 'mean']).openapi({
+      description: "zero (output removed) or mean (output replaced by its mean over the text's positions)",
+    }),
   })
   .openapi('AblateRequest');
 
@@ -402,7 +453,7 @@ const AblateResult = z
   })
   .openapi('AblateResult');
 
-const traceRoutes = {
+export const traceRoutes = {
   trace: createRoute({
     method: 'post',
     path: '/api/infer/trace',
@@ -444,15 +495,15 @@ const tokenIds = TraceSource.tokens;
 
 const PatchBody = z
   .object({
-    model: z.string().min(1).max(200),
+    model: modelName,
     clean: z.string().max(1_000_000).optional().openapi({ description: 'The clean prompt (or cleanTokens)' }),
     corrupted: z
       .string()
       .max(1_000_000)
       .optional()
       .openapi({ description: 'The corrupted prompt, as many tokens as the clean one (or corruptedTokens)' }),
-    cleanTokens: tokenIds,
-    corruptedTokens: tokenIds,
+    cleanTokens: tokenIds.openapi({ description: 'The clean prompt as token ids' }),
+    corruptedTokens: tokenIds.openapi({ description: 'The corrupted prompt as token ids' }),
     target: z
       .string()
       .max(1000)
@@ -505,6 +556,23 @@ const ProbeBody = z
     trainFraction: z.number().gt(0).lt(1).optional().openapi({ description: 'Train split (default 0.8)' }),
     seed: int(0, 2 ** 32 - 1, 'Seeds the split and the control'),
     control: z.boolean().optional().openapi({ description: 'Also fit on shuffled labels' }),
+    datasetId: z.string().max(200).optional().openapi({
+      description:
+        'Instead of text or tokens: a svc-data dataset whose documents are the examples, one per document',
+    }),
+    datasetVersion: int(0, 2 ** 32 - 1, 'Its version (0 or absent: the latest)'),
+    labelField: z.string().max(200).optional().openapi({
+      description:
+        'With datasetId: the document field holding each class (a JSONL/JSON/CSV field kept at ingest); its values are the class names',
+    }),
+    textField: z.string().max(200).optional().openapi({
+      description: 'With datasetId: a document field to run instead of the document’s text',
+    }),
+    maxDocuments: int(1, 5000, 'With datasetId: read at most this many documents, in order (default 1000)'),
+    pool: z.enum(['last', 'mean']).optional().openapi({
+      description:
+        'With datasetId: a document’s vector is its last token’s residual (default: the only position that has read all of it) or the mean over its tokens',
+    }),
   })
   .openapi('ProbeRequest');
 
@@ -523,7 +591,13 @@ const ProbeResult = z
         control: z.number(),
       }),
     ),
-    classCounts: z.array(z.number()),
+    classCounts: z.array(z.number()).openapi({ description: 'Examples per class (tokens, or documents)' }),
+    classNames: z
+      .array(z.string())
+      .openapi({ description: 'A dataset probe’s class names in class order (empty for token labels)' }),
+    documents: z.number().openapi({ description: 'Documents probed (0 for a text)' }),
+    truncated: z.number().openapi({ description: 'Of them, documents cut to the model’s context' }),
+    pool: z.string().openapi({ description: '"last" or "mean" for a dataset probe, empty for a text' }),
   })
   .openapi('ProbeResult');
 
@@ -570,13 +644,17 @@ const MergeFidelity = z
   })
   .openapi('MergeFidelity');
 
-const adapterRoutes = {
+export const adapterRoutes = {
   list: createRoute({
     method: 'get',
     path: '/api/infer/adapters',
     tags,
     summary: 'Registered adapters and those of LoRA checkpoints (`<job>@<step>`), with lineage',
-    request: { query: z.object({ base: z.string().max(200).optional() }) },
+    request: {
+      query: z.object({
+        base: z.string().max(200).optional().openapi({ description: 'Only the adapters of this base model' }),
+      }),
+    },
     responses: { 200: json(z.object({ adapters: z.array(AdapterInfo) }), 'Adapters') },
   }),
   import: createRoute({
@@ -586,9 +664,13 @@ const adapterRoutes = {
     summary: 'Register a PEFT LoRA folder as an adapter of a base model; its name then serves base + adapter',
     request: body(
       z.object({
-        name: z.string().min(1).max(100),
-        path: z.string().min(1).max(4096),
-        base: z.string().min(1).max(200),
+        name: z.string().min(1).max(100).openapi({ description: 'Name to serve base + adapter under' }),
+        path: z
+          .string()
+          .min(1)
+          .max(4096)
+          .openapi({ description: 'A PEFT LoRA folder on the machine running svc-infer' }),
+        base: z.string().min(1).max(200).openapi({ description: 'The registered model it adapts' }),
       }),
     ),
     responses: { 201: json(AdapterInfo, 'Registered'), 409: json(ErrorBody, 'Name taken'), ...errors },
@@ -600,16 +682,40 @@ const adapterRoutes = {
     summary: 'Merge adapters of one base (linear, TIES, DARE); registers the result; fidelity report',
     request: body(
       z.object({
-        name: z.string().min(1).max(100),
-        base: z.string().min(1).max(200),
-        adapters: z
-          .array(z.object({ name: z.string().min(1).max(200), weight: z.number().min(-100).max(100) }))
+        name: z
+          .string()
           .min(1)
-          .max(16),
-        method: z.enum(['linear', 'ties', 'dare_linear', 'dare_ties']),
-        density: z.number().gt(0).max(1).optional(),
-        seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-        asAdapter: z.boolean().optional(),
+          .max(100)
+          .openapi({ description: 'Name of the result (a model, or an adapter with asAdapter)' }),
+        base: z.string().min(1).max(200).openapi({ description: 'The base model every adapter belongs to' }),
+        adapters: z
+          .array(
+            z.object({
+              name: z.string().min(1).max(200).openapi({ description: 'An adapter of base' }),
+              weight: z.number().min(-100).max(100).openapi({ description: 'Its weight in the merge' }),
+            }),
+          )
+          .min(1)
+          .max(16)
+          .openapi({ description: 'The adapters and their weights' }),
+        method: z.enum(['linear', 'ties', 'dare_linear', 'dare_ties']).openapi({
+          description: 'linear (weighted sum of deltas), ties, dare_linear or dare_ties (PEFT’s merge_utils)',
+        }),
+        density: z.number().gt(0).max(1).optional().openapi({
+          description:
+            'Fraction of each delta kept by TIES’s trim and DARE’s drop (default 1 for linear, 0.5 else)',
+        }),
+        seed: z
+          .number()
+          .int()
+          .min(0)
+          .max(Number.MAX_SAFE_INTEGER)
+          .optional()
+          .openapi({ description: 'Seed of DARE’s random drop (default 0)' }),
+        asAdapter: z.boolean().optional().openapi({
+          description:
+            'Linear merges of adapters with equal rank and targets: keep the result as an adapter (A and B merged separately, so not exact)',
+        }),
       }),
     ),
     responses: {
@@ -663,7 +769,7 @@ const adapterRoutes = {
   }),
 };
 
-const experimentRoutes = {
+export const experimentRoutes = {
   patch: createRoute({
     method: 'post',
     path: '/api/infer/patch',
@@ -942,6 +1048,12 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
         trainFraction: b.trainFraction,
         seed: b.seed ?? 0,
         control: b.control ?? false,
+        datasetId: b.datasetId ?? '',
+        datasetVersion: b.datasetVersion ?? 0,
+        labelField: b.labelField ?? '',
+        textField: b.textField ?? '',
+        maxDocuments: b.maxDocuments ?? 0,
+        pool: b.pool ?? '',
       },
       ctx(c.req.raw.signal),
     );

@@ -19,16 +19,22 @@ const body = <T extends z.ZodType>(schema: T) => ({
   body: { required: true, content: { 'application/json': { schema } } },
 });
 
-const name = z.string().min(1).max(512).openapi({ example: 'cl100k_base' });
+const name = z
+  .string()
+  .min(1)
+  .max(512)
+  .openapi({ description: 'A tokenizer of GET /api/tokenize/tokenizers', example: 'cl100k_base' });
 const text = z
   .string()
   .max(16 * 1024 * 1024)
-  .openapi({ example: 'Hello, world!' });
+  .openapi({ description: 'Text, up to 16 Mi characters', example: 'Hello, world!' });
 
 const TokenizerInfo = z
   .object({
     name: z.string(),
-    kind: z.string().openapi({ description: 'bpe, char or hf' }),
+    kind: z
+      .string()
+      .openapi({ description: 'bpe (byte-level BPE), char (character-level) or hf (imported)' }),
     vocabSize: z.number().int(),
     builtin: z.boolean(),
     specialTokens: z.record(z.string(), z.number().int()),
@@ -67,7 +73,7 @@ const TrainProgress = z
   .openapi('TokenizerTrainProgress');
 type TrainProgress = z.infer<typeof TrainProgress>;
 
-const routes = {
+export const routes = {
   list: createRoute({
     method: 'get',
     path: '/api/tokenize/tokenizers',
@@ -100,7 +106,12 @@ const routes = {
     path: '/api/tokenize/decode',
     tags,
     summary: 'Decode ids to text',
-    request: body(z.object({ tokenizer: name, ids: z.array(z.number().int().min(0)).max(4_000_000) })),
+    request: body(
+      z.object({
+        tokenizer: name,
+        ids: z.array(z.number().int().min(0)).max(4_000_000).openapi({ description: 'Token ids' }),
+      }),
+    ),
     responses: { 200: json(z.object({ text: z.string() }), 'Text'), ...errors },
   }),
   compare: createRoute({
@@ -108,7 +119,12 @@ const routes = {
     path: '/api/tokenize/compare',
     tags,
     summary: 'Compare tokenizers on one text',
-    request: body(z.object({ tokenizers: z.array(name).min(1).max(8), text })),
+    request: body(
+      z.object({
+        tokenizers: z.array(name).min(1).max(8).openapi({ description: 'One to eight tokenizers' }),
+        text,
+      }),
+    ),
     responses: {
       200: json(
         z.object({
@@ -142,7 +158,7 @@ const routes = {
           .min(0)
           .default(0)
           .openapi({ description: 'First id; must be below the vocabulary size' }),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: 'Ids per page' }),
       }),
     },
     responses: {
@@ -172,7 +188,13 @@ const routes = {
     path: '/api/tokenize/cost',
     tags,
     summary: 'Token count and cost of a text at a price per 1,000 tokens',
-    request: body(z.object({ tokenizer: name, text, pricePer1k: z.number().min(0) })),
+    request: body(
+      z.object({
+        tokenizer: name,
+        text,
+        pricePer1k: z.number().min(0).openapi({ description: 'US dollars per 1,000 tokens' }),
+      }),
+    ),
     responses: { 200: json(z.object({ tokens: z.number().int(), cost: z.number() }), 'Estimate'), ...errors },
   }),
   coverage: createRoute({
@@ -184,9 +206,18 @@ const routes = {
       z
         .object({
           tokenizer: name,
-          text: text.optional(),
-          path: z.string().optional(),
-          top: z.number().int().min(1).max(1000).optional(),
+          text: text.optional().openapi({ description: 'The corpus (exactly one of text or path)' }),
+          path: z
+            .string()
+            .optional()
+            .openapi({ description: 'A UTF-8 text file on the machine running svc-tokenize' }),
+          top: z
+            .number()
+            .int()
+            .min(1)
+            .max(1000)
+            .optional()
+            .openapi({ description: 'How many of the most frequent tokens to list (default 20)' }),
         })
         .refine((b) => !!b.text !== !!b.path, {
           message: 'give exactly one of text or path',
@@ -218,12 +249,16 @@ const routes = {
         .object({
           name: z
             .string()
-            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', at most 64"),
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', at most 64")
+            .openapi({ description: 'Name to register it under (must be new)' }),
           json: z
             .string()
             .max(64 * 1024 * 1024)
-            .optional(),
-          path: z.string().optional(),
+            .optional()
+            .openapi({ description: 'A Hugging Face tokenizer.json, inline (exactly one of json or path)' }),
+          path: z.string().optional().openapi({
+            description: 'A tokenizer.json or tiktoken file on the machine running svc-tokenize',
+          }),
         })
         .refine((b) => !!b.json !== !!b.path, {
           message: 'give exactly one of json or path',
@@ -244,15 +279,21 @@ const routes = {
     method: 'post',
     path: '/api/tokenize/train',
     tags,
-    summary: 'Start training a byte-level BPE tokenizer; follow it at /api/tokenize/train/{jobId}/events',
+    summary:
+      'Start training a tokenizer (byte-level BPE, or char) on a text, a file or a dataset version; follow it at /api/tokenize/train/{jobId}/events',
     request: body(
       z
         .object({
           name: z
             .string()
-            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', at most 64"),
-          vocabSize: z.number().int().min(1).max(1_000_000),
-          text: text.optional(),
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', at most 64")
+            .openapi({ description: 'Name to register the result under (must be new)' }),
+          vocabSize: z.number().int().min(1).max(1_000_000).openapi({
+            description: 'Vocabulary size, counting the 256 byte tokens and the special tokens (bpe)',
+          }),
+          text: text
+            .optional()
+            .openapi({ description: 'Text to train on (exactly one of text, path or datasetId)' }),
           path: z
             .string()
             .optional()
@@ -264,9 +305,21 @@ const routes = {
             .min(0)
             .optional()
             .openapi({ description: 'Version of datasetId; 0 or absent means the latest' }),
-          minFrequency: z.number().int().min(1).optional(),
-          specialTokens: z.array(z.string().min(1)).max(100).optional(),
-          pattern: z.string().optional().openapi({ description: 'gpt2, cl100k, o200k or a regex' }),
+          minFrequency: z
+            .number()
+            .int()
+            .min(1)
+            .optional()
+            .openapi({ description: 'Pairs seen fewer times than this are never merged (default 2)' }),
+          specialTokens: z
+            .array(z.string().min(1))
+            .max(100)
+            .optional()
+            .openapi({ description: 'Special tokens appended after the learned vocabulary' }),
+          pattern: z
+            .string()
+            .optional()
+            .openapi({ description: 'Pre-tokenisation: gpt2 (default), cl100k, o200k or a regex' }),
           kind: z
             .enum(['bpe', 'char'])
             .optional()

@@ -27,19 +27,19 @@ const int = (min: number, max: number, description: string) =>
 
 const TrainConfig = z
   .object({
-    preset: z
-      .string()
-      .optional()
-      .openapi({ description: 'Model preset (default nanogpt-cpu)', example: 'nanogpt-cpu' }),
+    preset: z.string().optional().openapi({
+      description: 'Model preset (default nanogpt-cpu; GET /api/train/presets); ignored when fine-tuning',
+      example: 'nanogpt-cpu',
+    }),
     model: z
       .record(z.string(), z.union([z.number(), z.string(), z.boolean()]))
       .optional()
       .openapi({
-        description: 'Overrides of the preset (engine ModelConfig fields)',
+        description: 'Overrides of the preset (engine ModelConfig fields); ignored when fine-tuning',
         example: { nLayer: 2, nHead: 4, nEmbd: 64 },
       }),
     batchSize: int(1, 1024, 'Sequences per micro-batch (default 12)'),
-    context: int(1, 8192, 'Context length in tokens (default: the preset’s)'),
+    context: int(1, 8192, 'Context length in tokens (default: the preset’s; fine-tunes 256)'),
     iters: z.number().int().min(1).max(10_000_000).openapi({ description: 'Optimizer steps', example: 2000 }),
     learningRate: z
       .number()
@@ -64,7 +64,7 @@ const TrainConfig = z
       .min(0)
       .max(1)
       .optional()
-      .openapi({ description: 'AdamW weight decay (default 0.1)' }),
+      .openapi({ description: 'AdamW weight decay (default 0.1; fine-tunes 0)' }),
     gradClip: z
       .number()
       .min(0)
@@ -86,10 +86,12 @@ const TrainConfig = z
       .max(0.5)
       .optional()
       .openapi({ description: 'Held-out fraction (default 0.1)' }),
-    sampleTokens: int(0, 1000, 'Tokens of the sample at each evaluation; 0 = none (default 64)'),
+    sampleTokens: int(0, 1000, 'Tokens of the text sample at each evaluation (default 64; 0 = no sample)'),
     threads: int(0, 256, 'ONNX Runtime threads; 0 = all cores'),
   })
-  .openapi('TrainConfig');
+  .openapi('TrainConfig', {
+    description: 'Hyper-parameters of a training job; unset fields take the defaults',
+  });
 
 const Finetune = z
   .object({
@@ -105,40 +107,83 @@ const Finetune = z
     loraRank: int(1, 1024, 'LoRA rank (default 8)'),
     loraAlpha: z.number().gt(0).max(1e6).optional().openapi({ description: 'LoRA alpha (default 2 × rank)' }),
     loraDropout: z.number().min(0).lt(1).optional().openapi({ description: 'LoRA dropout (default 0.05)' }),
-    loraTargets: z
-      .array(z.string().min(1).max(100))
-      .max(32)
-      .optional()
-      .openapi({ description: 'Modules with an adapter, e.g. ["q_proj", "v_proj"] or ["c_attn"]' }),
+    loraTargets: z.array(z.string().min(1).max(100)).max(32).optional().openapi({
+      description:
+        'Modules with an adapter (default the attention projections: ["c_attn"] for GPT-2, ["q_proj", "v_proj"] for Llama)',
+    }),
     beta: z.number().gt(0).max(100).optional().openapi({ description: "DPO's beta (default 0.1)" }),
     packing: z
       .boolean()
       .optional()
       .openapi({ description: 'SFT: pack short examples into shared rows (block-diagonal attention)' }),
   })
-  .openapi('FinetuneConfig');
+  .openapi('FinetuneConfig', {
+    description: 'How to fine-tune: the base model of svc-infer, the method and the adapter',
+  });
+
+const RepeatedTokens = z
+  .object({
+    vocabSize: z.number().int().min(2).max(4096).openapi({ description: 'Ids drawn from [0, vocabSize)' }),
+    halfLength: z
+      .number()
+      .int()
+      .min(2)
+      .max(4096)
+      .openapi({ description: 'Longest repeated run; the context is twice this' }),
+    seed: int(0, 2 ** 32 - 1, 'Seed of the data stream and held-out set (default: config.seed)'),
+  })
+  .openapi('RepeatedTokens', {
+    description:
+      'Synthetic pre-training data: random tokens repeated twice (runs of ⌈half/2⌉…half), the induction-head recipe',
+  });
 
 const SubmitBody = z
   .object({
     finetune: Finetune.optional().openapi({
       description: 'Fine-tune a registered model instead of pre-training',
     }),
-    name: z.string().max(200).optional(),
-    dataPath: z
+    name: z
       .string()
+      .max(200)
       .optional()
-      .openapi({ description: 'A UTF-8 text file on the machine running svc-train' }),
-    datasetId: z.string().optional().openapi({ description: 'A svc-data dataset (not available yet)' }),
-    datasetVersion: z.number().int().min(0).optional(),
-    tokenizer: z
-      .string()
+      .openapi({ description: 'Display name (default: none; the id shows)' }),
+    dataPath: z.string().optional().openapi({
+      description:
+        'A UTF-8 text file on the machine running svc-train (fine-tuning: a JSON or JSONL file of examples); or datasetId',
+    }),
+    datasetId: z.string().optional().openapi({
+      description:
+        'A svc-data dataset; or dataPath. Pre-training reads the shards of datasetVersion made with `tokenizer` (POST /api/data/…/shards first); fine-tuning reads its documents',
+    }),
+    datasetVersion: z
+      .number()
+      .int()
+      .min(0)
       .optional()
-      .openapi({ description: 'char (default), gpt2, cl100k_base, o200k_base or a trained tokenizer' }),
+      .openapi({ description: 'Version of datasetId; 0 or absent: the latest' }),
+    tokenizer: z.string().optional().openapi({
+      description:
+        'char (default), gpt2, cl100k_base, o200k_base or a trained tokenizer; with datasetId, the one its shards were made with; a fine-tune uses its base’s',
+    }),
     config: TrainConfig,
+    repeatedTokens: RepeatedTokens.optional().openapi({
+      description: 'Pre-train on random tokens repeated twice instead of dataPath or datasetId',
+    }),
   })
-  .refine((b) => [b.dataPath, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1, {
-    message: 'Give either a data file or a dataset version, not both (exactly one of dataPath or datasetId).',
-    path: ['dataPath'],
+  .refine(
+    (b) =>
+      b.repeatedTokens !== undefined ||
+      [b.dataPath, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1,
+    {
+      message:
+        'Give either a data file or a dataset version, not both (exactly one of dataPath or datasetId).',
+      path: ['dataPath'],
+    },
+  )
+  .refine((b) => b.repeatedTokens === undefined || (!b.dataPath && !b.datasetId), {
+    message:
+      'Repeated random tokens are a data source of their own: give no dataPath or datasetId with them.',
+    path: ['repeatedTokens'],
   });
 
 const TrainJob = z
@@ -205,6 +250,19 @@ const TrainEvent = z
       .openapi({
         description: 'DPO: mean rewards of chosen and rejected answers, margin, preference accuracy',
       }),
+    induction: z
+      .object({
+        firstHalfLoss: z.number(),
+        secondHalfLoss: z.number(),
+        inductionScore: z.number(),
+        bestLayer: z.number().int(),
+        bestHead: z.number().int(),
+      })
+      .optional()
+      .openapi({
+        description:
+          'Evaluations on repeated random tokens: loss on each half and the best head’s induction score',
+      }),
   })
   .openapi('TrainEvent');
 
@@ -240,7 +298,12 @@ const EstimateBody = TrainConfig.extend({
     .openapi({ description: 'The job’s tokenizer (default char): its vocabulary sizes the model' }),
   dataPath: z.string().optional().openapi({ description: 'The job’s text file (char: its characters)' }),
   datasetId: z.string().optional().openapi({ description: 'The job’s dataset (its shards’ vocabulary)' }),
-  datasetVersion: z.number().int().min(0).optional(),
+  datasetVersion: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({ description: 'Version of datasetId; 0 or absent: the latest' }),
 });
 
 const MachineInfo = z
@@ -313,11 +376,17 @@ const PreviewBody = z
   .object({
     finetune: Finetune,
     dataPath: z.string().optional().openapi({ description: 'A JSON/JSONL file of examples on the server' }),
-    datasetId: z.string().optional().openapi({ description: 'A svc-data dataset' }),
-    datasetVersion: z.number().int().min(0).optional(),
+    datasetId: z.string().optional().openapi({ description: 'A svc-data dataset of examples; or dataPath' }),
+    datasetVersion: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: 'Version of datasetId; 0 or absent: the latest' }),
     config: z
       .object({ context: int(1, 8192, 'Context length in tokens (default 256, capped by the base’s)') })
-      .optional(),
+      .optional()
+      .openapi({ description: 'The training setting that changes the rendering' }),
     examples: int(1, 20, 'Examples to render (default 3)'),
   })
   .refine((b) => [b.dataPath, b.datasetId].filter((v) => v !== undefined && v !== '').length === 1, {
@@ -376,6 +445,52 @@ const FinetunePreview = z
   })
   .openapi('FinetunePreview');
 
+const EosCheckBody = z.object({
+  step: int(1, 100_000_000, 'The checkpoint’s step (default: the newest kept)'),
+  exportPath: z.string().min(1).max(4096).optional().openapi({
+    description:
+      'A merged model folder exported from that checkpoint (default: svc-infer exports one to a scratch folder, checked and removed)',
+  }),
+});
+
+const EosStatus = z.enum(['pass', 'fail']);
+const EosSurvival = z
+  .object({
+    status: z.enum(['pass', 'fail', 'warn', 'info']).openapi({
+      description:
+        'fail: the checkpoint or the export lost what the base had; warn: the base itself does not stop on it; info: no end-of-turn token',
+    }),
+    message: z.string(),
+    endToken: z.string().openapi({ description: 'The token training ended every answer with' }),
+    endId: z.number().int(),
+    step: z.number().int(),
+    model: z.string().openapi({ description: 'The checkpoint’s serving name, `<job id>@<step>`' }),
+    folders: z.array(
+      z.object({
+        kind: z.enum(['base', 'checkpoint', 'export']),
+        path: z.string(),
+        status: EosStatus,
+        items: z.array(
+          z.object({
+            name: z.enum([
+              'generation_config',
+              'tokenizer_config',
+              'chat_template',
+              'stop_set',
+              'generation',
+            ]),
+            status: EosStatus,
+            detail: z.string(),
+          }),
+        ),
+        stopIds: z
+          .array(z.number().int())
+          .openapi({ description: 'The ids svc-infer stops on for the folder' }),
+      }),
+    ),
+  })
+  .openapi('EosSurvival');
+
 const FinetuneEstimateBody = z.object({
   finetune: Finetune,
   config: z
@@ -385,7 +500,8 @@ const FinetuneEstimateBody = z.object({
       gradAccum: int(1, 1024, 'Micro-batches per step (default 1)'),
       iters: int(1, 10_000_000, 'Optimizer steps (gives totalSeconds)'),
     })
-    .optional(),
+    .optional()
+    .openapi({ description: 'Training settings (the model’s shape comes from the base)' }),
 });
 
 const FinetuneEstimate = z
@@ -415,7 +531,7 @@ const FinetuneEstimate = z
   })
   .openapi('FinetuneEstimate');
 
-const routes = {
+export const routes = {
   estimate: createRoute({
     method: 'post',
     path: '/api/train/estimate',
@@ -432,6 +548,18 @@ const routes = {
       'The first examples of a fine-tune rendered as it would train on them (loss tokens, truncation), and the end-of-turn check',
     request: { body: { required: true, content: { 'application/json': { schema: PreviewBody } } } },
     responses: { 200: json(FinetunePreview, 'Preview'), ...errors },
+  }),
+  eosCheck: createRoute({
+    method: 'post',
+    path: '/api/train/jobs/{id}/eos-check',
+    tags,
+    summary:
+      'After a fine-tune: whether the end-of-turn token it trained with still stops generation in its merged checkpoint and in an export of it',
+    request: {
+      ...idParam,
+      body: { required: false, content: { 'application/json': { schema: EosCheckBody } } },
+    },
+    responses: { 200: json(EosSurvival, 'The check'), ...errors },
   }),
   finetuneEstimate: createRoute({
     method: 'post',
@@ -453,7 +581,8 @@ const routes = {
     method: 'post',
     path: '/api/train/jobs',
     tags,
-    summary: 'Queue a pre-training job; follow it at /api/train/jobs/{id}/events',
+    summary:
+      'Queue a training job: pre-training, or fine-tuning a registered model with `finetune`; follow it at /api/train/jobs/{id}/events',
     request: { body: { required: true, content: { 'application/json': { schema: SubmitBody } } } },
     responses: { 201: json(z.object({ id: z.string() }), 'Queued'), ...errors },
   }),
@@ -464,7 +593,10 @@ const routes = {
     summary: 'Training jobs, newest first',
     request: {
       query: z.object({
-        state: z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']).optional(),
+        state: z
+          .enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'])
+          .optional()
+          .openapi({ description: 'Only jobs in this state' }),
         offset: z.coerce.number().int().min(0).default(0),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
       }),
@@ -538,6 +670,7 @@ function eventJson(e: JobEvent) {
       sample: e.sample,
       elapsedSeconds: e.elapsedSeconds,
       ...(e.preference ? { preference: e.preference } : {}),
+      ...(e.induction ? { induction: e.induction } : {}),
     };
   return { ...base, message: e.message };
 }
@@ -624,6 +757,13 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
     );
   });
 
+  app.openapi(routes.eosCheck, async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json') ?? {};
+    const r = await svc.checkFinetuneEos!({ id, step: b.step ?? 0, exportPath: b.exportPath ?? '' }, ctx());
+    return c.json(r as z.infer<typeof EosSurvival>, 200);
+  });
+
   app.openapi(routes.finetuneEstimate, async (c) => {
     const b = c.req.valid('json');
     const e = await svc.estimateFinetune!(
@@ -674,8 +814,14 @@ export function trainRoutes(app: OpenAPIHono, services: ServiceClients) {
         datasetId: b.datasetId ?? '',
         datasetVersion: b.datasetVersion ?? 0,
         tokenizer: b.tokenizer ?? '',
-        config: { ...config, modelJson: model ? JSON.stringify(model) : '' },
+        // Over HTTP, 0 means "no sample"; the proto's 0 is "the default", so the flag says it.
+        config: {
+          ...config,
+          modelJson: model ? JSON.stringify(model) : '',
+          sampleOff: config.sampleTokens === 0,
+        },
         finetune: b.finetune,
+        repeatedTokens: b.repeatedTokens,
       }),
       ctx(),
     );

@@ -1,8 +1,7 @@
 // The text a perplexity run scores: given inline, a UTF-8 file on this machine, or a svc-data dataset
 // version (one split or all of it), read over gRPC page by page: svc-eval never reads svc-data's storage.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { callUnary, confinePath, createClient, fromServiceError, LabError } from '@lab/common';
-import { DataServiceClient } from '@lab/proto/data';
+import { confinePath, fromServiceError, LabError, readVersionDocuments } from '@lab/common';
 
 export interface TextSource {
   text?: string;
@@ -11,8 +10,6 @@ export interface TextSource {
   datasetVersion?: number;
   split?: string;
 }
-
-const PAGE = 500;
 
 export async function readText(
   src: TextSource,
@@ -29,25 +26,18 @@ export async function readText(
   }
   if (!src.datasetId)
     throw new LabError('INVALID_ARGUMENT', 'text: give one of text, textPath or datasetId', 'text');
-  const client = createClient(DataServiceClient, dataAddress);
-  const docs: string[] = [];
+  let docs: string[];
   try {
-    for (let offset = 0; ; offset += PAGE) {
-      if (signal?.aborted) throw new LabError('CANCELLED', 'cancelled', 'id');
-      const res = await callUnary(client.listDocuments.bind(client), {
-        datasetId: src.datasetId,
-        version: src.datasetVersion ?? 0,
-        split: src.split ?? '',
-        page: { offset, limit: PAGE },
-      });
-      for (const d of res.documents) docs.push(d.text);
-      if (res.documents.length === 0 || offset + res.documents.length >= Number(res.total)) break;
-    }
+    const read = await readVersionDocuments(dataAddress, {
+      datasetId: src.datasetId,
+      version: src.datasetVersion ?? 0,
+      split: src.split ?? '',
+      signal,
+    });
+    docs = read.documents.map((d) => d.text);
   } catch (err) {
     const e = fromServiceError(err);
     throw new LabError(e.code, `datasetId: ${e.message}`, 'datasetId');
-  } finally {
-    client.close();
   }
   if (!docs.length)
     throw new LabError(

@@ -6,6 +6,7 @@ import { addedTokenText, type DecodeFormat, type InferenceModel, loadInferenceMo
 import type { Tokenizer } from '@lab/tokenizer';
 import type { ModelEntry } from './catalog.ts';
 import { describeFolder, type FolderInfo, loadFolderTokenizer } from './folder.ts';
+import { eosIdsOf } from './stops.ts';
 
 export interface LoadedModel {
   entry: ModelEntry;
@@ -43,24 +44,6 @@ export interface PoolOptions {
 export const defaultMemoryBytes = (): number => Math.floor(totalmem() / 2);
 
 const MB = 1024 * 1024;
-
-/** The generation-ending ids of a model: generation_config, then config.json, then the tokenizer's eos. */
-function eosIdsOf(info: FolderInfo, tok: Tokenizer, eosToken: string | undefined): Set<number> {
-  const ids = new Set<number>();
-  const add = (v: unknown) => {
-    if (typeof v === 'number') ids.add(v);
-    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'number') ids.add(x);
-  };
-  add(info.generationConfig?.eos_token_id);
-  if (!ids.size) add(info.hfConfig.eos_token_id);
-  if (eosToken !== undefined) {
-    const id = tok.specialTokens.get(eosToken);
-    if (id !== undefined) ids.add(id);
-  }
-  // Lab checkpoints' config.json carries GPT-2's eos id even for char models: keep only real ids.
-  for (const id of ids) if (id >= info.cfg.vocabSize) ids.delete(id);
-  return ids;
-}
 
 export class ModelPool {
   private readonly slots = new Map<string, Slot>();

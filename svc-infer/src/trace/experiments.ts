@@ -2,11 +2,19 @@
 // position at a time) and linear probes (residual streams of a text, a classifier per stream). Checks name
 // the request's field; the engine does the work.
 import { type CallContext, LabError } from '@lab/common';
-import { collectResiduals, patchSweep, probeStreams, restored, type TraceModel } from '@lab/engine';
+import {
+  collectResiduals,
+  patchSweep,
+  pooledResiduals,
+  probeStreams,
+  restored,
+  type TraceModel,
+} from '@lab/engine';
 import type { PatchRequest, PatchResponse, ProbeRequest, ProbeResponse } from '@lab/proto/infer';
 import { tokenText } from '../generate/prepare.ts';
 import type { LoadedModel } from '../models/pool.ts';
 import { promptTokens, resolveTokens } from './input.ts';
+import type { DatasetExamples } from './probe-dataset.ts';
 
 /** Patched runs one request may ask for (streams × positions): each is a forward pass. */
 export const MAX_PATCH_RUNS = 4096;
@@ -117,13 +125,101 @@ function builtinLabels(model: LoadedModel, ids: readonly number[], label: string
   return Int32Array.from(texts, (_, t) => (t + 1 < texts.length ? (isVowel(texts[t + 1]!) ? 1 : 0) : -1));
 }
 
-/** Probes for a label in every residual stream of a text's tokens. */
+/** The share of examples probes are fitted on, checked. */
+function trainFraction(req: ProbeRequest): number {
+  const f = req.trainFraction ?? 0.8;
+  if (!(f > 0 && f < 1)) throw bad('train_fraction', `${f}: between 0 and 1, exclusive`);
+  return f;
+}
+
+/** Lets other calls in between runs and fits (both plain work in the service's thread), and stops when asked. */
+const breather = (ctx: CallContext) => async () => {
+  await new Promise((r) => setImmediate(r));
+  if (ctx.signal?.aborted) throw new LabError('CANCELLED', 'probe cancelled');
+};
+
+/** Fits the probes of every stream and reports them with the class counts. */
+async function fitProbes(
+  model: LoadedModel,
+  acts: Float32Array[],
+  labels: Int32Array,
+  req: ProbeRequest,
+  ctx: CallContext,
+): Promise<Pick<ProbeResponse, 'train' | 'test' | 'classes' | 'baseline' | 'layers' | 'classCounts'>> {
+  const counts: number[] = [];
+  for (const l of labels) if (l >= 0) counts[l] = (counts[l] ?? 0) + 1;
+  const res = await probeStreams(
+    acts,
+    model.info.cfg.nEmbd,
+    labels,
+    { trainFraction: trainFraction(req), seed: req.seed, control: req.control },
+    breather(ctx),
+  );
+  return {
+    train: res.train,
+    test: res.test,
+    classes: res.classes,
+    baseline: res.baseline,
+    layers: res.accuracy.map((accuracy, stream) => ({
+      stream,
+      accuracy,
+      trainAccuracy: res.trainAccuracy[stream]!,
+      control: res.control[stream] ?? 0,
+    })),
+    classCounts: Array.from({ length: res.classes }, (_, k) => counts[k] ?? 0),
+  };
+}
+
+/**
+ * Probes for a document's class in every residual stream: each document run alone from an empty context
+ * (cut to the context), one vector per document and stream (its last token's, or the mean of its tokens').
+ */
+async function probeDocuments(
+  model: LoadedModel,
+  tracer: TraceModel,
+  ex: DatasetExamples,
+  req: ProbeRequest,
+  ctx: CallContext,
+): Promise<ProbeResponse> {
+  trainFraction(req);
+  const context = model.info.cfg.blockSize;
+  let truncated = 0;
+  let tokens = 0;
+  // Dataset text is data, as in svc-data's shards: a special token's spelling in it is text, not a marker.
+  const seqs = ex.texts.map((text, i) => {
+    let ids: number[];
+    try {
+      ids = model.tokenizer.encodeOrdinary(text);
+    } catch (err) {
+      throw bad(ex.textField, `document ${ex.indices[i]}: ${(err as Error).message.replace(/^text /, '')}`);
+    }
+    if (!ids.length) throw bad(ex.textField, `document ${ex.indices[i]}: no tokens to read`);
+    if (ids.length > context) truncated++;
+    const kept = ids.slice(0, context);
+    tokens += kept.length;
+    return kept;
+  });
+  const pause = breather(ctx);
+  const acts = await pooledResiduals(tracer, seqs, ex.pool, (i) => (i % 16 === 15 ? pause() : undefined));
+  return {
+    tokens,
+    ...(await fitProbes(model, acts, ex.labels, req, ctx)),
+    classNames: ex.classNames,
+    documents: seqs.length,
+    truncated,
+    pool: ex.pool,
+  };
+}
+
+/** Probes for a label in every residual stream of a text's tokens, or of a dataset's documents. */
 export async function runProbe(
   model: LoadedModel,
   tracer: TraceModel,
   req: ProbeRequest,
   ctx: CallContext,
+  examples?: DatasetExamples,
 ): Promise<ProbeResponse> {
+  if (examples) return probeDocuments(model, tracer, examples, req, ctx);
   let ids: number[];
   if (req.text && req.tokens.length) throw bad('text', 'give text or tokens, not both');
   if (req.tokens.length) {
@@ -151,39 +247,21 @@ export async function runProbe(
       throw bad('labels', `labels[${at}] = ${req.labels[at]}: classes are 0 to 255, −1 leaves a token out`);
     labels = Int32Array.from(req.labels);
   }
-  const f = req.trainFraction ?? 0.8;
-  if (!(f > 0 && f < 1)) throw bad('train_fraction', `${f}: between 0 and 1, exclusive`);
-  const counts: number[] = [];
-  for (const l of labels) if (l >= 0) counts[l] = (counts[l] ?? 0) + 1;
-  if (counts.filter(Boolean).length < 2)
+  trainFraction(req);
+  const classes = new Set<number>();
+  for (const l of labels) if (l >= 0) classes.add(l);
+  if (classes.size < 2)
     throw bad(
       req.label ? 'text' : 'labels',
       'the labelled tokens are all of one class: a probe has nothing to tell apart',
     );
   const acts = await collectResiduals(tracer, ids);
-  const res = await probeStreams(
-    acts,
-    model.info.cfg.nEmbd,
-    labels,
-    { trainFraction: f, seed: req.seed, control: req.control },
-    async () => {
-      // Fitting is plain JavaScript: let other calls (health checks, cancellation) in between streams.
-      await new Promise((r) => setImmediate(r));
-      if (ctx.signal?.aborted) throw new LabError('CANCELLED', 'probe cancelled');
-    },
-  );
   return {
     tokens: ids.length,
-    train: res.train,
-    test: res.test,
-    classes: res.classes,
-    baseline: res.baseline,
-    layers: res.accuracy.map((accuracy, stream) => ({
-      stream,
-      accuracy,
-      trainAccuracy: res.trainAccuracy[stream]!,
-      control: res.control[stream] ?? 0,
-    })),
-    classCounts: Array.from({ length: res.classes }, (_, k) => counts[k] ?? 0),
+    ...(await fitProbes(model, acts, labels, req, ctx)),
+    classNames: [],
+    documents: 0,
+    truncated: 0,
+    pool: '',
   };
 }

@@ -16,6 +16,7 @@ import type { ModelCatalog } from '../models/catalog.ts';
 import type { LoadedModel, ModelPool } from '../models/pool.ts';
 import { runPatch, runProbe } from './experiments.ts';
 import { checkSource, promptTokens, resolveTokens } from './input.ts';
+import { checkProbeSource, datasetExamples, type ReadDocuments } from './probe-dataset.ts';
 import { attentionLayers, checkTraceOptions, traceEvents } from './trace.ts';
 import type { Tracers } from './tracers.ts';
 
@@ -24,6 +25,8 @@ export interface TraceDeps {
   pool: ModelPool;
   limiter: Limiter;
   tracers: Tracers;
+  /** A svc-data version's documents (dataset probes). */
+  readDocuments: ReadDocuments;
 }
 
 /** gRPC streams are cut in pieces well under the message limit. */
@@ -109,7 +112,13 @@ export function traceMethods(d: TraceDeps) {
     patch: (req: PatchRequest, ctx: CallContext) =>
       withModel(req.model, ctx, async (model) => runPatch(model, await d.tracers.get(model), req, ctx)),
 
-    probe: (req: ProbeRequest, ctx: CallContext) =>
-      withModel(req.model, ctx, async (model) => runProbe(model, await d.tracers.get(model), req, ctx)),
+    probe: async (req: ProbeRequest, ctx: CallContext) => {
+      // A dataset's documents are read before the model is taken: no model waits on svc-data.
+      checkProbeSource(req);
+      const examples = req.datasetId ? await datasetExamples(d.readDocuments, req, ctx.signal) : undefined;
+      return withModel(req.model, ctx, async (model) =>
+        runProbe(model, await d.tracers.get(model), req, ctx, examples),
+      );
+    },
   };
 }

@@ -64,6 +64,11 @@ async function follow(svc: Impl, id: string, every: number): Promise<void> {
       );
     } else if (e.kind === 'eval') {
       out(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}`);
+      const ind = e.induction;
+      if (ind)
+        out(
+          `  first half ${ind.firstHalfLoss.toFixed(4)}, second half ${ind.secondHalfLoss.toFixed(4)}, induction ${ind.inductionScore.toFixed(3)} (layer ${ind.bestLayer} head ${ind.bestHead})`,
+        );
       if (e.sample) out(`  sample: ${JSON.stringify(e.sample)}`);
     } else if (e.kind === 'state') out(`[${e.state}] ${e.message}`);
   }
@@ -89,9 +94,14 @@ export const jobCommands: Record<string, CliCommand> = {
   submit: {
     summary: 'Queue a pre-training job on the running service (a text file or a svc-data dataset version)',
     usage:
-      'submit (--data FILE | --dataset ID [--version N]) [--tokenizer char] [--preset P] --iters N [--follow]',
+      'submit (--data FILE | --dataset ID [--version N] | --repeat-vocab V --repeat-half H [--data-seed S]) [--tokenizer char] [--preset P] [--model JSON] --iters N [--follow]',
     help: {
       data: 'UTF-8 text file readable by the service',
+      'repeat-vocab':
+        'pre-train on random tokens repeated twice: their vocabulary size (the induction-head recipe)',
+      'repeat-half': 'with --repeat-vocab: the longest repeated run (the context is twice this)',
+      'data-seed': 'with --repeat-vocab: seed of the data stream (default: the job’s)',
+      model: 'preset overrides as JSON, e.g. {"nLayer":2,"attnOnly":true}',
       dataset: 'svc-data dataset id (tokenized with --tokenizer first: lab-data tokenize)',
       version: 'dataset version (default: latest)',
       tokenizer: 'char (default), gpt2, cl100k_base, o200k_base or a svc-tokenize name',
@@ -113,6 +123,11 @@ export const jobCommands: Record<string, CliCommand> = {
       context: { type: 'string' },
       lr: { type: 'string' },
       name: { type: 'string' },
+      'repeat-vocab': { type: 'string' },
+      'repeat-half': { type: 'string' },
+      'data-seed': { type: 'string' },
+      model: { type: 'string' },
+      'eval-interval': { type: 'string' },
       follow: { type: 'boolean' },
       ...remoteOption,
     },
@@ -120,19 +135,32 @@ export const jobCommands: Record<string, CliCommand> = {
       const lr = values.lr === undefined ? undefined : Number(values.lr);
       if (lr !== undefined && !(lr > 0 && lr <= 1))
         throw new LabError('INVALID_ARGUMENT', '--lr must be in (0, 1]', 'lr');
+      // Flags given to the service as they are: its validation names the field (repeatedTokens.vocabSize, …).
+      const repeatVocab = intFlag(values, 'repeat-vocab', 0, 0);
+      const repeatedTokens =
+        values['repeat-vocab'] !== undefined || values['repeat-half'] !== undefined
+          ? {
+              vocabSize: repeatVocab,
+              halfLength: intFlag(values, 'repeat-half', 0, 0),
+              seed: values['data-seed'] === undefined ? undefined : intFlag(values, 'data-seed', 0, 0),
+            }
+          : undefined;
       const job = await svc.submitJob(
         SubmitJobRequest.fromPartial({
+          repeatedTokens,
           name: (values.name as string | undefined) ?? '',
           dataPath: (values.data as string | undefined) ?? '',
           datasetId: (values.dataset as string | undefined) ?? '',
           datasetVersion: intFlag(values, 'version', 0),
-          tokenizer: (values.tokenizer as string | undefined) ?? 'char',
+          tokenizer: (values.tokenizer as string | undefined) ?? (repeatedTokens ? '' : 'char'),
           config: {
             preset: (values.preset as string | undefined) ?? '',
             iters: intFlag(values, 'iters', 0, 1),
             batchSize: intFlag(values, 'batch', 0, 1),
             context: intFlag(values, 'context', 0, 1),
             learningRate: lr ?? 0,
+            modelJson: (values.model as string | undefined) ?? '',
+            evalInterval: intFlag(values, 'eval-interval', 0, 1),
           },
         }),
         ctx,

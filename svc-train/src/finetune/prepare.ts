@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fromServiceError, LabError } from '@lab/common';
 import { inspectModelFolder, type ModelFolderInfo } from '@lab/engine';
 import { fieldError } from '../jobs/field-error.ts';
+import { sourcePath } from '../jobs/resolve-tokens.ts';
 import type { JobSpec } from '../jobs/types.ts';
 import { conversationsOf, preferencesOf, readRecords } from './examples.ts';
 import { EXAMPLES_FILE } from './run.ts';
@@ -54,7 +55,7 @@ export async function prepareFinetune(spec: JobSpec, dir: string, deps: Finetune
     records = docs.map((text) => ({ text }));
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, EXAMPLES_FILE), records.map((r) => JSON.stringify(r)).join('\n'));
-  } else records = readRecords(spec.source.path, 'dataPath');
+  } else records = readRecords(sourcePath(spec.source), 'dataPath');
   // The fields are checked now, so a wrong file fails the request rather than the job.
   const field = spec.source.kind === 'dataset' ? 'datasetId' : 'dataPath';
   if (ft.method !== 'sft') preferencesOf(records, field);

@@ -2,11 +2,8 @@
 // the job (chat template → tokens with the loss mask → a row cut to the context), the truncation over all
 // examples, and the end-of-turn check — whether each answer ends with a token generation stops on. A model
 // fine-tuned on answers without one never learns to stop (LLaMA-Factory's most common complaint).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ModelFolderInfo } from '@lab/engine';
 import type { EosCheck, FinetunePreview, PreviewFinetuneRequest, PreviewSequence } from '@lab/proto/train';
-import { DEFAULT_CHAT_TEMPLATE } from '@lab/svc-infer';
+import { DEFAULT_CHAT_TEMPLATE, folderStopIds } from '@lab/svc-infer';
 import { parseTokenizerJson, type Tokenizer } from '@lab/tokenizer';
 import { fieldError, invalid } from '../jobs/field-error.ts';
 import { checkSource } from '../jobs/resolve-tokens.ts';
@@ -19,35 +16,6 @@ import { validateFinetune } from './validate.ts';
 
 /** Tokens past the context shown per sequence: enough to see what is lost, not a whole long document. */
 const SHOWN_PAST_CONTEXT = 128;
-
-/**
- * The ids generation stops on, as svc-infer's model pool reads them (pool.ts eosIdsOf): generation_config's
- * eos_token_id, else config.json's, plus the tokenizer's eos_token; ids past the vocabulary are dropped
- * (lab checkpoints of char models carry GPT-2's id in config.json).
- */
-export function stopIdsOf(info: ModelFolderInfo, tok: Tokenizer): number[] {
-  const ids = new Set<number>();
-  const add = (v: unknown) => {
-    if (typeof v === 'number') ids.add(v);
-    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'number') ids.add(x);
-  };
-  add(info.generationConfig?.eos_token_id);
-  if (!ids.size) {
-    try {
-      add(
-        (JSON.parse(readFileSync(join(info.dir, 'config.json'), 'utf8')) as Record<string, unknown>)
-          .eos_token_id,
-      );
-    } catch {
-      // inspectModelFolder has read config.json already; a race with a deletion leaves only the tokenizer's.
-    }
-  }
-  if (info.specialTokens.eos !== undefined) {
-    const id = tok.specialTokens.get(info.specialTokens.eos);
-    if (id !== undefined) ids.add(id);
-  }
-  return [...ids].filter((id) => id < info.cfg.vocabSize).sort((a, b) => a - b);
-}
 
 /** Index ranges [start, end) of the answers (runs of loss tokens). */
 function answers(t: Tokenized): [number, number][] {
@@ -89,7 +57,7 @@ function sequenceOf(t: Tokenized, seq: number, tok: Tokenizer, stops: ReadonlySe
 }
 
 /** The last special token of the first answer: what the template (or the appended EOS) ends it with. */
-function endTokenOf(t: Tokenized | undefined, tok: Tokenizer): number | undefined {
+export function endTokenOf(t: Tokenized | undefined, tok: Tokenizer): number | undefined {
   const span = t && answers(t)[0];
   if (!t || !span) return undefined;
   for (let i = span[1] - 1; i >= span[0]; i--) if (tok.isSpecial(t.ids[i])) return t.ids[i];
@@ -191,7 +159,8 @@ export async function previewFinetune(
   const seq = finetuneContext(job.config, info.cfg);
   const records = await recordsOf(source, deps);
   const field = source.kind === 'dataset' ? 'datasetId' : 'dataPath';
-  const stops = stopIdsOf(info, tok);
+  // What svc-infer's pool will stop generation on: the check vouches for the service itself.
+  const stops = folderStopIds(info.dir);
   const stopSet = new Set(stops);
 
   // Every example (a DPO pair: both answers) as tokenized sequences.

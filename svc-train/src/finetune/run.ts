@@ -10,7 +10,6 @@ import {
   type Batch,
   DEFAULT_OPTIM,
   Decoder,
-  dpoMetrics,
   frozenFp32,
   frozenNf4,
   type LoraConfig,
@@ -18,6 +17,7 @@ import {
   loraLayout,
   type ModelConfig,
   mergeLora,
+  pairMetrics,
   Rng,
   type RngState,
   readPeftAdapter,
@@ -31,6 +31,7 @@ import { parseTokenizerJson, type Tokenizer } from '@lab/tokenizer';
 import { latestValidCheckpoint, writeCheckpoint } from '../jobs/checkpoints.ts';
 import { fieldError } from '../jobs/field-error.ts';
 import { hfTokenizerFiles } from '../jobs/hf-model.ts';
+import { sourcePath } from '../jobs/resolve-tokens.ts';
 import { lrAt } from '../jobs/schedule.ts';
 import type { PreferenceMetrics, WorkerJob, WorkerMessage } from '../jobs/types.ts';
 import { conversationsOf, preferencesOf, readRecords } from './examples.ts';
@@ -63,7 +64,7 @@ export function chatFormatOf(
 function examplesOf(job: WorkerJob): { records: Record<string, unknown>[]; field: string } {
   const spec = job.spec;
   const field = spec.source.kind === 'dataset' ? 'datasetId' : 'dataPath';
-  const path = spec.source.kind === 'dataset' ? join(job.dir, EXAMPLES_FILE) : spec.source.path;
+  const path = spec.source.kind === 'dataset' ? join(job.dir, EXAMPLES_FILE) : sourcePath(spec.source);
   return { records: readRecords(path, field), field };
 }
 
@@ -276,67 +277,53 @@ export async function runFinetune(
       lastSaved = step;
       post({ type: 'checkpoint', step, dir, kept, entries });
     };
-    const evaluateDpo = async (which: 'train' | 'val', step: number) => {
+    /**
+     * Each evaluated pair's rewards [chosen, rejected]: the whole val split, or evalIters batches of train
+     * pairs drawn with the step's seed. `rows` scores a batch of pairs (chosen rows, then rejected rows), `rewardOf` turns a row's output into its reward.
+     */
+    const pairRewards = async (
+      which: 'train' | 'val',
+      step: number,
+      rows: (b: Batch) => Promise<Float32Array>,
+      rewardOf: (row: number, pair: number, chosen: boolean) => number,
+    ) => {
       const list = pairs![which];
-      const ref = refs![which];
       const r = new Rng((spec.seed * 7919 + step * 104729 + 1) >>> 0);
       const n = which === 'val' ? list.length : Math.min(spec.evalIters * spec.batch, list.length);
       const picks = Array.from({ length: n }, (_, i) => (which === 'val' ? i : r.int(list.length)));
-      const chosen: number[] = [];
-      const rejected: number[] = [];
-      const refC: number[] = [];
-      const refR: number[] = [];
-      for (let i = 0; i < picks.length; i += spec.batch) {
-        const chunk = Array.from({ length: spec.batch }, (_, k) => picks[(i + k) % picks.length]);
-        const lp = await trainer.rowLogProbs(
+      const chosen = new Float64Array(n);
+      const rejected = new Float64Array(n);
+      for (let i = 0; i < n; i += spec.batch) {
+        // The last batch is filled up by cycling; only its first picks count.
+        const chunk = Array.from({ length: spec.batch }, (_, k) => picks[(i + k) % n]);
+        const out = await rows(
           pairBatch(
             chunk.map((k) => list[k]),
             seq,
           ),
         );
-        for (let k = 0; k < spec.batch && i + k < picks.length; k++) {
-          chosen.push(lp[k]);
-          rejected.push(lp[spec.batch + k]);
-          refC.push(ref[2 * chunk[k]]);
-          refR.push(ref[2 * chunk[k] + 1]);
+        for (let k = 0; k < spec.batch && i + k < n; k++) {
+          chosen[i + k] = rewardOf(out[k], chunk[k], true);
+          rejected[i + k] = rewardOf(out[spec.batch + k], chunk[k], false);
         }
       }
-      return dpoMetrics(
-        Float32Array.from([...chosen, ...rejected]),
-        Float32Array.from([...refC, ...refR]),
-        ft.beta,
-      );
+      return pairMetrics(chosen, rejected);
     };
-    const evaluateReward = async (which: 'train' | 'val', step: number) => {
-      const list = pairs![which];
-      const r = new Rng((spec.seed * 7919 + step * 104729 + 1) >>> 0);
-      const n = which === 'val' ? list.length : Math.min(spec.evalIters * spec.batch, list.length);
-      const picks = Array.from({ length: n }, (_, i) => (which === 'val' ? i : r.int(list.length)));
-      const chosen: number[] = [];
-      const rejected: number[] = [];
-      for (let i = 0; i < picks.length; i += spec.batch) {
-        const chunk = Array.from({ length: spec.batch }, (_, k) => picks[(i + k) % picks.length]);
-        const s = await trainer.rowScores(
-          pairBatch(
-            chunk.map((k) => list[k]),
-            seq,
-          ),
-        );
-        for (let k = 0; k < spec.batch && i + k < picks.length; k++) {
-          chosen.push(s[k]);
-          rejected.push(s[spec.batch + k]);
-        }
-      }
-      let loss = 0;
-      for (let i = 0; i < chosen.length; i++) {
-        const z = chosen[i] - rejected[i];
-        loss += Math.max(-z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
-      }
-      return {
-        loss: loss / chosen.length,
-        ...preferenceOf(Float32Array.from(chosen), Float32Array.from(rejected)),
-      };
-    };
+    // DPO's implicit reward β·(log π − log π_ref); a reward model's is its score.
+    const evaluatePairs = (which: 'train' | 'val', step: number) =>
+      reward
+        ? pairRewards(
+            which,
+            step,
+            (b) => trainer.rowScores(b),
+            (score) => score,
+          )
+        : pairRewards(
+            which,
+            step,
+            (b) => trainer.rowLogProbs(b),
+            (logp, pair, chosen) => ft.beta * (logp - refs![which][2 * pair + (chosen ? 0 : 1)]),
+          );
     const evaluate = async (rows: readonly Row[], step: number, salt: number): Promise<number> => {
       // Fixed batches of the split (cycled to whole batches); weighted by their answer tokens.
       const r = new Rng((spec.seed * 7919 + step * 104729 + salt) >>> 0);
@@ -434,16 +421,8 @@ export async function runFinetune(
           trainLoss = await evaluate(data.train, step, 1);
           valLoss = await evaluate(data.val, step, 2);
         } else {
-          const evaluatePairs = reward ? evaluateReward : evaluateDpo;
           trainLoss = (await evaluatePairs('train', step)).loss;
-          const m = await evaluatePairs('val', step);
-          valLoss = m.loss;
-          preference = {
-            chosenReward: m.chosenReward,
-            rejectedReward: m.rejectedReward,
-            margin: m.margin,
-            accuracy: m.accuracy,
-          };
+          ({ loss: valLoss, ...preference } = await evaluatePairs('val', step));
         }
         lastEval = { step, valLoss };
         post({
@@ -465,17 +444,10 @@ export async function runFinetune(
   }
 }
 
+/** A step's preference figures (its loss is the step's own). */
 function preferenceOf(chosen: Float32Array, rejected: Float32Array): PreferenceMetrics {
-  let c = 0;
-  let r = 0;
-  let right = 0;
-  for (let i = 0; i < chosen.length; i++) {
-    c += chosen[i];
-    r += rejected[i];
-    if (chosen[i] > rejected[i]) right++;
-  }
-  const n = chosen.length;
-  return { chosenReward: c / n, rejectedReward: r / n, margin: (c - r) / n, accuracy: right / n };
+  const { loss: _, ...figures } = pairMetrics(chosen, rejected);
+  return figures;
 }
 
 const REFERENCE_FILE = 'reference_logp.json';

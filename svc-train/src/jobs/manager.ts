@@ -64,6 +64,8 @@ interface LocalRun {
   run: TrainRun;
   pausing: boolean;
   cancelling: boolean;
+  /** The claim passed to another worker: the run stops without writing and the message is not this worker's. */
+  lost: boolean;
 }
 
 const notFound = (id: string) => new LabError('NOT_FOUND', `id: no job ${id}`, 'id');
@@ -219,7 +221,7 @@ export class JobManager {
     });
     if (r.state === 'running') {
       const l = this.local.get(id);
-      if (l) void this.cancelLocal(id, l);
+      if (l) this.control(l, 'cancel');
       return this.waitLeave(id, 'running');
     }
     return r;
@@ -238,10 +240,7 @@ export class JobManager {
     });
     if (r.state === 'running') {
       const l = this.local.get(id);
-      if (l && !l.pausing) {
-        l.pausing = true;
-        l.run.pause();
-      }
+      if (l) this.control(l, 'pause');
       return this.waitLeave(id, 'running');
     }
     return r;
@@ -382,79 +381,99 @@ export class JobManager {
     return join(this.opts.home, 'train', 'jobs', id);
   }
 
+  /**
+   * Runs a claimed job to its end here: its worker thread, a heartbeat that keeps the claim, the control a
+   * request left on the record, and the relay of its messages into the store. The queue message is acked
+   * once the job left `running` here; on shutdown it is left for redelivery.
+   */
   private async run(rec: JobRecord, item: WorkItem<QueueMessage>): Promise<void> {
-    const id = rec.id;
-    const me = this.workerId;
-    const dir = this.jobDir(id);
+    const local = this.open(rec);
+    const beat = setInterval(() => this.beat(rec.id, item, local), Math.min(500, this.leaseMs / 4));
+    try {
+      this.control(local, rec.pendingAction);
+      await this.relay(rec.id, local);
+      if (this.shuttingDownWith(rec.id, local)) return;
+      await item.ack().catch(() => {});
+    } finally {
+      clearInterval(beat);
+      this.local.delete(rec.id);
+    }
+  }
+
+  /** Starts the job's worker thread in its folder, resuming no further back than the steps already stored. */
+  private open(rec: JobRecord): LocalRun {
+    const dir = this.jobDir(rec.id);
     mkdirSync(dir, { recursive: true });
     const run = new TrainRun({
-      jobId: id,
+      jobId: rec.id,
       spec: rec.spec,
       dir,
       home: this.opts.home,
       resumeLimit: rec.lastStepPoint,
     });
-    const local: LocalRun = { run, pausing: false, cancelling: false };
-    this.local.set(id, local);
-    let lost = false;
-    const beat = setInterval(
-      () => {
-        if (this.closing.signal.aborted) return;
-        item.working();
-        let r: ReturnType<JobStore['mutate']>;
-        try {
-          r = this.jobs.mutate(id, (cur) => {
-            if (cur.worker !== me || cur.state !== 'running') return undefined;
-            cur.leaseUntil = Date.now() + this.leaseMs;
-            return [];
-          });
-        } catch (err) {
-          // The store is closing with the process: the lease simply runs out.
-          this.opts.log.warn('heartbeat failed', { jobId: id, error: String(err) });
-          return;
-        }
-        if (!r.changed) {
-          // Taken over (this worker stalled past its lease) or changed under it: stop without writing.
-          lost = true;
-          void run.stop();
-          return;
-        }
-        // Control requested through another process sharing the store.
-        if (r.rec!.pendingAction === 'cancel' && !local.cancelling) void this.cancelLocal(id, local);
-        else if (r.rec!.pendingAction === 'pause' && !local.pausing) {
-          local.pausing = true;
-          run.pause();
-        }
-      },
-      Math.min(500, this.leaseMs / 4),
-    );
+    const local: LocalRun = { run, pausing: false, cancelling: false, lost: false };
+    this.local.set(rec.id, local);
+    return local;
+  }
+
+  /**
+   * One heartbeat: extends the claim's lease and keeps the queue message held. A claim that is no longer
+   * this worker's (it stalled past its lease and another took over) stops the run without writing.
+   */
+  private beat(id: string, item: WorkItem<QueueMessage>, local: LocalRun): void {
+    if (this.closing.signal.aborted) return;
+    item.working();
+    let r: ReturnType<JobStore['mutate']>;
     try {
-      if (rec.pendingAction === 'cancel') void this.cancelLocal(id, local);
-      else if (rec.pendingAction === 'pause') {
-        local.pausing = true;
-        run.pause();
-      }
-      for await (const batch of run.batches()) {
-        const r = this.jobs.mutate(id, (cur) => {
-          if (cur.worker !== me || cur.state !== 'running') return undefined;
-          return this.apply(cur, batch);
-        });
-        if (!r.changed) {
-          lost = true;
-          await run.stop();
-          break;
-        }
-        this.emit(id, r.points);
-      }
-      if (!lost && this.jobs.get(id)?.state === 'running' && this.closing.signal.aborted) {
-        // Shutting down: leave the job to the queue's redelivery / the reaper.
+      r = this.jobs.mutate(id, (cur) => {
+        if (cur.worker !== this.workerId || cur.state !== 'running') return undefined;
+        cur.leaseUntil = Date.now() + this.leaseMs;
+        return [];
+      });
+    } catch (err) {
+      // The store is closing with the process: the lease simply runs out.
+      this.opts.log.warn('heartbeat failed', { jobId: id, error: String(err) });
+      return;
+    }
+    if (!r.changed) {
+      local.lost = true;
+      void local.run.stop();
+      return;
+    }
+    // Control requested through another process sharing the store.
+    this.control(local, r.rec!.pendingAction);
+  }
+
+  /** Carries out a pause or cancel asked of a job running here (each once; a cancel wins over a pause). */
+  private control(local: LocalRun, action: JobRecord['pendingAction']): void {
+    if (action === 'cancel' && !local.cancelling) {
+      local.cancelling = true;
+      local.run.cancel();
+    } else if (action === 'pause' && !local.pausing) {
+      local.pausing = true;
+      local.run.pause();
+    }
+  }
+
+  /** Stores and publishes the worker's messages, batch by batch, while the claim is still this worker's. */
+  private async relay(id: string, local: LocalRun): Promise<void> {
+    for await (const batch of local.run.batches()) {
+      const r = this.jobs.mutate(id, (cur) => {
+        if (cur.worker !== this.workerId || cur.state !== 'running') return undefined;
+        return this.apply(cur, batch);
+      });
+      if (!r.changed) {
+        local.lost = true;
+        await local.run.stop();
         return;
       }
-      await item.ack().catch(() => {});
-    } finally {
-      clearInterval(beat);
-      this.local.delete(id);
+      this.emit(id, r.points);
     }
+  }
+
+  /** The process is shutting down under a job still running: it is left to redelivery and the reaper. */
+  private shuttingDownWith(id: string, local: LocalRun): boolean {
+    return !local.lost && this.closing.signal.aborted && this.jobs.get(id)?.state === 'running';
   }
 
   /** Applies a batch of worker messages to the record; returns the events to store. */
@@ -509,6 +528,7 @@ export class JobManager {
             sample: m.sample,
             elapsed: m.elapsed,
             ...(m.preference ? { preference: m.preference } : {}),
+            ...(m.induction ? { induction: m.induction } : {}),
           });
           break;
         case 'checkpoint':
@@ -553,12 +573,6 @@ export class JobManager {
       }
     }
     return out;
-  }
-
-  private async cancelLocal(_id: string, local: LocalRun): Promise<void> {
-    if (local.cancelling) return;
-    local.cancelling = true;
-    local.run.cancel();
   }
 
   /** Running jobs whose worker stopped heart-beating go back to the queue (they continue from their checkpoint). */

@@ -11,10 +11,16 @@ import type { SubmitJobRequest } from '@lab/proto/train';
 import { isBuiltinName, loadTokenizer, type Tokenizer } from '@lab/tokenizer';
 import { CharCodec } from '../commands/char-codec.ts';
 import { fieldError, invalid } from './field-error.ts';
-import type { DataSource } from './types.ts';
+import type { DataSource, TextSource } from './types.ts';
+
+/** The file of a file source; fine-tuning and text jobs read a path only from one (validateSubmit sees to it). */
+export function sourcePath(source: DataSource): string {
+  if (source.kind !== 'file') throw new Error(`a ${source.kind} source has no data file`);
+  return source.path;
+}
 
 /** Submit-time checks of the data source and tokenizer: cheap, no tokenizing. */
-export function checkSource(req: SubmitJobRequest): DataSource {
+export function checkSource(req: SubmitJobRequest): TextSource {
   const given = [req.dataPath ? 'dataPath' : '', req.datasetId ? 'datasetId' : ''].filter(Boolean);
   if (given.length !== 1)
     throw fieldError(
@@ -62,7 +68,7 @@ export const DATASET_META = 'tokens.json';
  * tokenizer.json (Hugging Face's format, which `lab-train sample` reads too; jobs started before it keep
  * their older file), so a resumed job keeps the vocabulary it started with.
  */
-export function resolveTokens(source: DataSource, tokenizer: string, opts: { dir: string }): ResolvedTokens {
+export function resolveTokens(source: TextSource, tokenizer: string, opts: { dir: string }): ResolvedTokens {
   if (source.kind === 'dataset') {
     const buf = readFileSync(join(opts.dir, DATASET_TOKENS));
     const tokens = new Int32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);

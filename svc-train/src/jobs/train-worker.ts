@@ -2,13 +2,34 @@
 // CPU, during which gRPC and health checks must still be answered). Continues from the job's newest valid
 // checkpoint when there is one. Posts WorkerMessage; obeys { type: 'pause' } between steps.
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchSampler, DEFAULT_OPTIM, Decoder, estimateLoss, Rng, type RngState, Trainer } from '@lab/engine';
+import {
+  type Batch,
+  BatchSampler,
+  DEFAULT_OPTIM,
+  Decoder,
+  estimateLoss,
+  evaluateInduction,
+  RepeatedTokensSampler,
+  Rng,
+  type RngState,
+  type SessionOptions,
+  Trainer,
+} from '@lab/engine';
+import type { Tokenizer } from '@lab/tokenizer';
 import { runFinetune } from '../finetune/run.ts';
 import { latestValidCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import { hfTokenizerFiles } from './hf-model.ts';
+import { repeatedTokenizer } from './repeated-source.ts';
 import { resolveTokens } from './resolve-tokens.ts';
 import { lrAt } from './schedule.ts';
-import type { WorkerControl, WorkerJob, WorkerMessage } from './types.ts';
+import type {
+  InductionPoint,
+  JobSpec,
+  TextSource,
+  WorkerControl,
+  WorkerJob,
+  WorkerMessage,
+} from './types.ts';
 import { jobModelConfig } from './validate.ts';
 
 const job = workerData as WorkerJob;
@@ -32,22 +53,69 @@ class FieldError extends Error {
   }
 }
 
-async function run(): Promise<WorkerMessage> {
-  if (spec.finetune)
-    return runFinetune(job, { paused: () => pauseRequested, cancelled: () => cancelRequested }, post);
-  const data = resolveTokens(spec.source, spec.tokenizer, { dir: job.dir });
-  const cfg = jobModelConfig(spec.preset, spec.model, spec.context, data.vocabSize);
+/** What the loop trains on: batches for training and for the train-loss estimate, and its vocabulary. */
+interface TrainData {
+  vocabSize: number;
+  tokenizer: Tokenizer;
+  decode(ids: readonly number[]): string;
+  train: Sampler;
+  /** Text data: validation windows drawn fresh at each evaluation. */
+  val?: Sampler;
+  /** Repeated random tokens: the fixed held-out set, evaluated with evaluateInduction. */
+  repeated?: { heldOut: Batch[]; half: number; seed: number };
+  /** Where generated samples start. */
+  prompt: number[];
+  /** The data stream's seed (the job's, unless the source has its own). */
+  seed: number;
+}
+
+type Sampler = Pick<BatchSampler, 'next'>;
+
+function textData(source: TextSource): TrainData {
+  const data = resolveTokens(source, spec.tokenizer, { dir: job.dir });
   const split = data.valStart ?? Math.floor(data.tokens.length * (1 - spec.valFraction));
   const need = spec.context + 2;
   if (split < need || data.tokens.length - split < need) {
-    const field = spec.source.kind === 'dataset' ? 'datasetId' : 'dataPath';
+    const field = source.kind === 'dataset' ? 'datasetId' : 'dataPath';
     throw new FieldError(
       field,
       `The data has ${data.tokens.length} tokens; with context ${spec.context} and a validation fraction of ${spec.valFraction} each split needs more than ${need - 1}.`,
     );
   }
-  const train = new BatchSampler(data.tokens.subarray(0, split), spec.batch, spec.context);
-  const val = new BatchSampler(data.tokens.subarray(split), spec.batch, spec.context);
+  return {
+    vocabSize: data.vocabSize,
+    tokenizer: data.tokenizer,
+    decode: data.decode,
+    train: new BatchSampler(data.tokens.subarray(0, split), spec.batch, spec.context),
+    val: new BatchSampler(data.tokens.subarray(split), spec.batch, spec.context),
+    prompt: [data.tokens[split]!],
+    seed: spec.seed,
+  };
+}
+
+function repeatedData(src: Extract<JobSpec['source'], { kind: 'repeated' }>): TrainData {
+  const codec = repeatedTokenizer(job.dir, src.vocab);
+  const sampler = new RepeatedTokensSampler({ vocab: src.vocab, half: src.half }, spec.batch);
+  const heldOut = sampler.heldOut(src.seed, spec.evalIters);
+  // A sample continues the first run of a held-out sequence: a model with an induction head repeats it.
+  const row = heldOut[0].idx.subarray(0, src.half);
+  return {
+    vocabSize: src.vocab,
+    tokenizer: codec.toTokenizer(),
+    decode: (ids) => codec.decode(ids),
+    train: sampler,
+    repeated: { heldOut, half: src.half, seed: src.seed },
+    prompt: Array.from(row, Number),
+    seed: src.seed,
+  };
+}
+
+async function run(): Promise<WorkerMessage> {
+  if (spec.finetune)
+    return runFinetune(job, { paused: () => pauseRequested, cancelled: () => cancelRequested }, post);
+  const data = spec.source.kind === 'repeated' ? repeatedData(spec.source) : textData(spec.source);
+  const cfg = jobModelConfig(spec.preset, spec.model, spec.context, data.vocabSize);
+  const { train, val } = data;
   const session = spec.threads ? { threads: spec.threads } : undefined;
   const trainer = await Trainer.create({
     cfg,
@@ -59,7 +127,7 @@ async function run(): Promise<WorkerMessage> {
     session,
   });
   try {
-    let rng = new Rng(spec.seed);
+    let rng = new Rng(data.seed);
     let start = 0;
     let elapsedBase = 0;
     const latest = latestValidCheckpoint(job.dir, job.resumeLimit);
@@ -114,14 +182,15 @@ async function run(): Promise<WorkerMessage> {
       lastSaved = step;
       post({ type: 'checkpoint', step, dir, kept, entries });
     };
-    const estimate = (sampler: BatchSampler, step: number, salt: number) =>
+    const estimate = (sampler: Sampler, step: number, salt: number) =>
       estimateLoss(trainer, sampler, { batches: spec.evalIters, seed: spec.seed, iter: step, salt });
     const sample = async (step: number) => {
       if (!spec.sampleTokens) return '';
       const decoder = await Decoder.create(cfg, trainer.params.slice(), session ?? {});
       try {
-        const prompt = [data.tokens[split]!];
-        const ids = await decoder.generate(prompt, spec.sampleTokens, {
+        const prompt = data.prompt;
+        const room = cfg.blockSize - prompt.length;
+        const ids = await decoder.generate(prompt, Math.min(spec.sampleTokens, room), {
           temperature: 0.8,
           topK: 50,
           seed: (spec.seed + step) >>> 0,
@@ -162,7 +231,8 @@ async function run(): Promise<WorkerMessage> {
       });
       if (step % spec.evalInterval === 0 || step === spec.iters) {
         const trainLoss = await estimate(train, step, 1);
-        const valLoss = await estimate(val, step, 2);
+        const ind = data.repeated && (await inductionPoint(trainer, data.repeated, session));
+        const valLoss = ind ? ind.valLoss : await estimate(val!, step, 2);
         lastEval = { step, valLoss };
         post({
           type: 'eval',
@@ -172,6 +242,7 @@ async function run(): Promise<WorkerMessage> {
           perplexity: Math.exp(valLoss),
           sample: await sample(step),
           elapsed: elapsed(),
+          ...(ind && { induction: ind.point }),
         });
       }
       if (step % spec.checkpointInterval === 0 || step === spec.iters) save(step);
@@ -180,6 +251,25 @@ async function run(): Promise<WorkerMessage> {
   } finally {
     await trainer.release();
   }
+}
+
+/** An evaluation on the held-out repeated sequences: their loss, and the numbers the induction chart shows. */
+async function inductionPoint(
+  trainer: Trainer,
+  r: NonNullable<TrainData['repeated']>,
+  session: SessionOptions | undefined,
+): Promise<{ valLoss: number; point: InductionPoint }> {
+  const m = await evaluateInduction(trainer, r.heldOut, r.half, { seed: r.seed, session });
+  return {
+    valLoss: m.valLoss,
+    point: {
+      firstHalfLoss: m.firstHalfLoss,
+      secondHalfLoss: m.secondHalfLoss,
+      inductionScore: m.inductionScore,
+      bestLayer: m.bestHead.layer,
+      bestHead: m.bestHead.head,
+    },
+  };
 }
 
 // The last message goes out after the ONNX Runtime sessions are released, so the thread then ends by itself.

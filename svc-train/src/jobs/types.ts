@@ -9,9 +9,15 @@ export const isTerminal = (s: JobState): boolean => TERMINAL_STATES.includes(s);
 export type LrScheduleKind = 'cosine' | 'linear' | 'constant';
 
 /** Where the training text comes from. `dataset` is the seam for svc-data (not served yet). */
-export type DataSource =
+export type TextSource =
   | { kind: 'file'; path: string }
   | { kind: 'dataset'; datasetId: string; version: number };
+
+/** Where a job's data comes from: a text, or synthetic sequences. */
+export type DataSource =
+  | TextSource
+  /** Synthetic: random tokens repeated twice (the induction-head recipe; see RepeatedTokensSampler). */
+  | { kind: 'repeated'; vocab: number; half: number; seed: number };
 
 /** A fine-tuning job's method, base model and adapter (absent for pre-training jobs). */
 export interface FinetuneSpec {
@@ -112,6 +118,17 @@ export interface JobPoint {
   message?: string;
   /** DPO: mean rewards of chosen and rejected answers, margin and preference accuracy. */
   preference?: PreferenceMetrics;
+  /** Jobs on repeated random tokens: the losses on each half and the best induction head. */
+  induction?: InductionPoint;
+}
+
+/** An evaluation's induction numbers (see evaluateInduction in the engine). */
+export interface InductionPoint {
+  firstHalfLoss: number;
+  secondHalfLoss: number;
+  inductionScore: number;
+  bestLayer: number;
+  bestHead: number;
 }
 
 export interface PreferenceMetrics {
@@ -151,6 +168,7 @@ export type WorkerMessage =
       sample: string;
       elapsed: number;
       preference?: PreferenceMetrics;
+      induction?: InductionPoint;
     }
   | {
       type: 'checkpoint';

@@ -4,8 +4,9 @@ import { type ModelConfig, PRESETS, preset } from '@lab/engine';
 import type { SubmitJobRequest, TrainConfig } from '@lab/proto/train';
 import { validateFinetune } from '../finetune/validate.ts';
 import { invalid, num } from './field-error.ts';
+import { checkRepeatedSource, type RepeatedRequest } from './repeated-source.ts';
 import { checkSource } from './resolve-tokens.ts';
-import type { JobSpec, LrScheduleKind } from './types.ts';
+import type { DataSource, JobSpec, LrScheduleKind } from './types.ts';
 
 function intIn(field: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max)
@@ -35,6 +36,7 @@ const MODEL_FIELDS: Record<string, 'int' | 'number' | 'bool' | string[]> = {
   bias: 'bool',
   tieEmbeddings: 'bool',
   dropout: 'number',
+  attnOnly: 'bool',
 };
 
 function parseModel(json: string): Partial<ModelConfig> {
@@ -125,8 +127,10 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
   if (req.name.length > 200) throw invalid('name', 'must be at most 200 characters long');
   const c = req.config ?? ({} as TrainConfig);
   const { presetName, model, context: presetContext } = modelOf(c);
-  // A fine-tuned model keeps its own context; 256 tokens hold most instruction examples.
-  const context = req.finetune && !c.context ? 256 : presetContext;
+  const repeated = req.repeatedTokens && repeatedSource(req, c);
+  // A fine-tuned model keeps its own context; 256 tokens hold most instruction examples. Repeated tokens
+  // fill it: two runs of at most half_length.
+  const context = repeated ? 2 * repeated.half : req.finetune && !c.context ? 256 : presetContext;
   if (!c.iters) throw invalid('config.iters', 'is required (optimizer steps, 1 or more)');
   const iters = intIn('config.iters', c.iters, 1, 10_000_000);
   const batch = c.batchSize ? intIn('config.batchSize', c.batchSize, 1, 1024) : 12;
@@ -158,7 +162,7 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
       ? intIn('config.sampleTokens', c.sampleTokens, 0, 1000)
       : 64;
   const threads = intIn('config.threads', c.threads ?? 0, 0, 256);
-  const source = checkSource(req);
+  const source: DataSource = repeated ? { ...repeated, seed: repeated.seed ?? seed } : checkSource(req);
   return {
     name: req.name,
     source,
@@ -188,6 +192,25 @@ export function validateSubmit(req: SubmitJobRequest): JobSpec {
   };
 }
 
+/** SubmitJob.repeated_tokens checked against the rest of the request (a pre-training job's only data). */
+function repeatedSource(req: SubmitJobRequest, c: TrainConfig): RepeatedRequest {
+  if (req.dataPath || req.datasetId)
+    throw invalid(
+      'repeatedTokens',
+      'are a data source of their own: give them, a data file or a dataset version (exactly one)',
+    );
+  if (req.finetune) throw invalid('repeatedTokens', 'are for pre-training jobs, not fine-tuning');
+  if (req.tokenizer && req.tokenizer !== 'char')
+    throw invalid('tokenizer', `must be left empty with repeated random tokens (got "${req.tokenizer}")`);
+  const src = checkRepeatedSource(req.repeatedTokens!);
+  if (c.context && c.context !== 2 * src.half)
+    throw invalid(
+      'config.context',
+      `must be twice the repeated run length, ${2 * src.half}, or left empty (got ${c.context})`,
+    );
+  return src;
+}
+
 /** The request as stored jobs show it: what was asked, with the defaults that applied. */
 export function specToRequest(spec: JobSpec): SubmitJobRequest {
   return {
@@ -196,6 +219,10 @@ export function specToRequest(spec: JobSpec): SubmitJobRequest {
     dataPath: spec.source.kind === 'file' ? spec.source.path : '',
     datasetId: spec.source.kind === 'dataset' ? spec.source.datasetId : '',
     datasetVersion: spec.source.kind === 'dataset' ? spec.source.version : 0,
+    repeatedTokens:
+      spec.source.kind === 'repeated'
+        ? { vocabSize: spec.source.vocab, halfLength: spec.source.half, seed: spec.source.seed }
+        : undefined,
     config: {
       preset: spec.preset,
       modelJson: Object.keys(spec.model).length ? JSON.stringify(spec.model) : '',

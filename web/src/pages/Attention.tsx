@@ -5,6 +5,7 @@ import { errorText, inferApi, postJSON, type TraceRequest, type TraceResponse } 
 import { HeadGrid } from './attention/HeadGrid.tsx';
 import { HeadView } from './attention/HeadView.tsx';
 import { headWeights } from './attention/heatmap.ts';
+import { modelFromHash, resolveModel } from './playground/hooks.ts';
 import { ModelSelect } from './playground/ModelPicker.tsx';
 
 const DEFAULT_PROMPT = 'The cat sat on the mat. The cat sat on the';
@@ -14,7 +15,10 @@ const INDUCTION_TOKENS = 24;
 export default function AttentionPage() {
   const [models] = createResource(() => inferApi.models().then((r) => r.models));
   const [chosen, setChosen] = createSignal('');
-  const model = () => chosen() || models()?.[0]?.name || '';
+  // A checkpoint's "Open in Attention" link names its model (`#/attention?model=job@300`).
+  const linked = modelFromHash();
+  const model = () =>
+    chosen() || (linked && resolveModel(models() ?? [], linked)?.name) || models()?.[0]?.name || '';
   const [prompt, setPrompt] = createSignal(DEFAULT_PROMPT);
   const [trace, setTrace] = createSignal<TraceResponse>();
   const [kind, setKind] = createSignal<'prompt' | 'induction'>('prompt');

@@ -1,6 +1,6 @@
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { api, dataApi, errorText } from '../api.ts';
-import { dataPageApi, type FullStepReport } from './data/api.ts';
+import { dataPageApi } from './data/api.ts';
 import { DeleteControl } from './data/Delete.tsx';
 import { DocumentBrowser } from './data/Documents.tsx';
 import { fmt } from './data/job.tsx';
@@ -173,7 +173,7 @@ export default function DataPage() {
               </ol>
               <Show when={inspected() !== undefined && versionReport()?.reports.length}>
                 <Report
-                  reports={(versionReport()?.reports ?? []) as FullStepReport[]}
+                  reports={versionReport()?.reports ?? []}
                   testid="data-version-report"
                   title={`How v${inspected()} was made`}
                 />

@@ -1,6 +1,7 @@
 import { createEffect, createMemo, createSignal, For, onCleanup, Show } from 'solid-js';
 import { createStore } from 'solid-js/store';
 import { errorText, type ModelInfo } from '../api.ts';
+import { compareFromHash } from './playground/adapters.ts';
 import Chat from './playground/Chat.tsx';
 import Compare from './playground/Compare.tsx';
 import Complete from './playground/Complete.tsx';
@@ -41,14 +42,23 @@ export default function PlaygroundPage() {
   const { models, error: modelsError, loaded, refresh } = createModels();
   const [wanted, setWanted] = createSignal(modelFromHash());
   const [model, setModel] = createSignal('');
-  const [mode, setMode] = createSignal<Mode>('chat');
-  const [visited, setVisited] = createSignal<Set<Mode>>(new Set(['chat']));
+  // A "compare with base" link opens the side-by-side view on its two models.
+  const [pair, setPair] = createSignal(compareFromHash());
+  const [mode, setMode] = createSignal<Mode>(pair() ? 'compare' : 'chat');
+  const [visited, setVisited] = createSignal<Set<Mode>>(new Set(['chat', mode()]));
   const [settings, setSettings] = createStore<Settings>(loadSettings());
   /** Per mode, so switching to compare and back keeps the chat's inspected answer. */
   const [inspectedBy, setInspectedBy] = createSignal<Partial<Record<Mode, Inspected>>>({});
   const inspected = () => inspectedBy()[mode()];
 
-  const onHash = () => setWanted(modelFromHash());
+  const onHash = () => {
+    setWanted(modelFromHash());
+    const p = compareFromHash();
+    if (p) {
+      setPair(p);
+      switchMode('compare');
+    }
+  };
   window.addEventListener('hashchange', onHash);
   onCleanup(() => window.removeEventListener('hashchange', onHash));
 
@@ -200,6 +210,7 @@ export default function PlaygroundPage() {
                 models={models()}
                 model={model()}
                 settings={settings}
+                pair={pair()}
                 inspectedId={inspected()?.gen.id}
                 onInspect={inspect}
               />

@@ -156,10 +156,10 @@ export default function ProbingPage() {
           testId="probes-card"
           intro={
             <>
-              A linear probe is a logistic-regression classifier trained to read a property of each token off
-              the residual stream at one layer. High held-out accuracy means the layer represents the property
-              along a direction; the control (the same probe on shuffled labels) shows how much a probe could
-              fake.
+              A linear probe is a logistic-regression classifier trained to read a property of each token (or
+              each document of a dataset, by a label field of its records) off the residual stream at one
+              layer. High held-out accuracy means the layer represents the property along a direction; the
+              control (the same probe on shuffled labels) shows how much a probe could fake.
             </>
           }
         >

@@ -1,6 +1,6 @@
 import { createSignal, For, onCleanup, Show } from 'solid-js';
 import { api, errorText, type HealthResponse } from '../api.ts';
-import { type Rpcs, rpcsText } from './status/describe.ts';
+import { rpcsText } from './status/describe.ts';
 import RunningJobs from './status/RunningJobs.tsx';
 import StatusEvents from './status/StatusEvents.tsx';
 
@@ -114,7 +114,7 @@ export default function StatusPage() {
                         <td>
                           <Show when={s.status === 'SERVING'} fallback={<span class="muted">—</span>}>
                             {(() => {
-                              const rpcs = (s as { rpcs?: Rpcs | null }).rpcs;
+                              const rpcs = s.rpcs;
                               return (
                                 <span
                                   data-testid="service-rpcs"

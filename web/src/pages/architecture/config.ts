@@ -2,7 +2,7 @@
 // engine/src/models/config.ts's PRESETS; the page never imports the engine), checks that name the field,
 // and what the server's estimate (engine/src/estimate.ts, through /api/train/estimate) leaves out:
 // inference memory with a KV cache.
-import { postJSON, type RequestOptions } from '../../api.ts';
+import { postJSON, type RequestOptions, type TrainEstimate } from '../../api.ts';
 
 export type Family = 'gpt2' | 'llama';
 export type Positions = 'learned' | 'sinusoidal' | 'rope' | 'none';
@@ -125,21 +125,8 @@ export function checkConfig(c: ArchConfig): FieldError | undefined {
   return undefined;
 }
 
-/** The estimate the gateway returns (gateway/src/routes/train.ts ModelEstimate); machine may be absent. */
-export interface ArchEstimate {
-  parameters: {
-    embeddings: number;
-    attention: number;
-    mlp: number;
-    norms: number;
-    head: number;
-    total: number;
-  };
-  flopsPerToken: { forward: number; backward: number; total: number };
-  memory: { weights: number; gradients: number; optimizer: number; activations: number; total: number };
-  secondsPerStep: number;
-  machine?: { memoryBytes: number; availableMemoryBytes: number; cpus: number };
-}
+/** The estimate the gateway returns (gateway/src/routes/train.ts ModelEstimate). */
+export type ArchEstimate = TrainEstimate;
 
 /** The request body for /api/train/estimate: the nearest preset and every field as an override. */
 export function estimateBody(base: string, c: ArchConfig, batchSize: number) {

@@ -1,76 +1,32 @@
 // The Data page's calls beyond the shared client (../../api.ts): dry runs, the defaults a dataset's documents
-// get, the document browser, and deletion with its dependents. Shapes follow gateway/src/routes/data.ts.
+// get, the document browser, and deletion with its dependents. Shapes are gateway/src/routes/data.ts's.
 import {
-  type DataStep,
   type Dataset,
   type DatasetStats,
   dataApi,
   getJSON,
-  postJSON,
   type RequestOptions,
+  type ResponseOf,
+  type Routes,
   type StepReport,
   sendJSON,
 } from '../../api.ts';
 
-/** A step's report with what the shared type does not list yet: characters, warnings, measures. */
-export interface FullStepReport extends StepReport {
-  charactersIn: number;
-  charactersOut: number;
-  warnings: string[];
-  examples: (StepReport['examples'][number] & {
-    measure: string;
-    value: number;
-    limit: number;
-    limitKind: '' | 'min' | 'max' | string;
-  })[];
-}
-
-/** A dataset with what the shared type does not list yet. */
-export interface FullDataset extends Dataset {
-  /** What one document is: paragraph, line, file or record. */
-  documentSplit: string;
-}
-
-export interface StepDefaults {
-  documentSplit: string;
-  steps: DataStep[];
-  note: string;
-}
-
-export interface DataDependent {
-  kind: 'version' | 'job' | 'shards' | 'unknown';
-  id: string;
-  description: string;
-  blocking: boolean;
-  needsForce: boolean;
-}
-
-export interface Dependents {
-  dependents: DataDependent[];
-  versions: number[];
-  bytes: number;
-}
-
-export interface Deleted {
-  deletedVersions: number[];
-  datasetDeleted: boolean;
-  bytesFreed: number;
-  dependents: DataDependent[];
-}
-
-export interface DocumentPage {
-  total: number;
-  documents: { index: number; text: string; split: string }[];
-}
+type Data = Routes['data'];
+/** A step's report: counts, characters, warnings, examples with what they were measured by. */
+export type FullStepReport = StepReport;
+/** A dataset with what one of its documents is (paragraph, line, file or record). */
+export type FullDataset = Dataset;
+export type StepDefaults = ResponseOf<Data['stepDefaults'], 200>;
+export type Dependents = ResponseOf<Data['dependents'], 200>;
+export type DataDependent = Dependents['dependents'][number];
+export type Deleted = ResponseOf<Data['deleteDataset'], 200>;
+export type DocumentPage = ResponseOf<Data['documents'], 200>;
 
 const ds = (id: string) => `/api/data/datasets/${encodeURIComponent(id)}`;
 
 export const dataPageApi = {
   ...dataApi,
-  get: (id: string, opts?: RequestOptions) => getJSON<FullDataset>(ds(id), opts),
-  /** Starts a transform job; with `dryRun` it reports what the steps would do and makes no version. */
-  transformJob: (id: string, body: { from?: number; steps: DataStep[]; dryRun?: boolean }) =>
-    postJSON<{ jobId: string }>(`${ds(id)}/versions/jobs`, body),
   stepDefaults: (id: string, opts?: RequestOptions) => getJSON<StepDefaults>(`${ds(id)}/step-defaults`, opts),
   documents: (
     id: string,

@@ -1,11 +1,14 @@
 // One fine-tuning job: live training and validation loss from the job's event stream, the latest sample, the
-// controls, and its checkpoints with their lineage and a "Chat with it" link into the Playground.
+// controls, and its checkpoints with their lineage, a "Chat with it" link into the Playground and a "Compare
+// with base" link into its side-by-side view; once done, the end-of-turn check after merge and export.
 import { createMemo, createSignal, For, onCleanup, Show } from 'solid-js';
 import { errorText, trainApi } from '../../api.ts';
 import LineChart, { formatNumber, type LineChartHandle } from '../../components/LineChart.tsx';
+import { compareHref } from '../playground/adapters.ts';
 import { modelName } from '../train/Checkpoints.tsx';
 import { checkpointsOf, formatDuration, type TrainJobDetail } from '../train/types.ts';
 import { lineageOf } from './api.ts';
+import EosSurvivalCheck from './EosSurvival.tsx';
 import Forgetting from './Forgetting.tsx';
 import LineageTable from './Lineage.tsx';
 import { followJob, isTerminal, type StreamState } from './stream.ts';
@@ -45,6 +48,20 @@ function CheckpointList(props: { job: TrainJobDetail }) {
               <a class="btn" href={playgroundHref(modelName(props.job.id, c.step))} data-testid="ft-chat">
                 Chat with it
               </a>{' '}
+              <Show when={lineage()?.baseModel}>
+                {(base) => (
+                  <>
+                    <a
+                      class="btn"
+                      href={compareHref(base(), modelName(props.job.id, c.step))}
+                      data-testid="ft-compare"
+                      title="The same prompt on the base and on this checkpoint, side by side, with the same settings"
+                    >
+                      Compare with base
+                    </a>{' '}
+                  </>
+                )}
+              </Show>
               <details class="inline">
                 <summary>Files</summary>
                 <code data-testid="ft-checkpoint-dir">{c.dir}</code>
@@ -299,7 +316,12 @@ export default function FinetuneJob(props: { id: string; onChanged: () => void }
       <h3 class="small">Checkpoints and lineage</h3>
       <Show when={job()}>{(j) => <CheckpointList job={j()} />}</Show>
       <Show when={job()?.state === 'completed' && job()?.checkpoints.length ? job() : undefined}>
-        {(j) => <Forgetting job={j()} />}
+        {(j) => (
+          <>
+            <EosSurvivalCheck job={j()} />
+            <Forgetting job={j()} />
+          </>
+        )}
       </Show>
     </div>
   );

@@ -1,124 +1,41 @@
 // The Fine-tune page's request and lineage shapes: a training job with a `finetune` object
 // (gateway/src/routes/train.ts, FinetuneConfig), and the settings the job record keeps in request.finetune.
 import {
+  type BodyOf,
   getJSON,
   postJSON,
   type RequestOptions,
+  type ResponseOf,
+  type Routes,
   type SubmitTrainJob,
   type TrainConfig,
   trainApi,
 } from '../../api.ts';
 import type { TrainJobDetail } from '../train/types.ts';
 
-export type FinetuneMethod = 'sft' | 'dpo' | 'reward';
-export type AdapterKind = 'lora' | 'qlora' | 'full';
-
+type Train = Routes['train'];
 /** What POST /api/train/jobs takes in `finetune`. */
-export interface FinetuneConfig {
-  method?: FinetuneMethod;
-  /** A model of svc-infer's registry (a registered folder or a `<job>@<step>` checkpoint). */
-  baseModel: string;
-  adapter?: AdapterKind;
-  loraRank?: number;
-  loraAlpha?: number;
-  loraDropout?: number;
-  loraTargets?: string[];
-  beta?: number;
-}
+export type FinetuneConfig = NonNullable<SubmitTrainJob['finetune']>;
+export type FinetuneMethod = NonNullable<FinetuneConfig['method']>;
+export type AdapterKind = NonNullable<FinetuneConfig['adapter']>;
 
 /** The training config fields a fine-tune sends (the model's shape comes from the base). */
-export interface FinetuneTrainConfig extends TrainConfig {
-  sampleTokens?: number;
-}
+export type FinetuneTrainConfig = TrainConfig;
 
-export interface SubmitFinetuneJob extends Omit<SubmitTrainJob, 'config' | 'tokenizer'> {
-  finetune: FinetuneConfig;
-  config: FinetuneTrainConfig;
-}
+/** A training job with `finetune` set; the base model brings its own tokenizer. */
+export type SubmitFinetuneJob = Omit<SubmitTrainJob, 'tokenizer'> & { finetune: FinetuneConfig };
 
-/** One token of a rendered example (POST /api/train/finetune/preview). */
-export interface PreviewToken {
-  text: string;
-  id: number;
-  /** An answer token: the loss is computed on it. */
-  loss: boolean;
-  /** Past the context: cut off in training. */
-  truncated: boolean;
-}
-
-export interface PreviewSequence {
-  tokens: PreviewToken[];
-  lossTokens: number;
-  truncatedTokens: number;
-  endsWithEos: boolean;
-}
-
-export interface EosCheck {
-  status: 'pass' | 'warn' | 'info';
-  message: string;
-  endToken: string;
-  stopIds: number[];
-  stopTokens: string[];
-  endingWithEos: number;
-  sequences: number;
-  endTokenStops: boolean;
-  answerEnd: string;
-}
-
-export interface FinetunePreview {
-  examples: {
-    index: number;
-    sequence: PreviewSequence;
-    rejected?: PreviewSequence;
-    chosenText?: string;
-    rejectedText?: string;
-  }[];
-  totalExamples: number;
-  truncatedExamples: number;
-  truncatedTokens: number;
-  emptyExamples: number;
-  context: number;
-  method: FinetuneMethod;
-  template: 'model' | 'default';
-  eos: EosCheck;
-}
-
-export interface PreviewRequest {
-  finetune: FinetuneConfig;
-  dataPath?: string;
-  datasetId?: string;
-  datasetVersion?: number;
-  config?: { context?: number };
-  examples?: number;
-}
+/** What POST /api/train/finetune/preview answers: examples rendered as they would train. */
+export type FinetunePreview = ResponseOf<Train['finetunePreview'], 200>;
+export type PreviewSequence = FinetunePreview['examples'][number]['sequence'];
+/** One token of a rendered example: `loss` marks an answer token, `truncated` one past the context. */
+export type PreviewToken = PreviewSequence['tokens'][number];
+export type EosCheck = FinetunePreview['eos'];
+export type PreviewRequest = BodyOf<Train['finetunePreview']>;
 
 /** What POST /api/train/finetune/estimate answers. */
-export interface FinetuneEstimate {
-  baseParameters: number;
-  trainableParameters: number;
-  weightsFormat: 'fp32' | 'nf4';
-  memory: {
-    weights: number;
-    adapter: number;
-    gradients: number;
-    optimizer: number;
-    activations: number;
-    dequantized: number;
-    total: number;
-  };
-  flopsPerToken: number;
-  secondsPerStep: number;
-  totalSeconds: number;
-  tokensPerStep: number;
-  context: number;
-  fits: { device: string; memoryBytes: number; fits: boolean }[];
-  warnings: { kind: 'memory' | 'time'; message: string; field: string }[];
-}
-
-export interface EstimateRequest {
-  finetune: FinetuneConfig;
-  config?: { batchSize?: number; context?: number; gradAccum?: number; iters?: number };
-}
+export type FinetuneEstimate = ResponseOf<Train['finetuneEstimate'], 200>;
+export type EstimateRequest = BodyOf<Train['finetuneEstimate']>;
 
 export const finetuneApi = {
   /** The same endpoint as pre-training: a fine-tune is a training job with `finetune` set. */
@@ -132,12 +49,7 @@ export const finetuneApi = {
 };
 
 /** What GET /api/eval/general-text answers: WikiText-2's raw test split in the shared datasets. */
-export interface GeneralText {
-  name: string;
-  description: string;
-  textPath: string;
-  available: boolean;
-}
+export type GeneralText = ResponseOf<Routes['eval']['generalText'], 200>;
 
 /** A list of positive numbers typed as "4, 8 16" (commas or spaces), or a sentence saying what is wrong. */
 export function parseNumberList(text: string, what: string, whole: boolean): number[] | string {

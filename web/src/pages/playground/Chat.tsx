@@ -83,7 +83,7 @@ export default function Chat(props: {
   void loadConversations();
 
   const history = (): ChatMessage[] => [
-    ...(system().trim() ? [{ role: 'system', content: system() }] : []),
+    ...(system().trim() ? [{ role: 'system' as const, content: system() }] : []),
     ...turns()
       .filter((t) => turnText(t) !== '' || t.role === 'user')
       .map((t) => ({ role: t.role, content: turnText(t) })),
@@ -91,7 +91,7 @@ export default function Chat(props: {
 
   const preflight = createPreflight(() => {
     if (!props.active || !props.model || running()) return undefined;
-    const messages = [...history(), ...(draft().trim() ? [{ role: 'user', content: draft() }] : [])];
+    const messages = [...history(), ...(draft().trim() ? [{ role: 'user' as const, content: draft() }] : [])];
     if (!messages.length) return undefined;
     let params: SamplingParams | undefined;
     try {
@@ -130,7 +130,7 @@ export default function Chat(props: {
       return;
     }
     setError(undefined);
-    const messages = [...history(), { role: 'user', content }];
+    const messages: ChatMessage[] = [...history(), { role: 'user', content }];
     const model = props.model;
     const gen = startGeneration(model, (signal) =>
       inferApi.chat(

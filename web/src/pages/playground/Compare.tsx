@@ -1,7 +1,9 @@
-import { createSignal, For, onCleanup, Show } from 'solid-js';
+import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { createStore } from 'solid-js/store';
 import { type ChatMessage, errorText, type GenerateRequest, inferApi, type ModelInfo } from '../../api.ts';
+import { type AdapterInfo, adapterOf, adaptersApi, lineageText } from './adapters.ts';
 import { type Generation, startGeneration } from './generation.ts';
+import { resolveModel } from './hooks.ts';
 import { ModelSelect } from './ModelPicker.tsx';
 import SamplingControls from './SamplingControls.tsx';
 import { fitToModel, type Settings, toParams } from './settings.ts';
@@ -35,9 +37,38 @@ function differences(a: Side, b: Side): string[] {
   return out;
 }
 
+/** Which adapter a side runs, with its lineage, or that it runs a model without one. */
+function SideLineage(props: { side: Side; models: readonly ModelInfo[]; adapters: readonly AdapterInfo[] }) {
+  const info = () => props.models.find((m) => m.name === props.side.model());
+  const adapter = () => adapterOf(props.adapters, info(), props.side.model());
+  const isBase = () => props.adapters.some((a) => a.base === props.side.model());
+  return (
+    <div
+      class="small muted"
+      data-testid={`compare-lineage-${props.side.key}`}
+      data-adapter={adapter()?.name ?? ''}
+      data-base={adapter()?.base ?? props.side.model()}
+    >
+      <Show
+        when={adapter()}
+        fallback={
+          info()?.source === 'checkpoint'
+            ? `no adapter: checkpoint of job ${info()?.jobId} at step ${info()?.step}`
+            : isBase()
+              ? 'base model: no adapter'
+              : 'no adapter'
+        }
+      >
+        {(a) => <>{lineageText(a())}</>}
+      </Show>
+    </div>
+  );
+}
+
 function Pane(props: {
   side: Side;
   models: readonly ModelInfo[];
+  adapters: readonly AdapterInfo[];
   inspectedId?: number;
   onInspect: (gen: Generation, token?: number) => void;
 }) {
@@ -59,6 +90,7 @@ function Pane(props: {
           testId={`compare-model-${s.key}`}
         />
       </div>
+      <SideLineage side={s} models={props.models} adapters={props.adapters} />
       <details class="pane-settings">
         <summary class="small">
           Settings: temperature {s.settings.temperature}
@@ -119,11 +151,16 @@ function Pane(props: {
   );
 }
 
-/** The same prompt on two models or with two settings, side by side, started together. */
+/**
+ * The same prompt on two models or with two settings, side by side, started together. `pair` (from a link:
+ * a base and a fine-tune of it) puts its models on A and B with identical settings and a fixed seed, so
+ * the adapter is the only difference between the columns.
+ */
 export default function Compare(props: {
   models: readonly ModelInfo[];
   model: string;
   settings: Settings;
+  pair?: { a?: string; b?: string };
   inspectedId?: number;
   onInspect: (gen: Generation, title: string, token?: number) => void;
 }) {
@@ -132,6 +169,53 @@ export default function Compare(props: {
   const a = makeSide('A', () => props.model, { ...props.settings, n: 1 });
   const b = makeSide('B', () => props.model, { ...props.settings, n: 1, temperature: 0 });
   const sides = [a, b];
+  /** Both sides on A's settings; a seed fixed when A's is random, so sampling draws the same numbers. */
+  const sameSettings = () => {
+    const shared: Settings = { ...a.settings, n: 1, seed: a.settings.seed.trim() || '1' };
+    a.set(shared);
+    b.set({ ...shared });
+  };
+  createEffect(
+    on(
+      () => props.pair,
+      (pair) => {
+        if (!pair) return;
+        if (pair.a) a.setModel(pair.a);
+        if (pair.b) b.setModel(pair.b);
+        sameSettings();
+      },
+    ),
+  );
+  // A link names a checkpoint by its job's id; once it is listed, the sides show its served name.
+  let resolved: typeof props.pair;
+  createEffect(
+    on(
+      () => [props.pair, props.models] as const,
+      ([pair, models]) => {
+        if (!pair || resolved === pair) return;
+        const ra = pair.a ? resolveModel(models, pair.a) : undefined;
+        const rb = pair.b ? resolveModel(models, pair.b) : undefined;
+        if ((pair.a && !ra) || (pair.b && !rb)) return;
+        if (ra) a.setModel(ra.name);
+        if (rb) b.setModel(rb.name);
+        resolved = pair;
+      },
+    ),
+  );
+  const [adapters, setAdapters] = createSignal<AdapterInfo[]>([]);
+  // Checkpoint adapters appear as jobs write them, when the model list changes too.
+  createEffect(
+    on(
+      () => props.models,
+      async () => {
+        try {
+          setAdapters((await adaptersApi.list({ timeoutMs: 10_000 })).adapters);
+        } catch {
+          // Without the list the columns only lack their lineage; the next model change tries again.
+        }
+      },
+    ),
+  );
   const [prompt, setPrompt] = createSignal('ROMEO:\n');
   const [asChat, setAsChat] = createSignal(false);
   const [error, setError] = createSignal<string>();
@@ -204,6 +288,15 @@ export default function Compare(props: {
             Stop
           </button>
         </Show>
+        <button
+          type="button"
+          class="btn"
+          data-testid="compare-same-settings"
+          title="B takes A's sampling settings, with a fixed seed on both"
+          onClick={sameSettings}
+        >
+          Same settings on both
+        </button>
         <label class="inline small">
           <input type="checkbox" checked={asChat()} onChange={(e) => setAsChat(e.currentTarget.checked)} />
           send as a chat message (through the chat template)
@@ -218,6 +311,7 @@ export default function Compare(props: {
             <Pane
               side={s}
               models={props.models}
+              adapters={adapters()}
               inspectedId={props.inspectedId}
               onInspect={(g, i) => props.onInspect(g, `side ${s.key} of the comparison`, i)}
             />

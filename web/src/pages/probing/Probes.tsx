@@ -1,8 +1,10 @@
-// Linear probes: a logistic-regression classifier per residual stream, fitted on most tokens of a text
-// and scored on the rest, against the majority-class baseline and (optionally) shuffled labels.
+// Linear probes: a logistic-regression classifier per residual stream, fitted on most tokens of a text (or
+// documents of a dataset version, one example each) and scored on the rest, against the majority-class
+// baseline and (optionally) shuffled labels.
 import { createSignal, For, Show } from 'solid-js';
 import { errorText } from '../../api.ts';
 import { heat, type ProbeLabel, type ProbeResult, probingApi, streamName } from './api.ts';
+import { type DatasetChoice, DatasetSource } from './ProbeDataset.tsx';
 
 const DEFAULT_TEXT =
   'First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. First Citizen: You are ' +
@@ -11,6 +13,8 @@ const DEFAULT_TEXT =
   "we'll have corn at our own price. Is it a verdict? All: No more talking on it; let it be done: away, away!";
 
 export function Probes(props: { model: string }) {
+  const [source, setSource] = createSignal<'text' | 'dataset'>('text');
+  const [choice, setChoice] = createSignal<DatasetChoice>();
   const [text, setText] = createSignal(DEFAULT_TEXT);
   const [label, setLabel] = createSignal<ProbeLabel>('next_vowel');
   const [control, setControl] = createSignal(true);
@@ -21,14 +25,23 @@ export function Probes(props: { model: string }) {
     setBusy(true);
     setError(undefined);
     try {
+      const c = choice();
       setResult(
-        await probingApi.probe({
-          model: props.model,
-          text: text(),
-          label: label(),
-          control: control(),
-          seed: 0,
-        }),
+        await probingApi.probe(
+          source() === 'dataset' && c
+            ? {
+                model: props.model,
+                datasetId: c.datasetId,
+                datasetVersion: c.version,
+                labelField: c.labelField,
+                textField: c.textField || undefined,
+                pool: c.pool,
+                maxDocuments: c.maxDocuments,
+                control: control(),
+                seed: 0,
+              }
+            : { model: props.model, text: text(), label: label(), control: control(), seed: 0 },
+        ),
       );
     } catch (err) {
       setError(errorText(err));
@@ -38,13 +51,31 @@ export function Probes(props: { model: string }) {
   };
   return (
     <div data-testid="probes">
-      <textarea
-        data-testid="probe-text"
-        rows={3}
-        style={{ width: '100%', 'box-sizing': 'border-box' }}
-        value={text()}
-        onInput={(e) => setText(e.currentTarget.value)}
-      />
+      <div class="small" style={{ 'margin-bottom': '4px' }}>
+        Examples from{' '}
+        <select
+          data-testid="probe-source"
+          value={source()}
+          onChange={(e) => setSource(e.currentTarget.value as 'text' | 'dataset')}
+        >
+          <option value="text">the tokens of a text</option>
+          <option value="dataset">the documents of a dataset version</option>
+        </select>
+      </div>
+      <Show
+        when={source() === 'dataset'}
+        fallback={
+          <textarea
+            data-testid="probe-text"
+            rows={3}
+            style={{ width: '100%', 'box-sizing': 'border-box' }}
+            value={text()}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
+        }
+      >
+        <DatasetSource onChange={setChoice} />
+      </Show>
       <div
         style={{
           display: 'flex',
@@ -54,17 +85,19 @@ export function Probes(props: { model: string }) {
           'margin-top': '4px',
         }}
       >
-        <label class="small">
-          Label{' '}
-          <select
-            data-testid="probe-label"
-            value={label()}
-            onChange={(e) => setLabel(e.currentTarget.value as ProbeLabel)}
-          >
-            <option value="next_vowel">the next character is a vowel</option>
-            <option value="vowel">this character is a vowel</option>
-          </select>
-        </label>
+        <Show when={source() === 'text'}>
+          <label class="small">
+            Label{' '}
+            <select
+              data-testid="probe-label"
+              value={label()}
+              onChange={(e) => setLabel(e.currentTarget.value as ProbeLabel)}
+            >
+              <option value="next_vowel">the next character is a vowel</option>
+              <option value="vowel">this character is a vowel</option>
+            </select>
+          </label>
+        </Show>
         <label class="small">
           <input type="checkbox" checked={control()} onChange={(e) => setControl(e.currentTarget.checked)} />{' '}
           control (same probe on shuffled labels)
@@ -73,7 +106,7 @@ export function Probes(props: { model: string }) {
           type="button"
           class="btn primary"
           data-testid="probe-run"
-          disabled={busy() || !props.model}
+          disabled={busy() || !props.model || (source() === 'dataset' && !choice()?.labelField)}
           onClick={() => void run()}
         >
           {busy() ? 'Fitting…' : 'Fit probes'}
@@ -88,11 +121,47 @@ export function Probes(props: { model: string }) {
         {(r) => (
           <div style={{ 'margin-top': '8px' }}>
             <div class="small" data-testid="probe-summary">
-              {r().tokens} tokens; probes fitted on {r().train}, scored on {r().test} held out. Always
-              answering the most common class scores{' '}
+              <Show
+                when={r().documents > 0}
+                fallback={
+                  <>
+                    {r().tokens} tokens; probes fitted on {r().train}, scored on {r().test} held out.{' '}
+                  </>
+                }
+              >
+                <span
+                  data-testid="probe-documents"
+                  data-documents={r().documents}
+                  data-truncated={r().truncated}
+                >
+                  {r().documents} documents ({r().tokens} tokens
+                  {r().truncated ? `; ${r().truncated} cut to the model’s context` : ''}), each read at{' '}
+                  {r().pool === 'mean' ? 'the mean of its tokens' : 'its last token'}; probes fitted on{' '}
+                  {r().train}, scored on {r().test} held out.{' '}
+                </span>
+              </Show>
+              Always answering the most common class scores{' '}
               <strong data-testid="probe-baseline">{r().baseline.toFixed(3)}</strong>: a layer represents the
               label linearly where its probe clearly beats that.
             </div>
+            <Show when={r().classNames.length}>
+              <div class="small" data-testid="probe-classes" style={{ margin: '4px 0' }}>
+                Classes:{' '}
+                <For each={r().classNames}>
+                  {(name, k) => (
+                    <span
+                      class="mono"
+                      data-testid="probe-class"
+                      data-name={name}
+                      data-count={r().classCounts[k()]}
+                      style={{ 'margin-right': '10px' }}
+                    >
+                      {name} ({r().classCounts[k()]})
+                    </span>
+                  )}
+                </For>
+              </div>
+            </Show>
             <table class="table small" data-testid="probe-table" style={{ 'max-width': '640px' }}>
               <thead>
                 <tr>
@@ -108,7 +177,12 @@ export function Probes(props: { model: string }) {
               <tbody>
                 <For each={r().layers}>
                   {(l) => (
-                    <tr data-testid="probe-row" data-stream={l.stream} data-accuracy={l.accuracy}>
+                    <tr
+                      data-testid="probe-row"
+                      data-stream={l.stream}
+                      data-accuracy={l.accuracy}
+                      data-control={l.control}
+                    >
                       <td>{streamName(l.stream)}</td>
                       <td class="mono">{l.accuracy.toFixed(3)}</td>
                       <td style={{ width: '220px' }}>

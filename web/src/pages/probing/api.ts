@@ -1,70 +1,16 @@
 // The gateway's patching, probing and ablation shapes (gateway/src/routes/infer.ts: PatchRequest,
 // PatchResult, ProbeRequest, ProbeResult, AblateRequest, AblateResult).
-import { type PromptToken, postJSON } from '../../api.ts';
+import { type BodyOf, postJSON, type ResponseOf, type Routes } from '../../api.ts';
 
-export interface AblateRequest {
-  model: string;
-  text: string;
-  components: { layer: number; head?: number; mlp?: boolean }[];
-  mode: 'zero' | 'mean';
-}
-
-export interface AblateResult {
-  tokens: PromptToken[];
-  baseLoss: number[];
-  ablatedLoss: number[];
-  delta: number[];
-  baseMean: number;
-  ablatedMean: number;
-}
-
-export interface PatchRequest {
-  model: string;
-  clean: string;
-  corrupted: string;
-  target: string;
-  foil: string;
-  streams?: number[];
-  positions?: number[];
-}
-
-export interface PatchResult {
-  cleanTokens: PromptToken[];
-  corruptedTokens: PromptToken[];
-  targetId: number;
-  targetText: string;
-  foilId: number;
-  foilText: string;
-  at: number;
-  cleanDiff: number;
-  corruptedDiff: number;
-  streams: number[];
-  positions: number[];
-  /** [streams × positions] logit differences. */
-  patched: number[];
-  /** (patched − corrupted) / (clean − corrupted). */
-  restored: number[];
-}
-
-export type ProbeLabel = 'next_vowel' | 'vowel';
-
-export interface ProbeRequest {
-  model: string;
-  text: string;
-  label: ProbeLabel;
-  seed?: number;
-  control?: boolean;
-}
-
-export interface ProbeResult {
-  tokens: number;
-  train: number;
-  test: number;
-  classes: number;
-  baseline: number;
-  layers: { stream: number; accuracy: number; trainAccuracy: number; control: number }[];
-  classCounts: number[];
-}
+type Infer = Routes['infer'];
+export type AblateRequest = BodyOf<Infer['ablate']>;
+export type AblateResult = ResponseOf<Infer['ablate'], 200>;
+export type PatchRequest = BodyOf<Infer['patch']>;
+/** `patched` holds [streams × positions] logit differences; `restored` (patched − corrupted) / (clean − corrupted). */
+export type PatchResult = ResponseOf<Infer['patch'], 200>;
+export type ProbeRequest = BodyOf<Infer['probe']>;
+export type ProbeLabel = NonNullable<ProbeRequest['label']>;
+export type ProbeResult = ResponseOf<Infer['probe'], 200>;
 
 /** Interventions run many forward passes (a patching sweep, a probe per layer): allow minutes. */
 const LONG = { timeoutMs: 300_000 };

@@ -1,4 +1,5 @@
 // Bus events as sentences: what the Status page's event rows say instead of raw JSON.
+import type { HealthResponse } from '../../api.ts';
 
 /** One readable event row: what kind of event, the job or run it is about, and a sentence. */
 export interface Described {
@@ -130,13 +131,8 @@ export function describeEvent(subject: string, data: unknown): Described {
   return { kind: 'other', about: '', text: subject };
 }
 
-/** What a service's GetInfo says it can do (added to /api/health by the gateway). */
-export interface Rpcs {
-  implemented: number;
-  total: number;
-  missing: string[];
-  version: string;
-}
+/** What a service's GetInfo says it can do (in /api/health; null when it did not answer). */
+export type Rpcs = NonNullable<HealthResponse['services'][number]['rpcs']>;
 
 /** "12 of 12 RPCs", "not built yet" when none is, "RPCs unknown" when the service did not say. */
 export function rpcsText(rpcs: Rpcs | null | undefined): string {

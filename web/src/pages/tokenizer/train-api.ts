@@ -1,26 +1,16 @@
 // The tokenizer training contract as gateway/src/routes/tokenize.ts defines it (TokenizerTrainProgress and the
 // POST /api/tokenize/train body), for the training form.
-import { postJSON, type TokenizerInfo, type TrainProgress } from '../../api.ts';
+import { api, type TrainProgress, type TrainTokenizerBody } from '../../api.ts';
 
-export type StopReason = 'vocab_size' | 'min_frequency' | 'no_pairs';
+/** Why merging ended, in a finished run's progress. */
+export type StopReason = NonNullable<TrainProgress['stopReason']>;
 
-export interface TokenizerTrainProgress extends TrainProgress {
-  /** While running: reading a dataset's documents from svc-data, or learning merges. */
-  phase?: 'reading' | 'merging';
-  documentsRead?: number;
-  documents?: number;
-  /** When done: why merging ended; `merges` is then the number learned, `message` says it as a sentence. */
-  stopReason?: StopReason;
-  tokenizer?: TokenizerInfo;
-}
+/** Progress: phase and documents read while running; the stop reason and the tokenizer when done. */
+export type TokenizerTrainProgress = TrainProgress;
 
-export type TrainTokenizerBody = { name: string; vocabSize: number } & (
-  | { text: string }
-  | { datasetId: string; datasetVersion: number }
-);
+export type { TrainTokenizerBody };
 
-export const startTokenizerTraining = (body: TrainTokenizerBody) =>
-  postJSON<{ jobId: string }>('/api/tokenize/train', body);
+export const startTokenizerTraining = (body: TrainTokenizerBody) => api.trainTokenizer(body);
 
 /**
  * The most merges a text can teach a byte-level BPE: every merge shortens the text by at least one token, and

@@ -62,6 +62,9 @@ function CheckpointRow(props: { job: TrainJobDetail; c: CheckpointInfo }) {
       <a href={`#/playground?model=${encodeURIComponent(model())}`} data-testid="checkpoint-playground">
         Open in Playground
       </a>{' '}
+      <a href={`#/attention?model=${encodeURIComponent(model())}`} data-testid="checkpoint-attention">
+        Open in Attention
+      </a>{' '}
       <a
         href={downloadUrl(model())}
         download=""

@@ -6,7 +6,13 @@ import { formatCount } from '../../components/format.ts';
 import type { FieldErrors } from './fields.tsx';
 import { makeShards, shardKeys } from './readiness.ts';
 
-export type DataSourceKind = 'dataset' | 'path';
+export type DataSourceKind = 'dataset' | 'path' | 'repeated';
+
+/** Synthetic data: random tokens repeated twice (the induction-head recipe); the fields as typed. */
+export interface RepeatedFields {
+  vocabSize: string;
+  halfLength: string;
+}
 
 export interface DataSourceProps {
   source: DataSourceKind;
@@ -17,6 +23,8 @@ export interface DataSourceProps {
   dataPath: string;
   onDataPath: (path: string) => void;
   tokenizer: string;
+  repeated: RepeatedFields;
+  onRepeated: (r: RepeatedFields) => void;
   errors: FieldErrors;
 }
 
@@ -94,25 +102,75 @@ export default function DataSource(props: DataSourceProps) {
           />{' '}
           a text file on the server
         </label>
+        <label class="inline">
+          <input
+            type="radio"
+            name="source"
+            value="repeated"
+            checked={props.source === 'repeated'}
+            onChange={() => props.onSource('repeated')}
+          />{' '}
+          repeated random tokens
+        </label>
       </fieldset>
-      <Show
-        when={props.source === 'dataset'}
-        fallback={
+      <Show when={props.source === 'repeated'}>
+        <div class="preset-grid" data-testid="repeated-fields">
           <label>
-            Server path
+            Vocabulary
             <input
-              name="dataPath"
+              name="repeatVocab"
+              type="number"
+              min="2"
+              max="4096"
               required
-              value={props.dataPath}
-              placeholder="/path/to/input.txt"
-              aria-invalid={E.invalid('dataPath')}
+              value={props.repeated.vocabSize}
+              aria-invalid={E.invalid('repeatVocab')}
               onInput={(e) => {
-                E.touched('dataPath');
-                props.onDataPath(e.currentTarget.value);
+                E.touched('repeatVocab');
+                props.onRepeated({ ...props.repeated, vocabSize: e.currentTarget.value });
               }}
             />
-            <E.Message input="dataPath" />
+            <E.Message input="repeatVocab" />
           </label>
+          <label>
+            Longest run <span class="muted small">(context = 2 × this)</span>
+            <input
+              name="repeatHalf"
+              type="number"
+              min="2"
+              max="4096"
+              required
+              value={props.repeated.halfLength}
+              aria-invalid={E.invalid('repeatHalf')}
+              onInput={(e) => {
+                E.touched('repeatHalf');
+                props.onRepeated({ ...props.repeated, halfLength: e.currentTarget.value });
+              }}
+            />
+            <E.Message input="repeatHalf" />
+          </label>
+        </div>
+      </Show>
+      <Show
+        when={props.source !== 'repeated' && props.source === 'dataset'}
+        fallback={
+          props.source === 'path' && (
+            <label>
+              Server path
+              <input
+                name="dataPath"
+                required
+                value={props.dataPath}
+                placeholder="/path/to/input.txt"
+                aria-invalid={E.invalid('dataPath')}
+                onInput={(e) => {
+                  E.touched('dataPath');
+                  props.onDataPath(e.currentTarget.value);
+                }}
+              />
+              <E.Message input="dataPath" />
+            </label>
+          )
         }
       >
         <label>

@@ -4,6 +4,7 @@ import { createEffect, createSignal, onCleanup, Show } from 'solid-js';
 import { errorText, type TrainEvent, trainApi } from '../../api.ts';
 import Charts, { type RunCharts } from './Charts.tsx';
 import Checkpoints from './Checkpoints.tsx';
+import InductionChart from './InductionChart.tsx';
 import JobHeader, { type LiveStatus } from './JobHeader.tsx';
 import Timeline from './Timeline.tsx';
 import { type EvalEvent, eta, isTerminal, type TrainJobDetail } from './types.ts';
@@ -197,6 +198,7 @@ export default function JobView(props: JobViewProps) {
         <div class="banner error small">{job()?.error}</div>
       </Show>
       <Charts charts={charts} lossPoints={lossPoints()} />
+      <InductionChart evals={evals()} />
       <h3 class="small">Latest sample</h3>
       <div class="sample" data-testid="job-sample">
         {sample() || <span class="muted">No sample yet: one is generated at each evaluation.</span>}

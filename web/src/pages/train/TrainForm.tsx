@@ -7,7 +7,7 @@ import { ApiError, api, errorText, type SubmitTrainJob, trainApi } from '../../a
 import ConfirmDialog from '../../components/ConfirmDialog.tsx';
 import AdvancedFields from './AdvancedFields.tsx';
 import { type EstimateRequest, type FullEstimate, type RunWarning, trainPageApi } from './api.ts';
-import DataSource, { type DataSourceKind } from './DataSource.tsx';
+import DataSource, { type DataSourceKind, type RepeatedFields } from './DataSource.tsx';
 import EstimateLine from './EstimateLine.tsx';
 import { createFieldErrors } from './fields.tsx';
 import {
@@ -20,6 +20,7 @@ import {
   SHAPE,
   type ShapeField,
 } from './form.ts';
+import InductionRecipe, { INDUCTION_RECIPE } from './InductionRecipe.tsx';
 import type { TrainConfigWithRetention } from './types.ts';
 
 export default function TrainForm(props: { onSubmitted: (id: string) => void }) {
@@ -32,6 +33,7 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
   const [source, setSource] = createSignal<DataSourceKind>('dataset');
   const [datasetKey, setDatasetKey] = createSignal('');
   const [dataPath, setDataPath] = createSignal('');
+  const [repeated, setRepeated] = createSignal<RepeatedFields>({ vocabSize: '64', halfLength: '16' });
   const [adv, setAdv] = createSignal<Advanced>({ ...emptyAdvanced(), ...link?.shape });
   /** Model fields of the link the form has no input for; dropped when another preset is chosen. */
   const [extras, setExtras] = createSignal<Record<string, string | number | boolean>>(link?.extras ?? {});
@@ -114,8 +116,14 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
     return c;
   };
 
+  const repeatedTokens = () => ({
+    vocabSize: Number(repeated().vocabSize),
+    halfLength: Number(repeated().halfLength),
+  });
+
   /** The data of the run, as the job request and the estimate name it. */
   const dataOf = (): { datasetId?: string; datasetVersion?: number; dataPath?: string } => {
+    if (source() === 'repeated') return {};
     if (source() === 'path') return dataPath().trim() ? { dataPath: dataPath().trim() } : {};
     const [id, v] = datasetKey().split('@');
     return id ? { datasetId: id, datasetVersion: Number(v) } : {};
@@ -129,6 +137,12 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
       ...(Number.isInteger(steps) && steps >= 1 ? { iters: steps } : {}),
       tokenizer: tokenizer(),
       ...dataOf(),
+      // Repeated tokens: their vocabulary sizes the model, and the context is two runs.
+      ...(source() === 'repeated' && {
+        tokenizer: undefined,
+        vocabSize: repeatedTokens().vocabSize || undefined,
+        context: 2 * repeatedTokens().halfLength || undefined,
+      }),
     };
   };
 
@@ -169,7 +183,10 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
   const [confirming, setConfirming] = createSignal<RunWarning[]>();
 
   const request = (): SubmitTrainJob => {
-    const body: SubmitTrainJob = { tokenizer: tokenizer(), config: config(), ...dataOf() };
+    const body: SubmitTrainJob =
+      source() === 'repeated'
+        ? { config: config(), repeatedTokens: repeatedTokens() }
+        : { tokenizer: tokenizer(), config: config(), ...dataOf() };
     if (name().trim()) body.name = name().trim();
     return body;
   };
@@ -214,6 +231,24 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
     await start();
   };
 
+  /** The induction-head recipe: its model, data and schedule in the form, ready to start. */
+  const applyInduction = () => {
+    const r = INDUCTION_RECIPE;
+    E.set(undefined);
+    setError(undefined);
+    setName(r.name);
+    setPreset(r.preset);
+    setIters(r.iters);
+    setSource('repeated');
+    setRepeated({ vocabSize: String(r.vocabSize), halfLength: String(r.halfLength) });
+    setExtras({ ...r.extras });
+    setAdv({
+      ...emptyAdvanced(),
+      ...Object.fromEntries(Object.entries(r.advanced).map(([k, v]) => [k, String(v)])),
+    });
+    if (advanced) advanced.open = true;
+  };
+
   const extraText = () =>
     Object.entries(extras())
       .map(([k, v]) => `${k} ${String(v)}`)
@@ -224,6 +259,7 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
       <div class="card-head">
         <h2>New pre-training run</h2>
       </div>
+      <InductionRecipe onApply={applyInduction} />
       <Show when={link}>
         {(l) => (
           <p class="muted small" data-testid="train-link-note">
@@ -280,6 +316,8 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
             <select
               name="tokenizer"
               value={tokenizer()}
+              // Repeated random tokens bring their own vocabulary (one character per id).
+              disabled={source() === 'repeated'}
               aria-invalid={E.invalid('tokenizer')}
               onChange={(e) => {
                 E.touched('tokenizer');
@@ -317,6 +355,8 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
           dataPath={dataPath()}
           onDataPath={setDataPath}
           tokenizer={tokenizer()}
+          repeated={repeated()}
+          onRepeated={setRepeated}
           errors={E}
         />
         <AdvancedFields

@@ -1,55 +1,30 @@
 // The Train page's calls beyond the shared client (../../api.ts): the presets with their shapes, and the
-// estimate with what the shared type does not list yet (total time, the machine, warnings, the vocabulary the
-// job would get). Shapes follow gateway/src/routes/train.ts.
-import { getJSON, postJSON, type RequestOptions, type TrainEstimate } from '../../api.ts';
-import type { TrainConfigWithRetention } from './types.ts';
+// estimate with total time, the machine, warnings and the vocabulary the job would get. Shapes are
+// gateway/src/routes/train.ts's.
+import {
+  getJSON,
+  postJSON,
+  type RequestOptions,
+  type ResponseOf,
+  type Routes,
+  type TrainEstimate,
+  type TrainEstimateRequest,
+} from '../../api.ts';
 
+type Presets = ResponseOf<Routes['train']['presets'], 200>;
 /** A model preset: the shape a job gets before overrides. */
-export interface ModelPreset {
-  name: string;
-  family: 'gpt2' | 'llama';
-  nLayer: number;
-  nHead: number;
-  nKvHead: number;
-  nEmbd: number;
-  ffnHidden: number;
-  context: number;
-  vocabSize: number;
-  bias: boolean;
-  tieEmbeddings: boolean;
-  dropout: number;
-  parameters: number;
-}
+export type ModelPreset = Presets['presets'][number];
 
 /** A reason to confirm before starting: more memory than the machine has, or more than a day of compute. */
-export interface RunWarning {
-  kind: 'memory' | 'time';
-  message: string;
-  /** The request field that changes it most, e.g. "config.iters". */
-  field: string;
-}
+export type RunWarning = TrainEstimate['warnings'][number];
 
-export interface FullEstimate extends TrainEstimate {
-  /** secondsPerStep × iters; 0 without iters. */
-  totalSeconds: number;
-  vocabSize: number;
-  /** "preset" while the job's vocabulary depends on data not chosen yet. */
-  vocabSource: 'request' | 'data' | 'tokenizer' | 'preset';
-  machine: { memoryBytes: number; availableMemoryBytes: number; cpus: number };
-  warnings: RunWarning[];
-}
+export type FullEstimate = TrainEstimate;
 
-/** The job's config without retention (which does not change the model), plus what sizes its vocabulary. */
-export interface EstimateRequest extends Omit<TrainConfigWithRetention, 'iters' | 'keepLast' | 'keepBest'> {
-  iters?: number;
-  tokenizer?: string;
-  dataPath?: string;
-  datasetId?: string;
-  datasetVersion?: number;
-}
+/** The job's config (iters optional) plus what sizes its vocabulary: tokenizer and data. */
+export type EstimateRequest = TrainEstimateRequest;
 
 export const trainPageApi = {
-  presets: (opts?: RequestOptions) => getJSON<{ presets: ModelPreset[] }>('/api/train/presets', opts),
+  presets: (opts?: RequestOptions) => getJSON<Presets>('/api/train/presets', opts),
   estimate: (body: EstimateRequest, opts?: RequestOptions) =>
     postJSON<FullEstimate>('/api/train/estimate', body, opts),
 };

@@ -78,6 +78,10 @@ export function inputFor(field: string): string | undefined {
     'config.evalInterval': 'evalInterval',
     'config.seed': 'seed',
     'config.keepLast': 'keepLast',
+    repeatedTokens: 'repeatVocab',
+    'repeatedTokens.vocabSize': 'repeatVocab',
+    'repeatedTokens.halfLength': 'repeatHalf',
+    'repeatedTokens.seed': 'seed',
   };
   return direct[field];
 }

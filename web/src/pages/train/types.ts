@@ -1,4 +1,5 @@
-// Fields of a training job the gateway sends beyond web/src/api.ts's TrainJob (gateway/src/routes/train.ts).
+// The Train page's names for parts of the gateway's training shapes (web/src/api.ts derives them from
+// gateway/src/routes/train.ts), and helpers over them.
 import type { TrainConfig, TrainEvent, TrainJob, TrainJobState } from '../../api.ts';
 
 const TERMINAL: TrainJobState[] = ['completed', 'failed', 'cancelled'];
@@ -6,28 +7,16 @@ const TERMINAL: TrainJobState[] = ['completed', 'failed', 'cancelled'];
 export const isTerminal = (s: string) => (TERMINAL as string[]).includes(s);
 
 /** One kept checkpoint: step, validation loss at that step (absent when not evaluated), best of those kept. */
-export interface CheckpointInfo {
-  dir: string;
-  step: number;
-  valLoss?: number;
-  best: boolean;
-}
+export type CheckpointInfo = TrainJob['checkpointInfo'][number];
 
-export interface TrainJobDetail extends TrainJob {
-  /** Absent from a gateway older than the retention rule. */
-  checkpointInfo?: CheckpointInfo[];
-  /** The retention rule in words. */
-  retention?: string;
-}
+/** A job with its kept checkpoints and the retention rule in words. */
+export type TrainJobDetail = TrainJob;
 
-/** The form's config with the retention rule. */
-export interface TrainConfigWithRetention extends TrainConfig {
-  keepLast?: number;
-  keepBest?: boolean;
-}
+/** The form's config, retention rule included. */
+export type TrainConfigWithRetention = TrainConfig;
 
 /** An evaluation point as the event stream sends it. */
-export type EvalEvent = TrainEvent & { trainLoss?: number };
+export type EvalEvent = TrainEvent;
 
 /** The checkpoints of a job with step and val loss, from checkpointInfo or (older gateways) from the paths. */
 export function checkpointsOf(job: TrainJobDetail | undefined): CheckpointInfo[] {

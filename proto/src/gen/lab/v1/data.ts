@@ -350,6 +350,16 @@ export interface Document {
   text: string;
   /** Split, when the version has been split. */
   split: string;
+  /**
+   * The record's other scalar fields (JSONL/JSON records and CSV columns besides the text), as strings:
+   * labels and metadata a probe or a filter can use. Empty for plain text and rendered chat formats.
+   */
+  fields: { [key: string]: string };
+}
+
+export interface Document_FieldsEntry {
+  key: string;
+  value: string;
 }
 
 /** A page of documents. */
@@ -3716,7 +3726,7 @@ export const ListDocumentsRequest: MessageFns<ListDocumentsRequest> = {
 };
 
 function createBaseDocument(): Document {
-  return { index: 0, text: "", split: "" };
+  return { index: 0, text: "", split: "", fields: {} };
 }
 
 export const Document: MessageFns<Document> = {
@@ -3730,6 +3740,9 @@ export const Document: MessageFns<Document> = {
     if (message.split !== "") {
       writer.uint32(26).string(message.split);
     }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, string]) => {
+      Document_FieldsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
     return writer;
   },
 
@@ -3770,6 +3783,17 @@ export const Document: MessageFns<Document> = {
             message.split = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = Document_FieldsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.fields[entry4.key] = entry4.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3787,6 +3811,20 @@ export const Document: MessageFns<Document> = {
       index: isSet(object.index) ? globalThis.Number(object.index) : 0,
       text: isSet(object.text) ? globalThis.String(object.text) : "",
       split: isSet(object.split) ? globalThis.String(object.split) : "",
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -3801,6 +3839,15 @@ export const Document: MessageFns<Document> = {
     if (message.split !== "") {
       obj.split = message.split;
     }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, string][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -3812,6 +3859,100 @@ export const Document: MessageFns<Document> = {
     message.index = object.index ?? 0;
     message.text = object.text ?? "";
     message.split = object.split ?? "";
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseDocument_FieldsEntry(): Document_FieldsEntry {
+  return { key: "", value: "" };
+}
+
+export const Document_FieldsEntry: MessageFns<Document_FieldsEntry> = {
+  encode(message: Document_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Document_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDocument_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Document_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Document_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Document_FieldsEntry>, I>>(base?: I): Document_FieldsEntry {
+    return Document_FieldsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Document_FieldsEntry>, I>>(object: I): Document_FieldsEntry {
+    const message = createBaseDocument_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };

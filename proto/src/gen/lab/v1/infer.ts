@@ -680,6 +680,24 @@ export interface ProbeRequest {
    * invent the property.
    */
   control: boolean;
+  /** Instead of text or tokens: a svc-data dataset id whose documents are the examples, one per document. */
+  datasetId: string;
+  /** Its version (0: the latest). */
+  datasetVersion: number;
+  /**
+   * With dataset_id: the document field holding each document's class (a JSONL/JSON/CSV field kept at
+   * ingest); string values are class names, classes sorted (numerically when all are numbers).
+   */
+  labelField: string;
+  /** With dataset_id: a document field to run instead of the document's text (empty: the text). */
+  textField: string;
+  /** With dataset_id: read at most this many documents, in order (default 1000, at most 5000). */
+  maxDocuments: number;
+  /**
+   * With dataset_id: which residual vector stands for a document: "last" (default; the last token's, the
+   * only position that has read the whole document in a causal model) or "mean" (over its tokens).
+   */
+  pool: string;
 }
 
 /** One residual stream's probe. */
@@ -708,8 +726,16 @@ export interface ProbeResponse {
   baseline: number;
   /** One per stream, 0 to the number of layers. */
   layers: ProbeLayer[];
-  /** Labelled tokens per class. */
+  /** Labelled tokens per class (documents, for a dataset source). */
   classCounts: number[];
+  /** Class names, in class order (a dataset source's label values; empty for token labels). */
+  classNames: string[];
+  /** Documents probed (a dataset source; 0 otherwise). */
+  documents: number;
+  /** Of them, documents longer than the model's context, cut to their first context-many tokens. */
+  truncated: number;
+  /** How each document was pooled ("last" or "mean"; empty for token probes). */
+  pool: string;
 }
 
 /** What adapter to register. */
@@ -7106,7 +7132,22 @@ export const PatchResponse: MessageFns<PatchResponse> = {
 };
 
 function createBaseProbeRequest(): ProbeRequest {
-  return { model: "", text: "", tokens: [], label: "", labels: [], trainFraction: undefined, seed: 0, control: false };
+  return {
+    model: "",
+    text: "",
+    tokens: [],
+    label: "",
+    labels: [],
+    trainFraction: undefined,
+    seed: 0,
+    control: false,
+    datasetId: "",
+    datasetVersion: 0,
+    labelField: "",
+    textField: "",
+    maxDocuments: 0,
+    pool: "",
+  };
 }
 
 export const ProbeRequest: MessageFns<ProbeRequest> = {
@@ -7142,6 +7183,24 @@ export const ProbeRequest: MessageFns<ProbeRequest> = {
     }
     if (message.control !== false) {
       writer.uint32(64).bool(message.control);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(74).string(message.datasetId);
+    }
+    if (message.datasetVersion !== 0) {
+      writer.uint32(80).uint32(message.datasetVersion);
+    }
+    if (message.labelField !== "") {
+      writer.uint32(90).string(message.labelField);
+    }
+    if (message.textField !== "") {
+      writer.uint32(98).string(message.textField);
+    }
+    if (message.maxDocuments !== 0) {
+      writer.uint32(104).uint32(message.maxDocuments);
+    }
+    if (message.pool !== "") {
+      writer.uint32(114).string(message.pool);
     }
     return writer;
   },
@@ -7243,6 +7302,54 @@ export const ProbeRequest: MessageFns<ProbeRequest> = {
             message.control = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.datasetVersion = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.labelField = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.textField = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxDocuments = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7269,6 +7376,32 @@ export const ProbeRequest: MessageFns<ProbeRequest> = {
         : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
       control: isSet(object.control) ? globalThis.Boolean(object.control) : false,
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      datasetVersion: isSet(object.datasetVersion)
+        ? globalThis.Number(object.datasetVersion)
+        : isSet(object.dataset_version)
+        ? globalThis.Number(object.dataset_version)
+        : 0,
+      labelField: isSet(object.labelField)
+        ? globalThis.String(object.labelField)
+        : isSet(object.label_field)
+        ? globalThis.String(object.label_field)
+        : "",
+      textField: isSet(object.textField)
+        ? globalThis.String(object.textField)
+        : isSet(object.text_field)
+        ? globalThis.String(object.text_field)
+        : "",
+      maxDocuments: isSet(object.maxDocuments)
+        ? globalThis.Number(object.maxDocuments)
+        : isSet(object.max_documents)
+        ? globalThis.Number(object.max_documents)
+        : 0,
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
     };
   },
 
@@ -7298,6 +7431,24 @@ export const ProbeRequest: MessageFns<ProbeRequest> = {
     if (message.control !== false) {
       obj.control = message.control;
     }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.datasetVersion !== 0) {
+      obj.datasetVersion = Math.round(message.datasetVersion);
+    }
+    if (message.labelField !== "") {
+      obj.labelField = message.labelField;
+    }
+    if (message.textField !== "") {
+      obj.textField = message.textField;
+    }
+    if (message.maxDocuments !== 0) {
+      obj.maxDocuments = Math.round(message.maxDocuments);
+    }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
     return obj;
   },
 
@@ -7314,6 +7465,12 @@ export const ProbeRequest: MessageFns<ProbeRequest> = {
     message.trainFraction = object.trainFraction ?? undefined;
     message.seed = object.seed ?? 0;
     message.control = object.control ?? false;
+    message.datasetId = object.datasetId ?? "";
+    message.datasetVersion = object.datasetVersion ?? 0;
+    message.labelField = object.labelField ?? "";
+    message.textField = object.textField ?? "";
+    message.maxDocuments = object.maxDocuments ?? 0;
+    message.pool = object.pool ?? "";
     return message;
   },
 };
@@ -7440,7 +7597,19 @@ export const ProbeLayer: MessageFns<ProbeLayer> = {
 };
 
 function createBaseProbeResponse(): ProbeResponse {
-  return { tokens: 0, train: 0, test: 0, classes: 0, baseline: 0, layers: [], classCounts: [] };
+  return {
+    tokens: 0,
+    train: 0,
+    test: 0,
+    classes: 0,
+    baseline: 0,
+    layers: [],
+    classCounts: [],
+    classNames: [],
+    documents: 0,
+    truncated: 0,
+    pool: "",
+  };
 }
 
 export const ProbeResponse: MessageFns<ProbeResponse> = {
@@ -7469,6 +7638,18 @@ export const ProbeResponse: MessageFns<ProbeResponse> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    for (const v of message.classNames) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.documents !== 0) {
+      writer.uint32(72).uint32(message.documents);
+    }
+    if (message.truncated !== 0) {
+      writer.uint32(80).uint32(message.truncated);
+    }
+    if (message.pool !== "") {
+      writer.uint32(90).string(message.pool);
     }
     return writer;
   },
@@ -7552,6 +7733,38 @@ export const ProbeResponse: MessageFns<ProbeResponse> = {
 
             break;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.classNames.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.documents = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.truncated = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7577,6 +7790,14 @@ export const ProbeResponse: MessageFns<ProbeResponse> = {
         : globalThis.Array.isArray(object?.class_counts)
         ? object.class_counts.map((e: any) => globalThis.Number(e))
         : [],
+      classNames: globalThis.Array.isArray(object?.classNames)
+        ? object.classNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.class_names)
+        ? object.class_names.map((e: any) => globalThis.String(e))
+        : [],
+      documents: isSet(object.documents) ? globalThis.Number(object.documents) : 0,
+      truncated: isSet(object.truncated) ? globalThis.Number(object.truncated) : 0,
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
     };
   },
 
@@ -7603,6 +7824,18 @@ export const ProbeResponse: MessageFns<ProbeResponse> = {
     if (message.classCounts?.length) {
       obj.classCounts = message.classCounts.map((e) => Math.round(e));
     }
+    if (message.classNames?.length) {
+      obj.classNames = message.classNames;
+    }
+    if (message.documents !== 0) {
+      obj.documents = Math.round(message.documents);
+    }
+    if (message.truncated !== 0) {
+      obj.truncated = Math.round(message.truncated);
+    }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
     return obj;
   },
 
@@ -7618,6 +7851,10 @@ export const ProbeResponse: MessageFns<ProbeResponse> = {
     message.baseline = object.baseline ?? 0;
     message.layers = object.layers?.map((e) => ProbeLayer.fromPartial(e)) || [];
     message.classCounts = object.classCounts?.map((e) => e) || [];
+    message.classNames = object.classNames?.map((e) => e) || [];
+    message.documents = object.documents ?? 0;
+    message.truncated = object.truncated ?? 0;
+    message.pool = object.pool ?? "";
     return message;
   },
 };

@@ -90,7 +90,10 @@ export interface TrainConfig {
 
 /** A job to submit. Give exactly one data source: data_path or dataset_id. */
 export interface SubmitJobRequest {
-  /** Dataset id of svc-data (not supported yet: answers FAILED_PRECONDITION). */
+  /**
+   * Dataset id of svc-data: pre-training reads the version's shards made with `tokenizer`, fine-tuning its
+   * documents. Exactly one of data_path or dataset_id is set.
+   */
   datasetId: string;
   /** Dataset version; 0 means the latest. */
   datasetVersion: number;
@@ -111,7 +114,29 @@ export interface SubmitJobRequest {
    * Set to fine-tune a registered model instead of pre-training a new one; the tokenizer then is the base
    * model's, and config's preset and model_json are ignored.
    */
-  finetune: FinetuneConfig | undefined;
+  finetune:
+    | FinetuneConfig
+    | undefined;
+  /**
+   * Pre-train on synthetic sequences instead of a text: random tokens repeated (the induction-head recipe);
+   * exclusive with data_path and dataset_id, and the tokenizer is then made for its vocabulary.
+   */
+  repeatedTokens: RepeatedTokensSource | undefined;
+}
+
+/**
+ * Synthetic pre-training data: each sequence is h distinct random ids then the same h ids again, h drawn
+ * per sequence from [ceil(half_length / 2), half_length] (a fixed h lets a first-layer head copy by position
+ * alone); the context is 2 × half_length. Fresh sequences every step from the job's seeded data stream (so
+ * a resumed job draws what it would have), and a fixed held-out set for evaluations.
+ */
+export interface RepeatedTokensSource {
+  /** Vocabulary size, 2-4096: ids are drawn uniformly from [0, vocab_size). */
+  vocabSize: number;
+  /** Longest repeated run, 2-4096; the context is twice this. */
+  halfLength: number;
+  /** Seed of the data stream and of the held-out set (default: the job's seed). */
+  seed?: number | undefined;
 }
 
 /** A fine-tuning job: which model, which method, which adapter. */
@@ -279,7 +304,31 @@ export interface JobEvent {
    * DPO steps and evaluations: mean implicit reward β·(log π − log π_ref) of the chosen and of the rejected
    * answers, their margin, and the fraction of pairs whose chosen answer has the higher reward.
    */
-  preference?: PreferenceMetrics | undefined;
+  preference?:
+    | PreferenceMetrics
+    | undefined;
+  /** Evaluations of a job on repeated random tokens: the losses on each half and the best induction head. */
+  induction?: InductionMetrics | undefined;
+}
+
+/**
+ * What an evaluation on repeated random tokens measures: the first half cannot be predicted (its loss stays
+ * near ln vocab_size); the second half can be copied by an induction head, so its loss falls when one forms.
+ */
+export interface InductionMetrics {
+  /** Mean loss on the held-out sequences' first-half targets. */
+  firstHalfLoss: number;
+  /** Mean loss on their second-half (repeated) targets. */
+  secondHalfLoss: number;
+  /**
+   * The highest induction score of any head (attention on the token after the earlier occurrence of the
+   * current one, on random tokens repeated twice; 1 = all of it), averaged over 4 probe sequences.
+   */
+  inductionScore: number;
+  /** Layer of that head, from 0. */
+  bestLayer: number;
+  /** Its index within the layer, from 0. */
+  bestHead: number;
 }
 
 /** DPO's per-step numbers, averaged over the step's (or the evaluation's) pairs. */
@@ -534,6 +583,74 @@ export interface FinetunePreview {
   template: string;
   /** The end-of-turn check. */
   eos: EosCheck | undefined;
+}
+
+/** Which fine-tune's end of turn to check after training, and where. */
+export interface CheckFinetuneEosRequest {
+  /** The fine-tuning job. */
+  id: string;
+  /** The checkpoint to check, by step (0: the newest kept). */
+  step: number;
+  /**
+   * A merged model folder exported from that checkpoint (empty: svc-infer exports one to a scratch folder,
+   * which is checked and removed).
+   */
+  exportPath: string;
+}
+
+/** One end-of-turn check of one model folder. */
+export interface EosItem {
+  /**
+   * "generation_config" (its eos_token_id), "tokenizer_config" (its eos_token), "chat_template" (the end
+   * token an answer rendered with the folder's template ends with), "stop_set" (the ids svc-infer stops
+   * on for the folder) or "generation" (greedy generation stops when the token is emitted).
+   */
+  name: string;
+  /** "pass" or "fail". */
+  status: string;
+  /** What the folder says, as a sentence. */
+  detail: string;
+}
+
+/** The end-of-turn checks of one model folder. */
+export interface EosFolder {
+  /**
+   * "base" (what training rendered with), "checkpoint" (the job's merged checkpoint) or "export" (a merged
+   * model exported from the checkpoint).
+   */
+  kind: string;
+  /**
+   * The folder checked; empty for the scratch export made when no export_path was given (removed after the
+   * check).
+   */
+  path: string;
+  /** "pass" when every item passes, else "fail". */
+  status: string;
+  /** The checks, in a fixed order. */
+  items: EosItem[];
+  /** The ids svc-infer stops generation on for this folder. */
+  stopIds: number[];
+}
+
+/** Whether a fine-tune's end-of-turn token survives merge and export. */
+export interface EosSurvival {
+  /**
+   * "pass"; "fail" (the checkpoint or the export lost what the base had); "warn" (the base already lacked
+   * it: see the check before training); "info" (the model has no end-of-turn token to keep).
+   */
+  status: string;
+  /** A sentence for the learner. */
+  message: string;
+  /** The end-of-turn token training ended answers with ("" when there is none). */
+  endToken: string;
+  /** Its id. */
+  endId: number;
+  /** The checkpoint checked. */
+  step: number;
+  /** The name svc-infer serves that checkpoint under (`<job id>@<step>`). */
+  model: string;
+  /** The base, the checkpoint and the export, in that order. */
+  folders: EosFolder[];
 }
 
 /** A fine-tune to estimate: the base model, the method and adapter, and the batch. */
@@ -1097,6 +1214,7 @@ function createBaseSubmitJobRequest(): SubmitJobRequest {
     name: "",
     dataPath: "",
     finetune: undefined,
+    repeatedTokens: undefined,
   };
 }
 
@@ -1122,6 +1240,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.finetune !== undefined) {
       FinetuneConfig.encode(message.finetune, writer.uint32(58).fork()).join();
+    }
+    if (message.repeatedTokens !== undefined) {
+      RepeatedTokensSource.encode(message.repeatedTokens, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1195,6 +1316,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.finetune = FinetuneConfig.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.repeatedTokens = RepeatedTokensSource.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1228,6 +1357,11 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         ? globalThis.String(object.data_path)
         : "",
       finetune: isSet(object.finetune) ? FinetuneConfig.fromJSON(object.finetune) : undefined,
+      repeatedTokens: isSet(object.repeatedTokens)
+        ? RepeatedTokensSource.fromJSON(object.repeatedTokens)
+        : isSet(object.repeated_tokens)
+        ? RepeatedTokensSource.fromJSON(object.repeated_tokens)
+        : undefined,
     };
   },
 
@@ -1254,6 +1388,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.finetune !== undefined) {
       obj.finetune = FinetuneConfig.toJSON(message.finetune);
     }
+    if (message.repeatedTokens !== undefined) {
+      obj.repeatedTokens = RepeatedTokensSource.toJSON(message.repeatedTokens);
+    }
     return obj;
   },
 
@@ -1273,6 +1410,118 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     message.finetune = (object.finetune !== undefined && object.finetune !== null)
       ? FinetuneConfig.fromPartial(object.finetune)
       : undefined;
+    message.repeatedTokens = (object.repeatedTokens !== undefined && object.repeatedTokens !== null)
+      ? RepeatedTokensSource.fromPartial(object.repeatedTokens)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRepeatedTokensSource(): RepeatedTokensSource {
+  return { vocabSize: 0, halfLength: 0, seed: undefined };
+}
+
+export const RepeatedTokensSource: MessageFns<RepeatedTokensSource> = {
+  encode(message: RepeatedTokensSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vocabSize !== 0) {
+      writer.uint32(8).uint32(message.vocabSize);
+    }
+    if (message.halfLength !== 0) {
+      writer.uint32(16).uint32(message.halfLength);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(24).uint64(message.seed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RepeatedTokensSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRepeatedTokensSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.vocabSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.halfLength = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RepeatedTokensSource {
+    return {
+      vocabSize: isSet(object.vocabSize)
+        ? globalThis.Number(object.vocabSize)
+        : isSet(object.vocab_size)
+        ? globalThis.Number(object.vocab_size)
+        : 0,
+      halfLength: isSet(object.halfLength)
+        ? globalThis.Number(object.halfLength)
+        : isSet(object.half_length)
+        ? globalThis.Number(object.half_length)
+        : 0,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+    };
+  },
+
+  toJSON(message: RepeatedTokensSource): unknown {
+    const obj: any = {};
+    if (message.vocabSize !== 0) {
+      obj.vocabSize = Math.round(message.vocabSize);
+    }
+    if (message.halfLength !== 0) {
+      obj.halfLength = Math.round(message.halfLength);
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RepeatedTokensSource>, I>>(base?: I): RepeatedTokensSource {
+    return RepeatedTokensSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RepeatedTokensSource>, I>>(object: I): RepeatedTokensSource {
+    const message = createBaseRepeatedTokensSource();
+    message.vocabSize = object.vocabSize ?? 0;
+    message.halfLength = object.halfLength ?? 0;
+    message.seed = object.seed ?? undefined;
     return message;
   },
 };
@@ -2397,6 +2646,7 @@ function createBaseJobEvent(): JobEvent {
     message: "",
     time: "",
     preference: undefined,
+    induction: undefined,
   };
 }
 
@@ -2449,6 +2699,9 @@ export const JobEvent: MessageFns<JobEvent> = {
     }
     if (message.preference !== undefined) {
       PreferenceMetrics.encode(message.preference, writer.uint32(130).fork()).join();
+    }
+    if (message.induction !== undefined) {
+      InductionMetrics.encode(message.induction, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -2594,6 +2847,14 @@ export const JobEvent: MessageFns<JobEvent> = {
             message.preference = PreferenceMetrics.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.induction = InductionMetrics.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2644,6 +2905,7 @@ export const JobEvent: MessageFns<JobEvent> = {
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       time: isSet(object.time) ? globalThis.String(object.time) : "",
       preference: isSet(object.preference) ? PreferenceMetrics.fromJSON(object.preference) : undefined,
+      induction: isSet(object.induction) ? InductionMetrics.fromJSON(object.induction) : undefined,
     };
   },
 
@@ -2697,6 +2959,9 @@ export const JobEvent: MessageFns<JobEvent> = {
     if (message.preference !== undefined) {
       obj.preference = PreferenceMetrics.toJSON(message.preference);
     }
+    if (message.induction !== undefined) {
+      obj.induction = InductionMetrics.toJSON(message.induction);
+    }
     return obj;
   },
 
@@ -2723,6 +2988,162 @@ export const JobEvent: MessageFns<JobEvent> = {
     message.preference = (object.preference !== undefined && object.preference !== null)
       ? PreferenceMetrics.fromPartial(object.preference)
       : undefined;
+    message.induction = (object.induction !== undefined && object.induction !== null)
+      ? InductionMetrics.fromPartial(object.induction)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInductionMetrics(): InductionMetrics {
+  return { firstHalfLoss: 0, secondHalfLoss: 0, inductionScore: 0, bestLayer: 0, bestHead: 0 };
+}
+
+export const InductionMetrics: MessageFns<InductionMetrics> = {
+  encode(message: InductionMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.firstHalfLoss !== 0) {
+      writer.uint32(9).double(message.firstHalfLoss);
+    }
+    if (message.secondHalfLoss !== 0) {
+      writer.uint32(17).double(message.secondHalfLoss);
+    }
+    if (message.inductionScore !== 0) {
+      writer.uint32(25).double(message.inductionScore);
+    }
+    if (message.bestLayer !== 0) {
+      writer.uint32(32).uint32(message.bestLayer);
+    }
+    if (message.bestHead !== 0) {
+      writer.uint32(40).uint32(message.bestHead);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InductionMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInductionMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.firstHalfLoss = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.secondHalfLoss = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.inductionScore = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bestLayer = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bestHead = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InductionMetrics {
+    return {
+      firstHalfLoss: isSet(object.firstHalfLoss)
+        ? globalThis.Number(object.firstHalfLoss)
+        : isSet(object.first_half_loss)
+        ? globalThis.Number(object.first_half_loss)
+        : 0,
+      secondHalfLoss: isSet(object.secondHalfLoss)
+        ? globalThis.Number(object.secondHalfLoss)
+        : isSet(object.second_half_loss)
+        ? globalThis.Number(object.second_half_loss)
+        : 0,
+      inductionScore: isSet(object.inductionScore)
+        ? globalThis.Number(object.inductionScore)
+        : isSet(object.induction_score)
+        ? globalThis.Number(object.induction_score)
+        : 0,
+      bestLayer: isSet(object.bestLayer)
+        ? globalThis.Number(object.bestLayer)
+        : isSet(object.best_layer)
+        ? globalThis.Number(object.best_layer)
+        : 0,
+      bestHead: isSet(object.bestHead)
+        ? globalThis.Number(object.bestHead)
+        : isSet(object.best_head)
+        ? globalThis.Number(object.best_head)
+        : 0,
+    };
+  },
+
+  toJSON(message: InductionMetrics): unknown {
+    const obj: any = {};
+    if (message.firstHalfLoss !== 0) {
+      obj.firstHalfLoss = floatToJson(message.firstHalfLoss);
+    }
+    if (message.secondHalfLoss !== 0) {
+      obj.secondHalfLoss = floatToJson(message.secondHalfLoss);
+    }
+    if (message.inductionScore !== 0) {
+      obj.inductionScore = floatToJson(message.inductionScore);
+    }
+    if (message.bestLayer !== 0) {
+      obj.bestLayer = Math.round(message.bestLayer);
+    }
+    if (message.bestHead !== 0) {
+      obj.bestHead = Math.round(message.bestHead);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InductionMetrics>, I>>(base?: I): InductionMetrics {
+    return InductionMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InductionMetrics>, I>>(object: I): InductionMetrics {
+    const message = createBaseInductionMetrics();
+    message.firstHalfLoss = object.firstHalfLoss ?? 0;
+    message.secondHalfLoss = object.secondHalfLoss ?? 0;
+    message.inductionScore = object.inductionScore ?? 0;
+    message.bestLayer = object.bestLayer ?? 0;
+    message.bestHead = object.bestHead ?? 0;
     return message;
   },
 };
@@ -5092,6 +5513,536 @@ export const FinetunePreview: MessageFns<FinetunePreview> = {
   },
 };
 
+function createBaseCheckFinetuneEosRequest(): CheckFinetuneEosRequest {
+  return { id: "", step: 0, exportPath: "" };
+}
+
+export const CheckFinetuneEosRequest: MessageFns<CheckFinetuneEosRequest> = {
+  encode(message: CheckFinetuneEosRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.step !== 0) {
+      writer.uint32(16).uint32(message.step);
+    }
+    if (message.exportPath !== "") {
+      writer.uint32(26).string(message.exportPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckFinetuneEosRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckFinetuneEosRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exportPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckFinetuneEosRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      exportPath: isSet(object.exportPath)
+        ? globalThis.String(object.exportPath)
+        : isSet(object.export_path)
+        ? globalThis.String(object.export_path)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckFinetuneEosRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.exportPath !== "") {
+      obj.exportPath = message.exportPath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckFinetuneEosRequest>, I>>(base?: I): CheckFinetuneEosRequest {
+    return CheckFinetuneEosRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckFinetuneEosRequest>, I>>(object: I): CheckFinetuneEosRequest {
+    const message = createBaseCheckFinetuneEosRequest();
+    message.id = object.id ?? "";
+    message.step = object.step ?? 0;
+    message.exportPath = object.exportPath ?? "";
+    return message;
+  },
+};
+
+function createBaseEosItem(): EosItem {
+  return { name: "", status: "", detail: "" };
+}
+
+export const EosItem: MessageFns<EosItem> = {
+  encode(message: EosItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EosItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEosItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EosItem {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: EosItem): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EosItem>, I>>(base?: I): EosItem {
+    return EosItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EosItem>, I>>(object: I): EosItem {
+    const message = createBaseEosItem();
+    message.name = object.name ?? "";
+    message.status = object.status ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseEosFolder(): EosFolder {
+  return { kind: "", path: "", status: "", items: [], stopIds: [] };
+}
+
+export const EosFolder: MessageFns<EosFolder> = {
+  encode(message: EosFolder, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    for (const v of message.items) {
+      EosItem.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.stopIds.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.stopIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EosFolder {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEosFolder();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.items.push(EosItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.stopIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.stopIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EosFolder {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => EosItem.fromJSON(e)) : [],
+      stopIds: globalThis.Array.isArray(object?.stopIds)
+        ? object.stopIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.stop_ids)
+        ? object.stop_ids.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EosFolder): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => EosItem.toJSON(e));
+    }
+    if (message.stopIds?.length) {
+      obj.stopIds = message.stopIds.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EosFolder>, I>>(base?: I): EosFolder {
+    return EosFolder.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EosFolder>, I>>(object: I): EosFolder {
+    const message = createBaseEosFolder();
+    message.kind = object.kind ?? "";
+    message.path = object.path ?? "";
+    message.status = object.status ?? "";
+    message.items = object.items?.map((e) => EosItem.fromPartial(e)) || [];
+    message.stopIds = object.stopIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseEosSurvival(): EosSurvival {
+  return { status: "", message: "", endToken: "", endId: 0, step: 0, model: "", folders: [] };
+}
+
+export const EosSurvival: MessageFns<EosSurvival> = {
+  encode(message: EosSurvival, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.endToken !== "") {
+      writer.uint32(26).string(message.endToken);
+    }
+    if (message.endId !== 0) {
+      writer.uint32(32).uint32(message.endId);
+    }
+    if (message.step !== 0) {
+      writer.uint32(40).uint32(message.step);
+    }
+    if (message.model !== "") {
+      writer.uint32(50).string(message.model);
+    }
+    for (const v of message.folders) {
+      EosFolder.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EosSurvival {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEosSurvival();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.endId = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.folders.push(EosFolder.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EosSurvival {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      endToken: isSet(object.endToken)
+        ? globalThis.String(object.endToken)
+        : isSet(object.end_token)
+        ? globalThis.String(object.end_token)
+        : "",
+      endId: isSet(object.endId)
+        ? globalThis.Number(object.endId)
+        : isSet(object.end_id)
+        ? globalThis.Number(object.end_id)
+        : 0,
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      folders: globalThis.Array.isArray(object?.folders) ? object.folders.map((e: any) => EosFolder.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: EosSurvival): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.endToken !== "") {
+      obj.endToken = message.endToken;
+    }
+    if (message.endId !== 0) {
+      obj.endId = Math.round(message.endId);
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.folders?.length) {
+      obj.folders = message.folders.map((e) => EosFolder.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EosSurvival>, I>>(base?: I): EosSurvival {
+    return EosSurvival.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EosSurvival>, I>>(object: I): EosSurvival {
+    const message = createBaseEosSurvival();
+    message.status = object.status ?? "";
+    message.message = object.message ?? "";
+    message.endToken = object.endToken ?? "";
+    message.endId = object.endId ?? 0;
+    message.step = object.step ?? 0;
+    message.model = object.model ?? "";
+    message.folders = object.folders?.map((e) => EosFolder.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseEstimateFinetuneRequest(): EstimateFinetuneRequest {
   return { finetune: undefined, config: undefined };
 }
@@ -5841,6 +6792,20 @@ export const TrainServiceService = {
     responseSerialize: (value: FinetuneEstimate): Buffer => Buffer.from(FinetuneEstimate.encode(value).finish()),
     responseDeserialize: (value: Buffer): FinetuneEstimate => FinetuneEstimate.decode(value),
   },
+  /**
+   * After a fine-tune: whether the end-of-turn token its answers were trained to end with still names the end
+   * and stops generation in the job's merged checkpoint and in a merged model exported from it.
+   */
+  checkFinetuneEos: {
+    path: "/lab.v1.TrainService/CheckFinetuneEos" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckFinetuneEosRequest): Buffer =>
+      Buffer.from(CheckFinetuneEosRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckFinetuneEosRequest => CheckFinetuneEosRequest.decode(value),
+    responseSerialize: (value: EosSurvival): Buffer => Buffer.from(EosSurvival.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EosSurvival => EosSurvival.decode(value),
+  },
 } as const;
 
 export interface TrainServiceServer extends UntypedServiceImplementation {
@@ -5874,6 +6839,11 @@ export interface TrainServiceServer extends UntypedServiceImplementation {
    * whether it fits this machine and a 16 GB GPU.
    */
   estimateFinetune: handleUnaryCall<EstimateFinetuneRequest, FinetuneEstimate>;
+  /**
+   * After a fine-tune: whether the end-of-turn token its answers were trained to end with still names the end
+   * and stops generation in the job's merged checkpoint and in a merged model exported from it.
+   */
+  checkFinetuneEos: handleUnaryCall<CheckFinetuneEosRequest, EosSurvival>;
 }
 
 export interface TrainServiceClient extends Client {
@@ -6050,6 +7020,25 @@ export interface TrainServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FinetuneEstimate) => void,
+  ): ClientUnaryCall;
+  /**
+   * After a fine-tune: whether the end-of-turn token its answers were trained to end with still names the end
+   * and stops generation in the job's merged checkpoint and in a merged model exported from it.
+   */
+  checkFinetuneEos(
+    request: CheckFinetuneEosRequest,
+    callback: (error: ServiceError | null, response: EosSurvival) => void,
+  ): ClientUnaryCall;
+  checkFinetuneEos(
+    request: CheckFinetuneEosRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EosSurvival) => void,
+  ): ClientUnaryCall;
+  checkFinetuneEos(
+    request: CheckFinetuneEosRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EosSurvival) => void,
   ): ClientUnaryCall;
 }
 
