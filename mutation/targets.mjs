@@ -11,11 +11,11 @@ export const targets = {
   /** The engine's graph builder, reverse-mode autodiff and the ops with their VJP rules. */
   engine: {
     mutate: ['engine/src/graph/{graph,autodiff,ops}.ts'],
-    tests: ['engine/test/{graph,autodiff,vjp,vjp-exact}.test.ts'],
+    tests: ['engine/test/{graph,autodiff,vjp,vjp-exact,graph-builder,ops-forward,vjp-paths}.test.ts'],
   },
   /** svc-train's job logic: checkpoints (manifest, verification, retention), LR schedule, request validation. */
   train: {
     mutate: ['svc-train/src/jobs/{checkpoints,schedule,validate,field-error}.ts'],
-    tests: ['svc-train/test/{retention,checkpoint-corrupt}.test.ts'],
+    tests: ['svc-train/test/{retention,checkpoint-corrupt,checkpoint-files,job-request}.test.ts'],
   },
 };

@@ -231,14 +231,16 @@ export class Graph {
       for (const x of n.inputs) if (x !== '') live.add(x);
     }
     const removed = this.nodes.length - kept.length;
-    if (removed === 0) return 0;
-    kept.reverse();
-    this.nodes.length = 0;
-    this.nodes.push(...kept);
-    this.producer.clear();
-    kept.forEach((n, i) => {
-      for (const o of n.outputs) this.producer.set(o, i);
-    });
+    if (removed > 0) {
+      kept.reverse();
+      this.nodes.length = 0;
+      this.nodes.push(...kept);
+      this.producer.clear();
+      kept.forEach((n, i) => {
+        for (const o of n.outputs) this.producer.set(o, i);
+      });
+    }
+    // Even with every node live, a constant no node reads is dead weight in the file.
     for (const name of [...this.initializers.keys()]) if (!live.has(name)) this.initializers.delete(name);
     for (const [key, v] of this.constCache) if (!this.initializers.has(v.name)) this.constCache.delete(key);
     return removed;
