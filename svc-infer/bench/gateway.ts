@@ -17,8 +17,8 @@ import {
 import { InferServiceService } from '@lab/proto/infer';
 import { CharTokenizer, saveTokenizer } from '@lab/tokenizer';
 import { createApp } from '../../gateway/src/app.ts';
-import { connectServices } from '../../gateway/src/clients.ts';
-import { createInferImpl } from '../src/service.ts';
+import { connectServices, type ServiceClients } from '../../gateway/src/clients.ts';
+import { createInferImpl, type InferImpl } from '../src/service.ts';
 
 /** Gives a benchmark folder the tokenizer its vocabulary implies: GPT-2's, or tiny Shakespeare's characters. */
 export function addTokenizer(dir: string, vocabSize: number): void {
@@ -60,8 +60,16 @@ export interface GatewayLatency {
   runs: number;
 }
 
-/** Median and p90 of the time to the first token event over SSE for a 16-token prompt. */
-export async function benchGatewayFirstToken(dir: string, home: string, runs = 15): Promise<GatewayLatency> {
+/** svc-infer (loopback gRPC, in-process bus) behind the gateway's HTTP app, both in this process. */
+export interface InferStack {
+  url: string;
+  impl: InferImpl;
+  /** gRPC clients of the gateway (services.infer: svc-infer over loopback). */
+  services: ServiceClients;
+  close(): Promise<void>;
+}
+
+export async function startInferStack(home: string): Promise<InferStack> {
   const bus = new MemoryBus();
   const store = openStore(home, 'infer');
   const log = createLogger('infer', 'warn');
@@ -76,7 +84,24 @@ export async function benchGatewayFirstToken(dir: string, home: string, runs = 1
   const services = connectServices(loadConfig({ LAB_HOME: home, LAB_INFER_ADDR: `127.0.0.1:${grpc.port}` }));
   const http = serve({ fetch: createApp({ services, bus }).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => http.once('listening', () => r()));
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    impl,
+    services,
+    async close() {
+      (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      http.close();
+      services.close();
+      await grpc.shutdown(500);
+      await impl.close();
+      await store.close();
+    },
+  };
+}
+
+/** Median and p90 of the time to the first token event over SSE for a 16-token prompt. */
+export async function benchGatewayFirstToken(dir: string, home: string, runs = 15): Promise<GatewayLatency> {
+  const { url, impl, close } = await startInferStack(home);
   try {
     await impl.catalog.register('bench', dir);
     // A prompt of exactly 16 tokens for either tokenizer: 16 characters, or 16 GPT-2 words.
@@ -105,11 +130,6 @@ export async function benchGatewayFirstToken(dir: string, home: string, runs = 1
       runs,
     };
   } finally {
-    (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    http.close();
-    services.close();
-    await grpc.shutdown(500);
-    await impl.close();
-    await store.close();
+    await close();
   }
 }

@@ -106,10 +106,12 @@ const argmax = (l: Float32Array): number => {
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-/** A checkpoint folder with random weights for the preset; the caller removes it. */
-export function writeCheckpoint(name: string): { cfg: ModelConfig; dir: string } {
+/** A checkpoint folder (a new temp folder unless `dir` is given) with random weights for the preset; the caller removes it. */
+export function writeCheckpoint(
+  name: string,
+  dir = mkdtempSync(join(tmpdir(), `bench-infer-${name}-`)),
+): { cfg: ModelConfig; dir: string } {
   const cfg = preset(name, { dropout: 0 });
-  const dir = mkdtempSync(join(tmpdir(), `bench-infer-${name}-`));
   saveCheckpoint(dir, { cfg, params: randomParams(cfg, 42) });
   return { cfg, dir };
 }

@@ -169,6 +169,11 @@ describe('Attention page', () => {
     expect(labels.slice(24)).toEqual(labels.slice(0, 24));
     // Induction scores are measurable now (every token of the second half repeats one of the first).
     expect((await page.getByTestId('attn-cell').first().textContent()) ?? '').not.toContain('—');
+    // Each trace's grid marks its drawing once all of its heads are drawn (web/bench/attention.bench.ts reads it).
+    const marks = () => page.evaluate(() => performance.getEntriesByName('attention:draw').length);
+    expect(await marks()).toBe(1);
+    await page.getByTestId('attn-induction').click();
+    await expect.poll(marks).toBe(2);
     await page.screenshot({ path: join(SHOTS, 'lab-attention-induction.png'), fullPage: true });
   }, 120_000);
 });

@@ -4,6 +4,7 @@ import { type GenerateEvent, SamplingParams as ProtoSamplingParams } from '@lab/
 import type { Context } from 'hono';
 import type { ServiceClients } from '../clients.ts';
 import { ErrorBody } from '../errors.ts';
+import { float32Numbers } from '../floats.ts';
 import { started } from '../relay.ts';
 import { sseResponse } from '../sse.ts';
 import { archiveName, openModelFiles, tarBytes, tarStream } from '../tar.ts';
@@ -987,7 +988,8 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
     const attention: unknown[] = [];
     for await (const e of svc.trace!(toTraceRequest(c.req.valid('json')), ctx(c.req.raw.signal))) {
       if (e.event?.$case === 'summary') summary.push(e.event.value);
-      else if (e.event?.$case === 'attention') attention.push(e.event.value);
+      else if (e.event?.$case === 'attention')
+        attention.push({ ...e.event.value, weights: float32Numbers(e.event.value.weights) });
     }
     return c.json({ summary: summary[0], attention }, 200) as never;
   });

@@ -96,6 +96,11 @@ export function summarise(model: LoadedModel, raw: RawTrace): TraceSummary {
   };
 }
 
+/** A float32 array's bytes (little-endian on the machines the lab runs on), sent without a copy. */
+function float32Bytes(x: Float32Array): Buffer {
+  return Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+}
+
 /** The summary, then one event per layer in `layers`. */
 export function* traceEvents(
   model: LoadedModel,
@@ -108,7 +113,7 @@ export function* traceEvents(
     yield {
       event: {
         $case: 'attention',
-        value: { layer, heads: model.info.cfg.nHead, tokens: T, weights: Array.from(raw.attn[layer]) },
+        value: { layer, heads: model.info.cfg.nHead, tokens: T, weights: float32Bytes(raw.attn[layer]) },
       },
     };
 }

@@ -2,7 +2,7 @@
 // heads are known to learn; one click runs the induction test (random tokens repeated twice).
 import { createResource, createSignal, Show } from 'solid-js';
 import { errorText, inferApi, postJSON, type TraceRequest, type TraceResponse } from '../api.ts';
-import { HeadGrid } from './attention/HeadGrid.tsx';
+import { ATTENTION_RESPONSE, HeadGrid } from './attention/HeadGrid.tsx';
 import { HeadView } from './attention/HeadView.tsx';
 import { headWeights } from './attention/heatmap.ts';
 import { modelFromHash, resolveModel } from './playground/hooks.ts';
@@ -37,6 +37,8 @@ export default function AttentionPage() {
         { model: model(), ...body },
         { timeoutMs: 120_000 },
       );
+      // The grid marks ATTENTION_DRAWN when its last canvas is drawn (web/bench/attention.bench.ts).
+      performance.mark(ATTENTION_RESPONSE);
       setTrace(res);
       setKind(what);
       setOpen(undefined);

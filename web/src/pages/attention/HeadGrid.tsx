@@ -1,7 +1,12 @@
 // The layer × head grid: a small heatmap per head with its pattern scores; a click opens it large.
-import { For, onMount } from 'solid-js';
+import { createRenderEffect, For, onMount } from 'solid-js';
 import type { HeadScore, LayerAttention, TraceSummary } from '../../api.ts';
 import { drawPattern, headWeights } from './heatmap.ts';
+
+/** Performance marks: a trace response set on the page, then the last of its heads drawn; and between them. */
+export const ATTENTION_RESPONSE = 'attention:response';
+export const ATTENTION_DRAWN = 'attention:drawn';
+export const ATTENTION_DRAW = 'attention:draw';
 
 /** Score shown as two decimals, or a dash where the pattern does not occur in the text. */
 function fmt(x: number, measurable = true): string {
@@ -27,16 +32,18 @@ function HeadCell(props: {
   summary: TraceSummary;
   selected: boolean;
   onOpen: () => void;
+  onDrawn: () => void;
 }) {
   let canvas!: HTMLCanvasElement;
-  onMount(() =>
+  onMount(() => {
     drawPattern(
       canvas,
       headWeights(props.layer.weights, props.head, props.layer.tokens),
       props.layer.tokens,
       1,
-    ),
-  );
+    );
+    props.onDrawn();
+  });
   const s = () => props.score;
   const label = () => dominant(s(), props.summary);
   return (
@@ -84,6 +91,18 @@ export function HeadGrid(props: {
 }) {
   const score = (layer: number, head: number) =>
     props.summary.scores.find((s) => s.layer === layer && s.head === head)!;
+  // Heads of the current attention still to draw. A render effect resets it before the new cells' onMount
+  // (user effects) run, so the count belongs to one trace.
+  let pending = 0;
+  createRenderEffect(() => {
+    pending = props.attention.reduce((n, l) => n + l.heads, 0);
+  });
+  const drawn = () => {
+    if (--pending !== 0) return;
+    performance.mark(ATTENTION_DRAWN);
+    if (performance.getEntriesByName(ATTENTION_RESPONSE, 'mark').length)
+      performance.measure(ATTENTION_DRAW, ATTENTION_RESPONSE, ATTENTION_DRAWN);
+  };
   return (
     <div data-testid="attn-grid" data-layers={props.attention.length} data-heads={props.summary.heads}>
       <For each={props.attention}>
@@ -101,6 +120,7 @@ export function HeadGrid(props: {
                   summary={props.summary}
                   selected={props.selected?.layer === layer.layer && props.selected?.head === h}
                   onOpen={() => props.onOpen(layer.layer, h)}
+                  onDrawn={drawn}
                 />
               )}
             </For>

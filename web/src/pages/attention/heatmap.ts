@@ -2,14 +2,20 @@
 // smoothing), cells of a few pixels in the large view. Colour runs from white (0) to deep blue (1) through
 // √weight, so the small weights most heads spread around stay visible.
 
+/** √weight clamped to [0, 1]: how far a weight's colour is from white towards blue. */
+function level(w: number): number {
+  return Math.sqrt(Math.min(1, Math.max(0, w)));
+}
+
+/** One channel at `level` t between `from` (white end) and `to` (blue end). */
+function shade(t: number, from: number, to: number): number {
+  return Math.round(from - t * (from - to));
+}
+
 /** The colour of a weight in [0, 1]. */
 export function weightColor(w: number): [number, number, number] {
-  const t = Math.sqrt(Math.min(1, Math.max(0, w)));
-  return [
-    Math.round(248 - t * (248 - 29)),
-    Math.round(250 - t * (250 - 78)),
-    Math.round(252 - t * (252 - 216)),
-  ];
+  const t = level(w);
+  return [shade(t, 248, 29), shade(t, 250, 78), shade(t, 252, 216)];
 }
 
 /** The weights of one head, [T, T], out of a layer's [heads, T, T]. */
@@ -17,26 +23,41 @@ export function headWeights(weights: readonly number[], head: number, T: number)
   return weights.slice(head * T * T, (head + 1) * T * T);
 }
 
-/** Draws a [T, T] pattern with `cell` pixels per entry; future keys (above the diagonal) are grey. */
+/**
+ * Draws a [T, T] pattern with `cell` pixels per entry; future keys (above the diagonal) are grey. Colours
+ * are written straight into the pixels, and a cell's rows after its first are copies of it: the grid's 144
+ * heads of 128 tokens are 2.4 M entries, where a colour array per entry cost most of the drawing time.
+ */
 export function drawPattern(canvas: HTMLCanvasElement, w: readonly number[], T: number, cell: number): void {
-  canvas.width = T * cell;
-  canvas.height = T * cell;
+  const size = T * cell;
+  canvas.width = size;
+  canvas.height = size;
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
-  const img = ctx.createImageData(T * cell, T * cell);
+  const img = ctx.createImageData(size, size);
   const px = img.data;
-  for (let q = 0; q < T; q++)
+  const stride = 4 * size;
+  for (let q = 0; q < T; q++) {
+    const top = q * cell * stride;
     for (let k = 0; k < T; k++) {
-      const [r, g, b] = k > q ? [226, 232, 240] : weightColor(w[q * T + k]!);
-      for (let y = q * cell; y < (q + 1) * cell; y++)
-        for (let x = k * cell; x < (k + 1) * cell; x++) {
-          const i = 4 * (y * T * cell + x);
-          px[i] = r;
-          px[i + 1] = g;
-          px[i + 2] = b;
-          px[i + 3] = 255;
-        }
+      let r = 226;
+      let g = 232;
+      let b = 240;
+      if (k <= q) {
+        const t = level(w[q * T + k]!);
+        r = shade(t, 248, 29);
+        g = shade(t, 250, 78);
+        b = shade(t, 252, 216);
+      }
+      for (let i = top + 4 * k * cell, end = i + 4 * cell; i < end; i += 4) {
+        px[i] = r;
+        px[i + 1] = g;
+        px[i + 2] = b;
+        px[i + 3] = 255;
+      }
     }
+    for (let y = 1; y < cell; y++) px.copyWithin(top + y * stride, top, top + stride);
+  }
   ctx.putImageData(img, 0, 0);
 }
 
