@@ -205,6 +205,10 @@ describe('a running job on the Train page', () => {
   });
 
   it('an evaluation point’s hover shows the training loss of its step beside the validation loss', async () => {
+    // At least one evaluation (every 40 steps) before the pause: a slow machine may not be there yet.
+    await expect
+      .poll(async () => (await api<{ step: number }>(`/api/train/jobs/${jobId}`)).step, { timeout: 60_000 })
+      .toBeGreaterThan(45);
     await page.getByTestId('job-pause').click();
     await expect
       .poll(() => page.getByTestId('job-state').getAttribute('data-state'), { timeout: 30_000 })
@@ -225,7 +229,7 @@ describe('a running job on the Train page', () => {
           ),
         );
     const pairs: { train: string; val: string }[] = [];
-    for (const step of [40, 80, 120]) {
+    for (const step of [40, 80, 120].filter((x) => x < lastStep)) {
       const x = ((step - 1) / (lastStep - 1)) * box.width;
       for (let dx = -3; dx <= 3; dx += 0.5) {
         await page.mouse.move(box.x + x + dx, box.y + box.height / 2);
