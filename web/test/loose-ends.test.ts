@@ -215,6 +215,8 @@ describe('a running job on the Train page', () => {
       .toBe('paused');
     const chart = page.getByTestId('chart-loss');
     const over = chart.locator('.u-over');
+    // The mouse hovers in viewport coordinates: the chart must be on screen (the recipe above moves it).
+    await over.scrollIntoViewIfNeeded();
     const box = (await over.boundingBox())!;
     const lastStep = await stepNow();
     const legend = async () =>
