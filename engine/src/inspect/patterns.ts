@@ -81,9 +81,17 @@ export function scoreLayer(attn: Float32Array, heads: number, tokens: readonly n
  * same ids again: the sequence induction scores are measured on.
  */
 export function repeatedRandomTokens(vocab: number, n: number, seed: number, from = 0): number[] {
-  const rng = new Rng(seed);
   const range = vocab - from;
   if (range <= 0 || n < 1) throw new RangeError(`repeatedRandomTokens: ${n} ids from [${from}, ${vocab})`);
+  const picked = distinctRandomIds(new Rng(seed), n, range, from);
+  return [...picked, ...picked];
+}
+
+/**
+ * `n` random ids from [from, from + range) drawn from `rng`, each redrawn while it repeats an earlier one
+ * (repeats only once the range is used up): the first run of an induction sequence, here and in training.
+ */
+export function distinctRandomIds(rng: Rng, n: number, range: number, from = 0): number[] {
   const picked: number[] = [];
   const used = new Set<number>();
   while (picked.length < n) {
@@ -92,5 +100,5 @@ export function repeatedRandomTokens(vocab: number, n: number, seed: number, fro
     used.add(id);
     picked.push(id);
   }
-  return [...picked, ...picked];
+  return picked;
 }

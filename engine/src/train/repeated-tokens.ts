@@ -2,8 +2,8 @@
 // first half is unpredictable (loss ≈ ln vocab); the second half can be copied from the first, but only by
 // a head that attends to the token after the earlier occurrence of the current one — an induction head
 // (Olsson et al. 2022). A model learns that late and suddenly, so the second-half loss drops in one step.
-import type { Rng } from '../rng.ts';
-import { Rng as Generator } from '../rng.ts';
+import { distinctRandomIds } from '../inspect/patterns.ts';
+import { Rng } from '../rng.ts';
 import type { Batch } from './data.ts';
 
 /** What the synthetic source is: ids in [0, vocab), `half` of them, then the same again. */
@@ -47,17 +47,12 @@ export class RepeatedTokensSampler {
     const { vocab, half } = this.spec;
     const idx = new BigInt64Array(batch * seq);
     const targets = new BigInt64Array(batch * seq).fill(IGNORE);
-    const used = new Set<number>();
     for (let b = 0; b < batch; b++) {
       const row = b * seq;
       const h = minHalf + rng.int(half - minHalf + 1);
-      used.clear();
-      for (let t = 0; t < h; t++) {
-        let id = rng.int(vocab);
-        while (used.has(id) && used.size < vocab) id = rng.int(vocab);
-        used.add(id);
+      distinctRandomIds(rng, h, vocab).forEach((id, t) => {
         idx[row + t] = idx[row + h + t] = BigInt(id);
-      }
+      });
       for (let t = 2 * h; t < seq; t++) idx[row + t] = BigInt(rng.int(vocab));
       for (let t = 0; t + 1 < 2 * h; t++) targets[row + t] = idx[row + t + 1];
     }
@@ -69,7 +64,7 @@ export class RepeatedTokensSampler {
    * training stream), the same at every evaluation so the curves compare like with like.
    */
   heldOut(seed: number, batches: number): Batch[] {
-    const rng = Generator.derive(seed, 0x68e1d);
+    const rng = Rng.derive(seed, 0x68e1d);
     return Array.from({ length: batches }, () => this.next(rng));
   }
 }
