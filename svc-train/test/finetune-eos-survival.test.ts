@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gpt2Config, paramLayout, saveCheckpoint } from '@lab/engine';
 import { type Stack, startStack } from '@lab/supervisor';
-import { parseTokenizerJson, serializeTokenizer } from '@lab/tokenizer';
+import { parseTokenizerJson } from '@lab/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CharCodec } from '../src/commands/char-codec.ts';
 import { hfTokenizerFiles } from '../src/jobs/hf-model.ts';
+import { charTokenizerWithSpecials } from './special-tokens.ts';
 
 const records = [
   { instruction: 'Say hi.', input: '', output: 'Hi there.' },
@@ -66,23 +67,7 @@ function chatmlBase(): string {
   const all = records.map((r) => `${r.instruction}${r.output}`).join('');
   const codec = CharCodec.fromText(`system user assistant\n${all}`);
   const files = hfTokenizerFiles(codec.toTokenizer(), 128);
-  const json = serializeTokenizer(codec.toTokenizer()) as {
-    model: { vocab: Record<string, number> };
-    added_tokens?: unknown[];
-  };
-  json.added_tokens = SPECIALS.map((content, i) => {
-    json.model.vocab[content] = codec.vocabSize + i;
-    return {
-      id: codec.vocabSize + i,
-      content,
-      special: true,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-    };
-  });
-  files['tokenizer.json'] = JSON.stringify(json);
+  files['tokenizer.json'] = charTokenizerWithSpecials(codec, SPECIALS);
   const tok = parseTokenizerJson(files['tokenizer.json'], 'test');
   ids = Object.fromEntries(SPECIALS.map((s) => [s, tok.specialTokens.get(s)!]));
   files['tokenizer_config.json'] = JSON.stringify({ chat_template: CHATML, eos_token: '<|im_end|>' });

@@ -18,12 +18,13 @@ import {
   Trainer,
 } from '@lab/engine';
 import { FinetuneConfig, SubmitJobRequest, TrainConfig } from '@lab/proto/train';
-import { parseTokenizerJson, serializeTokenizer } from '@lab/tokenizer';
+import { parseTokenizerJson } from '@lab/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { CharCodec } from '../src/commands/char-codec.ts';
 import { estimateFinetuneJob } from '../src/finetune/estimate.ts';
 import { previewFinetune } from '../src/finetune/preview.ts';
 import { hfTokenizerFiles } from '../src/jobs/hf-model.ts';
+import { charTokenizerWithSpecials } from './special-tokens.ts';
 
 const records = [
   { instruction: 'Say hi.', input: '', output: 'Hi there.' },
@@ -64,24 +65,8 @@ function baseFolder(chat?: { eos?: string; stop?: string[] }): string {
   const files = hfTokenizerFiles(codec.toTokenizer(), 256);
   let vocab = codec.vocabSize;
   if (chat) {
-    const json = serializeTokenizer(codec.toTokenizer()) as {
-      model: { vocab: Record<string, number> };
-      added_tokens?: unknown[];
-    };
-    json.added_tokens = SPECIALS.map((content, i) => {
-      json.model.vocab[content] = codec.vocabSize + i;
-      return {
-        id: codec.vocabSize + i,
-        content,
-        special: true,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-      };
-    });
     vocab += SPECIALS.length;
-    files['tokenizer.json'] = JSON.stringify(json);
+    files['tokenizer.json'] = charTokenizerWithSpecials(codec, SPECIALS);
     const tok = parseTokenizerJson(files['tokenizer.json'], 'test');
     files['tokenizer_config.json'] = JSON.stringify({
       chat_template: CHATML,
