@@ -465,6 +465,32 @@ export function refLlama(c: Record<string, unknown>, W: Weights, tokens: number[
   return head(x, T, c.tie_word_embeddings === true ? emb : get('lm_head.weight'));
 }
 
+/**
+ * The final norm and unembedding of a residual stream x [T, C] (float64): the logit lens of that stream,
+ * for a GPT-2 or Llama config.
+ */
+export function refUnembed(
+  c: Record<string, unknown>,
+  W: Weights,
+  x: ArrayLike<number>,
+  T: number,
+): Float64Array {
+  const get = (name: string): HfTensor => {
+    const t = W.get(name);
+    if (!t) throw new Error(`reference: no ${name}`);
+    return t;
+  };
+  const h = Float64Array.from(x);
+  if (c.model_type === 'gpt2') {
+    const C = c.n_embd as number;
+    const eps = (c.layer_norm_epsilon as number) ?? 1e-5;
+    const n = layerNorm(h, T, C, get('transformer.ln_f.weight'), get('transformer.ln_f.bias'), eps);
+    return head(n, T, get(c.tie_word_embeddings === false ? 'lm_head.weight' : 'transformer.wte.weight'));
+  }
+  const n = rmsNorm(h, T, c.hidden_size as number, get('model.norm.weight'), c.rms_norm_eps as number);
+  return head(n, T, get(c.tie_word_embeddings === true ? 'model.embed_tokens.weight' : 'lm_head.weight'));
+}
+
 /** Qwen2-style: biases on q/k/v (not o_proj), the window off via use_sliding_window. */
 export const qwen2Config = {
   architectures: ['Qwen2ForCausalLM'],

@@ -14,7 +14,15 @@ import { type RawTrace, TraceModel } from '../src/inspect/trace.ts';
 import type { ModelConfig } from '../src/models/config.ts';
 import { paramLayout } from '../src/models/model.ts';
 import { createSession, ort } from '../src/runtime/session.ts';
-import { gpt2Weights, llamaWeights, refGpt2, refLlama, type Weights, writeHfFolder } from './hf-fixtures.ts';
+import {
+  gpt2Weights,
+  llamaWeights,
+  refGpt2,
+  refLlama,
+  refUnembed,
+  type Weights,
+  writeHfFolder,
+} from './hf-fixtures.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'trace-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -215,6 +223,59 @@ describe.each(FAMILIES)('trace of $name', (fam) => {
           expect(Math.abs(pos.target - Math.exp(lp[TOKENS[t + 1]]))).toBeLessThan(1e-4);
       });
     }
+  });
+
+  it('the logit lens of every stream is the final norm and unembedding of the stream traced (float64)', () => {
+    const V = cfg.vocabSize;
+    const T = TOKENS.length;
+    expect(raw.resid.length).toBe(cfg.nLayer + 1);
+    for (let l = 0; l <= cfg.nLayer; l++) {
+      const logits = refUnembed(fam.hf, fam.weights, raw.resid[l], T);
+      const lens = lensAt(raw, l);
+      expect(lens.length).toBe(T);
+      lens.forEach((pos, t) => {
+        const lp = logSoftmaxRow(logits, t * V, V);
+        const order = [...lp.keys()].sort((a, b) => lp[b] - lp[a]).slice(0, 5);
+        expect([l, t, pos.ids]).toEqual([l, t, order]);
+        expect(
+          maxDiff(
+            pos.probs,
+            order.map((i) => Math.exp(lp[i])),
+          ),
+        ).toBeLessThan(1e-5);
+        if (t + 1 < T) expect(Math.abs(pos.target - Math.exp(lp[TOKENS[t + 1]]))).toBeLessThan(1e-5);
+        else expect(pos.target).toBeNaN();
+      });
+    }
+    // The last stream's unembedding is the model's logits.
+    expect(maxDiff(raw.logits!, refUnembed(fam.hf, fam.weights, raw.resid[cfg.nLayer], T))).toBeLessThan(
+      1e-4,
+    );
+  });
+
+  it('lens: false is the same run without the earlier streams’ lenses; lossOnly has none', async () => {
+    const L = cfg.nLayer;
+    const bare = await tracer.run(TOKENS, { topK: 5, lens: false });
+    expect(bare.targetLogp).toEqual(raw.targetLogp);
+    expect(bare.logits).toEqual(raw.logits);
+    expect(bare.attn).toEqual(raw.attn);
+    expect(bare.resid).toEqual(raw.resid);
+    expect(traceNorms(bare, cfg.nEmbd)).toEqual(traceNorms(raw, cfg.nEmbd));
+    expect(lossPerToken(bare)).toEqual(lossPerToken(raw));
+    expect(lensAt(bare, L)).toEqual(lensAt(raw, L));
+    expect(bare.lensLogp.length).toBe(L + 1);
+    for (let l = 0; l < L; l++) {
+      expect([bare.lensLogp[l], bare.lensIds[l], bare.lensTarget[l]]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      expect(lensAt(bare, l)).toEqual([]);
+      expect(lensAt(raw, l).length).toBe(TOKENS.length);
+    }
+    const loss = await tracer.run(TOKENS, { topK: 5, lossOnly: true });
+    expect(loss.targetLogp).toEqual(raw.targetLogp);
+    expect([loss.lensLogp, loss.lensIds, loss.lensTarget, loss.resid]).toEqual([[], [], [], []]);
   });
 
   it('residual norms, and the norms of what attention and the MLP add, equal the export’s', async () => {

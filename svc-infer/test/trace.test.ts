@@ -1,7 +1,8 @@
 // Tracing end to end: the gateway over real HTTP, svc-infer over gRPC, real ORT sessions of a char model.
 import { join } from 'node:path';
+import { localCallContext } from '@lab/common';
 import { scoreLayer } from '@lab/engine';
-import type { ModelInfo } from '@lab/proto/infer';
+import { type ModelInfo, type TraceEvent, TraceRequest, type TraceSummary } from '@lab/proto/infer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InferFixture, postJson, startInfer, writeCharModel } from './fixture.ts';
 
@@ -141,6 +142,40 @@ describe('POST /api/infer/trace', () => {
     }
     const long = await postJson(`${fx.url}/api/infer/trace`, { model: 'bard', text: 'x'.repeat(65) });
     expect(long.body.error.message).toMatch(/65 tokens.*context of 64/);
+  });
+});
+
+describe('Trace over gRPC', () => {
+  /** The summary and the attention layers sent for `req`. */
+  async function grpcTrace(req: Partial<TraceRequest>): Promise<{ summary: TraceSummary; layers: number[] }> {
+    const events: TraceEvent[] = [];
+    for await (const e of fx.services.infer.trace!(
+      TraceRequest.fromPartial({ model: 'bard', text: TEXT, topK: 3, ...req }),
+      localCallContext(),
+    ))
+      events.push(e);
+    const first = events[0]?.event;
+    if (first?.$case !== 'summary') throw new Error('no summary first');
+    return {
+      summary: first.value,
+      layers: events.flatMap((e) => (e.event?.$case === 'attention' ? [e.event.value.layer] : [])),
+    };
+  }
+
+  it('skip_lens leaves the earlier streams’ lens empty, and the loss, norms, last lens and attention as they were', async () => {
+    const full = await grpcTrace({});
+    const bare = await grpcTrace({ skipLens: true });
+    const T = model.tokenizer.encode(TEXT).length;
+    expect(full.summary.streams.map((s) => s.lens.length)).toEqual([T, T, T]);
+    expect(bare.summary.streams.map((s) => s.lens.length)).toEqual([0, 0, T]);
+    expect(bare.summary.streams[2]!.lens).toEqual(full.summary.streams[2]!.lens);
+    expect(bare.summary.loss).toEqual(full.summary.loss);
+    expect(bare.summary.tokens).toEqual(full.summary.tokens);
+    expect(bare.summary.scores).toEqual(full.summary.scores);
+    expect(bare.summary.streams.map((s) => [s.residNorm, s.attnNorm, s.mlpNorm])).toEqual(
+      full.summary.streams.map((s) => [s.residNorm, s.attnNorm, s.mlpNorm]),
+    );
+    expect(bare.layers).toEqual([0, 1]);
   });
 });
 

@@ -42,7 +42,7 @@ export async function ablate(
   const { nHead: H, nEmbd: C } = model.cfg;
   const D = headDim(model.cfg);
   // The base run gives the losses to compare with and the means that mean ablation puts in.
-  const base = await model.run(tokens, { lossOnly: mode === 'zero', topK: 1 });
+  const base = await model.run(tokens, { lossOnly: mode === 'zero', topK: 1, lens: false });
   const iv: Intervention = model.identity();
   for (const p of parts) {
     if (p.head !== undefined) {

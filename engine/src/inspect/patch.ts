@@ -82,8 +82,8 @@ export async function patchSweep(
   const at = o.at ?? T - 1;
   const streams = o.streams ? [...o.streams] : Array.from({ length: L + 1 }, (_, i) => i);
   const positions = o.positions ? [...o.positions] : Array.from({ length: T }, (_, i) => i);
-  // The clean run supplies the residual stream (the full trace); the others need the logits only.
-  const base = await model.run(clean, { topK: 1 });
+  // The clean run supplies the residual stream (a full trace, no lens); the others need the logits only.
+  const base = await model.run(clean, { topK: 1, lens: false });
   const bad = await model.run(corrupted, { topK: 1, lossOnly: true, logits: true });
   const diff = (logits: Float32Array | undefined) => logitDiff(logits!, V, at, o.target, o.foil);
   const patched = new Float64Array(streams.length * positions.length);

@@ -179,7 +179,7 @@ export async function collectResiduals(
   const out = Array.from({ length: L + 1 }, () => new Float32Array(tokens.length * C));
   for (let at = 0; at < tokens.length; at += blockSize) {
     const window = tokens.slice(at, at + blockSize);
-    const raw = await model.run(window, { topK: 1 });
+    const raw = await model.run(window, { topK: 1, lens: false });
     raw.resid.forEach((r, s) => {
       out[s].set(r, at * C);
     });
@@ -205,7 +205,7 @@ export async function pooledResiduals(
   const out = Array.from({ length: L + 1 }, () => new Float32Array(sequences.length * C));
   for (const [i, seq] of sequences.entries()) {
     const T = seq.length;
-    const raw = await model.run(seq, { topK: 1 });
+    const raw = await model.run(seq, { topK: 1, lens: false });
     raw.resid.forEach((r, s) => {
       const row = out[s].subarray(i * C, (i + 1) * C);
       if (pool === 'last') row.set(r.subarray((T - 1) * C, T * C));

@@ -39,13 +39,17 @@ export interface LensPosition {
   target: number;
 }
 
-/** The logit lens of residual stream `layer` (0 = embeddings, L = the model's output) at every position. */
+/**
+ * The logit lens of residual stream `layer` (0 = embeddings, L = the model's output) at every position;
+ * empty where the run did not compute that stream's lens (TraceRunOptions.lens, lossOnly).
+ */
 export function lensAt(raw: RawTrace, layer: number): LensPosition[] {
   const k = raw.topK;
   const T = raw.tokens.length;
   const logp = raw.lensLogp[layer];
   const ids = raw.lensIds[layer];
   const target = raw.lensTarget[layer];
+  if (!logp || !ids || !target) return [];
   return Array.from({ length: T }, (_, t) => ({
     ids: Array.from(ids.subarray(t * k, (t + 1) * k)),
     probs: Array.from(logp.subarray(t * k, (t + 1) * k), Math.exp),

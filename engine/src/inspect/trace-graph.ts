@@ -1,16 +1,25 @@
 // The trace graph: the decoding graph's math (decode-graph.ts: weights as inputs, as stored) over one
 // whole sequence, with standard-op attention so the probabilities exist, and outputs for what the lab
-// shows: attention per layer, the residual stream and what each block adds to it, the logit lens of every
-// layer and the loss per token. It also takes interventions (a head's or an MLP's output scaled and
+// shows: attention per layer, the residual stream and what each block adds to it, the logits, the logit
+// lens of the last stream and the loss per token (the other streams' lenses are the lens graph's,
+// lens-graph.ts, run only when wanted). It also takes interventions (a head's or an MLP's output scaled and
 // shifted), so an ablation is a run of the same session with other feeds. Decoding never runs this graph.
 import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { headDim, type ModelConfig } from '../models/config.ts';
 import { ropeTables, sinusoidTable } from '../models/layers.ts';
-import { PARAM, paramSpecs } from '../models/model.ts';
-
-/** The token axis. */
-const T = 'tokens';
+import {
+  type BuiltGraph,
+  LENS,
+  logitLens,
+  normed,
+  type ParamGraph,
+  paramInputs,
+  positionsOf,
+  T,
+  targetPicks,
+  unembed,
+} from './lens-graph.ts';
 
 /** Graph input and output names. */
 export const TRACE = {
@@ -45,23 +54,18 @@ export const TRACE = {
   mlpOut: (i: number) => `mlp_out.${i}`,
   /** [H, D]: layer i's head outputs averaged over positions (what mean ablation puts in their place). */
   headMean: (i: number) => `head_mean.${i}`,
-  /** Logit lens of resid.i: log-probabilities [T, k] and ids [T, k] (int32) of the top tokens. */
-  lensLogp: (i: number) => `lens_logp.${i}`,
-  lensIds: (i: number) => `lens_ids.${i}`,
-  /** Logit lens of resid.i: log-probability of each position's target [T]. */
-  lensTarget: (i: number) => `lens_target.${i}`,
+  /**
+   * Logit lens of resid.L (the last stream), named as the lens graph names its outputs: log-probabilities
+   * [T, k] and ids [T, k] (int32) of the top tokens, and each position's target's log-probability [T].
+   */
+  lensLogp: LENS.logp,
+  lensIds: LENS.ids,
+  lensTarget: LENS.target,
 } as const;
 
-export interface TraceGraph {
-  bytes: Uint8Array;
-  /** The parameters the graph reads, as `param.<HF name>` inputs. */
-  params: string[];
-}
+export type TraceGraph = BuiltGraph;
 
-interface Ctx {
-  g: Graph;
-  cfg: ModelConfig;
-  w: (name: string) => Value;
+interface Ctx extends ParamGraph {
   positions: Value;
   mask: Value;
   keep: Value;
@@ -76,15 +80,6 @@ interface Ctx {
 /** x [T, in] · W + b for W stored [out, in] (nn.Linear) or [in, out] (GPT-2's Conv1D). */
 function linear(ctx: Ctx, x: Value, name: string, outIn: boolean, bias?: string): Value {
   return op.gemm(ctx.g, x, ctx.w(name), { transB: outIn, c: bias ? ctx.w(bias) : undefined });
-}
-
-function normed(ctx: Ctx, x: Value, prefix: string): Value {
-  const { g, cfg } = ctx;
-  const gamma = ctx.w(`${prefix}.weight`);
-  if (cfg.norm === 'rmsnorm') return op.rmsNorm(g, x, gamma, cfg.normEps);
-  const C = cfg.nEmbd;
-  const beta = cfg.bias ? ctx.w(`${prefix}.bias`) : g.constant('float32', [C], new Float32Array(C));
-  return op.layerNorm(g, x, gamma, beta, cfg.normEps);
 }
 
 function activate(ctx: Ctx, fc: Value, gate: Value | undefined): Value {
@@ -235,45 +230,6 @@ function llamaLayer(ctx: Ctx, x: Value, i: number): Value {
   });
 }
 
-/** The final norm and unembedding of x [T, C]: logits [T, vocab]. */
-function unembed(ctx: Ctx, x: Value): Value {
-  const { cfg } = ctx;
-  const gpt2 = cfg.family === 'gpt2';
-  const hidden = normed(ctx, x, gpt2 ? 'transformer.ln_f' : 'model.norm');
-  const head = cfg.tieEmbeddings
-    ? gpt2
-      ? 'transformer.wte.weight'
-      : 'model.embed_tokens.weight'
-    : 'lm_head.weight';
-  return op.gemm(ctx.g, hidden, ctx.w(head), { transB: true });
-}
-
-/**
- * The logit lens of residual stream i: top-k log-probabilities and ids, and the targets' log-probabilities
- * (`picks`: t·vocab + target of t, into the flattened [T·vocab] log-probabilities). Log-softmax from
- * primitives: the graph builder knows the standard ops the engine's rules cover.
- */
-function lens(ctx: Ctx, logits: Value, picks: Value, topK: Value, i: number): void {
-  const { g } = ctx;
-  const [rowMax] = g.node('ReduceMax', [logits, g.ints([-1])], [{ dtype: 'float32', shape: [T, 1] }], {
-    keepdims: 1,
-  });
-  const shifted = op.sub(g, logits, rowMax);
-  const logp = op.sub(g, shifted, op.log(g, op.reduceSum(g, op.exp(g, shifted), [-1], true)));
-  const [vals, idx] = g.node(
-    'TopK',
-    [logp, topK],
-    [
-      { dtype: 'float32', shape: [T, 'k'] },
-      { dtype: 'int64', shape: [T, 'k'] },
-    ],
-    { axis: -1, largest: 1, sorted: 1 },
-  );
-  g.output(vals, TRACE.lensLogp(i));
-  g.output(op.cast(g, idx, 'int32'), TRACE.lensIds(i));
-  g.output(op.gather(g, op.reshape(g, logp, [-1]), picks), TRACE.lensTarget(i));
-}
-
 /** The trace graph of a model (see TRACE for its inputs and outputs). */
 export function buildTraceGraph(cfg: ModelConfig): TraceGraph {
   const g = new Graph(`${cfg.family}_trace`);
@@ -282,25 +238,8 @@ export function buildTraceGraph(cfg: ModelConfig): TraceGraph {
   const ids = g.input(TRACE.ids, 'int64', [T]);
   const targets = g.input(TRACE.targets, 'int64', [T]);
   const topK = g.input(TRACE.topK, 'int64', [1]);
-  const shapes = new Map(paramSpecs(cfg).map((s) => [s.name, s.shape]));
-  const params = new Map<string, Value>();
-  const w = (name: string): Value => {
-    let v = params.get(name);
-    if (!v) {
-      const shape = shapes.get(name);
-      if (!shape) throw new Error(`trace graph: unknown parameter '${name}'`);
-      v = g.input(`${PARAM}${name}`, 'float32', shape);
-      params.set(name, v);
-    }
-    return v;
-  };
-  const [shape] = g.node('Shape', [ids], [{ dtype: 'int64', shape: [1] }]);
-  const [count] = g.node('Squeeze', [shape, g.ints([0])], [{ dtype: 'int64', shape: [] }]);
-  const [positions] = g.node(
-    'Range',
-    [g.constant('int64', [], [0]), count, g.constant('int64', [], [1])],
-    [{ dtype: 'int64', shape: [T] }],
-  );
+  const { w, params } = paramInputs(g, cfg);
+  const positions = positionsOf(g, ids);
   // Key j is visible to query i iff j ≤ i.
   const blocked = op.greater(g, op.unsqueeze(g, positions, [0]), op.unsqueeze(g, positions, [1]));
   const ctx: Ctx = {
@@ -330,17 +269,16 @@ export function buildTraceGraph(cfg: ModelConfig): TraceGraph {
     x = op.add(g, x, op.gather(g, table, positions));
   }
   x = g.output(patched(ctx, x, 0), TRACE.resid(0));
-  const resid = [x];
   for (let i = 0; i < L; i++) {
     const y = gpt2 ? gpt2Layer(ctx, x, i) : llamaLayer(ctx, x, i);
     x = g.output(patched(ctx, y, i + 1), TRACE.resid(i + 1));
-    resid.push(x);
   }
-  const picks = op.add(g, op.mul(g, positions, g.constant('int64', [], [cfg.vocabSize])), targets);
-  resid.forEach((r, i) => {
-    let logits = unembed(ctx, r);
-    if (i === L) logits = g.output(logits, TRACE.logits);
-    lens(ctx, logits, picks, topK, i);
+  // Only the last stream's lens: the logits and the loss need its unembedding, and its top-k is cheap then.
+  const logits = g.output(unembed(ctx, x), TRACE.logits);
+  logitLens(g, logits, targetPicks(ctx, positions, targets), topK, {
+    logp: TRACE.lensLogp,
+    ids: TRACE.lensIds,
+    target: TRACE.lensTarget,
   });
-  return { bytes: g.toBytes(), params: [...params.keys()] };
+  return { bytes: g.toBytes(), params: params() };
 }

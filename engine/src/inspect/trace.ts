@@ -1,6 +1,7 @@
-// A model opened for tracing: one ORT session over the trace graph (trace-graph.ts) with the weights bound
-// where they lie. It is separate from InferenceModel so decoding keeps its fused, cache-appending graph;
-// a caller makes one when a trace is first asked for and releases it with the model.
+// A model opened for tracing: an ORT session over the trace graph (trace-graph.ts) and one over the lens
+// graph (lens-graph.ts, the logit lens of the streams before the last), both with the weights bound where
+// they lie. It is separate from InferenceModel so decoding keeps its fused, cache-appending graph; a caller
+// makes one when a trace is first asked for and releases it with the model.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromHf, loadCheckpoint } from '../checkpoint/checkpoint.ts';
@@ -10,14 +11,23 @@ import { createRunner, type Runner, type TensorIn } from '../infer/runner.ts';
 import { headDim, type ModelConfig } from '../models/config.ts';
 import { PARAM, paramLayout, paramSpecs } from '../models/model.ts';
 import type { SessionOptions } from '../runtime/session.ts';
+import { type BuiltGraph, buildLensGraph, LENS } from './lens-graph.ts';
 import { buildTraceGraph, TRACE } from './trace-graph.ts';
 
 /** What to take out of the model, or put into it (an ablation), on one run. */
 export interface TraceRunOptions {
   /** Logit-lens tokens per position (default 5). */
   topK?: number;
-  /** Leave out the big per-layer outputs (attention, residual stream): losses and head means only. */
+  /**
+   * Leave out the big per-layer outputs (attention, residual stream) and every logit lens: losses and head
+   * means only.
+   */
   lossOnly?: boolean;
+  /**
+   * The logit lens of the streams before the last (default true). Each is an unembedding over the whole
+   * vocabulary, most of a run's time at GPT-2's size; the last stream's lens comes with the logits anyway.
+   */
+  lens?: boolean;
   /**
    * Per-layer interventions: each head's output [D] becomes keep·output + fill, each MLP's [C] too.
    * Omitted: every head and MLP kept as is.
@@ -62,10 +72,14 @@ export interface RawTrace {
   mlpOut: Float32Array[];
   /** Per layer [H, D]. */
   headMean: Float32Array[];
-  /** Per residual stream 0..L: [T, k] log-probabilities and ids, [T] the next token's log-probability. */
-  lensLogp: Float32Array[];
-  lensIds: Int32Array[];
-  lensTarget: Float32Array[];
+  /**
+   * The logit lens per residual stream 0..L: [T, k] log-probabilities and ids, [T] the next token's
+   * log-probability. Undefined for a stream whose lens was not computed (with `lens: false`, every stream
+   * but the last); empty arrays with lossOnly.
+   */
+  lensLogp: (Float32Array | undefined)[];
+  lensIds: (Int32Array | undefined)[];
+  lensTarget: (Float32Array | undefined)[];
   /** [T]: log-probability of each position's next token under the model (the last position's is 0). */
   targetLogp: Float32Array;
 }
@@ -76,6 +90,8 @@ export class TraceModel {
   private constructor(
     readonly cfg: ModelConfig,
     private readonly runner: Runner,
+    /** The lens graph's session, over the same weight arrays (mapped pages are shared, not copied). */
+    private readonly lensRunner: Runner,
     private readonly file: MappedFile | undefined,
   ) {}
 
@@ -86,16 +102,23 @@ export class TraceModel {
     opts: SessionOptions = {},
     mapped?: MappedFile,
   ): Promise<TraceModel> {
-    const graph = buildTraceGraph(cfg);
     const shapes = new Map(paramSpecs(cfg).map((s) => [s.name, s.shape]));
-    const weights = new Map<string, TensorIn>();
-    for (const name of graph.params) {
-      const data = tensors.get(name);
-      if (!data) throw new Error(`trace: missing parameter '${name}'`);
-      weights.set(`${PARAM}${name}`, { data, dims: shapes.get(name)! });
+    const open = (graph: BuiltGraph): Promise<Runner> => {
+      const weights = new Map<string, TensorIn>();
+      for (const name of graph.params) {
+        const data = tensors.get(name);
+        if (!data) throw new Error(`trace: missing parameter '${name}'`);
+        weights.set(`${PARAM}${name}`, { data, dims: shapes.get(name)! });
+      }
+      return createRunner(graph.bytes, weights, opts);
+    };
+    const runner = await open(buildTraceGraph(cfg));
+    try {
+      return new TraceModel(cfg, runner, await open(buildLensGraph(cfg)), mapped);
+    } catch (e) {
+      await runner.release();
+      throw e;
     }
-    const runner = await createRunner(graph.bytes, weights, opts);
-    return new TraceModel(cfg, runner, mapped);
   }
 
   /** A trace session over a flat parameter array in paramLayout(cfg) order (kept unchanged by the caller). */
@@ -152,10 +175,12 @@ export class TraceModel {
     const iv = opts.intervene ?? this.identity();
     const targets = new BigInt64Array(T);
     for (let t = 0; t + 1 < T; t++) targets[t] = BigInt(tokens[t + 1]);
+    const targetsIn: TensorIn = { data: targets, dims: [T] };
+    const topKIn: TensorIn = { data: BigInt64Array.of(BigInt(k)), dims: [1] };
     const feeds: Record<string, TensorIn> = {
       [TRACE.ids]: { data: BigInt64Array.from(tokens, BigInt), dims: [T] },
-      [TRACE.targets]: { data: targets, dims: [T] },
-      [TRACE.topK]: { data: BigInt64Array.of(BigInt(k)), dims: [1] },
+      [TRACE.targets]: targetsIn,
+      [TRACE.topK]: topKIn,
       [TRACE.headKeep]: { data: iv.headKeep, dims: [L, H] },
       [TRACE.headFill]: { data: iv.headFill, dims: [L, H, D] },
       [TRACE.mlpKeep]: { data: iv.mlpKeep, dims: [L] },
@@ -168,7 +193,7 @@ export class TraceModel {
       fetches[name] = { data: int ? new Int32Array(n) : new Float32Array(n), dims };
     };
     for (let i = 0; i < L; i++) want(TRACE.headMean(i), [H, D]);
-    want(TRACE.lensTarget(L), [T]);
+    want(TRACE.lensTarget, [T]);
     if (!opts.lossOnly || opts.logits) want(TRACE.logits, [T, V]);
     if (!opts.lossOnly) {
       for (let i = 0; i < L; i++) {
@@ -176,18 +201,31 @@ export class TraceModel {
         want(TRACE.attnOut(i), [T, C]);
         want(TRACE.mlpOut(i), [T, C]);
       }
-      for (let i = 0; i <= L; i++) {
-        want(TRACE.resid(i), [T, C]);
-        want(TRACE.lensLogp(i), [T, k]);
-        want(TRACE.lensIds(i), [T, k], true);
-        if (i < L) want(TRACE.lensTarget(i), [T]);
-      }
+      for (let i = 0; i <= L; i++) want(TRACE.resid(i), [T, C]);
+      want(TRACE.lensLogp, [T, k]);
+      want(TRACE.lensIds, [T, k], true);
     }
     const out = (await this.runner.run(feeds, fetches)) as Record<string, Float32Array | Int32Array>;
-    const layers = <A extends Float32Array | Int32Array = Float32Array>(
-      n: number,
-      name: (i: number) => string,
-    ) => (out[name(0)] ? Array.from({ length: n }, (_, i) => out[name(i)] as A) : []);
+    const lensLogp: (Float32Array | undefined)[] = [];
+    const lensIds: (Int32Array | undefined)[] = [];
+    const lensTarget: (Float32Array | undefined)[] = [];
+    if (!opts.lossOnly) {
+      // One stream per run of the lens session: its [T, vocab] temporaries are one stream's at a time.
+      for (let i = 0; i < L; i++) {
+        const lens =
+          opts.lens === false
+            ? undefined
+            : await this.streamLens(out[TRACE.resid(i)] as Float32Array, targetsIn, topKIn, k);
+        lensLogp.push(lens?.logp);
+        lensIds.push(lens?.ids);
+        lensTarget.push(lens?.target);
+      }
+      lensLogp.push(out[TRACE.lensLogp] as Float32Array);
+      lensIds.push(out[TRACE.lensIds] as Int32Array);
+      lensTarget.push(out[TRACE.lensTarget] as Float32Array);
+    }
+    const layers = (n: number, name: (i: number) => string) =>
+      out[name(0)] ? Array.from({ length: n }, (_, i) => out[name(i)] as Float32Array) : [];
     return {
       tokens: [...tokens],
       topK: k,
@@ -197,10 +235,37 @@ export class TraceModel {
       attnOut: layers(L, TRACE.attnOut),
       mlpOut: layers(L, TRACE.mlpOut),
       headMean: layers(L, TRACE.headMean),
-      lensLogp: layers(L + 1, TRACE.lensLogp),
-      lensIds: layers<Int32Array>(L + 1, TRACE.lensIds),
-      lensTarget: layers(L + 1, TRACE.lensTarget),
-      targetLogp: zeroLast(out[TRACE.lensTarget(L)] as Float32Array),
+      lensLogp,
+      lensIds,
+      lensTarget,
+      targetLogp: zeroLast(out[TRACE.lensTarget] as Float32Array),
+    };
+  }
+
+  /** The logit lens of one residual stream [T, C], from the lens session. */
+  private async streamLens(
+    resid: Float32Array,
+    targets: TensorIn,
+    topK: TensorIn,
+    k: number,
+  ): Promise<{ logp: Float32Array; ids: Int32Array; target: Float32Array }> {
+    const T = targets.dims[0]!;
+    const out = (await this.lensRunner.run(
+      {
+        [LENS.resid]: { data: resid, dims: [T, this.cfg.nEmbd] },
+        [LENS.targets]: targets,
+        [LENS.topK]: topK,
+      },
+      {
+        [LENS.logp]: { data: new Float32Array(T * k), dims: [T, k] },
+        [LENS.ids]: { data: new Int32Array(T * k), dims: [T, k] },
+        [LENS.target]: { data: new Float32Array(T), dims: [T] },
+      },
+    )) as Record<string, Float32Array | Int32Array>;
+    return {
+      logp: out[LENS.logp] as Float32Array,
+      ids: out[LENS.ids] as Int32Array,
+      target: out[LENS.target] as Float32Array,
     };
   }
 
@@ -228,7 +293,7 @@ export class TraceModel {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.runner.release();
+    await Promise.all([this.runner.release(), this.lensRunner.release()]);
     this.file?.close();
   }
 }

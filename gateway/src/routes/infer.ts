@@ -365,6 +365,23 @@ const TraceBody = z
       description: 'Layers whose attention comes back (default all): fetch large traces per layer',
     }),
     attention: z.boolean().optional().openapi({ description: 'false: the summary only, no attention' }),
+    lens: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          'false: skip the logit lens of the intermediate residual streams (the last one, which gives the loss, ' +
+          'is always there): most of a trace’s time goes to unembedding every stream',
+      }),
+    encoding: z
+      .enum(['float', 'base64'])
+      .optional()
+      .openapi({
+        description:
+          'How attention weights come back: "float" (default) as `weights`, a JSON array of numbers; "base64" as ' +
+          '`weightsBase64`, the float32 little-endian bytes in base64: a quarter of the text, and no number ' +
+          "to parse per weight (a 12×12-head model's trace of 128 tokens holds 2.4 M weights)",
+      }),
   })
   .openapi('TraceRequest');
 
@@ -413,7 +430,14 @@ const LayerAttention = z
     layer: z.number(),
     heads: z.number(),
     tokens: z.number(),
-    weights: z.array(z.number()).openapi({ description: '[heads, tokens (query), tokens (key)] row-major' }),
+    weights: z
+      .array(z.number())
+      .optional()
+      .openapi({ description: '[heads, tokens (query), tokens (key)] row-major (encoding "float")' }),
+    weightsBase64: z
+      .string()
+      .optional()
+      .openapi({ description: 'The same values as float32 little-endian bytes, base64 (encoding "base64")' }),
   })
   .openapi('LayerAttention');
 
@@ -812,6 +836,7 @@ function toTraceRequest(b: TraceJson) {
     topK: b.topK ?? 0,
     attentionLayers: b.layers ?? [],
     skipAttention: b.attention === false,
+    skipLens: b.lens === false,
   };
 }
 
@@ -984,12 +1009,24 @@ export function inferRoutes(app: OpenAPIHono, services: ServiceClients) {
   );
 
   app.openapi(traceRoutes.trace, async (c) => {
+    const body = c.req.valid('json');
     const summary: unknown[] = [];
     const attention: unknown[] = [];
-    for await (const e of svc.trace!(toTraceRequest(c.req.valid('json')), ctx(c.req.raw.signal))) {
+    for await (const e of svc.trace!(toTraceRequest(body), ctx(c.req.raw.signal))) {
       if (e.event?.$case === 'summary') summary.push(e.event.value);
-      else if (e.event?.$case === 'attention')
-        attention.push({ ...e.event.value, weights: float32Numbers(e.event.value.weights) });
+      else if (e.event?.$case === 'attention') {
+        const { weights, ...layer } = e.event.value;
+        attention.push(
+          body.encoding === 'base64'
+            ? {
+                ...layer,
+                weightsBase64: Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength).toString(
+                  'base64',
+                ),
+              }
+            : { ...layer, weights: float32Numbers(weights) },
+        );
+      }
     }
     return c.json({ summary: summary[0], attention }, 200) as never;
   });

@@ -55,7 +55,7 @@ export function traceMethods(d: TraceDeps) {
       const ids = resolveTokens(model, req);
       const layers = attentionLayers(req, model.info.cfg.nLayer);
       const tracer = await d.tracers.get(model);
-      return { model, layers, raw: await tracer.run(ids, { topK: req.topK || 5 }) };
+      return { model, layers, raw: await tracer.run(ids, { topK: req.topK || 5, lens: !req.skipLens }) };
     });
   }
 
@@ -66,7 +66,8 @@ export function traceMethods(d: TraceDeps) {
     },
 
     exportActivations: async function* (req: TraceRequest, ctx: CallContext): AsyncGenerator<FileChunk> {
-      const { model, raw } = await trace({ ...req, skipAttention: true }, ctx);
+      // The file holds no logit lens: the run need not compute it.
+      const { model, raw } = await trace({ ...req, skipAttention: true, skipLens: true }, ctx);
       const bytes = traceSafetensors(raw, model.info.cfg);
       for (let at = 0; at < bytes.length; at += CHUNK)
         yield { data: Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(CHUNK, bytes.length - at)) };

@@ -1,10 +1,18 @@
 // Attention: trace a prompt through a model and see every head's pattern, scored against the patterns
 // heads are known to learn; one click runs the induction test (random tokens repeated twice).
 import { createResource, createSignal, Show } from 'solid-js';
-import { errorText, inferApi, postJSON, type TraceRequest, type TraceResponse } from '../api.ts';
+import {
+  errorText,
+  inferApi,
+  postJSON,
+  type TraceRequest,
+  type TraceResponse,
+  type TraceSummary,
+} from '../api.ts';
 import { ATTENTION_RESPONSE, HeadGrid } from './attention/HeadGrid.tsx';
 import { HeadView } from './attention/HeadView.tsx';
 import { headWeights } from './attention/heatmap.ts';
+import { type AttentionLayer, attentionLayer } from './attention/weights.ts';
 import { modelFromHash, resolveModel } from './playground/hooks.ts';
 import { ModelSelect } from './playground/ModelPicker.tsx';
 
@@ -20,26 +28,30 @@ export default function AttentionPage() {
   const model = () =>
     chosen() || (linked && resolveModel(models() ?? [], linked)?.name) || models()?.[0]?.name || '';
   const [prompt, setPrompt] = createSignal(DEFAULT_PROMPT);
-  const [trace, setTrace] = createSignal<TraceResponse>();
+  const [trace, setTrace] = createSignal<{ summary: TraceSummary; attention: AttentionLayer[] }>();
   const [kind, setKind] = createSignal<'prompt' | 'induction'>('prompt');
   const [error, setError] = createSignal<string>();
   const [busy, setBusy] = createSignal(false);
   const [open, setOpen] = createSignal<{ layer: number; head: number }>();
   let seed = 1;
 
-  const run = async (body: Omit<TraceRequest, 'model'>, what: 'prompt' | 'induction') => {
+  const run = async (
+    body: Omit<TraceRequest, 'model' | 'encoding' | 'lens'>,
+    what: 'prompt' | 'induction',
+  ) => {
     if (!model()) return;
     setBusy(true);
     setError(undefined);
     try {
       const res = await postJSON<TraceResponse>(
         '/api/infer/trace',
-        { model: model(), ...body },
+        // The page shows no logit lens: skipping it saves most of the trace's time.
+        { model: model(), ...body, encoding: 'base64', lens: false },
         { timeoutMs: 120_000 },
       );
       // The grid marks ATTENTION_DRAWN when its last canvas is drawn (web/bench/attention.bench.ts).
       performance.mark(ATTENTION_RESPONSE);
-      setTrace(res);
+      setTrace({ summary: res.summary, attention: res.attention.map(attentionLayer) });
       setKind(what);
       setOpen(undefined);
     } catch (err) {

@@ -1,7 +1,8 @@
 // The layer × head grid: a small heatmap per head with its pattern scores; a click opens it large.
 import { createRenderEffect, For, onMount } from 'solid-js';
-import type { HeadScore, LayerAttention, TraceSummary } from '../../api.ts';
+import type { HeadScore, TraceSummary } from '../../api.ts';
 import { drawPattern, headWeights } from './heatmap.ts';
+import type { AttentionLayer } from './weights.ts';
 
 /** Performance marks: a trace response set on the page, then the last of its heads drawn; and between them. */
 export const ATTENTION_RESPONSE = 'attention:response';
@@ -26,7 +27,7 @@ export function dominant(s: HeadScore, summary: TraceSummary): string | undefine
 }
 
 function HeadCell(props: {
-  layer: LayerAttention;
+  layer: AttentionLayer;
   head: number;
   score: HeadScore;
   summary: TraceSummary;
@@ -85,7 +86,7 @@ function HeadCell(props: {
 
 export function HeadGrid(props: {
   summary: TraceSummary;
-  attention: LayerAttention[];
+  attention: AttentionLayer[];
   selected?: { layer: number; head: number };
   onOpen: (layer: number, head: number) => void;
 }) {

@@ -15,7 +15,7 @@ export function HeadView(props: {
   head: number;
   tokens: PromptToken[];
   /** [T, T]. */
-  weights: number[];
+  weights: Float32Array;
   score: HeadScore;
   onClose: () => void;
 }) {

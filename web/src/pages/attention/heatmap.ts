@@ -19,8 +19,8 @@ export function weightColor(w: number): [number, number, number] {
 }
 
 /** The weights of one head, [T, T], out of a layer's [heads, T, T]. */
-export function headWeights(weights: readonly number[], head: number, T: number): number[] {
-  return weights.slice(head * T * T, (head + 1) * T * T);
+export function headWeights(weights: Float32Array, head: number, T: number): Float32Array {
+  return weights.subarray(head * T * T, (head + 1) * T * T);
 }
 
 /**
@@ -28,7 +28,7 @@ export function headWeights(weights: readonly number[], head: number, T: number)
  * are written straight into the pixels, and a cell's rows after its first are copies of it: the grid's 144
  * heads of 128 tokens are 2.4 M entries, where a colour array per entry cost most of the drawing time.
  */
-export function drawPattern(canvas: HTMLCanvasElement, w: readonly number[], T: number, cell: number): void {
+export function drawPattern(canvas: HTMLCanvasElement, w: ArrayLike<number>, T: number, cell: number): void {
   const size = T * cell;
   canvas.width = size;
   canvas.height = size;

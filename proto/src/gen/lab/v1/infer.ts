@@ -445,6 +445,11 @@ export interface TraceRequest {
   attentionLayers: number[];
   /** Send the summary only, no attention events. */
   skipAttention: boolean;
+  /**
+   * Skip the logit lens of the intermediate residual streams (the last stream's, which gives the loss, is
+   * always computed): the Attention page needs none, and it is most of a trace's time.
+   */
+  skipLens: boolean;
 }
 
 /** The logit lens at one position: the final norm and unembedding applied to one layer's residual stream. */
@@ -4695,6 +4700,7 @@ function createBaseTraceRequest(): TraceRequest {
     topK: 0,
     attentionLayers: [],
     skipAttention: false,
+    skipLens: false,
   };
 }
 
@@ -4731,6 +4737,9 @@ export const TraceRequest: MessageFns<TraceRequest> = {
     }
     if (message.skipAttention !== false) {
       writer.uint32(64).bool(message.skipAttention);
+    }
+    if (message.skipLens !== false) {
+      writer.uint32(72).bool(message.skipLens);
     }
     return writer;
   },
@@ -4832,6 +4841,14 @@ export const TraceRequest: MessageFns<TraceRequest> = {
             message.skipAttention = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.skipLens = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4870,6 +4887,11 @@ export const TraceRequest: MessageFns<TraceRequest> = {
         : isSet(object.skip_attention)
         ? globalThis.Boolean(object.skip_attention)
         : false,
+      skipLens: isSet(object.skipLens)
+        ? globalThis.Boolean(object.skipLens)
+        : isSet(object.skip_lens)
+        ? globalThis.Boolean(object.skip_lens)
+        : false,
     };
   },
 
@@ -4899,6 +4921,9 @@ export const TraceRequest: MessageFns<TraceRequest> = {
     if (message.skipAttention !== false) {
       obj.skipAttention = message.skipAttention;
     }
+    if (message.skipLens !== false) {
+      obj.skipLens = message.skipLens;
+    }
     return obj;
   },
 
@@ -4915,6 +4940,7 @@ export const TraceRequest: MessageFns<TraceRequest> = {
     message.topK = object.topK ?? 0;
     message.attentionLayers = object.attentionLayers?.map((e) => e) || [];
     message.skipAttention = object.skipAttention ?? false;
+    message.skipLens = object.skipLens ?? false;
     return message;
   },
 };
