@@ -160,7 +160,8 @@ describe('a running job on the Train page', () => {
     const row = page.getByTestId(`job-${jobId}`);
     const seen: { header: string[]; row: string[] }[] = [];
     for (let i = 0; i < 12; i++) {
-      // Header and row read in one go (one frame), each as a learner reads it.
+      // Header and row read in one go (one frame), each as a learner reads it. The row renders the header's
+      // own status, so they agree in every frame however far the stream lags the list's poll.
       const s = (await page.evaluate((id) => {
         const head = document.querySelector('[data-testid="job-view"] .card-head')?.textContent ?? '';
         const cells = [...document.querySelectorAll(`[data-testid="job-${id}"] td`)].map(
@@ -230,11 +231,22 @@ describe('a running job on the Train page', () => {
             ]),
           ),
         );
+    const y = box.y + box.height / 2;
+    // Where a step lies on screen, from the steps the legend reports at two points: the x-range is uPlot's
+    // (it need not run from step 1 to the header's step), so a position assumed from the step count could
+    // miss the evaluation points by more than the sweep below.
+    const stepAt = async (x: number) => {
+      await page.mouse.move(box.x + x, y);
+      return Number(((await legend()).step ?? '').replace(/,/g, ''));
+    };
+    const [x0, x1] = [0.2 * box.width, 0.8 * box.width];
+    const [s0, s1] = [await stepAt(x0), await stepAt(x1)];
+    expect(s1).toBeGreaterThan(s0);
     const pairs: { train: string; val: string }[] = [];
     for (const step of [40, 80, 120].filter((x) => x < lastStep)) {
-      const x = ((step - 1) / (lastStep - 1)) * box.width;
+      const x = x0 + ((step - s0) / (s1 - s0)) * (x1 - x0);
       for (let dx = -3; dx <= 3; dx += 0.5) {
-        await page.mouse.move(box.x + x + dx, box.y + box.height / 2);
+        await page.mouse.move(box.x + x + dx, y);
         const l = await legend();
         if (l['val loss'] && l['val loss'] !== '—')
           pairs.push({ train: l['train loss'] ?? '', val: l['val loss'] });

@@ -175,7 +175,11 @@ export default function JobView(props: JobViewProps) {
       tokensPerSecond: l?.tokensPerSecond,
     };
   };
-  createEffect(() => props.onStatus?.(props.id, status()));
+  // Only once the header has read the job or its stream: until then it says step 0, which the queue's row
+  // (already polled) is not to copy.
+  createEffect(() => {
+    if (job() || latest()) props.onStatus?.(props.id, status());
+  });
 
   return (
     <div class="card" data-testid="job-view" data-job={props.id}>

@@ -1,4 +1,4 @@
-// Every training job in a table, polled every 2 s. The row of the job open below follows its live header
+// Every training job in a table, polled every 2 s. The row of the job open below shows its live header
 // (step, losses, state) instead of waiting for the next poll.
 import { For, Show } from 'solid-js';
 import type { TrainJob } from '../../api.ts';
@@ -14,18 +14,25 @@ export interface QueueProps {
   live?: { id: string; status: LiveStatus };
 }
 
-/** What a row shows: the live header's values where they are at least as new as the polled row. */
+/**
+ * What a row shows: for the open job, exactly what its header shows, from the header's own status. Never the
+ * newer of the two: the list's poll reads the job directly while the header's stream arrives later, so a row
+ * taking the poll's step whenever it was ahead showed another step than the header for as long as the stream
+ * lagged (the header catches up with polls of its own every 2 s).
+ */
 export function rowValues(
   j: TrainJob,
   live: QueueProps['live'],
 ): { state: string; step: number; loss?: number; valLoss?: number } {
   const polled = { state: j.state, step: j.step, loss: j.loss || undefined, valLoss: j.valLoss || undefined };
-  if (!live || live.id !== j.id || live.status.step < j.step || !live.status.state) return polled;
+  // No state yet: the header does not know the job's state either (it is still loading the job).
+  if (!live || live.id !== j.id || !live.status.state) return polled;
   const s = live.status;
   return {
     state: s.state,
     step: s.step,
-    loss: s.loss ?? polled.loss,
+    loss: s.loss,
+    // Not in the header: the poll's value stands in until the header has one.
     valLoss: s.valLoss ?? polled.valLoss,
   };
 }
