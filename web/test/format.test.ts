@@ -1,6 +1,6 @@
 // One way of writing numbers in the UI (issue 17, item 11: "14,209" in one place, "8207 tokens/s" in another).
 import { describe, expect, it } from 'vitest';
-import { formatCount, formatNumber } from '../src/components/format.ts';
+import { formatCount, formatNumber, WHOLE_INCREMENTS } from '../src/components/format.ts';
 
 describe('number formats', () => {
   it('groups thousands with commas in counts and in measured values alike', () => {
@@ -17,5 +17,14 @@ describe('number formats', () => {
     expect(formatNumber(0)).toBe('0');
     expect(formatNumber(undefined)).toBe('—');
     expect(formatCount(undefined)).toBe('—');
+  });
+});
+
+describe('x-axis ticks', () => {
+  it('are whole numbers from 1 up past a billion steps, increasing', () => {
+    expect(WHOLE_INCREMENTS[0]).toBe(1);
+    expect(WHOLE_INCREMENTS.every((x) => Number.isInteger(x))).toBe(true);
+    expect(WHOLE_INCREMENTS.every((x, i) => i === 0 || x > WHOLE_INCREMENTS[i - 1]!)).toBe(true);
+    expect(WHOLE_INCREMENTS.at(-1)).toBeGreaterThanOrEqual(1e9);
   });
 });

@@ -1,7 +1,7 @@
 import { createEffect, on, onCleanup, onMount } from 'solid-js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { formatNumber } from './format.ts';
+import { formatNumber, WHOLE_INCREMENTS } from './format.ts';
 
 /** Re-exported: pages that draw charts format their numbers as the legend does. */
 export { formatNumber };
@@ -166,7 +166,13 @@ export default function LineChart(props: LineChartProps) {
         ...(hasRight ? { y2: {} } : {}),
       },
       axes: [
-        { label: props.xLabel, stroke: '#555', grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' } },
+        {
+          label: props.xLabel,
+          stroke: '#555',
+          grid: { stroke: '#eee' },
+          ticks: { stroke: '#ddd' },
+          ...(props.timeX ? {} : { incrs: [...WHOLE_INCREMENTS] }),
+        },
         {
           label: props.yLabel,
           stroke: '#555',

@@ -33,3 +33,12 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed((v < 10 && i) || i >= 3 ? 1 : 0)} ${u[i]}`;
 }
+
+/**
+ * Tick spacings of a numeric x axis: 1, 2, 5, 10, 20, 50, … Every such axis here counts whole things (steps,
+ * layers, streams), where uPlot's own spacings (0.2, 0.25, 0.5) put ticks between two layers.
+ */
+export const WHOLE_INCREMENTS: readonly number[] = Array.from(
+  { length: 30 },
+  (_, i) => [1, 2, 5][i % 3]! * 10 ** Math.floor(i / 3),
+);

@@ -2,7 +2,7 @@
 // on the second copy of a repeated phrase is doing the copying.
 import { createSignal, For, Index, Show } from 'solid-js';
 import { errorText } from '../../api.ts';
-import { type AblateResult, diverging, probingApi, shown } from './api.ts';
+import { type AblateResult, diverging, divergingInk, probingApi, shown } from './api.ts';
 
 /** A component key: "l.h" for a head, "l.mlp" for an MLP. */
 const key = (layer: number, head?: number) => (head === undefined ? `${layer}.mlp` : `${layer}.${head}`);
@@ -139,6 +139,7 @@ export function Ablation(props: { model: string; text: string; layers: number; h
                     title={`loss ${r().baseLoss[i()]!.toFixed(3)} → ${r().ablatedLoss[i()]!.toFixed(3)} nats`}
                     style={{
                       background: diverging(-(r().delta[i()] ?? 0) / scale()),
+                      color: divergingInk((r().delta[i()] ?? 0) / scale()),
                       padding: '1px 3px',
                       'border-radius': '3px',
                     }}

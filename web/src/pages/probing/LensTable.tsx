@@ -2,7 +2,7 @@
 // stream would predict next if the model stopped there, coloured by its probability.
 import { For } from 'solid-js';
 import type { TraceSummary } from '../../api.ts';
-import { heat, shown, streamName } from './api.ts';
+import { heat, heatInk, shown, streamName } from './api.ts';
 
 export function LensTable(props: { summary: TraceSummary }) {
   const s = () => props.summary;
@@ -54,6 +54,7 @@ export function LensTable(props: { summary: TraceSummary }) {
                           )}${next() !== undefined ? ` · actual next ${(pos.targetProb * 100).toFixed(1)}%` : ''}`}
                         style={{
                           background: heat(pos.probs[0] ?? 0),
+                          color: heatInk(pos.probs[0] ?? 0),
                           padding: '2px 4px',
                           'text-align': 'center',
                           outline: hit() ? '2px solid #2a7' : undefined,
@@ -61,9 +62,7 @@ export function LensTable(props: { summary: TraceSummary }) {
                         }}
                       >
                         <div class="lens-top">{shown(pos.texts[0] ?? '')}</div>
-                        <div class="muted" style={{ 'font-size': '10px' }}>
-                          {pos.probs[0]!.toFixed(2)}
-                        </div>
+                        <div style={{ 'font-size': '10px', opacity: 0.75 }}>{pos.probs[0]!.toFixed(2)}</div>
                       </td>
                     );
                   }}

@@ -2,7 +2,7 @@
 // position at a time; the cells that bring back the clean answer show where the difference is carried.
 import { createSignal, For, Show } from 'solid-js';
 import { errorText } from '../../api.ts';
-import { diverging, type PatchResult, probingApi, shown, streamName } from './api.ts';
+import { diverging, divergingInk, type PatchResult, probingApi, shown, streamName } from './api.ts';
 
 export function Patching(props: { model: string }) {
   const [clean, setClean] = createSignal('When Mary and John went to the store, John gave a drink to');
@@ -123,6 +123,7 @@ export function Patching(props: { model: string }) {
                                   title={`logit difference ${r().patched[si * P() + pi()]!.toFixed(4)}`}
                                   style={{
                                     background: diverging(v()),
+                                    color: divergingInk(v()),
                                     padding: '2px 5px',
                                     'text-align': 'center',
                                   }}

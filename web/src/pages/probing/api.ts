@@ -31,16 +31,35 @@ export function streamName(stream: number): string {
   return stream === 0 ? 'embed' : `after L${stream - 1}`;
 }
 
+/** Lightness (%) of heat(x): 97 at 0, 45 at 1. */
+const heatLightness = (x: number) => 97 - 52 * Math.max(0, Math.min(1, x));
+
+/** Lightness (%) of diverging(x): 97 at 0, 52 at ±1. */
+const divergingLightness = (x: number) => 97 - 45 * Math.min(1, Math.abs(x));
+
+/**
+ * Below this lightness of these blues and reds, white text has more contrast than the page's dark text
+ * (WCAG contrast ratios cross at ~56%).
+ */
+const WHITE_TEXT_BELOW = 56;
+
 /** A colour for x in [0, 1] (white → blue), for tables read as heatmaps. */
 export function heat(x: number): string {
-  const t = Math.max(0, Math.min(1, x));
-  const l = 97 - 52 * t;
-  return `hsl(215 80% ${l}%)`;
+  return `hsl(215 80% ${heatLightness(x)}%)`;
+}
+
+/** The text colour on heat(x): white on the darker cells, else the page's. */
+export function heatInk(x: number): string | undefined {
+  return heatLightness(x) < WHITE_TEXT_BELOW ? '#fff' : undefined;
 }
 
 /** A colour for a signed value in [−1, 1] (red below zero, blue above). */
 export function diverging(x: number): string {
-  const t = Math.max(-1, Math.min(1, x));
-  const l = 97 - 45 * Math.abs(t);
-  return t >= 0 ? `hsl(215 80% ${l}%)` : `hsl(5 80% ${l}%)`;
+  const l = divergingLightness(x);
+  return x >= 0 ? `hsl(215 80% ${l}%)` : `hsl(5 80% ${l}%)`;
+}
+
+/** The text colour on diverging(x): white on the darker cells, else the page's. */
+export function divergingInk(x: number): string | undefined {
+  return divergingLightness(x) < WHITE_TEXT_BELOW ? '#fff' : undefined;
 }
