@@ -455,6 +455,8 @@ export function refLlama(c: Record<string, unknown>, W: Weights, tokens: number[
     const v = lin(`${p}.self_attn.v_proj`);
     const a = attention(q, k, v, T, H, KV, d);
     x = add(x, matmul(a, T, get(`${p}.self_attn.o_proj.weight`), 'out_in'));
+    // The lab's attention-only models (config.json `lab_attn_only`) have neither the MLP nor its norm.
+    if (c.lab_attn_only === true) continue;
     const m = rmsNorm(x, T, C, get(`${p}.post_attention_layernorm.weight`), eps);
     const gate = matmul(m, T, get(`${p}.mlp.gate_proj.weight`), 'out_in');
     const up = matmul(m, T, get(`${p}.mlp.up_proj.weight`), 'out_in');

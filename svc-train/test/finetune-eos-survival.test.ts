@@ -3,7 +3,10 @@
 // tokenizer_config and generation_config name "<|im_end|>" as the end of turn, is fine-tuned with LoRA for
 // two steps. Its merged checkpoint and svc-infer's export of it keep the end of turn (the check passes, and
 // greedy generation with the token forced ends at once); an export that drops generation_config.json or
-// changes the eos turns the check red, naming what was lost.
+// changes the eos turns the check red, naming what was lost. A second base whose template ends turns with
+// "<|im_end|>" but whose tokenizer_config names no eos and whose generation_config stops on "<|endoftext|>"
+// never stopped on the trained end of turn in the first place: its fine-tune's check warns and blames the
+// base, not the merge or the export.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,17 +64,23 @@ async function api<T>(path: string, body?: unknown): Promise<{ status: number; b
   return { status: res.status, body: (await res.json()) as T };
 }
 
-/** A char GPT-2 whose tokenizer has ChatML's markers and whose files name <|im_end|> as the end of turn. */
-function chatmlBase(): string {
-  const base = join(dir, 'base');
+/**
+ * A char GPT-2 whose tokenizer has ChatML's markers, whose template ends turns with <|im_end|>, and whose
+ * tokenizer_config's eos_token (none when undefined) and generation_config's eos_token_id are `eos`'s.
+ */
+function chatmlBase(
+  name = 'base',
+  eos: { token?: string; id: string } = { token: '<|im_end|>', id: '<|im_end|>' },
+): string {
+  const base = join(dir, name);
   const all = records.map((r) => `${r.instruction}${r.output}`).join('');
   const codec = CharCodec.fromText(`system user assistant\n${all}`);
   const files = hfTokenizerFiles(codec.toTokenizer(), 128);
   files['tokenizer.json'] = charTokenizerWithSpecials(codec, SPECIALS);
   const tok = parseTokenizerJson(files['tokenizer.json'], 'test');
   ids = Object.fromEntries(SPECIALS.map((s) => [s, tok.specialTokens.get(s)!]));
-  files['tokenizer_config.json'] = JSON.stringify({ chat_template: CHATML, eos_token: '<|im_end|>' });
-  files['generation_config.json'] = JSON.stringify({ eos_token_id: [ids['<|im_end|>']] });
+  files['tokenizer_config.json'] = JSON.stringify({ chat_template: CHATML, eos_token: eos.token });
+  files['generation_config.json'] = JSON.stringify({ eos_token_id: [ids[eos.id]] });
   const cfg = gpt2Config({
     nLayer: 1,
     nHead: 2,
@@ -95,6 +104,22 @@ async function finished(id: string): Promise<{ state: string; error: string }> {
   throw new Error(`job ${id} did not finish`);
 }
 
+/** Register the base folder as `model`, LoRA-tune it for two steps on the records, and wait for the job. */
+async function fineTune(model: string, path: string): Promise<string> {
+  expect((await api('/api/infer/models', { name: model, path })).status).toBe(201);
+  const sub = await api<{ id: string }>('/api/train/jobs', {
+    name: `eos-lora-${model}`,
+    dataPath: join(dir, 'examples.json'),
+    finetune: { baseModel: model, loraRank: 4 },
+    config: { iters: 2, batchSize: 2, learningRate: 1e-2, evalInterval: 2, context: 96, sampleTokens: 0 },
+  });
+  expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+  const job = await finished(sub.body.id);
+  expect(job.error).toBe('');
+  expect(job.state).toBe('completed');
+  return sub.body.id;
+}
+
 /** svc-infer's export of the job's checkpoint into a fresh folder under `dir`. */
 async function exportCheckpoint(name: string): Promise<string> {
   const dest = join(dir, name);
@@ -114,18 +139,7 @@ beforeAll(async () => {
   const base = chatmlBase();
   writeFileSync(join(dir, 'examples.json'), JSON.stringify(records));
   stack = await startStack({ ports: 'free', output: 'buffer' });
-  expect((await api('/api/infer/models', { name: 'chatml-base', path: base })).status).toBe(201);
-  const sub = await api<{ id: string }>('/api/train/jobs', {
-    name: 'eos-lora',
-    dataPath: join(dir, 'examples.json'),
-    finetune: { baseModel: 'chatml-base', loraRank: 4 },
-    config: { iters: 2, batchSize: 2, learningRate: 1e-2, evalInterval: 2, context: 96, sampleTokens: 0 },
-  });
-  expect(sub.status, JSON.stringify(sub.body)).toBe(201);
-  jobId = sub.body.id;
-  const job = await finished(jobId);
-  expect(job.error).toBe('');
-  expect(job.state).toBe('completed');
+  jobId = await fineTune('chatml-base', base);
 }, 240_000);
 
 afterAll(async () => {
@@ -197,6 +211,40 @@ describe('end of turn after a fine-tune', () => {
     expect(r.body.folders[2]!.stopIds).toEqual([ids['<|endoftext|>']]);
     expect(r.body.message).toMatch(/the exported model: the stop set/);
   }, 60_000);
+
+  it('warns, blaming the base, when the base never stopped on the end of turn training used', async () => {
+    // No eos_token for training to append, so answers end with the template's <|im_end|>; but generation
+    // stops only on <|endoftext|>, as a base whose generation_config was never fixed for its template.
+    const wrongJob = await fineTune(
+      'chatml-eos-elsewhere',
+      chatmlBase('base-eos-elsewhere', { id: '<|endoftext|>' }),
+    );
+    const r = await api<Survival>(`/api/train/jobs/${wrongJob}/eos-check`, {});
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({
+      endToken: '<|im_end|>',
+      endId: ids['<|im_end|>'],
+      model: `${wrongJob}@2`,
+    });
+    expect(r.body.folders.map((f) => f.kind)).toEqual(['base', 'checkpoint', 'export']);
+    // Each folder is as the base was: the template ends answers with <|im_end|>, and no file names it.
+    for (const f of r.body.folders) {
+      expect(itemsOf(r.body, f.kind), f.kind).toMatchObject({
+        generation_config: 'fail',
+        tokenizer_config: 'fail',
+        chat_template: 'pass',
+        stop_set: 'fail',
+      });
+      expect(f.stopIds, f.kind).toEqual([ids['<|endoftext|>']]);
+    }
+    // Forcing <|im_end|> does not end generation, since nothing stops on it: that is the base's doing too.
+    expect(itemsOf(r.body, 'checkpoint').generation).toBe('fail');
+    expect(r.body.status, JSON.stringify(r.body)).toBe('warn');
+    expect(r.body.message).toMatch(
+      /^"<\|im_end\|>" ends every trained answer, but the base does not stop on it/,
+    );
+    expect(r.body.message).toMatch(/generation_config\.json/);
+  }, 240_000);
 
   it('names the field of a bad request', async () => {
     const step = await api<{ error: { field: string; message: string } }>(
