@@ -278,6 +278,26 @@ describe.each(FAMILIES)('trace of $name', (fam) => {
     expect([loss.lensLogp, loss.lensIds, loss.lensTarget, loss.resid]).toEqual([[], [], [], []]);
   });
 
+  it('opens the lens session on the first run that wants it; release lets a run in progress finish', async () => {
+    const fresh = await TraceModel.load(dir);
+    try {
+      await fresh.run(TOKENS, { topK: 5, lens: false });
+      await fresh.run(TOKENS, { lossOnly: true });
+      expect(fresh.lensOpened).toBe(false);
+      // Released while the run is in its trace half: the lens runs that follow still have their session.
+      const running = fresh.run(TOKENS, { topK: 5 });
+      expect(fresh.lensOpened).toBe(false);
+      const released = fresh.release();
+      const done = await running;
+      await released;
+      expect(fresh.lensOpened).toBe(true);
+      expect(done.lensLogp).toEqual(raw.lensLogp);
+      await expect(fresh.run(TOKENS)).rejects.toThrow(/released/);
+    } finally {
+      await fresh.release();
+    }
+  });
+
   it('residual norms, and the norms of what attention and the MLP add, equal the export’s', async () => {
     const res = await exportResiduals(cfg, flat(cfg, fam.weights), TOKENS);
     const C = cfg.nEmbd;

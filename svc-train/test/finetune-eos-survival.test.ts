@@ -96,12 +96,13 @@ function chatmlBase(
 }
 
 async function finished(id: string): Promise<{ state: string; error: string }> {
-  for (let i = 0; i < 1200; i++) {
+  // 180 s, inside the 240 s of the test that waits: a job that hangs fails here, with its id, not as a timeout.
+  for (let i = 0; i < 720; i++) {
     const j = (await api<{ state: string; error: string }>(`/api/train/jobs/${id}`)).body;
     if (['completed', 'failed', 'cancelled'].includes(j.state)) return j;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`job ${id} did not finish`);
+  throw new Error(`job ${id} did not finish in 180 s`);
 }
 
 /** Register the base folder as `model`, LoRA-tune it for two steps on the records, and wait for the job. */

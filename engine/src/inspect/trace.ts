@@ -86,12 +86,19 @@ export interface RawTrace {
 
 export class TraceModel {
   private released = false;
+  /**
+   * The lens graph's session, over the same weight arrays (mapped pages are shared, not copied): made on
+   * the first run that wants an intermediate lens, since the Attention page, ablation, patching, probes
+   * and the induction evaluation never do, and each session holds its own threads and arena.
+   */
+  private lensRunner: Promise<Runner> | undefined;
+  /** Runs in progress, which release() lets finish: a run uses the lens session after the trace session. */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(
     readonly cfg: ModelConfig,
     private readonly runner: Runner,
-    /** The lens graph's session, over the same weight arrays (mapped pages are shared, not copied). */
-    private readonly lensRunner: Runner,
+    private readonly openLens: () => Promise<Runner>,
     private readonly file: MappedFile | undefined,
   ) {}
 
@@ -113,12 +120,7 @@ export class TraceModel {
       return createRunner(graph.bytes, weights, opts);
     };
     const runner = await open(buildTraceGraph(cfg));
-    try {
-      return new TraceModel(cfg, runner, await open(buildLensGraph(cfg)), mapped);
-    } catch (e) {
-      await runner.release();
-      throw e;
-    }
+    return new TraceModel(cfg, runner, () => open(buildLensGraph(cfg)), mapped);
   }
 
   /** A trace session over a flat parameter array in paramLayout(cfg) order (kept unchanged by the caller). */
@@ -164,8 +166,23 @@ export class TraceModel {
   }
 
   /** One forward pass over `tokens` (1 to blockSize) from an empty context. */
-  async run(tokens: readonly number[], opts: TraceRunOptions = {}): Promise<RawTrace> {
-    if (this.released) throw new Error('trace model released');
+  run(tokens: readonly number[], opts: TraceRunOptions = {}): Promise<RawTrace> {
+    if (this.released) return Promise.reject(new Error('trace model released'));
+    const running = this.traced(tokens, opts);
+    this.inflight.add(running);
+    void running.then(
+      () => this.inflight.delete(running),
+      () => this.inflight.delete(running),
+    );
+    return running;
+  }
+
+  /** Whether the lens session has been made (by a run that wanted an intermediate stream's lens). */
+  get lensOpened(): boolean {
+    return this.lensRunner !== undefined;
+  }
+
+  private async traced(tokens: readonly number[], opts: TraceRunOptions): Promise<RawTrace> {
     const { nLayer: L, nHead: H, nEmbd: C, vocabSize: V } = this.cfg;
     const D = headDim(this.cfg);
     const T = tokens.length;
@@ -250,7 +267,14 @@ export class TraceModel {
     k: number,
   ): Promise<{ logp: Float32Array; ids: Int32Array; target: Float32Array }> {
     const T = targets.dims[0]!;
-    const out = (await this.lensRunner.run(
+    // A failed creation is not kept: the next run that wants a lens tries again.
+    this.lensRunner ??= this.openLens().catch((e: unknown) => {
+      this.lensRunner = undefined;
+      throw e;
+    });
+    const out = (await (
+      await this.lensRunner
+    ).run(
       {
         [LENS.resid]: { data: resid, dims: [T, this.cfg.nEmbd] },
         [LENS.targets]: targets,
@@ -290,11 +314,28 @@ export class TraceModel {
     };
   }
 
+  /** Release both sessions once the runs in progress are done, then the mapped weights. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await Promise.all([this.runner.release(), this.lensRunner.release()]);
+    await Promise.allSettled([...this.inflight]);
+    const lens = this.lensRunner;
+    const results = await Promise.allSettled([
+      this.runner.release(),
+      // A lens session whose creation failed has nothing to release.
+      ...(lens
+        ? [
+            lens.then(
+              (r) => r.release(),
+              () => undefined,
+            ),
+          ]
+        : []),
+    ]);
+    // The weights' pages go only once no session can read them, and whatever a release threw.
     this.file?.close();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

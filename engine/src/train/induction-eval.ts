@@ -40,7 +40,7 @@ export async function headInductionScores(
   const sums = Array.from({ length: nLayer }, () => new Array<number>(nHead).fill(0));
   for (let k = 0; k < probes; k++) {
     const tokens = repeatedRandomTokens(vocabSize, half, (opts.seed ?? 0) + k);
-    const run = await trace.run(tokens, { topK: 1 });
+    const run = await trace.run(tokens, { topK: 1, lens: false });
     run.attn.forEach((a, l) => {
       scoreLayer(a, nHead, tokens).forEach((s, h) => {
         sums[l][h] += s.induction / probes;

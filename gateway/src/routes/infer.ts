@@ -497,7 +497,8 @@ export const traceRoutes = {
     tags,
     summary:
       'A trace’s activations (residual stream, attention and MLP outputs, attention, logits) as safetensors',
-    request: body(TraceBody),
+    // The file holds no logit lens and no JSON weights: the options for those are not offered.
+    request: body(TraceBody.omit({ lens: true, encoding: true }).openapi('ActivationsRequest')),
     responses: {
       200: {
         description: 'safetensors file',

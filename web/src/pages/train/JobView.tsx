@@ -81,7 +81,9 @@ export default function JobView(props: JobViewProps) {
     }
     // A resume restarts the pace measurement (the time paused does not count, the first steps are slower).
     if (e.kind === 'state' && e.state === 'running') paceFrom = undefined;
-    if (e.state) setState(e.state);
+    // A state the polled job has already moved past (history replayed on opening) is not shown again.
+    const polled = job();
+    if (e.state && !(polled && e.seq <= polled.lastSeq)) setState(e.state);
     if (e.kind === 'state') {
       void refresh();
       props.onChanged();
@@ -175,10 +177,10 @@ export default function JobView(props: JobViewProps) {
       tokensPerSecond: l?.tokensPerSecond,
     };
   };
-  // Only once the header has read the job or its stream: until then it says step 0, which the queue's row
-  // (already polled) is not to copy.
+  // Only once the header has read the job itself: before that it says step 0, or a step of the history
+  // the stream replays on opening, which the queue's row (already polled) is not to copy.
   createEffect(() => {
-    if (job() || latest()) props.onStatus?.(props.id, status());
+    if (job()) props.onStatus?.(props.id, status());
   });
 
   return (
