@@ -84,6 +84,7 @@ export function createInferImpl(
     memoryBytes: options.memoryBytes ?? (cfg.memoryMb ? cfg.memoryMb * 1024 * 1024 : undefined),
     idleMs: options.idleMs ?? cfg.idleMs,
     log: deps.log,
+    quantCache: join(deps.config.home, 'infer', 'quantized'),
   });
   const limiter = new Limiter(
     options.maxActive ?? cfg.maxActive ?? 8,

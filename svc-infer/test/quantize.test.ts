@@ -1,5 +1,6 @@
 // Quantised models through the service: registration with `quantize` (gRPC and HTTP), shown in GET, and
 // greedy generation running on the int4 weights (checked against the engine's own int4 model).
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { fromServiceError, LabError, localCallContext } from '@lab/common';
@@ -119,5 +120,31 @@ describe('quantised registration', () => {
     expect(moved).toBe(true);
     const loaded = (await (await fetch(`${fx.url}/api/infer/models/bard-q4`)).json()) as ModelInfo;
     expect(loaded.loaded).toBe(true);
+  });
+
+  it('a reload maps the codes the first load left in $LAB_HOME/infer/quantized: same file, same tokens', async () => {
+    const cache = join(fx.home, 'infer', 'quantized');
+    // bard-q4's int4 codes only: bard-q8 was registered but never loaded.
+    const files = readdirSync(cache).filter((n) => n.endsWith('.lq'));
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/-int4-b32\.lq$/);
+    const file = join(cache, files[0]!);
+    const written = statSync(file, { bigint: true });
+    const generate = async () => {
+      const r = await postSse(`${fx.url}/api/infer/generate`, {
+        model: 'bard-q4',
+        prompt: 'First Citizen:',
+        params: { maxTokens: 8, temperature: 0 },
+      });
+      return r.events.filter((e) => e.event === 'token').map((e) => e.data as TokenEvent);
+    };
+    const before = await generate();
+    expect(await fx.impl.pool.unload('bard-q4')).toBe(true);
+    const after = await generate();
+    expect(fx.impl.pool.isLoaded('bard-q4')).toBe(true);
+    expect(after).toEqual(before);
+    // Read back, not quantised and written again (a rewrite renames a new file into place).
+    const now = statSync(file, { bigint: true });
+    expect([now.ino, now.mtimeNs]).toEqual([written.ino, written.mtimeNs]);
   });
 });

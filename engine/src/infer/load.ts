@@ -1,14 +1,18 @@
 // An InferenceModel from a checkpoint folder (config.json + model.safetensors). float32 weights are used
 // where they lie in the file, mapped read-only (see mmap.ts): the model is ready once ORT has a session for
 // the small decoding graph. Other folders (sharded, half precision, unaligned) are read into memory.
+// Quantised (InferenceOptions.quantize), the codes come from the cache (quantCache) or a worker thread.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromHf, loadCheckpoint } from '../checkpoint/checkpoint.ts';
 import { readSafetensorsHeader, type TensorInfo } from '../checkpoint/safetensors.ts';
 import type { ModelConfig } from '../models/config.ts';
 import { paramSpecs } from '../models/model.ts';
+import { DEFAULT_BLOCK } from '../quant/formats.ts';
 import { mapFile } from './mmap.ts';
-import { InferenceModel, type InferenceOptions } from './model.ts';
+import { InferenceModel, type InferenceOptions, type PreparedQuantized } from './model.ts';
+import { cachePath, folderIdentity, readQuantCache, writeQuantCache } from './quant-cache.ts';
+import { checkDecodeFormat, type QuantizeJob, quantizeOffThread } from './quantized.ts';
 
 export async function loadInferenceModel(dir: string, opts: InferenceOptions = {}): Promise<InferenceModel> {
   const cfg = configFromHf(
@@ -17,16 +21,70 @@ export async function loadInferenceModel(dir: string, opts: InferenceOptions = {
   const file = join(dir, 'model.safetensors');
   const infos = existsSync(file) ? mappable(cfg, file) : undefined;
   const mapped = infos && (await mapFile(file));
-  if (!infos || !mapped) return InferenceModel.create(cfg, loadCheckpoint(dir).params, opts);
+  if (!infos || !mapped) {
+    let params = loadCheckpoint(dir).params;
+    let prepared: PreparedQuantized | undefined;
+    if (opts.quantize)
+      prepared = await quantizedWeights(dir, cfg, opts, { params }, (p) => {
+        params = p;
+      });
+    try {
+      return await InferenceModel.create(cfg, params, opts, prepared);
+    } catch (e) {
+      prepared?.file?.close();
+      throw e;
+    }
+  }
   const tensors = new Map<string, Float32Array>();
   for (const [name, t] of infos)
     tensors.set(name, new Float32Array(mapped.bytes.buffer, mapped.bytes.byteOffset + t.offset, t.size));
+  let prepared: PreparedQuantized | undefined;
   try {
-    return await InferenceModel.fromTensors(cfg, tensors, opts, mapped);
+    if (opts.quantize)
+      prepared = await quantizedWeights(dir, cfg, opts, {
+        file: { path: file, tensors: [...infos].map(([n, t]) => [n, t.offset, t.size]) },
+      });
+    return await InferenceModel.fromTensors(cfg, tensors, opts, mapped, prepared);
   } catch (e) {
+    prepared?.file?.close();
     mapped.close();
     throw e;
   }
+}
+
+/**
+ * The folder's weights quantised as `opts` asks: mapped from the cache when it holds them for the folder
+ * as it is now, else quantised on a worker thread and, with a cache, written there and mapped back.
+ * `restore` receives `source.params` again after the worker has used it.
+ */
+async function quantizedWeights(
+  dir: string,
+  cfg: ModelConfig,
+  opts: InferenceOptions,
+  source: Pick<QuantizeJob, 'file' | 'params'>,
+  restore: (params: Float32Array) => void = () => {},
+): Promise<PreparedQuantized> {
+  const format = checkDecodeFormat(opts.quantize ?? '');
+  const blockSize = opts.quantBlockSize ?? DEFAULT_BLOCK[format];
+  const cacheDir = opts.quantCache;
+  const identity = cacheDir ? folderIdentity(dir) : [];
+  const path = cacheDir && cachePath(cacheDir, dir, format, blockSize);
+  if (path) {
+    const cached = await readQuantCache(path, cfg, format, blockSize, identity);
+    if (cached) return { weights: cached, fromCache: true, cachePath: path, file: cached.file };
+  }
+  const made = await quantizeOffThread({ cfg, format, blockSize, ...source });
+  if (made.params) restore(made.params);
+  if (!path) return { weights: made.weights, fromCache: false };
+  try {
+    await writeQuantCache(path, made.weights, identity);
+    // Decode from the file as a later load will: its pages are shared, the worker's arrays are dropped.
+    const back = await readQuantCache(path, cfg, format, blockSize, identity);
+    if (back) return { weights: back, fromCache: false, cachePath: path, file: back.file };
+  } catch {
+    // A cache that cannot be written (read-only, full disk) leaves this load as it would be without one.
+  }
+  return { weights: made.weights, fromCache: false };
 }
 
 /** Each parameter's tensor in the file, when all are float32, 4-byte aligned and shaped as the config says. */

@@ -10,7 +10,12 @@ import { canFuseAttention } from './attention.ts';
 import { buildDecodeGraph } from './decode-graph.ts';
 import { capacityFor, type KvCache, KvStore, kvBytesPerToken, Snapshot } from './kv-cache.ts';
 import { type MappedFile, pagesAvailable, pagesLoaded } from './mmap.ts';
-import { type DecodeFormat, quantizeForDecoding } from './quantized.ts';
+import {
+  checkDecodeFormat,
+  type DecodeFormat,
+  type QuantizedWeights,
+  quantizeForDecoding,
+} from './quantized.ts';
 import type { TensorIn } from './runner.ts';
 import { Sessions } from './sessions.ts';
 
@@ -41,11 +46,28 @@ export interface InferenceOptions extends SessionOptions {
   fastLayouts?: boolean;
   /**
    * Decode with the linear layers and the head quantised (int8 or int4, block `quantBlockSize`), through
-   * ORT's MatMulNBits; the weights are quantised at load. Embeddings, norms and biases stay float32.
+   * ORT's MatMulNBits; the weights are quantised at load (loadInferenceModel: on a worker thread, or read
+   * from `quantCache`). Embeddings, norms and biases stay float32.
    */
   quantize?: DecodeFormat;
   /** Block of the quantisation (default 32: MatMulNBits' int8 and int4 kernels with int8 compute). */
   quantBlockSize?: number;
+  /**
+   * A folder where loadInferenceModel keeps quantised weights between loads (infer/quant-cache.ts): the
+   * first load of a model folder in a format writes them, later loads map them. None: quantise every load.
+   */
+  quantCache?: string;
+}
+
+/** Quantised weights made before the model (loadInferenceModel), instead of quantising in fromTensors. */
+export interface PreparedQuantized {
+  weights: QuantizedWeights;
+  /** Whether they were read from InferenceOptions.quantCache rather than quantised by this load. */
+  fromCache: boolean;
+  /** The cache file they are (or were written to), if any. */
+  cachePath?: string;
+  /** The mapping they point into, closed with the model. */
+  file?: MappedFile;
 }
 
 export interface RunOptions {
@@ -98,7 +120,13 @@ export class InferenceModel {
     bytes: number;
     /** Bytes of the float32 weights they replace. */
     replaced: number;
+    /** Whether they were read from InferenceOptions.quantCache (else quantised by this load). */
+    fromCache: boolean;
+    /** Their cache file, when InferenceOptions.quantCache was given and the file could be written. */
+    cachePath?: string;
   };
+  /** The mapped quantised weights, closed after the sessions. */
+  private quantFile?: MappedFile;
 
   private constructor(
     readonly cfg: ModelConfig,
@@ -132,10 +160,11 @@ export class InferenceModel {
 
   /**
    * Resolves once decoding reads the fast layouts (InferenceOptions.fastLayouts), or once that is known
-   * not to happen (not wanted, nothing to copy, or the copies failed: decoding then stays as it was).
+   * not to happen (not wanted, nothing to copy, or the copies failed: decoding then stays as it was),
+   * and, quantised, once every threading variant's session exists (InferenceOptions.adaptive).
    */
   ready(): Promise<void> {
-    return this.upgrade;
+    return this.upgrade.then(() => this.sessions.ready());
   }
 
   /** A model over `params` in paramLayout(cfg) order; the array is used in place and must stay unchanged. */
@@ -143,25 +172,29 @@ export class InferenceModel {
     cfg: ModelConfig,
     params: Float32Array,
     opts: InferenceOptions = {},
+    prepared?: PreparedQuantized,
   ): Promise<InferenceModel> {
     const layout = paramLayout(cfg);
     if (params.length !== layout.total)
       throw new Error(`params: ${params.length} values, the layout of this config has ${layout.total}`);
     const weights = new Map<string, Float32Array>();
     for (const e of layout.entries) weights.set(e.name, params.subarray(e.offset, e.offset + e.size));
-    return InferenceModel.fromTensors(cfg, weights, opts);
+    return InferenceModel.fromTensors(cfg, weights, opts, undefined, prepared);
   }
 
   /**
    * A model over named tensors (Hugging Face names, paramSpecs(cfg) shapes), used in place; `mapped` is
    * closed when the model is released. It is ready once sessions read the weights as they are; the
-   * copies in fast layouts are made after that, in the background (see ready()).
+   * copies in fast layouts are made after that, in the background (see ready()). With
+   * InferenceOptions.quantize, `prepared` holds the quantised weights if they were made already (their
+   * mapping is then the model's to close); otherwise they are quantised here, on the calling thread.
    */
   static async fromTensors(
     cfg: ModelConfig,
     tensors: ReadonlyMap<string, Float32Array>,
     opts: InferenceOptions = {},
     mapped?: MappedFile,
+    prepared?: PreparedQuantized,
   ): Promise<InferenceModel> {
     await pagesAvailable();
     const fuse = (opts.attention ?? 'fused') === 'fused' && canFuseAttention(cfg);
@@ -171,13 +204,20 @@ export class InferenceModel {
       inPlace: fuse && opts.inPlace !== false,
       adaptive: opts.adaptive ?? opts.threads === undefined,
     };
+    if (prepared && prepared.weights.format !== (opts.quantize && checkDecodeFormat(opts.quantize)))
+      throw new Error(
+        `quantize: prepared weights are ${prepared.weights.format}, asked for ${opts.quantize}`,
+      );
     const quantized = opts.quantize
-      ? quantizeForDecoding(cfg, tensors, opts.quantize, opts.quantBlockSize)
+      ? (prepared?.weights ?? quantizeForDecoding(cfg, tensors, opts.quantize, opts.quantBlockSize))
       : undefined;
     const sessions = await Sessions.create(cfg, tensors, {
       ...base,
       fastLayouts: false,
       quantized: quantized?.tensors,
+      // Each session repacks the quantised weights (~0.6 s for GPT-2 small int8): the first decodes
+      // while the other threadings are made (see ready()).
+      laterVariants: quantized !== undefined,
     });
     const maxChunk = Math.max(1, opts.maxChunk ?? 256);
     // Only where outputs are bound (the C API): the copies are made by an ORT session off the event loop.
@@ -188,7 +228,9 @@ export class InferenceModel {
       copies,
       maxChunk,
       quantized && {
-        bytes: quantized.bytes * (1 + sessions.count),
+        // The codes and scales, and what MatMulNBits repacks them into: one copy shared by the sessions
+        // (a prepacked-weights container) or one per session.
+        bytes: quantized.bytes * (1 + (sessions.sharedPrepack ? 1 : sessions.planned)),
         replaced: quantized.replaced,
       },
     );
@@ -209,7 +251,10 @@ export class InferenceModel {
         blockSize: quantized.blockSize,
         bytes: quantized.bytes,
         replaced: quantized.replaced,
+        fromCache: prepared?.fromCache ?? false,
+        ...(prepared?.cachePath ? { cachePath: prepared.cachePath } : {}),
       };
+    model.quantFile = prepared?.file;
     return model;
   }
 
@@ -279,6 +324,7 @@ export class InferenceModel {
     await this.upgrade;
     await this.sessions.release();
     this.file?.close();
+    this.quantFile?.close();
   }
 
   private snapshot(cache: KvCache | undefined): Snapshot {

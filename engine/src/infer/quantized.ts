@@ -3,6 +3,10 @@
 // Decoding one token reads every weight once, so its time is the weights' bytes over the memory
 // bandwidth: 4-bit codes with a float32 scale per 32 are 5 bits a weight against 32. Embeddings, norms and
 // biases stay float32 (a token reads one embedding row).
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '@lab/common/worker';
 import type { ModelConfig } from '../models/config.ts';
 import { paramSpecs } from '../models/model.ts';
 import {
@@ -39,12 +43,16 @@ export function checkDecodeFormat(format: string): DecodeFormat {
   return format as DecodeFormat;
 }
 
-/** Quantise the linear weights and head of a model's tensors (Hugging Face names). */
+/**
+ * Quantise the linear weights and head of a model's tensors (Hugging Face names); with `only`, just those
+ * of them (a share of the work for one of several workers).
+ */
 export function quantizeForDecoding(
   cfg: ModelConfig,
   tensors: ReadonlyMap<string, Float32Array>,
   format: QuantFormat,
   blockSize?: number,
+  only?: ReadonlySet<string>,
 ): QuantizedWeights {
   const f = checkDecodeFormat(format);
   const shapes = new Map(paramSpecs(cfg).map((s) => [s.name, s.shape]));
@@ -54,6 +62,7 @@ export function quantizeForDecoding(
   const bs = blockSize ?? DEFAULT_BLOCK[f];
   let scratch = new Float32Array(0);
   for (const { param, outIn } of buildDecodeGraph(cfg, { fastLayouts: false }).linears) {
+    if (only && !only.has(param)) continue;
     const data = tensors.get(param);
     const shape = shapes.get(param);
     if (!data || !shape) throw new Error(`missing parameter '${param}'`);
@@ -75,4 +84,80 @@ export function quantizeForDecoding(
     replaced += 4 * data.length;
   }
   return { format: f, blockSize: bs, tensors: out, bytes, replaced };
+}
+
+/** What the quantising worker (quantize-worker.ts) is given. */
+export interface QuantizeJob {
+  cfg: ModelConfig;
+  format: DecodeFormat;
+  blockSize: number;
+  /** Weights in a file (float32, used in place): the worker maps it; tensors as [name, byte offset, floats]. */
+  file?: { path: string; tensors: [string, number, number][] };
+  /** Or in memory, in paramLayout(cfg) order: transferred to the worker and back. */
+  params?: Float32Array;
+  /** Quantise only these parameters (the worker's share); all when absent. */
+  only?: string[];
+}
+
+export type QuantizeReply =
+  | { type: 'done'; weights: QuantizedWeights; params?: Float32Array }
+  | { type: 'error'; message: string; field?: string };
+
+/**
+ * quantizeForDecoding on worker threads, so the caller's event loop (a service's requests) goes on while a
+ * large model is quantised. Weights in a file are shared between a worker per core (each maps the file and
+ * takes about an equal share of the weights); weights in memory go to one worker. Codes and scales come
+ * back by transfer (no copy); so does `params`, whose buffer is detached from the caller until then.
+ */
+export async function quantizeOffThread(
+  job: QuantizeJob,
+  workers = availableParallelism(),
+): Promise<{ weights: QuantizedWeights; params?: Float32Array }> {
+  if (!job.file || workers < 2) return oneWorker(job);
+  const sizes = new Map(job.file.tensors.map(([name, , length]) => [name, length]));
+  const linears = buildDecodeGraph(job.cfg, { fastLayouts: false }).linears.map((l) => l.param);
+  // Largest first, each to the least loaded share.
+  const shares = Array.from({ length: workers }, () => ({ params: [] as string[], size: 0 }));
+  for (const p of [...linears].sort((a, b) => (sizes.get(b) ?? 0) - (sizes.get(a) ?? 0))) {
+    const least = shares.reduce((a, b) => (b.size < a.size ? b : a));
+    least.params.push(p);
+    least.size += sizes.get(p) ?? 0;
+  }
+  const parts = await Promise.all(
+    shares.filter((s) => s.params.length).map((s) => oneWorker({ ...job, only: s.params })),
+  );
+  // In the order quantizeForDecoding gives (the graph's), whichever worker made each.
+  const made = new Map(parts.flatMap((p) => [...p.weights.tensors]));
+  const tensors = new Map(linears.map((p) => [p, made.get(p)!]));
+  const sum = (f: (w: QuantizedWeights) => number) => parts.reduce((a, p) => a + f(p.weights), 0);
+  const first = parts[0]!.weights;
+  return {
+    weights: {
+      format: first.format,
+      blockSize: first.blockSize,
+      tensors,
+      bytes: sum((w) => w.bytes),
+      replaced: sum((w) => w.replaced),
+    },
+  };
+}
+
+async function oneWorker(job: QuantizeJob): Promise<{ weights: QuantizedWeights; params?: Float32Array }> {
+  const { params, ...rest } = job;
+  const worker: Worker = startTsWorker(join(import.meta.dirname, 'quantize-worker.ts'), {
+    ...rest,
+    inMemory: params !== undefined,
+  });
+  try {
+    const reply = await new Promise<QuantizeReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`quantize: the worker exited with code ${code}`)));
+      if (params) worker.postMessage(params, [params.buffer as ArrayBuffer]);
+    });
+    if (reply.type === 'error') throw new QuantError(reply.message, reply.field ?? 'quantize');
+    return { weights: reply.weights, params: reply.params };
+  } finally {
+    void worker.terminate();
+  }
 }

@@ -4,10 +4,18 @@
 //   caller says, including into the KV buffer it reads as past (GroupQueryAttention appends in place).
 //   Runs may overlap (ORT sessions take concurrent Run calls); each makes and frees its own values.
 // - NodeRunner, onnxruntime-node, where the C API is unavailable: outputs come back as new arrays.
-import { type Api, createCSession, loadApi, out, type Pointer } from '../runtime/bound.ts';
+import {
+  type Api,
+  createCSession,
+  loadApi,
+  out,
+  type Pointer,
+  type SharedInitializers,
+} from '../runtime/bound.ts';
 import { createSession, ort, resolveEp, type Session, type SessionOptions } from '../runtime/session.ts';
+import type { ExternalInitializer } from './decode-graph.ts';
 
-export type TensorData = Float32Array | BigInt64Array | Int32Array;
+export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
 export interface TensorIn {
   data: TensorData;
@@ -37,6 +45,7 @@ export interface Runner {
 function elementType(data: TensorData): number {
   if (data instanceof Float32Array) return 1;
   if (data instanceof BigInt64Array) return 7;
+  if (data instanceof Uint8Array) return 2;
   return 6;
 }
 
@@ -65,8 +74,9 @@ class CRunner implements Runner {
     model: Uint8Array,
     weights: ReadonlyMap<string, TensorIn>,
     opts: SessionOptions,
+    shared?: SharedInitializers,
   ): Promise<CRunner> {
-    const session = await createCSession(api, model, opts);
+    const session = await createCSession(api, model, opts, shared);
     const names = [...weights.keys()];
     const values = names.map((n) => value(api, weights.get(n)!));
     return new CRunner(api, session, names, values, weights);
@@ -180,20 +190,66 @@ class NodeRunner implements Runner {
 function tensor(t: TensorIn): ort.Tensor {
   if (t.data instanceof Float32Array) return new ort.Tensor('float32', t.data, t.dims);
   if (t.data instanceof BigInt64Array) return new ort.Tensor('int64', t.data, t.dims);
+  if (t.data instanceof Uint8Array) return new ort.Tensor('uint8', t.data, t.dims);
   return new ort.Tensor('int32', t.data, t.dims);
 }
 
-/** A runner for `model` with `weights` bound: the C API on CPU where it loads, onnxruntime-node elsewhere. */
+/** The C API where createRunner uses it for these options (CPU, outputs bound, no profiling), else null. */
+export async function runnerApi(opts: SessionOptions & { inPlace?: boolean }): Promise<Api | null> {
+  return opts.inPlace !== false && resolveEp(opts.ep) === 'cpu' && opts.profilePrefix === undefined
+    ? loadApi()
+    : null;
+}
+
+/**
+ * A runner for `model` with `weights` bound: the C API on CPU where it loads, onnxruntime-node elsewhere.
+ * `shared` (from shareInitializers) needs the C API: its graph declares initializers it does not hold.
+ */
 export async function createRunner(
   model: Uint8Array,
   weights: ReadonlyMap<string, TensorIn>,
-  opts: SessionOptions & { inPlace?: boolean },
+  opts: SessionOptions & { inPlace?: boolean; shared?: SharedInitializers },
 ): Promise<Runner> {
-  const api =
-    opts.inPlace !== false && resolveEp(opts.ep) === 'cpu' && opts.profilePrefix === undefined
-      ? await loadApi()
-      : null;
-  if (api) return CRunner.create(api, model, weights, opts);
+  const api = await runnerApi(opts);
+  if (api) return CRunner.create(api, model, weights, opts, opts.shared);
+  if (opts.shared) throw new Error("shared initializers need ONNX Runtime's C API (CPU, Linux)");
   const bound = Object.fromEntries([...weights].map(([n, t]) => [n, tensor(t)]));
   return new NodeRunner(await createSession(model, opts), bound);
+}
+
+/** Initializers made shareable by shareInitializers; `shared.files` keeps their memory reachable. */
+export interface Sharing {
+  shared: SharedInitializers;
+  /** Free the values and the container, once every session using them is released. */
+  release(): void;
+}
+
+/**
+ * OrtValues over `initializers` for sessions to share (runtime/bound.ts, SharedInitializers), with a
+ * prepacked-weights container.
+ */
+export function shareInitializers(api: Api, initializers: readonly ExternalInitializer[]): Sharing {
+  const values = new Map<string, Pointer>();
+  let container: Pointer | undefined;
+  const release = () => {
+    for (const v of values.values()) api.releaseValue(v);
+    values.clear();
+    if (container) api.releasePrepackedWeightsContainer(container);
+    container = undefined;
+  };
+  try {
+    const files: { name: string; bytes: Uint8Array }[] = [];
+    for (const i of initializers) {
+      values.set(i.name, value(api, { data: i.data, dims: i.dims }));
+      files.push({
+        name: i.name,
+        bytes: new Uint8Array(i.data.buffer, i.data.byteOffset, i.data.byteLength),
+      });
+    }
+    container = out((o) => api.createPrepackedWeightsContainer(o), api.check);
+    return { shared: { files, values, container }, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
 }

@@ -7,8 +7,15 @@ import { VariantChooser } from '../runtime/adaptive.ts';
 import type { SessionOptions } from '../runtime/session.ts';
 import { buildDecodeGraph } from './decode-graph.ts';
 import type { Pages } from './mmap.ts';
-import { createRunner, type Runner, type TensorIn } from './runner.ts';
-import { bindWeights } from './weights.ts';
+import {
+  createRunner,
+  type Runner,
+  runnerApi,
+  type Sharing,
+  shareInitializers,
+  type TensorIn,
+} from './runner.ts';
+import { type BoundWeights, bindWeights } from './weights.ts';
 
 export interface SessionsOptions extends SessionOptions {
   /** GroupQueryAttention (the caller checked canFuseAttention). */
@@ -21,18 +28,33 @@ export interface SessionsOptions extends SessionOptions {
   adaptive: boolean;
   /** Quantised linear weights (decode-graph.ts, DecodeGraphOptions.quantized). */
   quantized?: ReadonlyMap<string, QuantizedTensor>;
+  /**
+   * Create the first threading variant only and the others in the background (see ready()). Why: each
+   * session repacks quantised weights for MatMulNBits, ~0.6 s per session for GPT-2 small int8.
+   */
+  laterVariants?: boolean;
 }
 
 export class Sessions {
-  private readonly chooser: VariantChooser;
+  private chooser: VariantChooser;
+  private released = false;
+  /** The variants being created in the background (SessionsOptions.laterVariants). */
+  private more: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly runners: readonly Runner[],
-    private readonly labels: readonly string[],
+    private readonly runners: Runner[],
+    private readonly labels: string[],
     /** Copies of weights the graph reads, freed after the sessions. */
     private readonly copies: Pages | undefined,
     /** Bytes of weight copies. */
     readonly copiedBytes: number,
+    /**
+     * The initializers the sessions share (quantised weights): held here because ORT reads their memory
+     * (a collected array under it gives garbage), released after the sessions.
+     */
+    private readonly sharing: Sharing | undefined,
+    /** Sessions there will be once the variants created later exist (see SessionsOptions.laterVariants). */
+    readonly planned: number,
   ) {
     this.chooser = new VariantChooser(runners.length);
   }
@@ -42,33 +64,79 @@ export class Sessions {
     tensors: ReadonlyMap<string, Float32Array>,
     opts: SessionsOptions,
   ): Promise<Sessions> {
+    // Quantised weights go to the sessions from the caller's memory where the C API runs them (see
+    // DecodeGraphOptions.externalQuant); onnxruntime-node needs them embedded in the graph.
+    const api = opts.quantized?.size ? await runnerApi(opts) : null;
     const graph = buildDecodeGraph(cfg, {
       fuse: opts.fuse,
       fastLayouts: opts.fastLayouts,
       quantized: opts.quantized,
+      externalQuant: api !== null,
     });
-    const bound = await bindWeights(graph.weights, tensors, opts);
-    const variants = threadings(opts);
-    // One after another: sessions created at once through the C API, the process's first ones, gave a
-    // session whose runs broke the next run's logits (by ~4e-3; reproduced every time, gone when serial).
+    const sharing = api && graph.external.length ? shareInitializers(api, graph.external) : undefined;
     const runners: Runner[] = [];
+    let bound: BoundWeights | undefined;
+    const variants = threadings(opts);
+    const now = opts.laterVariants ? variants.slice(0, 1) : variants;
+    let make: (o: SessionOptions) => Promise<Runner>;
     try {
-      for (const [, o] of variants)
-        runners.push(await createRunner(graph.bytes, bound.inputs, { ...o, inPlace: opts.inPlace }));
+      bound = await bindWeights(graph.weights, tensors, opts);
+      const inputs = bound.inputs;
+      make = (o) =>
+        createRunner(graph.bytes, inputs, { ...o, inPlace: opts.inPlace, shared: sharing?.shared });
+      // One after another: sessions created at once through the C API, the process's first ones, gave a
+      // session whose runs broke the next run's logits (by ~4e-3; reproduced every time, gone when serial).
+      for (const [, o] of now) runners.push(await make(o));
     } catch (e) {
       await Promise.all(runners.map((r) => r.release()));
-      bound.copies?.free();
+      bound?.copies?.free();
+      sharing?.release();
       throw e;
     }
-    return new Sessions(
+    const sessions = new Sessions(
       runners,
-      variants.map(([label]) => label),
+      now.map(([label]) => label),
       bound.copies,
       bound.copies?.array.byteLength ?? 0,
+      sharing,
+      variants.length,
     );
+    if (now.length < variants.length) sessions.more = sessions.addVariants(variants.slice(now.length), make);
+    return sessions;
   }
 
-  /** Number of sessions (threading variants), each with its own copy of constant weights. */
+  /**
+   * Create `variants` one after another while runs go on (on the first session), then choose among all.
+   * A variant that fails is left out: decoding goes on with those there are.
+   */
+  private async addVariants(
+    variants: readonly [string, SessionOptions][],
+    make: (o: SessionOptions) => Promise<Runner>,
+  ): Promise<void> {
+    for (const [label, o] of variants) {
+      if (this.released) return;
+      try {
+        this.runners.push(await make(o));
+        this.labels.push(label);
+      } catch {
+        // The variants are only alternatives; the first session decodes alone.
+      }
+    }
+    // Variant indices stay valid for runs still timed by the old chooser: runners are only appended.
+    if (this.runners.length > 1) this.chooser = new VariantChooser(this.runners.length);
+  }
+
+  /** Resolves once every threading variant exists (SessionsOptions.laterVariants), or has failed. */
+  ready(): Promise<void> {
+    return this.more;
+  }
+
+  /** Whether the sessions share one prepacked copy of the quantised weights (else one each). */
+  get sharedPrepack(): boolean {
+    return this.sharing !== undefined;
+  }
+
+  /** Number of sessions (threading variants) now, each with its own copy of constant weights. */
   get count(): number {
     return this.runners.length;
   }
@@ -100,10 +168,13 @@ export class Sessions {
     return out;
   }
 
-  /** Release the sessions once their runs are done, then the weight copies. */
+  /** Release the sessions once their runs are done, then the weight copies and shared initializers. */
   async release(): Promise<void> {
+    this.released = true;
+    await this.more;
     await Promise.all(this.runners.map((r) => r.release()));
     this.copies?.free();
+    this.sharing?.release();
   }
 }
 

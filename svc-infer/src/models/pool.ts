@@ -38,6 +38,11 @@ export interface PoolOptions {
   /** Unload a model unused for this long (ms); 0 = never. */
   idleMs?: number;
   log?: Logger;
+  /**
+   * Where quantised models keep their codes between loads (the engine's InferenceOptions.quantCache;
+   * svc-infer passes $LAB_HOME/infer/quantized). None: quantise at every load.
+   */
+  quantCache?: string;
 }
 
 /** Default budget: half the machine's memory, leaving the rest to the other services and the OS. */
@@ -67,13 +72,13 @@ export class ModelPool {
   /**
    * Bytes a model may take once loaded, checked before loading: its float32 weights and, at most, a copy of
    * them in faster layouts (the engine makes one for GPT-2's linear layers). Quantised, the float32 file
-   * stays mapped (embeddings are read from it) and ONNX Runtime holds the codes and scales (4 + 32/32 or
-   * 8 + 32/32 bits a weight) once plus a repacked copy in each of up to three sessions.
+   * stays mapped (embeddings are read from it), the codes and scales (4 + 32/32 or 8 + 32/32 bits a
+   * weight) are mapped from the cache or held once, and ONNX Runtime's sessions share one repacked copy.
    */
   static estimateBytes(info: FolderInfo, quantize?: DecodeFormat): number {
     if (!quantize) return 2 * info.weightBytes;
     const bitsPerWeight = quantize === 'int4' ? 5 : 9;
-    return Math.ceil(info.weightBytes * (1 + (4 * bitsPerWeight) / 32));
+    return Math.ceil(info.weightBytes * (1 + (2 * bitsPerWeight) / 32));
   }
 
   /** Runs `fn` with the model loaded; the model is not unloaded while `fn` runs. */
@@ -144,7 +149,10 @@ export class ModelPool {
       );
     let lm: InferenceModel;
     try {
-      lm = await loadInferenceModel(entry.path, entry.quantize ? { quantize: entry.quantize } : {});
+      lm = await loadInferenceModel(
+        entry.path,
+        entry.quantize ? { quantize: entry.quantize, quantCache: this.opts.quantCache } : {},
+      );
     } catch (err) {
       throw new LabError(
         'FAILED_PRECONDITION',
@@ -173,7 +181,12 @@ export class ModelPool {
     };
     slot.model = model;
     slot.loading = undefined;
-    this.opts.log?.info(`loaded ${entry.name}`, { ms: Math.round(model.loadMs), mb: Math.round(need / MB) });
+    const q = lm.quantization;
+    this.opts.log?.info(`loaded ${entry.name}`, {
+      ms: Math.round(model.loadMs),
+      mb: Math.round(need / MB),
+      ...(q ? { quantized: `${q.format}, ${q.fromCache ? 'codes from the cache' : 'quantised now'}` } : {}),
+    });
     return model;
   }
 
