@@ -313,6 +313,7 @@ export class Graph {
       int64Data: [],
       doubleData: [],
       uint64Data: [],
+      externalData: [],
       metadataProps: [],
     }));
     return {

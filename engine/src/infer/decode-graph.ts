@@ -15,13 +15,12 @@
 //   0.044 ms as an initializer, 2.8 ms as an input). With `externalQuant` the graph only declares those
 //   initializers (external data, one in-memory file each) and the sessions take them from the caller's
 //   memory (runtime/bound.ts, SharedInitializers): nothing is serialised, parsed or copied.
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Graph, type Value } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { headDim, type ModelConfig } from '../models/config.ts';
 import { ropeTables, sinusoidTable } from '../models/layers.ts';
 import { PARAM, paramSpecs } from '../models/model.ts';
-import { ModelProto, TensorProto } from '../onnx/gen/onnx.ts';
+import { ModelProto, type TensorProto, TensorProto_DataLocation } from '../onnx/gen/onnx.ts';
 import { BITS, type QuantizedTensor } from '../quant/formats.ts';
 import { type AttentionIo, canFuseAttention, fusedAttention, plainAttention, T } from './attention.ts';
 
@@ -379,62 +378,25 @@ function serialise(g: Graph, external: readonly ExternalInitializer[]): Uint8Arr
   const proto = g.toProto();
   for (const n of proto.graph?.node ?? []) if (MS_OPS.has(n.opType ?? '')) n.domain = 'com.microsoft';
   proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
-  if (!external.length) return ModelProto.encode(proto).finish();
-  const names = new Set(external.map((e) => e.name));
-  if (proto.graph) proto.graph.initializer = proto.graph.initializer.filter((i) => !names.has(i.name ?? ''));
-  const head = ModelProto.encode(proto).finish();
-  const tail = externalInitializers(external);
-  const out = new Uint8Array(head.byteLength + tail.byteLength);
-  out.set(head);
-  out.set(tail, head.byteLength);
-  return out;
+  const byName = new Map(external.map((e) => [e.name, e]));
+  if (proto.graph && byName.size)
+    proto.graph.initializer = proto.graph.initializer.map((t) => {
+      const e = byName.get(t.name ?? '');
+      return e ? externalTensor(t, e) : t;
+    });
+  return ModelProto.encode(proto).finish();
 }
 
-/**
- * A second ModelProto.graph holding only TensorProtos with external data, to append to the model's bytes:
- * a protobuf parser merges a repeated message field, so ORT reads them as more initializers of the one
- * graph. Written by hand because the generated TensorProto (onnx.ts) leaves out external_data (13) and
- * data_location (14).
- */
-function externalInitializers(external: readonly ExternalInitializer[]): Uint8Array {
-  const graph = new BinaryWriter();
-  for (const e of external) {
-    graph.uint32((5 << 3) | 2).fork(); // GraphProto.initializer
-    TensorProto.encode(
-      {
-        name: e.name,
-        dims: [...e.dims],
-        dataType: e.data instanceof Float32Array ? 1 : 2,
-        floatData: [],
-        int32Data: [],
-        stringData: [],
-        int64Data: [],
-        doubleData: [],
-        uint64Data: [],
-        metadataProps: [],
-      },
-      graph,
-    );
-    const entries = [
-      ['location', e.name],
-      ['offset', '0'],
-      ['length', String(e.data.byteLength)],
-    ];
-    // external_data: StringStringEntryProto { key = 1, value = 2 }
-    for (const [k, v] of entries)
-      graph
-        .uint32((13 << 3) | 2)
-        .fork()
-        .uint32(10)
-        .string(k)
-        .uint32(18)
-        .string(v)
-        .join();
-    graph.uint32(14 << 3).int32(1); // data_location = EXTERNAL
-    graph.join();
-  }
-  return new BinaryWriter()
-    .uint32((7 << 3) | 2)
-    .bytes(graph.finish())
-    .finish(); // ModelProto.graph
+/** Initializer `t` declared as the whole of the in-memory file named after it, its data left out. */
+function externalTensor(t: TensorProto, e: ExternalInitializer): TensorProto {
+  return {
+    ...t,
+    rawData: undefined,
+    externalData: [
+      { key: 'location', value: e.name },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(e.data.byteLength) },
+    ],
+    dataLocation: TensorProto_DataLocation.EXTERNAL,
+  };
 }

@@ -123,6 +123,12 @@ export interface TensorProto {
   rawData?: Buffer | undefined;
   doubleData: number[];
   uint64Data: number[];
+  /**
+   * Where the data lies when data_location is EXTERNAL: location, offset, length (decode-graph.ts hands
+   * quantised weights to sessions from memory this way).
+   */
+  externalData: StringStringEntryProto[];
+  dataLocation?: TensorProto_DataLocation | undefined;
   metadataProps: StringStringEntryProto[];
 }
 
@@ -144,6 +150,12 @@ export enum TensorProto_DataType {
   COMPLEX64 = 14,
   COMPLEX128 = 15,
   BFLOAT16 = 16,
+  UNRECOGNIZED = -1,
+}
+
+export enum TensorProto_DataLocation {
+  DEFAULT = 0,
+  EXTERNAL = 1,
   UNRECOGNIZED = -1,
 }
 
@@ -988,6 +1000,8 @@ function createBaseTensorProto(): TensorProto {
     rawData: Buffer.alloc(0),
     doubleData: [],
     uint64Data: [],
+    externalData: [],
+    dataLocation: 0,
     metadataProps: [],
   };
 }
@@ -1046,6 +1060,12 @@ export const TensorProto: MessageFns<TensorProto> = {
         writer.uint64(v);
       }
       writer.join();
+    }
+    for (const v of message.externalData) {
+      StringStringEntryProto.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.dataLocation !== undefined && message.dataLocation !== 0) {
+      writer.uint32(112).int32(message.dataLocation);
     }
     for (const v of message.metadataProps) {
       StringStringEntryProto.encode(v!, writer.uint32(130).fork()).join();
@@ -1213,6 +1233,22 @@ export const TensorProto: MessageFns<TensorProto> = {
             }
 
             break;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.externalData.push(StringStringEntryProto.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.dataLocation = reader.int32() as any;
+            continue;
           }
           case 16: {
             if (tag !== 130) {
