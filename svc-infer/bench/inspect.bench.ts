@@ -28,6 +28,8 @@
 // With the attention as base64 float32 bytes (`encoding: "base64"`, what the Attention page asks for; 13.1 MB
 // of JSON against 27.5), load 4–6: warm HTTP 1.16 s (≤ 1.5 s), 2.05 s as numbers, gRPC 0.75 s. Of the 0.4 s
 // HTTP adds to gRPC, building the JSON is ~70 ms (base64 ~1 ms); the rest is writing and reading 13 MB.
+// Again at load 2.4 (`npm run bench:inspect`): base64 1.30 s, numbers 2.25 s, gRPC 0.84 s; ORT run 0.78 s,
+// 0.26 s without the earlier lenses, 0.19 s loss only.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
