@@ -131,6 +131,7 @@ export {
   type RunOptions,
   type RunResult,
 } from './infer/model.ts';
+export { removeQuantCache } from './infer/quant-cache.ts';
 export {
   checkDecodeFormat,
   DECODE_FORMATS,

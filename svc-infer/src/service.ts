@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   bindService,
   type CallContext,
@@ -11,6 +11,7 @@ import {
   type ServiceDeps,
   type ServiceImpl,
 } from '@lab/common';
+import { removeQuantCache } from '@lab/engine';
 import type { GenerateEvent, GenerateRequest, ModelInfo, SamplingParams } from '@lab/proto/infer';
 import { InferServiceService } from '@lab/proto/infer';
 import { TrainServiceClient } from '@lab/proto/train';
@@ -80,11 +81,12 @@ export function createInferImpl(
     deps.store,
     options.listJobs ?? trainJobLister(deps.config.addresses.train),
   );
+  const quantCache = join(deps.config.home, 'infer', 'quantized');
   const pool = new ModelPool({
     memoryBytes: options.memoryBytes ?? (cfg.memoryMb ? cfg.memoryMb * 1024 * 1024 : undefined),
     idleMs: options.idleMs ?? cfg.idleMs,
     log: deps.log,
-    quantCache: join(deps.config.home, 'infer', 'quantized'),
+    quantCache,
   });
   const limiter = new Limiter(
     options.maxActive ?? cfg.maxActive ?? 8,
@@ -191,6 +193,14 @@ export function createInferImpl(
       const entry = await catalog.remove(req.name);
       await pool.unload(req.name);
       await tracers.drop(req.name);
+      // Its quantised codes go too, but not those another registration of the folder still decodes from.
+      if (entry.quantize) {
+        const folder = resolve(entry.path);
+        const keep = (await catalog.list()).flatMap((e) =>
+          e.quantize && resolve(e.path) === folder ? [e.quantize] : [],
+        );
+        await removeQuantCache(quantCache, entry.path, keep);
+      }
       return describe(entry);
     },
     unloadModel: async (req) => {

@@ -147,4 +147,32 @@ describe('quantised registration', () => {
     const now = statSync(file, { bigint: true });
     expect([now.ino, now.mtimeNs]).toEqual([written.ino, written.mtimeNs]);
   });
+
+  it('unregistering a quantised model removes its codes, but not those another registration still uses', async () => {
+    const cache = join(fx.home, 'infer', 'quantized');
+    const lq = () => readdirSync(cache).filter((n) => n.endsWith('.lq'));
+    const del = async (name: string) =>
+      (await fetch(`${fx.url}/api/infer/models/${name}`, { method: 'DELETE' })).status;
+    // A second int4 registration of the folder, loaded: it decodes from the same file.
+    const twin = await postJson<ModelInfo>(`${fx.url}/api/infer/models`, {
+      name: 'bard-q4-twin',
+      path: model.dir,
+      quantize: 'int4',
+    });
+    expect(twin.status).toBe(201);
+    const gen = await postSse(`${fx.url}/api/infer/generate`, {
+      model: 'bard-q4-twin',
+      prompt: 'First',
+      params: { maxTokens: 2, temperature: 0 },
+    });
+    expect(gen.events.some((e) => e.event === 'token')).toBe(true);
+    expect(lq()).toHaveLength(1);
+    expect(await del('bard-q4')).toBe(200);
+    expect(lq()).toHaveLength(1);
+    // The last int4 registration gone, its codes go (bard-q8, int8 of the same folder, has none on disk).
+    expect(await del('bard-q4-twin')).toBe(200);
+    expect(lq()).toEqual([]);
+    // A float32 registration of the folder is untouched by all this.
+    expect((await fetch(`${fx.url}/api/infer/models/bard`)).status).toBe(200);
+  });
 });

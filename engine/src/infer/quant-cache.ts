@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ModelConfig } from '../models/config.ts';
 import { paramSpecs } from '../models/model.ts';
@@ -88,14 +88,40 @@ export function folderIdentity(dir: string): FileIdentity[] {
   });
 }
 
-/** The cache file of `dir`'s weights in `format` with blocks of `blockSize`. */
-export function cachePath(cacheDir: string, dir: string, format: DecodeFormat, blockSize: number): string {
-  const real = realpathSync(dir);
+/** What every cache file of `dir` starts with: its name and a hash of its real path. */
+function folderPrefix(dir: string): string {
+  // A folder already gone cannot be resolved through its links any more; its path as given is the best guess.
+  const real = existsSync(dir) ? realpathSync(dir) : resolve(dir);
   const id = createHash('sha256').update(real).digest('hex').slice(0, 16);
   const name = basename(real)
     .replace(/[^\w.-]+/g, '_')
     .slice(0, 48);
-  return join(cacheDir, `${name}-${id}-${format}-b${blockSize}.lq`);
+  return `${name}-${id}-`;
+}
+
+/** The cache file of `dir`'s weights in `format` with blocks of `blockSize`. */
+export function cachePath(cacheDir: string, dir: string, format: DecodeFormat, blockSize: number): string {
+  return join(cacheDir, `${folderPrefix(dir)}${format}-b${blockSize}.lq`);
+}
+
+/**
+ * Remove the cache files of `dir`'s weights in every format but `keep`, any block size (when the lab stops
+ * serving the folder in a format: they are derived data, up to a quarter of the weights' size each).
+ * Returns the files removed. A model still mapping one keeps its pages until it is released.
+ */
+export async function removeQuantCache(
+  cacheDir: string,
+  dir: string,
+  keep: readonly DecodeFormat[] = [],
+): Promise<string[]> {
+  const prefix = folderPrefix(dir);
+  const kept = keep.map((f) => `${prefix}${f}-b`);
+  const names = await readdir(cacheDir).catch(() => [] as string[]);
+  const mine = names
+    .filter((n) => n.startsWith(prefix) && n.endsWith('.lq') && !kept.some((k) => n.startsWith(k)))
+    .map((n) => join(cacheDir, n));
+  await Promise.all(mine.map((f) => rm(f, { force: true })));
+  return mine;
 }
 
 /** The tensors decoding quantises for `cfg`, [out, in] as MatMulNBits reads them. */
