@@ -39,7 +39,7 @@
 // decode 329–433 → 436–556 tok/s.
 // The share of the bound follows the VM's bandwidth more than the code: five runs of `--only gpt2-small
 // --quantize none --ppl-tokens 0 --rounds 3` at load 1.5–2 gave 51.9–67.9 tok/s, 78.2%, 82.3% and 84.1% of
-// the bound at 32.9–35.1 GB/s, 62.1–62.7% at 53.3–54.1 GB/s: decode gains ~20% when the scans gain ~60%.
+// the bound at 32.9–35.1 GB/s, 62.1–62.7% at 53.3–54.1 GB/s: decode gains 20–30% when the scans gain ~60%.
 // An ORT profile of one token (C API, fast layouts): the 49 Gemms are 87% of kernel time (MLAS's one-row
 // kernels, 24–31 GB/s each at that moment), GroupQueryAttention 6.5%, norms, adds and GELU 4%.
 // First token over SSE, gpt2-small: median 87.6 ms (p90 151) and 113.1 ms (p90 192) in two idle runs.
