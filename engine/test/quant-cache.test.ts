@@ -3,9 +3,12 @@
 // format never reuse a file that does not match.
 import {
   closeSync,
+  existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   truncateSync,
@@ -14,14 +17,50 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { crc32 } from 'node:zlib';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { loadInferenceModel } from '../src/infer/load.ts';
 import { InferenceModel, type InferenceOptions } from '../src/infer/model.ts';
+import { crc32Chunked } from '../src/infer/quant-cache.ts';
 import { gpt2Config, llamaConfig, type ModelConfig } from '../src/models/config.ts';
 import { paramLayout } from '../src/models/model.ts';
 import { Rng } from '../src/rng.ts';
 import { safetensorsBytes, toF16Bits } from './hf-fixtures.ts';
+
+// Seams for a folder rewritten in the middle of a load: run once, right after the load has read the weights
+// (into memory, or mapped). The worker threads load their own modules, so they see the real files.
+const hooks = vi.hoisted(() => ({ afterRead: undefined as (() => void) | undefined, noMapping: false }));
+const fire = () => {
+  const f = hooks.afterRead;
+  hooks.afterRead = undefined;
+  f?.();
+};
+vi.mock('../src/checkpoint/checkpoint.ts', async (actual) => {
+  const m = await actual<typeof import('../src/checkpoint/checkpoint.ts')>();
+  return {
+    ...m,
+    loadCheckpoint: (...a: Parameters<typeof m.loadCheckpoint>) => {
+      const r = m.loadCheckpoint(...a);
+      fire();
+      return r;
+    },
+  };
+});
+vi.mock('../src/infer/mmap.ts', async (actual) => {
+  const m = await actual<typeof import('../src/infer/mmap.ts')>();
+  return {
+    ...m,
+    // As off Linux: the loading thread cannot map (its workers, in their own module graphs, still can).
+    mappingAvailable: async () => !hooks.noMapping && (await m.mappingAvailable()),
+    mapFile: async (path: string) => {
+      if (hooks.noMapping) return null;
+      const r = await m.mapFile(path);
+      if (path.endsWith('model.safetensors')) fire();
+      return r;
+    },
+  };
+});
 
 const root = mkdtempSync(join(tmpdir(), 'quant-cache-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -49,6 +88,22 @@ let folders = 0;
 function folder(cfg: ModelConfig, seed: number): string {
   const dir = join(root, `model-${folders++}`);
   saveCheckpoint(dir, { cfg, params: randomParams(cfg, seed) });
+  return dir;
+}
+
+/** A GPT-2 folder in half precision: not mappable, so read into memory by loadCheckpoint. */
+function f16Folder(seed: number): string {
+  const dir = folder(gpt2, seed);
+  const layout = paramLayout(gpt2);
+  const params = randomParams(gpt2, seed);
+  const raw = new Map(
+    layout.entries.map((e) => {
+      const bytes = Buffer.alloc(2 * e.size);
+      for (let i = 0; i < e.size; i++) bytes.writeUInt16LE(toF16Bits(params[e.offset + i]), 2 * i);
+      return [e.name, { dtype: 'F16', shape: [...e.shape], bytes }];
+    }),
+  );
+  writeFileSync(join(dir, 'model.safetensors'), safetensorsBytes(raw));
   return dir;
 }
 
@@ -144,6 +199,25 @@ describe('damaged cache files', () => {
         closeSync(fd);
       },
     ],
+    [
+      'one digit of an offset in the header changed (still valid JSON, same length, in range)',
+      () => {
+        const bytes = readFileSync(path);
+        const n = bytes.readUInt32LE(8);
+        const json = bytes.toString('utf8', 16, 16 + n);
+        // The first tensor's scales, moved by 4 bytes: aligned and inside the file, so only the checksum can
+        // tell; read, it would hand the decoder scales shifted by one.
+        const m = /"scales":(\d+)/.exec(json)!;
+        const d = Number(m[1]!.at(-1));
+        const moved = `"scales":${m[1]!.slice(0, -1)}${d < 6 ? d + 4 : d - 4}`;
+        const changed = json.replace(m[0], moved);
+        expect(changed).not.toBe(json);
+        expect(Buffer.byteLength(changed)).toBe(n);
+        JSON.parse(changed);
+        Buffer.from(changed).copy(bytes, 16);
+        writeFileSync(path, bytes);
+      },
+    ],
     ['not a cache file', () => writeFileSync(path, 'garbage')],
     ['empty', () => writeFileSync(path, '')],
   ])('%s: ignored and replaced, with the right logits', async (_what, damage) => {
@@ -155,6 +229,116 @@ describe('damaged cache files', () => {
     expect(statSync(path).size).toBe(size);
     expect((await load(dir, { quantize: 'int8', quantCache: cache })).quantization.fromCache).toBe(true);
   });
+
+  /** Rewrite the header through `edit` and recompute the checksum, as a writer with other rules would. */
+  const reseal = (edit: (json: string) => string) => {
+    const bytes = readFileSync(path);
+    const n = bytes.readUInt32LE(8);
+    const json = Buffer.from(edit(bytes.toString('utf8', 16, 16 + n)));
+    // The header is followed by at least 256 bytes of zero padding, so a byte more or less still fits.
+    bytes.fill(0, 16, 16 + Math.max(n, json.byteLength));
+    json.copy(bytes, 16);
+    bytes.writeUInt32LE(json.byteLength, 8);
+    bytes.writeUInt32LE(crc32(bytes.subarray(16), crc32(bytes.subarray(8, 12))) >>> 0, 12);
+    writeFileSync(path, bytes);
+  };
+
+  it('an entry recording the other orientation of a square weight: stale, even with a valid checksum', async () => {
+    // The control: resealed as it was, the file is still read, so the checksum recomputed here is right.
+    reseal((json) => json);
+    expect((await load(dir, { quantize: 'int8', quantCache: cache })).quantization.fromCache).toBe(true);
+    // GPT-2's attention projection is square (64 × 64): its shape cannot tell a transposed matrix.
+    reseal((json) => {
+      const h = JSON.parse(json) as {
+        tensors: { param: string; rows: number; cols: number; outIn: boolean }[];
+      };
+      const e = h.tensors.find((t) => t.param.endsWith('attn.c_proj.weight'))!;
+      expect(e.rows).toBe(e.cols);
+      e.outIn = !e.outIn;
+      return JSON.stringify(h);
+    });
+    const r = await load(dir, { quantize: 'int8', quantCache: cache });
+    expect(r.quantization.fromCache).toBe(false);
+    expect(same(r.logits, want)).toBe(true);
+    expect((await load(dir, { quantize: 'int8', quantCache: cache })).quantization.fromCache).toBe(true);
+  });
+
+  it('a directory where the file should be: a miss, not a failed load, and the file written once it is gone', async () => {
+    rmSync(path);
+    mkdirSync(path);
+    writeFileSync(join(path, 'inside'), 'x');
+    const r = await load(dir, { quantize: 'int8', quantCache: cache });
+    expect(r.quantization.fromCache).toBe(false);
+    // Nothing could be written over it either; the load decodes from the worker's codes.
+    expect(r.quantization.cachePath).toBeUndefined();
+    expect(same(r.logits, want)).toBe(true);
+    rmSync(path, { recursive: true });
+    expect((await load(dir, { quantize: 'int8', quantCache: cache })).quantization.cachePath).toBe(path);
+    expect((await load(dir, { quantize: 'int8', quantCache: cache })).quantization.fromCache).toBe(true);
+  });
+});
+
+describe('a folder rewritten during a load', () => {
+  it('read into memory: the codes serve that load, and no file records the new folder with the old codes', async () => {
+    const dir = f16Folder(10);
+    const cache = join(root, 'cache-rewritten-f16');
+    const old = await load(dir, { quantize: 'int8' });
+    hooks.afterRead = () => saveCheckpoint(dir, { cfg: gpt2, params: randomParams(gpt2, 11) });
+    const during = await load(dir, { quantize: 'int8', quantCache: cache });
+    expect(hooks.afterRead).toBeUndefined();
+    // What this load read, consistently.
+    expect(same(during.logits, old.logits)).toBe(true);
+    expect(during.quantization.cachePath).toBeUndefined();
+    expect(existsSync(cache) ? lqFiles(cache) : []).toEqual([]);
+    const now = await load(dir, { quantize: 'int8' });
+    expect(same(now.logits, old.logits)).toBe(false);
+    const next = await load(dir, { quantize: 'int8', quantCache: cache });
+    expect(next.quantization.fromCache).toBe(false);
+    expect(same(next.logits, now.logits)).toBe(true);
+    expect((await load(dir, { quantize: 'int8', quantCache: cache })).quantization.fromCache).toBe(true);
+  });
+
+  it('mapped: the worker finds another file under the path and the load fails, rather than mix two checkpoints', async () => {
+    const dir = folder(gpt2, 12);
+    const cache = join(root, 'cache-rewritten-mapped');
+    hooks.afterRead = () => saveCheckpoint(dir, { cfg: gpt2, params: randomParams(gpt2, 13) });
+    await expect(load(dir, { quantize: 'int4', quantCache: cache })).rejects.toThrow(
+      /model\.safetensors changed while the model was loading/,
+    );
+    expect(hooks.afterRead).toBeUndefined();
+    expect(existsSync(cache) ? lqFiles(cache) : []).toEqual([]);
+    const now = await load(dir, { quantize: 'int4' });
+    const next = await load(dir, { quantize: 'int4', quantCache: cache });
+    expect(next.quantization.fromCache).toBe(false);
+    expect(same(next.logits, now.logits)).toBe(true);
+    const again = await load(dir, { quantize: 'int4', quantCache: cache });
+    expect(again.quantization.fromCache).toBe(true);
+    expect(same(again.logits, now.logits)).toBe(true);
+  });
+});
+
+it('where files cannot be mapped, no cache file is written (it could never be read back)', async () => {
+  const dir = folder(gpt2, 14);
+  const cache = join(root, 'cache-unmappable');
+  const want = await load(dir, { quantize: 'int4' });
+  hooks.noMapping = true;
+  try {
+    const r = await load(dir, { quantize: 'int4', quantCache: cache });
+    expect(r.quantization.fromCache).toBe(false);
+    expect(r.quantization.cachePath).toBeUndefined();
+    expect(same(r.logits, want.logits)).toBe(true);
+    expect(existsSync(cache) ? lqFiles(cache) : []).toEqual([]);
+  } finally {
+    hooks.noMapping = false;
+  }
+});
+
+it('the checksum in chunks, the running value chained, is the checksum of the whole', () => {
+  const bytes = new Uint8Array(1000).map((_, i) => (i * 7919) % 251);
+  expect(crc32Chunked(bytes, 0, 7)).toBe(crc32(bytes));
+  expect(crc32Chunked(bytes.subarray(500), crc32Chunked(bytes.subarray(0, 500), 0, 64), 3)).toBe(
+    crc32(bytes),
+  );
 });
 
 it('two formats of one model keep separate files, each read back as its own', async () => {
@@ -177,17 +361,7 @@ it('two formats of one model keep separate files, each read back as its own', as
 });
 
 it('a half-precision folder (read into memory, quantised on the worker) caches the same way', async () => {
-  const dir = folder(gpt2, 6);
-  const layout = paramLayout(gpt2);
-  const params = randomParams(gpt2, 6);
-  const raw = new Map(
-    layout.entries.map((e) => {
-      const bytes = Buffer.alloc(2 * e.size);
-      for (let i = 0; i < e.size; i++) bytes.writeUInt16LE(toF16Bits(params[e.offset + i]), 2 * i);
-      return [e.name, { dtype: 'F16', shape: [...e.shape], bytes }];
-    }),
-  );
-  writeFileSync(join(dir, 'model.safetensors'), safetensorsBytes(raw));
+  const dir = f16Folder(6);
   const cache = join(root, 'cache-f16');
   const first = await load(dir, { quantize: 'int4', quantCache: cache });
   const second = await load(dir, { quantize: 'int4', quantCache: cache });

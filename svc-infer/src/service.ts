@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   bindService,
@@ -28,6 +29,15 @@ import { describeFolder } from './models/folder.ts';
 import { ModelPool } from './models/pool.ts';
 import { traceMethods } from './trace/methods.ts';
 import { Tracers } from './trace/tracers.ts';
+
+/** A folder's real path; its path as given, resolved, once it is gone (links can no longer be followed). */
+function realFolder(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
 
 /** Subject of the event published when a generation ends (finish reason, token counts, timings). */
 export const GENERATION_SUBJECT = 'lab.infer.generation';
@@ -194,12 +204,16 @@ export function createInferImpl(
       await pool.unload(req.name);
       await tracers.drop(req.name);
       // Its quantised codes go too, but not those another registration of the folder still decodes from.
+      // Folders compare as the cache names them, by real path: a registration through a link decodes from
+      // the same files. The catalog entry is gone already, so a file left behind is only a warning.
       if (entry.quantize) {
-        const folder = resolve(entry.path);
+        const folder = realFolder(entry.path);
         const keep = (await catalog.list()).flatMap((e) =>
-          e.quantize && resolve(e.path) === folder ? [e.quantize] : [],
+          e.quantize && realFolder(e.path) === folder ? [e.quantize] : [],
         );
-        await removeQuantCache(quantCache, entry.path, keep);
+        await removeQuantCache(quantCache, entry.path, keep).catch((err: unknown) =>
+          deps.log.warn(`could not remove the quantised codes of '${entry.name}': ${(err as Error).message}`),
+        );
       }
       return describe(entry);
     },

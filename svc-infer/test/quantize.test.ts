@@ -1,6 +1,6 @@
 // Quantised models through the service: registration with `quantize` (gRPC and HTTP), shown in GET, and
 // greedy generation running on the int4 weights (checked against the engine's own int4 model).
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { fromServiceError, LabError, localCallContext } from '@lab/common';
@@ -174,5 +174,59 @@ describe('quantised registration', () => {
     expect(lq()).toEqual([]);
     // A float32 registration of the folder is untouched by all this.
     expect((await fetch(`${fx.url}/api/infer/models/bard`)).status).toBe(200);
+  });
+
+  it('a registration through a link to the folder keeps the codes it decodes from when the direct one goes', async () => {
+    const cache = join(fx.home, 'infer', 'quantized');
+    const lq = () => readdirSync(cache).filter((n) => n.endsWith('.lq'));
+    const link = join(fx.home, 'models', 'bard-link');
+    symlinkSync(model.dir, link);
+    for (const [name, path] of [
+      ['bard-direct-q4', model.dir],
+      ['bard-link-q4', link],
+    ] as const)
+      expect((await postJson(`${fx.url}/api/infer/models`, { name, path, quantize: 'int4' })).status).toBe(
+        201,
+      );
+    const gen = await postSse(`${fx.url}/api/infer/generate`, {
+      model: 'bard-link-q4',
+      prompt: 'First',
+      params: { maxTokens: 2, temperature: 0 },
+    });
+    expect(gen.events.some((e) => e.event === 'token')).toBe(true);
+    // One file: the cache names the folder by its real path, whichever path a registration gave.
+    expect(lq()).toHaveLength(1);
+    expect((await fetch(`${fx.url}/api/infer/models/bard-direct-q4`, { method: 'DELETE' })).status).toBe(200);
+    expect(lq()).toHaveLength(1);
+    expect((await fetch(`${fx.url}/api/infer/models/bard-link-q4`, { method: 'DELETE' })).status).toBe(200);
+    expect(lq()).toEqual([]);
+  });
+
+  it('codes that cannot be removed do not fail the unregistering: the model is gone all the same', async () => {
+    const cache = join(fx.home, 'infer', 'quantized');
+    const r = await postJson(`${fx.url}/api/infer/models`, {
+      name: 'bard-stuck',
+      path: model.dir,
+      quantize: 'int4',
+    });
+    expect(r.status).toBe(201);
+    await postSse(`${fx.url}/api/infer/generate`, {
+      model: 'bard-stuck',
+      prompt: 'First',
+      params: { maxTokens: 1, temperature: 0 },
+    });
+    const [name] = readdirSync(cache).filter((n) => n.endsWith('.lq'));
+    expect(name).toBeDefined();
+    // A non-empty directory under the file's name: removing it fails.
+    const stuck = join(cache, name!);
+    rmSync(stuck);
+    mkdirSync(stuck);
+    writeFileSync(join(stuck, 'x'), 'x');
+    try {
+      expect((await fetch(`${fx.url}/api/infer/models/bard-stuck`, { method: 'DELETE' })).status).toBe(200);
+      expect((await fetch(`${fx.url}/api/infer/models/bard-stuck`)).status).toBe(404);
+    } finally {
+      rmSync(stuck, { recursive: true, force: true });
+    }
   });
 });

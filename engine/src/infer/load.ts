@@ -9,12 +9,22 @@ import { readSafetensorsHeader, type TensorInfo } from '../checkpoint/safetensor
 import type { ModelConfig } from '../models/config.ts';
 import { paramSpecs } from '../models/model.ts';
 import { DEFAULT_BLOCK } from '../quant/formats.ts';
-import { mapFile } from './mmap.ts';
+import { mapFile, mappingAvailable } from './mmap.ts';
 import { InferenceModel, type InferenceOptions, type PreparedQuantized } from './model.ts';
-import { cachePath, folderIdentity, readQuantCache, writeQuantCache } from './quant-cache.ts';
+import {
+  cachePath,
+  type FileIdentity,
+  folderIdentity,
+  readQuantCache,
+  writeQuantCache,
+} from './quant-cache.ts';
 import { checkDecodeFormat, type QuantizeJob, quantizeOffThread } from './quantized.ts';
 
 export async function loadInferenceModel(dir: string, opts: InferenceOptions = {}): Promise<InferenceModel> {
+  // Before anything is read: a cache file records this, so it must describe the files read next, or older
+  // ones (then the check after quantising sees the change), never newer ones than the codes came from.
+  const identity =
+    opts.quantize && opts.quantCache && (await mappingAvailable()) ? tryIdentity(dir) : undefined;
   const cfg = configFromHf(
     JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>,
   );
@@ -25,7 +35,7 @@ export async function loadInferenceModel(dir: string, opts: InferenceOptions = {
     let params = loadCheckpoint(dir).params;
     let prepared: PreparedQuantized | undefined;
     if (opts.quantize)
-      prepared = await quantizedWeights(dir, cfg, opts, { params }, (p) => {
+      prepared = await quantizedWeights(dir, cfg, opts, identity, { params }, (p) => {
         params = p;
       });
     try {
@@ -41,8 +51,12 @@ export async function loadInferenceModel(dir: string, opts: InferenceOptions = {
   let prepared: PreparedQuantized | undefined;
   try {
     if (opts.quantize)
-      prepared = await quantizedWeights(dir, cfg, opts, {
-        file: { path: file, tensors: [...infos].map(([n, t]) => [n, t.offset, t.size]) },
+      prepared = await quantizedWeights(dir, cfg, opts, identity, {
+        file: {
+          path: file,
+          tensors: [...infos].map(([n, t]) => [n, t.offset, t.size]),
+          expect: mapped.id,
+        },
       });
     return await InferenceModel.fromTensors(cfg, tensors, opts, mapped, prepared);
   } catch (e) {
@@ -54,30 +68,40 @@ export async function loadInferenceModel(dir: string, opts: InferenceOptions = {
 
 /**
  * The folder's weights quantised as `opts` asks: mapped from the cache when it holds them for the folder
- * as it is now, else quantised on a worker thread and, with a cache, written there and mapped back.
- * `restore` receives `source.params` again after the worker has used it.
+ * as it was before the load read anything (`identity`, absent without a usable cache) and still is, else
+ * quantised on a worker thread and, with a cache, written there and mapped back, unless the folder
+ * changed during the load. `restore` receives `source.params` again after the worker has used it.
  */
 async function quantizedWeights(
   dir: string,
   cfg: ModelConfig,
   opts: InferenceOptions,
+  identity: FileIdentity[] | undefined,
   source: Pick<QuantizeJob, 'file' | 'params'>,
   restore: (params: Float32Array) => void = () => {},
 ): Promise<PreparedQuantized> {
   const format = checkDecodeFormat(opts.quantize ?? '');
   const blockSize = opts.quantBlockSize ?? DEFAULT_BLOCK[format];
-  const cacheDir = opts.quantCache;
-  const identity = cacheDir ? folderIdentity(dir) : [];
-  const path = cacheDir && cachePath(cacheDir, dir, format, blockSize);
-  if (path) {
+  const path = identity && opts.quantCache && cachePath(opts.quantCache, dir, format, blockSize);
+  // Unchanged since the load began: what it read is what `identity` describes.
+  const unchanged = () => {
+    try {
+      return JSON.stringify(folderIdentity(dir)) === JSON.stringify(identity);
+    } catch {
+      return false;
+    }
+  };
+  if (path && unchanged()) {
     const cached = await readQuantCache(path, cfg, format, blockSize, identity);
     if (cached) return { weights: cached, fromCache: true, cachePath: path, file: cached.file };
   }
   const made = await quantizeOffThread({ cfg, format, blockSize, ...source });
   if (made.params) restore(made.params);
-  if (!path) return { weights: made.weights, fromCache: false };
+  // Rewritten during the load: the codes match what this load read, but that may not be what either
+  // identity describes, so they serve this load only.
+  if (!path || !unchanged()) return { weights: made.weights, fromCache: false };
   try {
-    await writeQuantCache(path, made.weights, identity);
+    await writeQuantCache(path, cfg, made.weights, identity);
     // Decode from the file as a later load will: its pages are shared, the worker's arrays are dropped.
     const back = await readQuantCache(path, cfg, format, blockSize, identity);
     if (back) return { weights: back, fromCache: false, cachePath: path, file: back.file };
@@ -85,6 +109,15 @@ async function quantizedWeights(
     // A cache that cannot be written (read-only, full disk) leaves this load as it would be without one.
   }
   return { weights: made.weights, fromCache: false };
+}
+
+/** The folder's identity, or none (no cache for this load) where it cannot be listed: reading it says why. */
+function tryIdentity(dir: string): FileIdentity[] | undefined {
+  try {
+    return folderIdentity(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Each parameter's tensor in the file, when all are float32, 4-byte aligned and shaped as the config says. */

@@ -53,7 +53,25 @@ async function loadLibc(): Promise<Libc | null> {
 export interface MappedFile {
   /** The whole file. Valid until close(); touching it afterwards crashes the process. */
   readonly bytes: Uint8Array;
+  /**
+   * Which file was mapped, from the descriptor mapped rather than the path: the path may name another file
+   * by the time anyone asks (a checkpoint renamed into place).
+   */
+  readonly id: MappedFileId;
   close(): void;
+}
+
+/** A file's identity as fstat gives it (strings, so it crosses to worker threads and into JSON). */
+export interface MappedFileId {
+  dev: string;
+  ino: string;
+  size: number;
+  mtimeNs: string;
+}
+
+/** Whether mapFile can map files here (Linux with koffi); elsewhere it always returns null. */
+export async function mappingAvailable(): Promise<boolean> {
+  return (await loadLibc()) !== null;
 }
 
 /** The file mapped read-only with its pages populated, or null where mapping is unavailable. */
@@ -62,13 +80,16 @@ export async function mapFile(path: string): Promise<MappedFile | null> {
   if (!c) return null;
   const fd = openSync(path, 'r');
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd, { bigint: true });
+    const size = Number(st.size);
     if (size === 0) return null;
+    const id = { dev: String(st.dev), ino: String(st.ino), size, mtimeNs: String(st.mtimeNs) };
     const ptr = c.mmap(null, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (!ptr || c.address(ptr) === MAP_FAILED) return null;
     let open = true;
     return {
       bytes: new Uint8Array(c.view(ptr, size)),
+      id,
       close: () => {
         if (open) c.munmap(ptr, size);
         open = false;

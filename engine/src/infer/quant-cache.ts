@@ -12,11 +12,23 @@
 // and leaves the header as it was). Rewriting a file through rename (saveCheckpoint, writeSafetensors)
 // gives a new inode; rewriting in place moves the times.
 //
-// Layout: 8-byte magic, uint32 LE length of a JSON header, the header, then each tensor's codes and
-// scales at 64-byte aligned offsets. The header holds the offsets, the file's total size and the CRC-32
-// of everything after it (24 ms for 139 MB); a file whose size, header or checksum disagrees is ignored
-// and rewritten, never used. Files are written under a temporary name and renamed into place, so a
-// killed writer leaves at most a stray temporary file, never a half file under the real name.
+// The identity a file records must describe the weights its codes came from, so a load takes it BEFORE
+// reading config.json and the weights, takes it again after quantising, and writes no file when the two
+// differ (the folder was rewritten during the load: what was read may be either checkpoint, or both). The
+// worker that quantises re-opens model.safetensors by path, so it is told which file the caller mapped and
+// refuses another (see quantize-worker.ts).
+//
+// Layout: 8-byte magic, uint32 LE length of a JSON header, uint32 LE CRC-32, the header, then each
+// tensor's codes and scales at 64-byte aligned offsets. The header holds the offsets, each tensor's
+// orientation and the file's total size; the CRC covers the length field and everything after the CRC
+// field (header, padding and data: 24 ms for 139 MB), so a changed offset is caught as surely as a
+// changed code. A file whose size, header or checksum disagrees, or that cannot be read at all, is
+// ignored and rewritten, never used, and never fails the load. Files are written under a temporary name
+// and renamed into place, so a killed writer leaves at most a stray temporary file, never a half file
+// under the real name.
+//
+// Where files cannot be mapped (mapFile returns null off Linux) there is no cache at all: a file that
+// could never be read back would cost a write on every load and save nothing.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -29,9 +41,14 @@ import { buildDecodeGraph } from './decode-graph.ts';
 import { type MappedFile, mapFile } from './mmap.ts';
 import type { DecodeFormat, QuantizedWeights } from './quantized.ts';
 
-const MAGIC = 'LABQNT01';
+/** The layout's mark; the files of an older layout (LABQNT01: no header in the checksum) are rewritten. */
+const MAGIC = 'LABQNT02';
 /** Bumped whenever the codes a format produces change, so older files are quantised again. */
-const VERSION = 1;
+const VERSION = 2;
+/** Magic, header length, CRC-32. */
+const FIXED = 16;
+/** zlib's crc32 takes a 32-bit length: larger regions go through in chunks, the running value chained. */
+const CRC_CHUNK = 1 << 30;
 const ALIGN = 64;
 
 /** What a weight file was when it was quantised (see the top of this file). */
@@ -48,6 +65,8 @@ interface Entry {
   param: string;
   rows: number;
   cols: number;
+  /** Whether the parameter was stored [out, in] (else transposed first): a square weight's shape cannot tell. */
+  outIn: boolean;
   blocksPerRow: number;
   codes: number;
   codesBytes: number;
@@ -62,7 +81,13 @@ interface Header {
   source: FileIdentity[];
   tensors: Entry[];
   size: number;
-  crc32: number;
+}
+
+/** CRC-32 of `bytes` continuing from `crc`, in chunks zlib's 32-bit length can take. */
+export function crc32Chunked(bytes: Uint8Array, crc = 0, chunk = CRC_CHUNK): number {
+  for (let at = 0; at < bytes.byteLength; at += chunk)
+    crc = crc32(bytes.subarray(at, Math.min(at + chunk, bytes.byteLength)), crc);
+  return crc;
 }
 
 /** The weight files of a model folder and config.json, as they are now. */
@@ -125,12 +150,12 @@ export async function removeQuantCache(
 }
 
 /** The tensors decoding quantises for `cfg`, [out, in] as MatMulNBits reads them. */
-function expectedShapes(cfg: ModelConfig): Map<string, { rows: number; cols: number }> {
+function expectedShapes(cfg: ModelConfig): Map<string, { rows: number; cols: number; outIn: boolean }> {
   const shapes = new Map(paramSpecs(cfg).map((s) => [s.name, s.shape]));
-  const out = new Map<string, { rows: number; cols: number }>();
+  const out = new Map<string, { rows: number; cols: number; outIn: boolean }>();
   for (const { param, outIn } of buildDecodeGraph(cfg, { fastLayouts: false }).linears) {
     const [a, b] = shapes.get(param) ?? [0, 0];
-    out.set(param, outIn ? { rows: a, cols: b } : { rows: b, cols: a });
+    out.set(param, outIn ? { rows: a, cols: b, outIn } : { rows: b, cols: a, outIn });
   }
   return out;
 }
@@ -143,9 +168,11 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  */
 export async function writeQuantCache(
   path: string,
+  cfg: ModelConfig,
   q: QuantizedWeights,
   source: readonly FileIdentity[],
 ): Promise<void> {
+  const orientation = expectedShapes(cfg);
   const tensors: Entry[] = [];
   const parts: { at: number; bytes: Uint8Array }[] = [];
   // Offsets relative to the data start until the header's length is known.
@@ -158,6 +185,7 @@ export async function writeQuantCache(
       param,
       rows: t.rows,
       cols: t.cols,
+      outIn: orientation.get(param)?.outIn ?? true,
       blocksPerRow: t.blocksPerRow,
       codes: at,
       codesBytes: codes.byteLength,
@@ -168,17 +196,7 @@ export async function writeQuantCache(
     at = align(e.scales + e.scalesBytes);
     tensors.push(e);
   }
-  let crc = 0;
-  let end = 0;
-  // The checksum covers the data with its zero padding, exactly as the reader sees it.
-  const zeros = new Uint8Array(ALIGN);
-  for (const p of parts) {
-    if (p.at > end) crc = crc32(zeros.subarray(0, p.at - end), crc);
-    crc = crc32(p.bytes, crc);
-    end = p.at + p.bytes.byteLength;
-  }
   const dataBytes = at;
-  if (dataBytes > end) crc = crc32(zeros.subarray(0, dataBytes - end), crc);
   // The header's own length moves the data: fix it with room for the offsets' digits to grow.
   const header = (start: number): Header => ({
     version: VERSION,
@@ -187,18 +205,29 @@ export async function writeQuantCache(
     source: [...source],
     tensors: tensors.map((e) => ({ ...e, codes: e.codes + start, scales: e.scales + start })),
     size: start + dataBytes,
-    crc32: crc,
   });
-  let start = align(12 + Buffer.byteLength(JSON.stringify(header(0))) + 256);
+  let start = align(FIXED + Buffer.byteLength(JSON.stringify(header(0))) + 256);
   let json = Buffer.from(JSON.stringify(header(start)));
-  while (12 + json.byteLength > start) {
-    start = align(12 + json.byteLength + 256);
+  while (FIXED + json.byteLength > start) {
+    start = align(FIXED + json.byteLength + 256);
     json = Buffer.from(JSON.stringify(header(start)));
   }
   const head = Buffer.alloc(start);
   head.write(MAGIC, 0, 'latin1');
   head.writeUInt32LE(json.byteLength, 8);
-  json.copy(head, 12);
+  json.copy(head, FIXED);
+  // The checksum covers the file exactly as the reader sees it: length, header, padding, data.
+  let crc = crc32Chunked(head.subarray(8, 12));
+  crc = crc32Chunked(head.subarray(FIXED), crc);
+  let end = 0;
+  const zeros = new Uint8Array(ALIGN);
+  for (const p of parts) {
+    if (p.at > end) crc = crc32Chunked(zeros.subarray(0, p.at - end), crc);
+    crc = crc32Chunked(p.bytes, crc);
+    end = p.at + p.bytes.byteLength;
+  }
+  if (dataBytes > end) crc = crc32Chunked(zeros.subarray(0, dataBytes - end), crc);
+  head.writeUInt32LE(crc >>> 0, 12);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   await removeStrayTemporaries(dir, basename(path));
@@ -236,7 +265,8 @@ export interface CachedWeights extends QuantizedWeights {
 /**
  * The quantised weights in `path`, mapped, if the file exists, was made from `source` for `cfg` in this
  * format and block size, and is whole (size and checksum); otherwise undefined, with the reason in
- * `why` (missing, stale or corrupt), and the caller quantises again.
+ * `why` (missing, stale, corrupt or unreadable), and the caller quantises again. Never throws for the
+ * file's sake: a cache is an optimisation, and no state of it may fail a load.
  */
 export async function readQuantCache(
   path: string,
@@ -246,20 +276,41 @@ export async function readQuantCache(
   source: readonly FileIdentity[],
   why: (reason: string) => void = () => {},
 ): Promise<CachedWeights | undefined> {
+  try {
+    return await readChecked(path, cfg, format, blockSize, source, why);
+  } catch (e) {
+    // Removed after the exists check, a directory of that name, no permission, an mmap refused.
+    why(`unreadable: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+async function readChecked(
+  path: string,
+  cfg: ModelConfig,
+  format: DecodeFormat,
+  blockSize: number,
+  source: readonly FileIdentity[],
+  why: (reason: string) => void,
+): Promise<CachedWeights | undefined> {
   const no = (reason: string): undefined => {
     why(reason);
     return undefined;
   };
   if (!existsSync(path)) return no('missing');
-  const header = readHeader(path);
-  if (typeof header === 'string') return no(header);
+  const read = readHeader(path);
+  if (typeof read === 'string') return no(read);
+  const { header, json } = read;
   if (header.version !== VERSION || header.format !== format || header.blockSize !== blockSize)
     return no('stale: another format, block size or version');
   if (JSON.stringify(header.source) !== JSON.stringify(source)) return no('stale: the weights changed');
   const want = expectedShapes(cfg);
   if (
     header.tensors.length !== want.size ||
-    header.tensors.some((e) => want.get(e.param)?.rows !== e.rows || want.get(e.param)?.cols !== e.cols)
+    header.tensors.some((e) => {
+      const w = want.get(e.param);
+      return w?.rows !== e.rows || w.cols !== e.cols || w.outIn !== e.outIn;
+    })
   )
     return no('stale: other tensors');
   if (statSync(path).size !== header.size) return no('corrupt: wrong size');
@@ -267,8 +318,16 @@ export async function readQuantCache(
   if (!file) return no('unmappable');
   try {
     const bytes = file.bytes;
-    const dataStart = header.tensors.length ? Math.min(...header.tensors.map((e) => e.codes)) : header.size;
-    if (bytes.byteLength !== header.size || crc32(bytes.subarray(dataStart)) !== header.crc32) {
+    // The header was read through another descriptor: a file renamed into place since then is another
+    // file, checked below against a header that is not its own unless they are byte for byte the same.
+    const mappedJson = bytes.subarray(FIXED, FIXED + json.byteLength);
+    let crc = crc32Chunked(bytes.subarray(8, 12));
+    crc = crc32Chunked(bytes.subarray(FIXED), crc);
+    if (
+      bytes.byteLength !== header.size ||
+      !Buffer.from(mappedJson.buffer, mappedJson.byteOffset, mappedJson.byteLength).equals(json) ||
+      crc >>> 0 !== Buffer.from(bytes.buffer, bytes.byteOffset, FIXED).readUInt32LE(12)
+    ) {
       file.close();
       return no('corrupt: checksum');
     }
@@ -283,6 +342,8 @@ export async function readQuantCache(
         e.scalesBytes !== 4 * e.rows * e.blocksPerRow ||
         e.blocksPerRow !== Math.ceil(e.cols / blockSize) ||
         e.scales % 4 !== 0 ||
+        e.codes < FIXED + json.byteLength ||
+        e.scales < FIXED + json.byteLength ||
         e.codes + e.codesBytes > header.size ||
         e.scales + e.scalesBytes > header.size
       ) {
@@ -308,22 +369,24 @@ export async function readQuantCache(
   }
 }
 
-/** The header, or why it cannot be read. Reads only the header's bytes. */
-function readHeader(path: string): Header | string {
+/** The header and its raw bytes, or why it cannot be read. Reads only the header's bytes. */
+function readHeader(path: string): { header: Header; json: Buffer } | string {
   const fd = openSync(path, 'r');
   try {
-    const fixed = Buffer.alloc(12);
-    if (readSync(fd, fixed, 0, 12, 0) !== 12 || fixed.toString('latin1', 0, 8) !== MAGIC)
-      return 'corrupt: not a quantised-weights file';
+    const fixed = Buffer.alloc(FIXED);
+    if (readSync(fd, fixed, 0, FIXED, 0) !== FIXED) return 'corrupt: not a quantised-weights file';
+    const magic = fixed.toString('latin1', 0, 8);
+    if (magic !== MAGIC)
+      return magic.startsWith('LABQNT') ? 'stale: an older layout' : 'corrupt: not a quantised-weights file';
     const n = fixed.readUInt32LE(8);
     if (n > 16 * 1024 * 1024) return 'corrupt: header length';
     const json = Buffer.alloc(n);
-    if (readSync(fd, json, 0, n, 12) !== n) return 'corrupt: truncated header';
+    if (readSync(fd, json, 0, n, FIXED) !== n) return 'corrupt: truncated header';
     try {
       const h = JSON.parse(json.toString('utf8')) as Header;
       if (!Array.isArray(h.tensors) || !Array.isArray(h.source) || typeof h.size !== 'number')
         return 'corrupt: header fields';
-      return h;
+      return { header: h, json };
     } catch {
       return 'corrupt: header JSON';
     }

@@ -18,6 +18,7 @@ import {
   quantizedBytes,
 } from '../quant/formats.ts';
 import { buildDecodeGraph } from './decode-graph.ts';
+import type { MappedFileId } from './mmap.ts';
 import { transpose } from './weights.ts';
 
 /** The formats decoding runs on (MatMulNBits takes integer codes; NF4 is for QLoRA's frozen base). */
@@ -91,13 +92,19 @@ export interface QuantizeJob {
   cfg: ModelConfig;
   format: DecodeFormat;
   blockSize: number;
-  /** Weights in a file (float32, used in place): the worker maps it; tensors as [name, byte offset, floats]. */
-  file?: { path: string; tensors: [string, number, number][] };
+  /**
+   * Weights in a file (float32, used in place): the worker maps it; tensors as [name, byte offset, floats].
+   * `expect` is the file the caller mapped: the worker refuses another one under the same path (a checkpoint
+   * saved meanwhile), whose codes would not match the caller's embeddings and norms.
+   */
+  file?: { path: string; tensors: [string, number, number][]; expect?: MappedFileId };
   /** Or in memory, in paramLayout(cfg) order: transferred to the worker and back. */
   params?: Float32Array;
   /** Quantise only these parameters (the worker's share); all when absent. */
   only?: string[];
 }
+
+const MAX_WORKERS = 8;
 
 export type QuantizeReply =
   | { type: 'done'; weights: QuantizedWeights; params?: Float32Array }
@@ -105,17 +112,21 @@ export type QuantizeReply =
 
 /**
  * quantizeForDecoding on worker threads, so the caller's event loop (a service's requests) goes on while a
- * large model is quantised. Weights in a file are shared between a worker per core (each maps the file and
- * takes about an equal share of the weights); weights in memory go to one worker. Codes and scales come
- * back by transfer (no copy); so does `params`, whose buffer is detached from the caller until then.
+ * large model is quantised. Weights in a file are shared between a worker per core, up to 8 (each maps the
+ * file and takes about an equal share of the weights); weights in memory go to one worker. Codes and
+ * scales come back by transfer (no copy); so does `params`, whose buffer is detached from the caller until
+ * then.
  */
 export async function quantizeOffThread(
   job: QuantizeJob,
-  workers = availableParallelism(),
+  cores = availableParallelism(),
 ): Promise<{ weights: QuantizedWeights; params?: Float32Array }> {
+  const linears = buildDecodeGraph(job.cfg, { fastLayouts: false }).linears.map((l) => l.param);
+  // Each worker maps the file and starts its own module graph: past 8 the start-up outweighs the share of
+  // the work, and past one per tensor a worker would have nothing to do.
+  const workers = Math.min(cores, MAX_WORKERS, linears.length);
   if (!job.file || workers < 2) return oneWorker(job);
   const sizes = new Map(job.file.tensors.map(([name, , length]) => [name, length]));
-  const linears = buildDecodeGraph(job.cfg, { fastLayouts: false }).linears.map((l) => l.param);
   // Largest first, each to the least loaded share.
   const shares = Array.from({ length: workers }, () => ({ params: [] as string[], size: 0 }));
   for (const p of [...linears].sort((a, b) => (sizes.get(b) ?? 0) - (sizes.get(a) ?? 0))) {
