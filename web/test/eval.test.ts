@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser, unexpectedErrors } from './browser.ts';
 import { ensureDist } from './dist.ts';
+import { stackApi } from './stack-api.ts';
 
 interface Stack {
   url: string;
@@ -72,15 +73,7 @@ let runId = '';
 let run: Run;
 let headlineMetric = '';
 
-async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...init?.headers },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+const api = stackApi(() => stack.url);
 const post = <T>(path: string, body: unknown) => api<T>(path, { method: 'POST', body: JSON.stringify(body) });
 
 /** A 1-layer GPT-2 with random weights (scaled up so the choices' logliks differ) and GPT-2's tokenizer. */

@@ -12,6 +12,7 @@ import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser, unexpectedErrors } from './browser.ts';
 import { buildDistInto } from './dist.ts';
+import { stackApi } from './stack-api.ts';
 
 interface Stack {
   url: string;
@@ -36,15 +37,7 @@ let b: LaunchedBrowser;
 let page: Page;
 let jobId = '';
 
-async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...init?.headers },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+const api = stackApi(() => stack.url);
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lab-ft-compare-'));

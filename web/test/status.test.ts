@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEvent, rpcsText } from '../src/pages/status/describe.ts';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
 import { ensureDist } from './dist.ts';
+import { stackApi } from './stack-api.ts';
 
 interface Stack {
   url: string;
@@ -29,15 +30,7 @@ let jobId = '';
 /** Responses of 500 and above that the page received, to name them when console errors are checked. */
 const failed: string[] = [];
 
-async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...init?.headers },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+const api = stackApi(() => stack.url);
 
 beforeAll(async () => {
   ensureDist();

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
 import { ensureDist } from './dist.ts';
+import { stackApi } from './stack-api.ts';
 
 interface Stack {
   url: string;
@@ -32,15 +33,7 @@ let b: LaunchedBrowser;
 let page: Page;
 let datasetId = '';
 
-async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...init?.headers },
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: HTTP ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+const api = stackApi(() => stack.url);
 
 beforeAll(async () => {
   ensureDist();
