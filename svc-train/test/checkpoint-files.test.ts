@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { paramLayout, preset, Rng } from '@lab/engine';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   bestStep,
@@ -16,6 +15,7 @@ import {
   verifyCheckpoint,
   writeCheckpoint,
 } from '../src/jobs/checkpoints.ts';
+import { tinyCheckpoint } from './tiny-checkpoint.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'lab-ck-files-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -26,24 +26,7 @@ const freshRoot = () => {
   return root;
 };
 
-const cfg = preset('nanogpt-cpu', {
-  vocabSize: 16,
-  blockSize: 8,
-  nLayer: 1,
-  nEmbd: 8,
-  nHead: 2,
-  nKvHead: 2,
-  ffnHidden: 16,
-  dropout: 0,
-});
-const params = paramLayout(cfg).init(1);
-const ck = (step: number) => ({
-  cfg,
-  params,
-  m: new Float32Array(params.length),
-  v: new Float32Array(params.length),
-  state: { step, rng: new Rng(1).state() },
-});
+const ck = tinyCheckpoint;
 
 interface ManifestFile {
   step: number;

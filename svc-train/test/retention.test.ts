@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { paramLayout, preset, Rng } from '@lab/engine';
 import { SubmitJobRequest } from '@lab/proto/train';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +14,7 @@ import {
   writeCheckpoint,
 } from '../src/jobs/checkpoints.ts';
 import { specToRequest, validateSubmit } from '../src/jobs/validate.ts';
+import { tinyCheckpoint } from './tiny-checkpoint.ts';
 
 const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
 
@@ -85,24 +85,7 @@ describe('validateSubmit retention fields', () => {
 describe('writeCheckpoint with a retention rule', () => {
   const home = mkdtempSync(join(tmpdir(), 'lab-retention-'));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
-  const cfg = preset('nanogpt-cpu', {
-    vocabSize: 16,
-    blockSize: 8,
-    nLayer: 1,
-    nEmbd: 8,
-    nHead: 2,
-    nKvHead: 2,
-    ffnHidden: 16,
-    dropout: 0,
-  });
-  const params = paramLayout(cfg).init(1);
-  const ck = (step: number) => ({
-    cfg,
-    params,
-    m: new Float32Array(params.length),
-    v: new Float32Array(params.length),
-    state: { step, rng: new Rng(1).state() },
-  });
+  const ck = tinyCheckpoint;
 
   it('keeps the newest 2 and the best val loss, records val loss in the manifest, and resumes from the newest', () => {
     const rule = { keepLast: 2, keepBest: true };
