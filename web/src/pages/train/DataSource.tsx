@@ -1,6 +1,6 @@
 // The data of a run: a dataset version (marked ready when it has shards for the chosen tokenizer, with "Make
 // shards" right there when it has not) or a text file on the server.
-import { createResource, createSignal, For, Show } from 'solid-js';
+import { createResource, createSignal, For, type JSX, Show } from 'solid-js';
 import { dataApi, errorText } from '../../api.ts';
 import { formatCount } from '../../components/format.ts';
 import type { FieldErrors } from './fields.tsx';
@@ -77,6 +77,26 @@ export default function DataSource(props: DataSourceProps) {
     }
   };
   const E = props.errors;
+  /** A number field of the repeated-tokens source (2 to 4096), named `input` for its error messages. */
+  const repeatField = (input: string, key: keyof RepeatedFields, label: JSX.Element) => (
+    <label>
+      {label}
+      <input
+        name={input}
+        type="number"
+        min="2"
+        max="4096"
+        required
+        value={props.repeated[key]}
+        aria-invalid={E.invalid(input)}
+        onInput={(e) => {
+          E.touched(input);
+          props.onRepeated({ ...props.repeated, [key]: e.currentTarget.value });
+        }}
+      />
+      <E.Message input={input} />
+    </label>
+  );
 
   return (
     <>
@@ -115,40 +135,14 @@ export default function DataSource(props: DataSourceProps) {
       </fieldset>
       <Show when={props.source === 'repeated'}>
         <div class="preset-grid" data-testid="repeated-fields">
-          <label>
-            Vocabulary
-            <input
-              name="repeatVocab"
-              type="number"
-              min="2"
-              max="4096"
-              required
-              value={props.repeated.vocabSize}
-              aria-invalid={E.invalid('repeatVocab')}
-              onInput={(e) => {
-                E.touched('repeatVocab');
-                props.onRepeated({ ...props.repeated, vocabSize: e.currentTarget.value });
-              }}
-            />
-            <E.Message input="repeatVocab" />
-          </label>
-          <label>
-            Longest run <span class="muted small">(context = 2 × this)</span>
-            <input
-              name="repeatHalf"
-              type="number"
-              min="2"
-              max="4096"
-              required
-              value={props.repeated.halfLength}
-              aria-invalid={E.invalid('repeatHalf')}
-              onInput={(e) => {
-                E.touched('repeatHalf');
-                props.onRepeated({ ...props.repeated, halfLength: e.currentTarget.value });
-              }}
-            />
-            <E.Message input="repeatHalf" />
-          </label>
+          {repeatField('repeatVocab', 'vocabSize', <>Vocabulary</>)}
+          {repeatField(
+            'repeatHalf',
+            'halfLength',
+            <>
+              Longest run <span class="muted small">(context = 2 × this)</span>
+            </>,
+          )}
         </div>
       </Show>
       <Show
