@@ -2,8 +2,9 @@
 FROM node:20-bookworm-slim
 WORKDIR /lab
 # svc-eval: python3 runs HumanEval samples in its sandbox (util-linux's unshare and setpriv; the container
-# needs CAP_SYS_ADMIN for the namespaces, or the sandbox refuses to run), WordNet for METEOR's synonyms.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 util-linux wordnet-base \
+# needs CAP_SYS_ADMIN for the namespaces, or the sandbox refuses to run), WordNet for METEOR's synonyms, gcc
+# for the engine's CPU decoding kernel (engine/native; without it CPU decoding goes through ORT's Gemm).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 util-linux wordnet-base gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 # CUDA builds of ONNX Runtime for the GPU services; set to "skip" for a CPU-only image.
 ARG ONNXRUNTIME_NODE_INSTALL=cuda12

@@ -4,38 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { measureReadBandwidth, weightBytesPerToken } from '../src/infer/bandwidth.ts';
-import { buildInferenceGraph } from '../src/infer/export.ts';
 import { kthLargest, type SampleOptions, sampleToken } from '../src/infer/generate.ts';
 import { capacityFor, kvBytesPerToken } from '../src/infer/kv-cache.ts';
 import { loadInferenceModel } from '../src/infer/load.ts';
 import { InferenceModel, type InferenceOptions } from '../src/infer/model.ts';
-import { gpt2Config, headDim, llamaConfig, type ModelConfig } from '../src/models/config.ts';
+import { gpt2Config, llamaConfig, type ModelConfig } from '../src/models/config.ts';
 import { paramLayout } from '../src/models/model.ts';
 import { Rng } from '../src/rng.ts';
-import { createSession, ort } from '../src/runtime/session.ts';
-
-/** Logits of every position of `tokens` from the portable export (the reference). */
-async function reference(cfg: ModelConfig, params: Float32Array, tokens: number[]): Promise<Float32Array> {
-  const s = await createSession(buildInferenceGraph(cfg, params));
-  const T = tokens.length;
-  const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, cfg.nKvHead, 0, headDim(cfg)]);
-  const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, T]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-    position_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
-      [1, T],
-    ),
-  };
-  for (let i = 0; i < cfg.nLayer; i++) {
-    feeds[`past_key_values.${i}.key`] = empty();
-    feeds[`past_key_values.${i}.value`] = empty();
-  }
-  const out = (await s.run(feeds)).logits.data as Float32Array;
-  await s.release();
-  return out;
-}
+import { exportLogits } from './export-reference.ts';
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
@@ -73,7 +49,7 @@ describe('InferenceModel', () => {
     it(`${name}: chunked prefill, 128 decoded tokens and branches equal the export`, async () => {
       const params = paramLayout(cfg).init(7);
       const tokens = Array.from({ length: 140 }, (_, i) => (i * 7 + 3) % cfg.vocabSize);
-      const full = await reference(cfg, params, tokens);
+      const full = await exportLogits(cfg, params, tokens);
       const V = cfg.vocabSize;
       const row = (i: number) => full.subarray(i * V, (i + 1) * V);
       const m = await InferenceModel.create(cfg, params, { maxChunk: 5, ...opts });
@@ -109,7 +85,7 @@ describe('InferenceModel', () => {
   it('switches to the weights in fast layouts after load, caches and logits carrying over', async () => {
     const params = paramLayout(gpt2).init(9);
     const tokens = Array.from({ length: 20 }, (_, i) => (i * 3 + 2) % gpt2.vocabSize);
-    const full = await reference(gpt2, params, tokens);
+    const full = await exportLogits(gpt2, params, tokens);
     const V = gpt2.vocabSize;
     const m = await InferenceModel.create(gpt2, params);
     const before = await m.run(tokens.slice(0, 10));
@@ -168,6 +144,30 @@ describe('InferenceModel', () => {
     await m.release();
     await expect(m.run([1])).rejects.toThrow(/released/);
   });
+
+  for (const [name, opts] of [
+    ['KV appended in place', {}],
+    ['KV copied per run', { inPlace: false }],
+  ] as const)
+    it(`writes the last logits into the caller's array when given one (${name})`, async () => {
+      const params = paramLayout(gpt2).init(4);
+      const m = await InferenceModel.create(gpt2, params, { maxChunk: 4, ...opts });
+      await m.ready();
+      const tokens = Array.from({ length: 9 }, (_, i) => (i * 2 + 1) % gpt2.vocabSize);
+      const into = new Float32Array(gpt2.vocabSize).fill(Number.NaN);
+      // a prompt in three chunks, then one token, both into the same array
+      const plain = await m.run(tokens);
+      const a = await m.run(tokens, undefined, { into });
+      expect(a.logits).toBe(into);
+      expect(into).toEqual(plain.logits);
+      const plainNext = await m.run([3], plain.cache);
+      const b = await m.run([3], a.cache, { into });
+      expect(b.logits).toBe(into);
+      expect(into).toEqual(plainNext.logits);
+      await expect(m.run([1], undefined, { into: new Float32Array(5) })).rejects.toThrow(/'into' takes/);
+      await expect(m.run([1, 2], undefined, { into, allPositions: true })).rejects.toThrow(/'into' takes/);
+      await m.release();
+    });
 
   it('loads a checkpoint folder with its weights mapped, and estimates its memory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'infer-load-'));

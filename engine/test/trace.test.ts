@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromHf } from '../src/checkpoint/checkpoint.ts';
-import { buildInferenceGraph } from '../src/infer/export.ts';
 import { loadInferenceModel } from '../src/infer/load.ts';
 import { InferenceModel } from '../src/infer/model.ts';
 import { ablate } from '../src/inspect/ablate.ts';
@@ -13,7 +12,7 @@ import { lensAt, lossPerToken, rowNorms, traceNorms } from '../src/inspect/summa
 import { type RawTrace, TraceModel } from '../src/inspect/trace.ts';
 import type { ModelConfig } from '../src/models/config.ts';
 import { paramLayout } from '../src/models/model.ts';
-import { createSession, ort } from '../src/runtime/session.ts';
+import { runExport } from './export-reference.ts';
 import {
   gpt2Weights,
   llamaWeights,
@@ -109,35 +108,8 @@ async function exportResiduals(
   params: Float32Array,
   tokens: number[],
 ): Promise<Float32Array[]> {
-  const s = await createSession(buildInferenceGraph(cfg, params, { residuals: true }));
-  const T = tokens.length;
-  const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, T]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-    position_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
-      [1, T],
-    ),
-  };
-  const d = cfg.nEmbd / cfg.nHead;
-  for (let i = 0; i < cfg.nLayer; i++) {
-    feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [
-      1,
-      cfg.nKvHead,
-      0,
-      d,
-    ]);
-    feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', new Float32Array(0), [
-      1,
-      cfg.nKvHead,
-      0,
-      d,
-    ]);
-  }
-  const out = await s.run(feeds);
-  await s.release();
-  return Array.from({ length: 2 * cfg.nLayer + 1 }, (_, i) => out[`residual.${i}`].data as Float32Array);
+  const out = await runExport(cfg, params, tokens, { residuals: true });
+  return Array.from({ length: 2 * cfg.nLayer + 1 }, (_, i) => out[`residual.${i}`]);
 }
 
 describe.each(FAMILIES)('trace of $name', (fam) => {

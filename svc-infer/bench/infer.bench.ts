@@ -20,7 +20,8 @@
 // KL(fp32 ‖ quantised) and how often the top-1 token agrees. The weights are random (no GPT-2 weights can
 // be downloaded here), so the perplexity is near the vocabulary's size and its change measures how far
 // quantisation moves the distributions, not the loss in quality of a trained model.
-// Flags: --only <preset>, --baseline (also the path before InferenceModel, in the same rounds: the
+// Flags: --only <preset>, --gemm (also decoding through ORT's Gemm instead of lab.engine::Linear, in the
+// same rounds), --baseline (also the path before InferenceModel, in the same rounds: the
 // exported graph with its weights embedded, through onnxruntime-node, as Decoder ran it; ~30 s more for
 // gpt2-small), --tokens N, --rounds N, --quantize int8,int4 (or none), --ppl-tokens N (default 2048;
 // 0 skips the quality section).
@@ -42,6 +43,9 @@
 // the bound at 32.9–35.1 GB/s, 62.1–62.7% at 53.3–54.1 GB/s: decode gains 20–30% when the scans gain ~60%.
 // An ORT profile of one token (C API, fast layouts): the 49 Gemms are 87% of kernel time (MLAS's one-row
 // kernels, 24–31 GB/s each at that moment), GroupQueryAttention 6.5%, norms, adds and GELU 4%.
+// Then one-token runs moved to the engine's own kernel (lab.engine::Linear, engine/README.md): `--only
+// gpt2-small --quantize none --ppl-tokens 0 --gemm`, three runs at load 1.1–2.3, 45–55 GB/s: 72.3–84.4 tok/s,
+// 75.6–76.3% of the bound, against 62.0–79.3 tok/s (58.1–76.3%) through ORT's Gemm in the same rounds.
 // First token over SSE, gpt2-small: median 87.6 ms (p90 151) and 113.1 ms (p90 192) in two idle runs.
 //
 // Then the first token through the HTTP gateway's SSE (gateway.ts), and the sampler chain's cost per token
@@ -142,6 +146,7 @@ export async function inferenceModel(
     name: q ? `${name} ${q.format}` : name,
     how: () =>
       `${model.threading}${model.mapped ? ', mapped' : ''}${model.fast && !q ? ', fast layouts' : ''}` +
+      (model.labKernel ? `, Linear ${model.labKernel}` : '') +
       (q ? `, ${q.format} block ${q.blockSize} (MatMulNBits)` : ''),
     loadMs,
     fastMs: q ? undefined : fastMs,
@@ -153,8 +158,10 @@ export async function inferenceModel(
     },
     async decode(prompt, n) {
       let r = await model.run(prompt);
+      // As svc-infer's generation loop decodes: one logits array for the whole sequence.
+      const into = new Float32Array(model.cfg.vocabSize);
       const t0 = performance.now();
-      for (let i = 0; i < n; i++) r = await model.run([argmax(r.logits)], r.cache);
+      for (let i = 0; i < n; i++) r = await model.run([argmax(r.logits)], r.cache, { into });
       return n / ((performance.now() - t0) / 1000);
     },
     async withoutCache(prompt, steps) {
@@ -383,6 +390,7 @@ async function main(): Promise<void> {
     options: {
       only: { type: 'string' },
       baseline: { type: 'boolean' },
+      gemm: { type: 'boolean' },
       tokens: { type: 'string', default: '128' },
       rounds: { type: 'string', default: '3' },
       quantize: { type: 'string', default: 'int8,int4' },
@@ -406,6 +414,7 @@ async function main(): Promise<void> {
     const contenders: Contender[] = [];
     try {
       contenders.push(await inferenceModel(name, dir));
+      if (values.gemm) contenders.push(await inferenceModel(`${name} (ORT Gemm)`, dir, { labOps: false }));
       if (values.baseline) contenders.push(await exportedGraph(name, dir, cfg));
       for (const f of formats) {
         const first = await inferenceModel(name, dir, { quantize: f, quantCache });

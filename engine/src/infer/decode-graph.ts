@@ -92,6 +92,11 @@ export interface DecodeGraphOptions {
    * serialise and 1.3 s per session to parse, copy and repack; declared, 0.4 s per session (repacking).
    */
   externalQuant?: boolean;
+  /**
+   * Linear layers and the head as `lab.engine::Linear` (engine/native/linear.c) over weights [out, in]:
+   * for graphs that decode one token per run, in sessions given that library (runtime/lab-ops.ts).
+   */
+  labOps?: boolean;
 }
 
 /**
@@ -110,6 +115,8 @@ interface Ctx {
   wt: (name: string) => Value;
   /** Whether weights are read in the layouts MLAS streams fastest (DecodeGraphOptions.fastLayouts). */
   fast: boolean;
+  /** Whether linear layers are lab.engine::Linear (DecodeGraphOptions.labOps). */
+  labOps: boolean;
   positions: Value;
   /** Attention of layer i; k and v undefined when q is the packed [q | k | v] (fused attention only). */
   layer: (q: Value, k: Value | undefined, v: Value | undefined, i: number) => Value;
@@ -130,8 +137,17 @@ function linear(ctx: Ctx, x: Value, name: string, outIn: boolean, bias?: string)
   const q = ctx.nbits(x, name);
   if (q) return bias ? op.add(ctx.g, q, ctx.w(bias)) : q;
   const c = bias ? ctx.w(bias) : undefined;
+  if (ctx.labOps) return linearNode(ctx.g, x, outIn ? ctx.w(name) : ctx.wt(name), c);
   if (!ctx.fast || outIn) return op.gemm(ctx.g, x, ctx.w(name), { transB: outIn, c });
   return op.gemm(ctx.g, x, ctx.wt(name), { transB: true, c });
+}
+
+/** x [T, in] · Wᵀ (+ b) for W [out, in], by lab.engine::Linear. */
+function linearNode(g: Graph, x: Value, weight: Value, bias?: Value): Value {
+  const [y] = g.node('Linear', bias ? [x, weight, bias] : [x, weight], [
+    { dtype: 'float32', shape: [x.shape[0], weight.shape[0]] },
+  ]);
+  return y;
 }
 
 function normed(ctx: Ctx, x: Value, prefix: string): Value {
@@ -243,6 +259,7 @@ function llamaLayer(ctx: Ctx, x: Value, i: number): Value {
 export function buildDecodeGraph(cfg: ModelConfig, opts: DecodeGraphOptions = {}): DecodeGraph {
   const fuse = opts.fuse ?? canFuseAttention(cfg);
   const fast = opts.fastLayouts ?? true;
+  const labOps = !!opts.labOps;
   const g = new Graph(`${cfg.family}_decode`);
   const d = headDim(cfg);
   const ids = g.input('input_ids', 'int64', [T]);
@@ -318,7 +335,7 @@ export function buildDecodeGraph(cfg: ModelConfig, opts: DecodeGraphOptions = {}
     return y;
   };
   const linears = new Map<string, boolean>();
-  const ctx: Ctx = { g, cfg, w, wt, fast, positions, layer, packed: fuse, nbits, linears };
+  const ctx: Ctx = { g, cfg, w, wt, fast, labOps, positions, layer, packed: fuse, nbits, linears };
   const gpt2 = cfg.family === 'gpt2';
   const embed = gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
   let x = op.gather(g, w(embed), ids);
@@ -343,6 +360,7 @@ export function buildDecodeGraph(cfg: ModelConfig, opts: DecodeGraphOptions = {}
   linears.set(head, true);
   const logits =
     nbits(hidden, head) ??
+    (labOps ? linearNode(g, hidden, w(head)) : undefined) ??
     (fast ? op.gemm(g, hidden, wt(head)) : op.gemm(g, hidden, w(head), { transB: true }));
   g.output(logits, 'logits');
   io.present.forEach((p, i) => {
@@ -370,14 +388,26 @@ export function buildDecodeGraph(cfg: ModelConfig, opts: DecodeGraphOptions = {}
 /** Contrib ops live in the com.microsoft domain, which Graph.toBytes (standard ONNX only) does not write. */
 const MS_OPS = new Set(['GroupQueryAttention', 'MatMulNBits']);
 
+/** The engine's own operators (engine/native), and the domain their library registers them in. */
+const LAB_OPS = new Set(['Linear']);
+const LAB_DOMAIN = 'lab.engine';
+
 /** Name prefix of the quantised initializers. */
 const QUANT_PREFIX = 'quant.';
 
 function serialise(g: Graph, external: readonly ExternalInitializer[]): Uint8Array {
   g.prune();
   const proto = g.toProto();
-  for (const n of proto.graph?.node ?? []) if (MS_OPS.has(n.opType ?? '')) n.domain = 'com.microsoft';
+  let lab = false;
+  for (const n of proto.graph?.node ?? []) {
+    if (MS_OPS.has(n.opType ?? '')) n.domain = 'com.microsoft';
+    else if (LAB_OPS.has(n.opType ?? '')) {
+      n.domain = LAB_DOMAIN;
+      lab = true;
+    }
+  }
   proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  if (lab) proto.opsetImport.push({ domain: LAB_DOMAIN, version: 1 });
   const byName = new Map(external.map((e) => [e.name, e]));
   if (proto.graph && byName.size)
     proto.graph.initializer = proto.graph.initializer.map((t) => {

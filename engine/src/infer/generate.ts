@@ -118,13 +118,17 @@ export class Decoder {
     const tokens = [...prompt];
     if (tokens.length === 0) throw new Error('generate: prompt must have at least one token');
     let { logits, cache } = await this.model.run(tokens.slice(-blockSize));
+    // Each token's logits are sampled before the next run: one array for all of them.
+    const into = new Float32Array(V);
     for (let i = 0; i < n; i++) {
       const next = sampleToken(logits.subarray(logits.length - V), opts, rng);
       tokens.push(next);
       if (i === n - 1) break;
       if (cache.length + 1 > blockSize)
-        ({ logits, cache } = await this.model.run(tokens.slice(-Math.floor(blockSize / 2))));
-      else ({ logits, cache } = await this.model.run([next], cache));
+        ({ logits, cache } = await this.model.run(tokens.slice(-Math.floor(blockSize / 2)), undefined, {
+          into,
+        }));
+      else ({ logits, cache } = await this.model.run([next], cache, { into }));
     }
     this.cache = cache;
     return tokens.slice(prompt.length);

@@ -45,6 +45,13 @@ export interface InferenceOptions extends SessionOptions {
    */
   fastLayouts?: boolean;
   /**
+   * Once the fast layouts exist, decode one token per run with lab.engine::Linear, the engine's own kernel
+   * for one-row linear layers (engine/native/linear.c, ~25–35% faster decoding than ORT's Gemm here),
+   * where its library builds and loads (a C compiler, ORT's C API); prompts keep ORT's Gemm. Default true;
+   * float32 weights only. See InferenceModel.labKernel.
+   */
+  labOps?: boolean;
+  /**
    * Decode with the linear layers and the head quantised (int8 or int4, block `quantBlockSize`), through
    * ORT's MatMulNBits; the weights are quantised at load (loadInferenceModel: on a worker thread, or read
    * from `quantCache`). Embeddings, norms and biases stay float32.
@@ -78,6 +85,13 @@ export interface RunOptions {
    * the new tokens); memory then stays bounded for any prompt length. The result holds the last row.
    */
   onLogits?: (rows: Float32Array, first: number) => void;
+  /**
+   * Write the last position's logits into this array [vocab] and return it as the result's logits, instead
+   * of a new array per run: for decoding loops that are done with one token's logits before the next run
+   * (a new 201 KB array per GPT-2 token drove a full garbage collection every ~25 tokens). Not with
+   * allPositions or onLogits.
+   */
+  into?: Float32Array;
 }
 
 export interface RunResult {
@@ -146,6 +160,11 @@ export class InferenceModel {
   /** The threading decoding uses now (see InferenceOptions.adaptive). */
   get threading(): string {
     return this.sessions.threading;
+  }
+
+  /** The lab.engine::Linear kernel decoding uses now ('avx512', 'avx2', 'scalar'), or undefined (ORT's Gemm). */
+  get labKernel(): string | undefined {
+    return this.sessions.labKernel;
   }
 
   /** Whether the weights are a mapped file (page-cache pages, shared with other readers of the file). */
@@ -282,17 +301,22 @@ export class InferenceModel {
     if (T === 0) throw new Error('run: no tokens');
     let state = this.snapshot(cache);
     const V = this.cfg.vocabSize;
+    const into = opts.into;
+    if (into && (into.length !== V || opts.allPositions || opts.onLogits))
+      throw new RangeError(
+        `run: 'into' takes the last position's ${V} logits, without allPositions or onLogits`,
+      );
     const all = opts.allPositions && !opts.onLogits ? new Float32Array(T * V) : undefined;
     let last: Float32Array | undefined;
     for (let at = 0; at < T; at += this.maxChunk) {
       const chunk = tokens.slice(at, at + this.maxChunk);
       const final = at + chunk.length === T;
       const from = all || opts.onLogits ? 0 : final ? chunk.length - 1 : chunk.length;
-      const res = await this.step(chunk, state, from);
+      const res = await this.step(chunk, state, from, final ? into : undefined);
       state = res.state;
       if (all) all.set(res.logits, at * V);
       else if (opts.onLogits) opts.onLogits(res.logits, at);
-      if (final) last = res.logits.subarray(res.logits.length - V);
+      if (final) last = into ?? res.logits.subarray(res.logits.length - V);
     }
     return { logits: all ?? last!, cache: state };
   }
@@ -339,6 +363,7 @@ export class InferenceModel {
     tokens: readonly number[],
     state: Snapshot,
     from: number,
+    into?: Float32Array,
   ): Promise<{ logits: Float32Array; state: Snapshot }> {
     if (this.released) throw new Error('inference model released');
     const past = state.length;
@@ -352,7 +377,7 @@ export class InferenceModel {
       if (store.end !== past || store.capacity < total)
         store = store.copyPrefix(this.cfg, past, capacityFor(total, this.cfg.blockSize, this.lazyKv));
       store.end = total;
-      const fetches: Record<string, TensorIn> = { logits: this.logitsBuffer(rows) };
+      const fetches: Record<string, TensorIn> = { logits: this.logitsBuffer(rows, into) };
       const dims = this.kvDims(store.capacity);
       for (let i = 0; i < this.cfg.nLayer; i++) {
         fetches[`present_key.${i}`] = { data: store.keys[i], dims, keep: true };
@@ -381,7 +406,8 @@ export class InferenceModel {
       Array.from({ length: this.cfg.nLayer }, (_, i) => out[`present_${kind}.${i}`]);
     const next = new KvStore(layer('key'), layer('value'), total);
     next.end = total;
-    return { logits: out.logits, state: new Snapshot(this, next, total) };
+    into?.set(out.logits);
+    return { logits: into ?? out.logits, state: new Snapshot(this, next, total) };
   }
 
   private feeds(
@@ -416,8 +442,9 @@ export class InferenceModel {
     return [1, this.cfg.nKvHead, positions, this.cfg.nEmbd / this.cfg.nHead];
   }
 
-  private logitsBuffer(rows: number): TensorIn {
-    return { data: new Float32Array(rows * this.cfg.vocabSize), dims: [rows, this.cfg.vocabSize] };
+  private logitsBuffer(rows: number, into?: Float32Array): TensorIn {
+    const data = into && rows === 1 ? into : new Float32Array(rows * this.cfg.vocabSize);
+    return { data, dims: [rows, this.cfg.vocabSize] };
   }
 }
 

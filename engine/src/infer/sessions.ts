@@ -1,11 +1,15 @@
 // The ORT sessions of one decoding graph: one per threading variant, all reading the same weight inputs
 // (a session costs only its small graph), and the choice among them by timing (runtime/adaptive.ts).
+// With fast layouts in float32, each variant also has a session of the graph with lab.engine::Linear
+// (runtime/lab-ops.ts) for one-token runs, which is where decoding spends its time (engine/README.md,
+// "Decoding one token"). Prompts keep ORT's Gemm, whose kernels reuse each weight across rows.
 import { availableParallelism } from 'node:os';
 import type { ModelConfig } from '../models/config.ts';
 import type { QuantizedTensor } from '../quant/formats.ts';
 import { VariantChooser } from '../runtime/adaptive.ts';
-import type { SessionOptions } from '../runtime/session.ts';
-import { buildDecodeGraph } from './decode-graph.ts';
+import { type LabOps, labOps } from '../runtime/lab-ops.ts';
+import { firstLine, type SessionOptions } from '../runtime/session.ts';
+import { buildDecodeGraph, type DecodeGraph, type WeightInput } from './decode-graph.ts';
 import type { Pages } from './mmap.ts';
 import {
   createRunner,
@@ -22,8 +26,13 @@ export interface SessionsOptions extends SessionOptions {
   fuse: boolean;
   /** Bind KV outputs to the caller's buffers (needs `fuse` and the C API). */
   inPlace: boolean;
-  /** Weights in the layouts MLAS reads fastest, copies made as needed (decode-graph.ts). */
+  /**
+   * Weights in the layouts MLAS reads fastest, copies made as needed (decode-graph.ts); in float32 this
+   * also decodes one-token runs with lab.engine::Linear where its library is available.
+   */
   fastLayouts: boolean;
+  /** Decode one-token runs with lab.engine::Linear where possible (default true; see above). */
+  labOps?: boolean;
   /** Keep a session per threading and pick by timing (else one with `threads`). */
   adaptive: boolean;
   /** Quantised linear weights (decode-graph.ts, DecodeGraphOptions.quantized). */
@@ -35,6 +44,12 @@ export interface SessionsOptions extends SessionOptions {
   laterVariants?: boolean;
 }
 
+/** A threading's sessions: prompts run on `prompt`, one-token runs on `token` (the same one without Linear). */
+interface Variant {
+  prompt: Runner;
+  token: Runner;
+}
+
 export class Sessions {
   private chooser: VariantChooser;
   private released = false;
@@ -42,7 +57,7 @@ export class Sessions {
   private more: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly runners: Runner[],
+    private readonly runners: Variant[],
     private readonly labels: string[],
     /** Copies of weights the graph reads, freed after the sessions. */
     private readonly copies: Pages | undefined,
@@ -55,6 +70,8 @@ export class Sessions {
     private readonly sharing: Sharing | undefined,
     /** Sessions there will be once the variants created later exist (see SessionsOptions.laterVariants). */
     readonly planned: number,
+    /** The Linear operator one-token runs use, if they do. */
+    private readonly linear: LabOps | null,
   ) {
     this.chooser = new VariantChooser(runners.length);
   }
@@ -66,29 +83,51 @@ export class Sessions {
   ): Promise<Sessions> {
     // Quantised weights go to the sessions from the caller's memory where the C API runs them (see
     // DecodeGraphOptions.externalQuant); onnxruntime-node needs them embedded in the graph.
-    const api = opts.quantized?.size ? await runnerApi(opts) : null;
+    const api = await runnerApi(opts);
+    const quantized = !!opts.quantized?.size;
     const graph = buildDecodeGraph(cfg, {
       fuse: opts.fuse,
       fastLayouts: opts.fastLayouts,
       quantized: opts.quantized,
-      externalQuant: api !== null,
+      externalQuant: quantized && api !== null,
     });
+    // Custom operators register through the C API. Before the fast layouts exist (the first sessions of a
+    // load), GPT-2's [in, out] weights would need the copies those make, so Linear waits for them.
+    const linear = api && !quantized && opts.fastLayouts && opts.labOps !== false ? await labOps() : null;
+    const tokenGraph = linear
+      ? buildDecodeGraph(cfg, { fuse: opts.fuse, fastLayouts: true, labOps: true })
+      : undefined;
     const sharing = api && graph.external.length ? shareInitializers(api, graph.external) : undefined;
-    const runners: Runner[] = [];
+    const runners: Variant[] = [];
     let bound: BoundWeights | undefined;
     const variants = threadings(opts);
     const now = opts.laterVariants ? variants.slice(0, 1) : variants;
-    let make: (o: SessionOptions) => Promise<Runner>;
+    let make: (o: SessionOptions) => Promise<Variant>;
     try {
-      bound = await bindWeights(graph.weights, tensors, opts);
+      bound = await bindWeights(allWeights(graph, tokenGraph), tensors, opts);
       const inputs = bound.inputs;
-      make = (o) =>
-        createRunner(graph.bytes, inputs, { ...o, inPlace: opts.inPlace, shared: sharing?.shared });
+      const runner = (g: DecodeGraph, o: SessionOptions) =>
+        createRunner(g.bytes, weightsOf(g, inputs), {
+          ...o,
+          inPlace: opts.inPlace,
+          shared: sharing?.shared,
+        });
+      make = async (o) => {
+        const prompt = await runner(graph, o);
+        if (!tokenGraph || !linear) return { prompt, token: prompt };
+        try {
+          return { prompt, token: await runner(tokenGraph, { ...o, opsLibrary: linear.library }) };
+        } catch (e) {
+          // Decoding goes on through ORT's Gemm rather than losing the fast layouts with this session.
+          warnOnce(`engine: decoding with ORT's Gemm; lab.engine::Linear was refused (${firstLine(e)})`);
+          return { prompt, token: prompt };
+        }
+      };
       // One after another: sessions created at once through the C API, the process's first ones, gave a
       // session whose runs broke the next run's logits (by ~4e-3; reproduced every time, gone when serial).
       for (const [, o] of now) runners.push(await make(o));
     } catch (e) {
-      await Promise.all(runners.map((r) => r.release()));
+      await Promise.all(runners.map(releaseVariant));
       bound?.copies?.free();
       sharing?.release();
       throw e;
@@ -100,6 +139,7 @@ export class Sessions {
       bound.copies?.array.byteLength ?? 0,
       sharing,
       variants.length,
+      linear,
     );
     if (now.length < variants.length) sessions.more = sessions.addVariants(variants.slice(now.length), make);
     return sessions;
@@ -111,7 +151,7 @@ export class Sessions {
    */
   private async addVariants(
     variants: readonly [string, SessionOptions][],
-    make: (o: SessionOptions) => Promise<Runner>,
+    make: (o: SessionOptions) => Promise<Variant>,
   ): Promise<void> {
     for (const [label, o] of variants) {
       if (this.released) return;
@@ -143,7 +183,13 @@ export class Sessions {
 
   /** Whether outputs are written into the caller's buffers (so KV buffers are appended in place). */
   get inPlace(): boolean {
-    return this.runners[0].inPlace;
+    return this.runners[0].prompt.inPlace;
+  }
+
+  /** The lab.engine::Linear kernel one-token runs use ('avx512', 'avx2', 'scalar'), or undefined (Gemm). */
+  get labKernel(): string | undefined {
+    const v = this.runners[this.chooser.preferred];
+    return v.token !== v.prompt ? this.linear?.kernel() : undefined;
   }
 
   /** The threading in use. */
@@ -160,10 +206,10 @@ export class Sessions {
     feeds: Readonly<Record<string, TensorIn>>,
     fetches: Readonly<Record<string, TensorIn | undefined>>,
   ): Promise<Record<string, Float32Array>> {
-    if (tokens > 1) return this.runners[this.chooser.preferred].run(feeds, fetches);
+    if (tokens > 1) return this.runners[this.chooser.preferred].prompt.run(feeds, fetches);
     const k = this.chooser.next();
     const t = performance.now();
-    const out = await this.runners[k].run(feeds, fetches);
+    const out = await this.runners[k].token.run(feeds, fetches);
     this.chooser.record(k, performance.now() - t);
     return out;
   }
@@ -172,10 +218,32 @@ export class Sessions {
   async release(): Promise<void> {
     this.released = true;
     await this.more;
-    await Promise.all(this.runners.map((r) => r.release()));
+    await Promise.all(this.runners.map(releaseVariant));
     this.copies?.free();
     this.sharing?.release();
   }
+}
+
+let warned = false;
+function warnOnce(message: string): void {
+  if (!warned) console.warn(message);
+  warned = true;
+}
+
+function releaseVariant(v: Variant): Promise<unknown> {
+  return v.token === v.prompt ? v.prompt.release() : Promise.all([v.prompt.release(), v.token.release()]);
+}
+
+/** The weight inputs of `a` and `b`, each once (both graphs read the same copies). */
+function allWeights(a: DecodeGraph, b: DecodeGraph | undefined): WeightInput[] {
+  const all = new Map(a.weights.map((w) => [w.input, w]));
+  for (const w of b?.weights ?? []) all.set(w.input, w);
+  return [...all.values()];
+}
+
+/** The bound inputs graph `g` reads (ORT refuses inputs a graph does not have). */
+function weightsOf(g: DecodeGraph, inputs: ReadonlyMap<string, TensorIn>): Map<string, TensorIn> {
+  return new Map(g.weights.map((w) => [w.input, inputs.get(w.input)!]));
 }
 
 /** The session variants to keep: one, or the threadings AdaptiveSession chooses among. */

@@ -50,6 +50,7 @@ export interface Api {
   releaseSessionOptions: Fn;
   addInitializer: Fn;
   addExternalFilesInMemory: Fn;
+  registerCustomOpsLibrary: Fn;
   createPrepackedWeightsContainer: Fn;
   releasePrepackedWeightsContainer: Fn;
   createSessionFromArrayWithContainer: AsyncFn;
@@ -115,6 +116,7 @@ export async function loadApi(): Promise<Api | null> {
         169,
         'void * CreateSessionFromArrayWithPrepackedWeightsContainer(void *, const void *, size_t, void *, void *, _Out_ void **)',
       ),
+      registerCustomOpsLibrary: fn(228, 'void * RegisterCustomOpsLibrary_V2(void *, const char *)'),
       addExternalFilesInMemory: fn(
         279,
         'void * AddExternalInitializersFromFilesInMemory(void *, const char **, void **, size_t *, size_t)',
@@ -189,6 +191,7 @@ export async function createCSession(
     a.check(a.setIntraOpThreads(options, settings.threads));
     a.check(a.setInterOpThreads(options, 1));
     for (const [k, v] of Object.entries(settings.config)) a.check(a.addConfigEntry(options, k, v));
+    if (opts.opsLibrary) a.check(a.registerCustomOpsLibrary(options, opts.opsLibrary));
     if (shared) {
       const { files } = shared;
       a.check(

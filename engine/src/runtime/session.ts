@@ -22,6 +22,11 @@ export interface SessionOptions {
   threads?: number;
   /** Let idle intra-op threads spin (ORT default); false yields the core, kinder to a busy machine. */
   spin?: boolean;
+  /**
+   * A shared library of custom operators to register (ORT's RegisterCustomOps entry point): C API sessions
+   * only (runtime/bound.ts), see runtime/lab-ops.ts.
+   */
+  opsLibrary?: string;
   /** Write an ORT profile (chrome-trace JSON) with this file prefix; see endProfiling(). */
   profilePrefix?: string;
 }
@@ -111,7 +116,8 @@ export async function createSession(model: Graph | Uint8Array, opts: SessionOpti
   }
 }
 
-function firstLine(err: unknown): string {
+/** The first line of an error's message (ORT's are long). */
+export function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0];
 }
 

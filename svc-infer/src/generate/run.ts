@@ -98,6 +98,7 @@ export async function* runGeneration(
     const generated: number[] = [];
     let text = '';
     let logits = prefill.logits;
+    let into: Float32Array | undefined;
     let cache = prefill.cache;
     let finishReason = 'length';
     let stopString = '';
@@ -151,10 +152,12 @@ export async function* runGeneration(
       if (i === prep.maxTokens - 1) break;
       // A full context restarts the cache on the last half of the text, as nanoGPT's sampling crops it:
       // a small model keeps talking instead of stopping at its context.
+      // The sampler is done with this token's logits (it copies what it keeps): the next run reuses them.
+      into ??= new Float32Array(logits.length);
       const r =
         cache.length + 1 > ctx
-          ? await model.lm.run([...prep.ids, ...generated].slice(-Math.floor(ctx / 2)))
-          : await model.lm.run([c.id], cache);
+          ? await model.lm.run([...prep.ids, ...generated].slice(-Math.floor(ctx / 2)), undefined, { into })
+          : await model.lm.run([c.id], cache, { into });
       logits = r.logits;
       cache = r.cache;
     }
