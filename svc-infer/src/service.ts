@@ -133,6 +133,7 @@ export function createInferImpl(
       valLoss: e.valLoss ?? 0,
       tokenizer: '',
       quantize: e.quantize ?? '',
+      decoding: pool.decoding(e.name),
     };
   };
 

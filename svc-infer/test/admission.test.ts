@@ -93,9 +93,14 @@ describe('service limits', () => {
     const info = async (n: string) =>
       (await (await fetch(`${fx.url}/api/infer/models/${n}`)).json()) as ModelInfo;
     expect((await info('a')).loaded).toBe(true);
+    // Once its weights are in the fast layouts (in the background after load), tokens run on the lab's kernel.
+    await expect
+      .poll(async () => (await info('a')).decoding)
+      .toMatch(/^lab\.engine::Linear (avx512|avx2|scalar), (\d+ threads(, no spin)?|1 thread|default)$/);
     await postSse(`${fx.url}/api/infer/generate`, { model: 'b', prompt: 'A', params: { maxTokens: 2 } });
     expect((await info('b')).loaded).toBe(true);
     expect((await info('a')).loaded).toBe(false);
+    expect((await info('a')).decoding).toBe('');
     const big = await postJson<ErrorJson>(`${fx.url}/api/infer/generate`, { model: 'big', prompt: 'A' });
     expect(big.status).toBe(413);
     expect(big.body.error.message).toMatch(/memory budget.*LAB_INFER_MEMORY_MB/);

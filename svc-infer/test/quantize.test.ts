@@ -120,6 +120,7 @@ describe('quantised registration', () => {
     expect(moved).toBe(true);
     const loaded = (await (await fetch(`${fx.url}/api/infer/models/bard-q4`)).json()) as ModelInfo;
     expect(loaded.loaded).toBe(true);
+    expect(loaded.decoding).toMatch(/^MatMulNBits int4, /);
   });
 
   it('a reload maps the codes the first load left in $LAB_HOME/infer/quantized: same file, same tokens', async () => {

@@ -189,6 +189,10 @@ describe('Playground on the real stack', () => {
     expect(await sampler.locator('th[data-stage="raw"]').count()).toBe(1);
     expect(await sampler.locator(`tr.chosen[data-token-id="${first.id}"]`).count()).toBe(1);
     expect(first.stages.map((s) => s.name)).toContain('raw');
+    // The facts line says what the loaded model decodes with (the API's ModelInfo.decoding).
+    expect(await page.getByTestId('pg-model-facts').textContent()).toMatch(
+      /decodes with (lab\.engine::Linear (avx512|avx2|scalar)|ORT Gemm), /,
+    );
 
     await page.screenshot({ path: `${SHOTS}/lab-playground.png`, fullPage: true });
   }, 150_000);

@@ -46,6 +46,10 @@ const ModelInfo = z
     quantize: z
       .string()
       .openapi({ description: 'Weight format decoding uses: "" (float32), "int8" or "int4"' }),
+    decoding: z.string().openapi({
+      description:
+        'How the loaded model decodes a token now: the kernel of its linear layers and the threading, e.g. "lab.engine::Linear avx512, 2 threads"; empty when not loaded',
+    }),
   })
   .openapi('InferModel');
 

@@ -69,6 +69,19 @@ export class ModelPool {
     return !!this.slots.get(name)?.model;
   }
 
+  /** How a loaded model decodes a token now (ModelInfo.decoding); '' when not loaded. */
+  decoding(name: string): string {
+    const lm = this.slots.get(name)?.model?.lm;
+    if (!lm) return '';
+    const q = lm.quantization;
+    const kernel = q
+      ? `MatMulNBits ${q.format}`
+      : lm.labKernel
+        ? `lab.engine::Linear ${lm.labKernel}`
+        : 'ORT Gemm';
+    return `${kernel}, ${lm.threading}`;
+  }
+
   /**
    * Bytes a model may take once loaded, checked before loading: its float32 weights and, at most, a copy of
    * them in faster layouts (the engine makes one for GPT-2's linear layers). Quantised, the float32 file

@@ -117,6 +117,11 @@ export function ModelFacts(props: { model: ModelInfo; onChanged: () => void }) {
           ? `in memory · ${formatBytes(m().memoryBytes)}`
           : `not loaded · needs ~${formatBytes(m().memoryBytes)}`}
       </span>
+      <Show when={m().decoding}>
+        <span title="The kernel each generated token's linear layers run on, and the threads it uses">
+          decodes with {m().decoding}
+        </span>
+      </Show>
       <Show when={m().loaded}>
         <button type="button" class="btn small" disabled={busy()} onClick={() => void act('unload')}>
           Unload

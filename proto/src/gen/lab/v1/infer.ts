@@ -86,6 +86,12 @@ export interface ModelInfo {
   tokenizer: string;
   /** Weight format decoding uses: "" (float32) or "int8" / "int4" (ImportModelRequest.quantize). */
   quantize: string;
+  /**
+   * How the loaded model decodes a token now: the kernel of its linear layers ("lab.engine::Linear avx512",
+   * "ORT Gemm" before the fast layouts exist or without the lab's kernel, "MatMulNBits int8") and the
+   * threading ("2 threads"); empty when not loaded.
+   */
+  decoding: string;
 }
 
 /** Request for ListModels. */
@@ -1083,6 +1089,7 @@ function createBaseModelInfo(): ModelInfo {
     valLoss: 0,
     tokenizer: "",
     quantize: "",
+    decoding: "",
   };
 }
 
@@ -1141,6 +1148,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.quantize !== "") {
       writer.uint32(146).string(message.quantize);
+    }
+    if (message.decoding !== "") {
+      writer.uint32(154).string(message.decoding);
     }
     return writer;
   },
@@ -1302,6 +1312,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.quantize = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.decoding = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1358,6 +1376,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : 0,
       tokenizer: isSet(object.tokenizer) ? globalThis.String(object.tokenizer) : "",
       quantize: isSet(object.quantize) ? globalThis.String(object.quantize) : "",
+      decoding: isSet(object.decoding) ? globalThis.String(object.decoding) : "",
     };
   },
 
@@ -1417,6 +1436,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.quantize !== "") {
       obj.quantize = message.quantize;
     }
+    if (message.decoding !== "") {
+      obj.decoding = message.decoding;
+    }
     return obj;
   },
 
@@ -1443,6 +1465,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     message.valLoss = object.valLoss ?? 0;
     message.tokenizer = object.tokenizer ?? "";
     message.quantize = object.quantize ?? "";
+    message.decoding = object.decoding ?? "";
     return message;
   },
 };
