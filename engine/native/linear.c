@@ -6,7 +6,6 @@
 // between ORT's own intra-op threads (KernelContext_ParallelFor), so the session's threading and spinning
 // settings still apply. Each output element is computed whole by one call, in a fixed order, so results do
 // not depend on how rows are split between threads.
-#include <stdlib.h>
 #include <string.h>
 
 #include "ort.h"
@@ -15,7 +14,7 @@
 #include <immintrin.h>
 #endif
 
-/* y[r] = w[r] · x for rows r0..r1 of w, one row of x. */
+/* y[r] = w[r] · x (+ b[r]) for rows r0 ≤ r < r1 of w [.., k], one row x. */
 typedef void Rows(const float *x, const float *w, const float *b, float *y, size_t k, size_t r0, size_t r1);
 
 static void rows_scalar(const float *x, const float *w, const float *b, float *y, size_t k, size_t r0, size_t r1) {
@@ -108,7 +107,6 @@ static Rows *rows_fn;
  * to balance the narrowest layer (768 rows: 12 tasks).
  */
 #define TASK_BYTES 65536
-
 
 static int cpu_has(const char *kernel) {
 #if defined(__x86_64__)

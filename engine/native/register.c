@@ -2,7 +2,6 @@
 // options, and the lab's operators are added there in the `lab.engine` domain.
 #include "ort.h"
 
-const char *LabLinearSelect(const char *want);
 const char *LabLinearKernel(void);
 
 OrtStatus *RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *base) {
