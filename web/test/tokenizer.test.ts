@@ -42,6 +42,10 @@ afterAll(async () => {
 async function openTokenizerPage(p: Page): Promise<void> {
   await p.goto(`${stack.url}/#/tokenizer`);
   await p.getByTestId('tok-select').locator('option[value="gpt2"]').waitFor({ state: 'attached' });
+  // Settled, as a person waits for it: the sample text tokenized and compared. Each fills in above the
+  // training form, and a click on the form while one arrives could land beside its target.
+  await p.locator('[data-testid="tok-spans"][data-state="ready"]').waitFor();
+  await p.locator('[data-testid="compare-table"]:not(.stale) tbody tr[data-tokenizer]').first().waitFor();
 }
 
 /** Records every value the training progress bar's data-phase takes, however briefly. */
@@ -217,6 +221,37 @@ describe('Tokenizer page (issue 17: training from datasets, honest results, the 
     await error.waitFor();
     expect(await error.textContent()).toMatch(/300,000 is out of range: o200k_base has ids 0 to 200,018/);
     expect(await page.getByTestId('vocab-range').textContent()).toContain('ids 123,400–123,499');
+  });
+
+  it('keeps a row per compared tokenizer while comparing, so the training form below does not move', async () => {
+    // Hold the first comparison until the page has laid out without it.
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route('**/api/tokenize/compare', async (route) => {
+      await held;
+      await route.continue().catch(() => {});
+    });
+    try {
+      // A new document (the same URL again would only move within the loaded one).
+      await page.goto('about:blank');
+      await page.goto(`${stack.url}/#/tokenizer`);
+      const table = page.getByTestId('compare-table');
+      const pending = table.locator('tbody tr[data-pending]');
+      await expect.poll(() => pending.count()).toBeGreaterThanOrEqual(2);
+      const chosen = await page.locator('.chip.on').count();
+      expect(await pending.count()).toBe(chosen);
+      const form = page.getByTestId('train-form');
+      const before = (await form.boundingBox())!.y;
+      release();
+      await expect.poll(() => table.locator('tbody tr[data-tokenizer]').count()).toBe(chosen);
+      expect(await pending.count()).toBe(0);
+      expect(Math.abs((await form.boundingBox())!.y - before)).toBeLessThan(4);
+    } finally {
+      release();
+      await page.unroute('**/api/tokenize/compare');
+    }
   });
 
   it('logs no console errors', () => {

@@ -146,11 +146,29 @@ export default function CompareTable(props: { tokenizers: TokenizerInfo[]; text:
           <For
             each={rows()}
             fallback={
-              <tr>
-                <td colSpan={7} class="muted">
-                  {pending() ? 'Comparing…' : 'Pick at least one tokenizer.'}
-                </td>
-              </tr>
+              // While the first comparison runs, a row per chosen tokenizer: the table has its height
+              // already, and what is below does not jump when the numbers arrive.
+              <Show
+                when={pending()}
+                fallback={
+                  <tr>
+                    <td colSpan={7} class="muted">
+                      Pick at least one tokenizer.
+                    </td>
+                  </tr>
+                }
+              >
+                <For each={selectedNames()}>
+                  {(name) => (
+                    <tr data-pending={name}>
+                      <td class="mono strong">{name}</td>
+                      <td colSpan={6} class="muted">
+                        comparing…
+                      </td>
+                    </tr>
+                  )}
+                </For>
+              </Show>
             }
           >
             {(r) => (
