@@ -242,6 +242,8 @@ describe('Tokenizer page (issue 17: training from datasets, honest results, the 
       await expect.poll(() => pending.count()).toBeGreaterThanOrEqual(2);
       const chosen = await page.locator('.chip.on').count();
       expect(await pending.count()).toBe(chosen);
+      // The tokenized sample, above the table, fills in on its own schedule: measure once it has.
+      await page.locator('[data-testid="tok-spans"][data-state="ready"]').waitFor();
       const form = page.getByTestId('train-form');
       const before = (await form.boundingBox())!.y;
       release();
