@@ -23,10 +23,11 @@ import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/checkpoint.ts'
 import { loadInferenceModel } from '../src/infer/load.ts';
 import { InferenceModel, type InferenceOptions } from '../src/infer/model.ts';
 import { crc32Chunked } from '../src/infer/quant-cache.ts';
-import { gpt2Config, llamaConfig, type ModelConfig } from '../src/models/config.ts';
+import type { ModelConfig } from '../src/models/config.ts';
 import { paramLayout } from '../src/models/model.ts';
 import { Rng } from '../src/rng.ts';
 import { safetensorsBytes, toF16Bits } from './hf-fixtures.ts';
+import { gpt2, llama } from './quant-models.ts';
 
 // Seams for a folder rewritten in the middle of a load: run once, right after the load has read the weights
 // (into memory, or mapped). The worker threads load their own modules, so they see the real files.
@@ -65,16 +66,6 @@ vi.mock('../src/infer/mmap.ts', async (actual) => {
 const root = mkdtempSync(join(tmpdir(), 'quant-cache-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const gpt2 = gpt2Config({ nLayer: 2, nHead: 2, nEmbd: 64, ffnHidden: 256, blockSize: 64, vocabSize: 97 });
-const llama = llamaConfig({
-  nLayer: 2,
-  nHead: 4,
-  nKvHead: 2,
-  nEmbd: 64,
-  ffnHidden: 96,
-  blockSize: 64,
-  vocabSize: 71,
-});
 const tokens = [5, 42, 17, 3, 60, 8, 33];
 
 function randomParams(cfg: ModelConfig, seed: number): Float32Array {
@@ -108,6 +99,16 @@ function f16Folder(seed: number): string {
 }
 
 /** Logits of every position and what the load reports; single-threaded, so runs compare bit for bit. */
+/** The logits of `tokens` when InferenceModel.create quantises `dir`'s weights to int4 in memory (no worker, no file). */
+async function int4InMemory(cfg: ModelConfig, dir: string): Promise<Float32Array> {
+  const m = await InferenceModel.create(cfg, loadCheckpoint(dir).params, { quantize: 'int4', threads: 1 });
+  try {
+    return (await m.run(tokens, undefined, { allPositions: true })).logits;
+  } finally {
+    await m.release();
+  }
+}
+
 async function load(dir: string, opts: InferenceOptions) {
   const m = await loadInferenceModel(dir, { threads: 1, ...opts });
   try {
@@ -148,13 +149,8 @@ describe.each([
     expect([after.mtimeNs, after.ino]).toEqual([written.mtimeNs, written.ino]);
     expect(same(second.logits, first.logits)).toBe(true);
     expect(same(first.logits, fresh.logits)).toBe(true);
-    // And as InferenceModel quantises in memory (no worker, no file).
-    const m = await InferenceModel.create(cfg, loadCheckpoint(dir).params, { quantize: 'int4', threads: 1 });
-    try {
-      expect(same((await m.run(tokens, undefined, { allPositions: true })).logits, fresh.logits)).toBe(true);
-    } finally {
-      await m.release();
-    }
+    // And as InferenceModel quantises in memory.
+    expect(same(await int4InMemory(cfg, dir), fresh.logits)).toBe(true);
   });
 
   it('new weights in the folder are quantised again: the new logits, and the file replaced', async () => {
@@ -367,12 +363,7 @@ it('a half-precision folder (read into memory, quantised on the worker) caches t
   const second = await load(dir, { quantize: 'int4', quantCache: cache });
   expect([first.quantization.fromCache, second.quantization.fromCache]).toEqual([false, true]);
   expect(same(first.logits, second.logits)).toBe(true);
-  const m = await InferenceModel.create(gpt2, loadCheckpoint(dir).params, { quantize: 'int4', threads: 1 });
-  try {
-    expect(same((await m.run(tokens, undefined, { allPositions: true })).logits, first.logits)).toBe(true);
-  } finally {
-    await m.release();
-  }
+  expect(same(await int4InMemory(gpt2, dir), first.logits)).toBe(true);
 });
 
 it('adaptive threading: decoding starts on the first session while the others are made, and agrees after', async () => {

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { buildDecodeGraph } from '../src/infer/decode-graph.ts';
 import { InferenceModel } from '../src/infer/model.ts';
 import { quantizeForDecoding } from '../src/infer/quantized.ts';
-import { gpt2Config, llamaConfig, type ModelConfig } from '../src/models/config.ts';
+import type { ModelConfig } from '../src/models/config.ts';
 import { paramLayout } from '../src/models/model.ts';
 import { dequantize } from '../src/quant/formats.ts';
 import { Rng } from '../src/rng.ts';
+import { gpt2, llama } from './quant-models.ts';
 
 function randomParams(cfg: ModelConfig, seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -50,21 +51,11 @@ function stats(a: Float32Array, b: Float32Array): { maxDiff: number; rms: number
   return { maxDiff: m, rms: Math.sqrt(r / a.length) / Math.sqrt(s / a.length) };
 }
 
-const gpt2 = gpt2Config({ nLayer: 2, nHead: 2, nEmbd: 64, ffnHidden: 256, blockSize: 64, vocabSize: 97 });
 /**
  * Untied, so that replacing the head by its dequantisation leaves the embedding (read float32 by the
  * quantised model's Gather) as it is: the reference then differs only where MatMulNBits does.
  */
 const gpt2Untied: ModelConfig = { ...gpt2, tieEmbeddings: false };
-const llama = llamaConfig({
-  nLayer: 2,
-  nHead: 4,
-  nKvHead: 2,
-  nEmbd: 64,
-  ffnHidden: 96,
-  blockSize: 64,
-  vocabSize: 71,
-});
 const tokens = Array.from({ length: 12 }, (_, i) => (i * 37 + 5) % 71);
 
 describe.each([
