@@ -113,14 +113,23 @@ export class Sessions {
           shared: sharing?.shared,
         });
       make = async (o) => {
-        const prompt = await runner(graph, o);
-        if (!tokenGraph || !linear) return { prompt, token: prompt };
+        let token: Runner | undefined;
+        if (tokenGraph && linear)
+          try {
+            token = await runner(tokenGraph, { ...o, opsLibrary: linear.library });
+          } catch (e) {
+            // Decoding goes on through ORT's Gemm rather than losing the fast layouts with this session.
+            warnOnce(`engine: decoding with ORT's Gemm; lab.engine::Linear was refused (${firstLine(e)})`);
+          }
+        // A session that runs only prompts stops its threads spinning when a run ends: the one-token runs
+        // that follow are another session's, and a spinning thread took a core from them (the first two
+        // tokens after a GPT-2 small prompt took 20–46 ms instead of ~12).
         try {
-          return { prompt, token: await runner(tokenGraph, { ...o, opsLibrary: linear.library }) };
+          const prompt = await runner(graph, token ? { ...o, spinAfterRun: false } : o);
+          return { prompt, token: token ?? prompt };
         } catch (e) {
-          // Decoding goes on through ORT's Gemm rather than losing the fast layouts with this session.
-          warnOnce(`engine: decoding with ORT's Gemm; lab.engine::Linear was refused (${firstLine(e)})`);
-          return { prompt, token: prompt };
+          await token?.release();
+          throw e;
         }
       };
       // One after another: sessions created at once through the C API, the process's first ones, gave a

@@ -116,8 +116,13 @@ export class VariantChooser {
 
 /** An alternative replaces the active variant only when its median run is at least 5% shorter. */
 const SWITCH_MARGIN = 0.95;
-/** A change of the active variant's median by more than this fraction triggers a new measurement... */
-const DRIFT = 0.25;
+/**
+ * A change of the active variant's median by more than this fraction triggers a new measurement... Why not
+ * less: on this VM the read bandwidth alone moves a GPT-2 small token's median by 25–30% within minutes
+ * (10.5 → 13.5 ms), and each probe then spent ~10 runs on variants ~1.7× slower (~2.5% of decoding), while
+ * another process on one of 2 cores makes two spinning threads 2.5–4× slower (training steps, above).
+ */
+const DRIFT = 0.5;
 /** ...but not sooner than this many runs after the last one. */
 const DRIFT_GAP = 100;
 

@@ -22,6 +22,8 @@ export interface SessionOptions {
   threads?: number;
   /** Let idle intra-op threads spin (ORT default); false yields the core, kinder to a busy machine. */
   spin?: boolean;
+  /** With `spin`, let threads go on spinning after a run ends until the next (ORT default); false stops them. */
+  spinAfterRun?: boolean;
   /**
    * A shared library of custom operators to register (ORT's RegisterCustomOps entry point): C API sessions
    * only (runtime/bound.ts), see runtime/lab-ops.ts.
@@ -71,6 +73,7 @@ export function sessionSettings(opts: SessionOptions): {
     config: {
       ...(threads > 1 ? { 'session.dynamic_block_base': String(DYNAMIC_BLOCK_BASE) } : {}),
       ...(opts.spin === false ? { 'session.intra_op.allow_spinning': '0' } : {}),
+      ...(opts.spinAfterRun === false ? { 'session.force_spinning_stop': '1' } : {}),
     },
   };
 }
