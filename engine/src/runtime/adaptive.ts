@@ -26,9 +26,10 @@ export interface AdaptiveOptions {
 /**
  * Which of n variants to run next, from the times of the runs so far; AdaptiveSession times its runs and
  * reports them here. It measures every variant first, then runs the fastest, and measures the others again
- * when the active variant's median moves by more than a quarter from what it was when chosen (the machine got
+ * when the active variant's median moves by more than half from what it was when chosen (the machine got
  * busier or quieter), or else every `probeEvery` runs. Probing has a price (one thread runs a nanogpt-cpu
  * step in ~2× the time of two on a quiet machine), so it happens only when the machine seems to have changed.
+ * A variant's first run, and the runs in the first SETTLE_MS after changing variant, are not counted.
  */
 export class VariantChooser {
   private active = 0;
@@ -37,6 +38,10 @@ export class VariantChooser {
   private baseline = Number.POSITIVE_INFINITY;
   private readonly recent: number[][];
   private readonly warmed: boolean[];
+  /** The variant of the last run reported (-1: none yet). */
+  private last = -1;
+  /** Time still to pass since the last change of variant before runs count (SETTLE_MS). */
+  private settling = 0;
   /** Variants still to measure in this probe, the current one first, and its runs left. */
   private probing: { queue: number[]; left: number } | undefined;
 
@@ -64,17 +69,20 @@ export class VariantChooser {
   record(k: number, ms: number): void {
     if (this.count === 1) return;
     this.runs++;
-    if (!this.warmed[k]) this.warmed[k] = true;
-    else {
-      this.recent[k].push(ms);
-      // The active variant keeps a longer record than a probe takes, so one slow stretch doesn't decide.
-      if (this.recent[k].length > 3 * this.probeRuns) this.recent[k].shift();
-    }
+    if (this.last !== -1 && k !== this.last) this.settling = SETTLE_MS;
+    this.last = k;
+    const uncounted = !this.warmed[k] || this.settling > 0;
+    this.warmed[k] = true;
+    this.settling = Math.max(0, this.settling - ms);
+    if (uncounted) return;
+    this.recent[k].push(ms);
+    // The active variant keeps a longer record than a probe takes, so one slow stretch doesn't decide.
+    if (this.recent[k].length > 3 * this.probeRuns) this.recent[k].shift();
     const p = this.probing;
     if (p) {
       if (--p.left > 0) return;
       p.queue.shift();
-      if (p.queue.length) p.left = this.runsFor(p.queue[0]);
+      if (p.queue.length) p.left = this.probeRuns;
       else this.finishProbe();
       return;
     }
@@ -88,12 +96,8 @@ export class VariantChooser {
     }
   }
 
-  private runsFor(k: number): number {
-    return this.warmed[k] ? this.probeRuns : this.probeRuns + 1;
-  }
-
   private startProbe(queue: number[]): void {
-    this.probing = { queue, left: this.runsFor(queue[0]) };
+    this.probing = { queue, left: this.probeRuns };
   }
 
   private finishProbe(): void {
@@ -114,6 +118,13 @@ export class VariantChooser {
   }
 }
 
+/**
+ * After a change of variant, runs that start within this many ms are not counted. Why: the threads of the
+ * variant that ran before go on spinning for ~25 ms (ORT's default; a GPT-2 small prompt session's worker
+ * burned 22–26 ms of CPU in the 40 ms after its run), so the next variant's first runs share the cores with
+ * them: decoding probes measured "2 threads, no spin" at 17–26 ms for its first runs, 12–13 after.
+ */
+const SETTLE_MS = 30;
 /** An alternative replaces the active variant only when its median run is at least 5% shorter. */
 const SWITCH_MARGIN = 0.95;
 /**
