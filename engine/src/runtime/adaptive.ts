@@ -29,7 +29,8 @@ export interface AdaptiveOptions {
  * when the active variant's median moves by more than half from what it was when chosen (the machine got
  * busier or quieter), or else every `probeEvery` runs. Probing has a price (one thread runs a nanogpt-cpu
  * step in ~2× the time of two on a quiet machine), so it happens only when the machine seems to have changed.
- * A variant's first run, and the runs in the first SETTLE_MS after changing variant, are not counted.
+ * The first run, and runs that start within SETTLE_MS of a change of variant, are not counted (so neither is
+ * any variant's first run, a warm-up).
  */
 export class VariantChooser {
   private active = 0;
@@ -37,7 +38,6 @@ export class VariantChooser {
   private lastProbe = 0;
   private baseline = Number.POSITIVE_INFINITY;
   private readonly recent: number[][];
-  private readonly warmed: boolean[];
   /** The variant of the last run reported (-1: none yet). */
   private last = -1;
   /** Time still to pass since the last change of variant before runs count (SETTLE_MS). */
@@ -51,7 +51,6 @@ export class VariantChooser {
     private readonly probeRuns = 4,
   ) {
     this.recent = Array.from({ length: count }, () => []);
-    this.warmed = new Array<boolean>(count).fill(false);
     if (count > 1) this.startProbe(Array.from({ length: count }, (_, k) => k));
   }
 
@@ -69,10 +68,11 @@ export class VariantChooser {
   record(k: number, ms: number): void {
     if (this.count === 1) return;
     this.runs++;
-    if (this.last !== -1 && k !== this.last) this.settling = SETTLE_MS;
+    // The first run of every variant is uncounted (a warm-up): the first run of all, or one after a change.
+    const first = this.last === -1;
+    if (!first && k !== this.last) this.settling = SETTLE_MS;
     this.last = k;
-    const uncounted = !this.warmed[k] || this.settling > 0;
-    this.warmed[k] = true;
+    const uncounted = first || this.settling > 0;
     this.settling = Math.max(0, this.settling - ms);
     if (uncounted) return;
     this.recent[k].push(ms);
