@@ -69,6 +69,31 @@ describe('messages that go away with their cause', () => {
     await error.waitFor({ state: 'detached', timeout: 5_000 });
   });
 
+  it('Train: the Start button stays where it is when the estimate arrives', async () => {
+    // Hold the estimate until the form has laid out without it; a click made as it arrived used to land
+    // on the estimate, which pushed the button down (the test above then waited for an alert in vain).
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route('**/api/train/estimate', async (route) => {
+      await held;
+      await route.continue().catch(() => {});
+    });
+    try {
+      await open('train');
+      const button = page.getByTestId('train-submit');
+      const before = (await button.boundingBox())!.y;
+      expect(await page.getByTestId('train-estimate-parameters').count()).toBe(0);
+      release();
+      await page.getByTestId('train-estimate-parameters').waitFor({ timeout: 15_000 });
+      expect((await button.boundingBox())!.y).toBe(before);
+    } finally {
+      release();
+      await page.unroute('**/api/train/estimate');
+    }
+  });
+
   it('Tokenizer: a name already taken is no longer claimed once the mode changes; the new tokenizer is in Compare', async () => {
     await open('tokenizer');
     await page.getByTestId('tok-select').locator('option[value="gpt2"]').waitFor({ state: 'attached' });

@@ -371,12 +371,14 @@ export default function TrainForm(props: { onSubmitted: (id: string) => void }) 
             if (link) el.open = true;
           }}
         />
-        <EstimateLine estimate={estimate()} note={estimateNote()} iters={iters()} />
         <div class="form-actions">
           <button type="submit" class="btn primary" data-testid="train-submit" disabled={busy()}>
             {busy() ? 'Starting…' : 'Start training'}
           </button>
         </div>
+        {/* Below the button: the estimate arrives a moment after the page and grows by lines, and above
+            the button it moved it down under a click made just then. */}
+        <EstimateLine estimate={estimate()} note={estimateNote()} iters={iters()} />
       </form>
       <Show when={error()}>
         <div class="banner error small" role="alert" data-testid="train-form-error">
