@@ -1,4 +1,4 @@
-// Builds engine/native/*.c (the lab.engine operators: linear.c) into one shared library with
+// Builds engine/native/*.c (the lab.engine operators: linear.c, attention.c) into one shared library with
 // the system's C compiler: `npm install` runs this (the root `prepare` script), and the engine runs it again
 // when it first needs the library (runtime/linear-op.ts), so an edited source or a compiler installed later
 // is picked up without a step to remember. Without a compiler the engine decodes with ORT's Gemm instead.
@@ -17,6 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const OUT_DIR = join(here, 'build');
 // No -march: the library picks its kernel by the CPU it runs on (an image may move between machines).
 const FLAGS = ['-O3', '-fPIC', '-shared', '-std=c11', '-Wall', '-Wextra'];
+const LIBS = ['-lm'];
 
 /**
  * The library's path, compiled now if no current build exists; or `{ error }` saying why there is none.
@@ -30,14 +31,14 @@ export async function buildNative() {
     .sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(f).update(readFileSync(join(here, f)));
-  hash.update(FLAGS.join(' '));
+  hash.update([...FLAGS, ...LIBS].join(' '));
   const path = join(OUT_DIR, `liblab_ops-${hash.digest('hex').slice(0, 12)}.so`);
   if (existsSync(path)) return { path };
   mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     const sources = files.filter((f) => f.endsWith('.c')).map((f) => join(here, f));
-    await promisify(execFile)(cc, [...FLAGS, '-o', tmp, ...sources]);
+    await promisify(execFile)(cc, [...FLAGS, '-o', tmp, ...sources, ...LIBS]);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

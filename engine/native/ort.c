@@ -48,3 +48,10 @@ OrtStatus *lab_parallel(Api api, OrtKernelContext *ctx, void (*fn)(void *, size_
               OrtStatus * (*)(const OrtKernelContext *, void (*)(void *, size_t), size_t, size_t, void *))(
       ctx, fn, tasks, 0, data);
 }
+
+OrtStatus *lab_attribute_int(Api api, const OrtKernelInfo *info, const char *name, int64_t *out) {
+  return CALL(api, KERNEL_INFO_GET_ATTRIBUTE_INT64, OrtStatus * (*)(const OrtKernelInfo *, const char *, int64_t *))(
+      info, name, out);
+}
+
+void lab_release_status(Api api, OrtStatus *status) { CALL(api, RELEASE_STATUS, void (*)(OrtStatus *))(status); }

@@ -25,7 +25,7 @@ typedef struct OrtApiBase {
   const char *(*GetVersionString)(void);
 } OrtApiBase;
 
-enum { ELEM_FLOAT = 1 };
+enum { ELEM_FLOAT = 1, ELEM_INT32 = 6 };
 enum { INPUT_REQUIRED = 0, INPUT_OPTIONAL = 1 };
 enum { ORT_FAIL = 1, ORT_INVALID_ARGUMENT = 2 };
 
@@ -61,9 +61,11 @@ typedef struct Op {
 #define GET_DIMENSIONS_COUNT 61
 #define GET_DIMENSIONS 62
 #define GET_TENSOR_TYPE_AND_SHAPE 65
+#define KERNEL_INFO_GET_ATTRIBUTE_INT64 86
 #define KERNEL_CONTEXT_GET_INPUT_COUNT 88
 #define KERNEL_CONTEXT_GET_INPUT 90
 #define KERNEL_CONTEXT_GET_OUTPUT 91
+#define RELEASE_STATUS 93
 #define RELEASE_TENSOR_TYPE_AND_SHAPE_INFO 99
 #define KERNEL_CONTEXT_PARALLEL_FOR 274
 
@@ -84,9 +86,16 @@ int lab_tensor(Api api, const OrtValue *v, void **data, int64_t *dims, OrtStatus
 /* Output `index` with shape `dims`, and its data; returns a status on error. */
 OrtStatus *lab_output(Api api, OrtKernelContext *ctx, size_t index, const int64_t *dims, size_t rank, void **data);
 
+/* An integer attribute of the node; returns a status where it is missing. */
+OrtStatus *lab_attribute_int(Api api, const OrtKernelInfo *info, const char *name, int64_t *out);
+
+/* Frees a status nobody will read (the v1 entry points return none). */
+void lab_release_status(Api api, OrtStatus *status);
+
 /* fn(data, i) for i in [0, tasks) on the session's intra-op threads. */
 OrtStatus *lab_parallel(Api api, OrtKernelContext *ctx, void (*fn)(void *, size_t), size_t tasks, void *data);
 
 extern const Op lab_linear_op;
+extern const Op lab_attention_op;
 
 #endif

@@ -15,6 +15,7 @@ OrtStatus *RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *base)
     st = CALL(api, CREATE_CUSTOM_OP_DOMAIN, OrtStatus * (*)(const char *, OrtDomain **))("lab.engine", &domain);
     typedef OrtStatus *(*Add)(OrtDomain *, const Op *);
     if (!st) st = CALL(api, CUSTOM_OP_DOMAIN_ADD, Add)(domain, &lab_linear_op);
+    if (!st) st = CALL(api, CUSTOM_OP_DOMAIN_ADD, Add)(domain, &lab_attention_op);
     if (st) {
       domain = NULL;
       return st;

@@ -17,21 +17,33 @@ export function canFuseAttention(cfg: ModelConfig): boolean {
  * Attention through GroupQueryAttention: q [T, H·D], k and v [T, KV·D] (or q packed [T, (H + 2·KV)·D] and
  * no k, v) in, [T, H·D] out. The layer's `past_key.i`/`past_value.i` [1, KV, S, D] hold S ≥ past positions
  * (a buffer whose first `past` rows count); `present_key.i`/`present_value.i` come out [1, KV, max(S,
- * total), D]. It scales q·kᵀ by 1/√D itself.
+ * total), D]. It scales q·kᵀ by 1/√D itself. With `labOp`, the node is lab.engine::Attention
+ * (engine/native/attention.c), which takes the same inputs and attributes, the rows without the batch
+ * axis, and whose present outputs are as big as the past buffers.
  */
-export function fusedAttention(g: Graph, cfg: ModelConfig, io: AttentionIo) {
+export function fusedAttention(g: Graph, cfg: ModelConfig, io: AttentionIo, labOp = false) {
   const d = headDim(cfg);
+  const present = { dtype: 'float32', shape: [1, cfg.nKvHead, 'present', d] } as const;
   return (q: Value, k: Value | undefined, v: Value | undefined, i: number): Value => {
+    const inputs = (x: Value | undefined) => [x, io.past[i].key, io.past[i].value, io.seqlensK, io.total];
+    const attrs = { num_heads: cfg.nHead, kv_num_heads: cfg.nKvHead };
+    if (labOp) {
+      // Rows [T, ·] in and out: two nodes fewer per layer than GroupQueryAttention's batch axis needs.
+      const [out, presentK, presentV] = g.node(
+        'Attention',
+        [q, k, ...inputs(v)],
+        [{ dtype: 'float32', shape: [T, cfg.nHead * d] }, present, present],
+        attrs,
+      );
+      io.present.push({ key: presentK, value: presentV });
+      return out;
+    }
     const batched = (x: Value | undefined) => x && op.unsqueeze(g, x, [0]);
     const [out, presentK, presentV] = g.node(
       'GroupQueryAttention',
-      [batched(q), batched(k), batched(v), io.past[i].key, io.past[i].value, io.seqlensK, io.total],
-      [
-        { dtype: 'float32', shape: [1, T, cfg.nHead * d] },
-        { dtype: 'float32', shape: [1, cfg.nKvHead, 'present', d] },
-        { dtype: 'float32', shape: [1, cfg.nKvHead, 'present', d] },
-      ],
-      { num_heads: cfg.nHead, kv_num_heads: cfg.nKvHead },
+      [batched(q), batched(k), ...inputs(batched(v))],
+      [{ dtype: 'float32', shape: [1, T, cfg.nHead * d] }, present, present],
+      attrs,
     );
     io.present.push({ key: presentK, value: presentV });
     return op.reshape(g, out, [T, cfg.nHead * d]);

@@ -8,7 +8,8 @@
 // - one sequence, tokens along the first axis ([T, C]), logits only for rows from `logits_from`;
 // - attention is ORT's GroupQueryAttention (com.microsoft), which appends the new keys and values to a
 //   KV buffer in place when the buffer is bound as both past and present (no copy of the cache per
-//   token), with a standard-op fallback for head sizes it rejects (attention.ts);
+//   token), with a standard-op fallback for head sizes it rejects (attention.ts); in `labOps` graphs,
+//   lab.engine::Attention, which does the same at about its memory traffic's cost;
 // - with `quantized`, linear layers (and the head) are ORT's MatMulNBits (com.microsoft) over int8/int4
 //   codes held as initializers, not inputs: MatMulNBits repacks constant weights once for its fast
 //   kernels, and over a graph input it dequantised the whole weight every run (K 768 × N 3072, 4 bits:
@@ -93,7 +94,8 @@ export interface DecodeGraphOptions {
    */
   externalQuant?: boolean;
   /**
-   * Linear layers and the head as `lab.engine::Linear` (engine/native/linear.c) over weights [out, in]:
+   * Linear layers and the head as `lab.engine::Linear` (engine/native/linear.c) over weights [out, in],
+   * and attention (where GroupQueryAttention would be) as `lab.engine::Attention` (native/attention.c):
    * for graphs that decode one token per run, in sessions given that library (runtime/lab-ops.ts).
    */
   labOps?: boolean;
@@ -293,7 +295,7 @@ export function buildDecodeGraph(cfg: ModelConfig, opts: DecodeGraphOptions = {}
   const w = (name: string) => weight(name, false);
   const wt = (name: string) => weight(name, true);
   let layer: Ctx['layer'];
-  if (fuse) layer = fusedAttention(g, cfg, io);
+  if (fuse) layer = fusedAttention(g, cfg, io, labOps);
   else {
     // Key j is visible to the query at position p iff j ≤ p (positions are past + row).
     const total = op.cast(g, io.total, 'int64');
@@ -389,7 +391,7 @@ export function buildDecodeGraph(cfg: ModelConfig, opts: DecodeGraphOptions = {}
 const MS_OPS = new Set(['GroupQueryAttention', 'MatMulNBits']);
 
 /** The engine's own operators (engine/native), and the domain their library registers them in. */
-const LAB_OPS = new Set(['Linear']);
+const LAB_OPS = new Set(['Linear', 'Attention']);
 const LAB_DOMAIN = 'lab.engine';
 
 /** Name prefix of the quantised initializers. */

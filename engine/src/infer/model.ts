@@ -47,8 +47,9 @@ export interface InferenceOptions extends SessionOptions {
   /**
    * Once the fast layouts exist, decode one token per run with lab.engine::Linear, the engine's own kernel
    * for one-row linear layers (engine/native/linear.c; GPT-2 small decoded at 1.0–1.3× ORT's Gemm here),
-   * where its library builds and loads (a C compiler, ORT's C API); prompts keep ORT's Gemm. Default true;
-   * float32 weights only. See InferenceModel.labKernel.
+   * and lab.engine::Attention (native/attention.c), where their library builds and loads (a C compiler,
+   * ORT's C API); prompts keep ORT's Gemm and GroupQueryAttention. Default true; float32 weights only. See
+   * InferenceModel.labKernel.
    */
   labOps?: boolean;
   /**

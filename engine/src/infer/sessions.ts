@@ -1,8 +1,9 @@
 // The ORT sessions of one decoding graph: one per threading variant, all reading the same weight inputs
 // (a session costs only its small graph), and the choice among them by timing (runtime/adaptive.ts).
-// With fast layouts in float32, each variant also has a session of the graph with lab.engine::Linear
-// (runtime/lab-ops.ts) for one-token runs, which is where decoding spends its time (engine/README.md,
-// "Decoding one token"). Prompts keep ORT's Gemm, whose kernels reuse each weight across rows.
+// With fast layouts in float32, each variant also has a session of the graph with lab.engine::Linear and
+// lab.engine::Attention (runtime/lab-ops.ts) for one-token runs, which is where decoding spends its time
+// (engine/README.md, "One-token runs through the engine's own kernel"). Prompts keep ORT's Gemm, whose
+// kernels reuse each weight across rows, and GroupQueryAttention.
 import { availableParallelism } from 'node:os';
 import type { ModelConfig } from '../models/config.ts';
 import type { QuantizedTensor } from '../quant/formats.ts';

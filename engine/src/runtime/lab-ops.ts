@@ -1,6 +1,7 @@
-// The lab.engine::Linear operator (engine/native/linear.c): its library, built on first use if no current
-// build exists (engine/native/build.mjs), and which kernel it runs on this CPU. Sessions register it
-// through ONNX Runtime's C API (SessionOptions.opsLibrary), so it needs what bound sessions need.
+// The lab.engine operators, Linear and Attention (engine/native/linear.c, attention.c): their library, built
+// on first use if no current build exists (engine/native/build.mjs), and which kernel Linear runs on this
+// CPU. Sessions register them through ONNX Runtime's C API (SessionOptions.opsLibrary), so they need what
+// bound sessions need.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
