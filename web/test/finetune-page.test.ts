@@ -424,6 +424,38 @@ describe('Fine-tune page on the real stack', () => {
     await page.screenshot({ path: `${SHOTS}/lab-finetune-dpo.png`, fullPage: true });
   }, 180_000);
 
+  it('keeps Preview and Start where they are when the estimate arrives', async () => {
+    // Hold the first estimate of a fresh page until the buttons have been measured: above them, its table
+    // (~10 rows) pushed them down under a click made as it arrived.
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route('**/api/train/finetune/estimate', async (route) => {
+      await held;
+      await route.continue().catch(() => {});
+    });
+    try {
+      await page.goto('about:blank');
+      await page.goto(`${stack.url}/#/finetune`);
+      const base = page.getByTestId('ft-form').locator('select[name="baseModel"]');
+      await expect.poll(() => base.locator('option[value="char-base"]').count(), { timeout: 30_000 }).toBe(1);
+      await base.selectOption('char-base');
+      const y = async () =>
+        Promise.all(
+          ['ft-preview-run', 'ft-submit'].map(async (id) => (await page.getByTestId(id).boundingBox())!.y),
+        );
+      const before = await y();
+      expect(await page.getByTestId('ft-estimate').count()).toBe(0);
+      release();
+      await page.getByTestId('ft-estimate').waitFor({ timeout: 15_000 });
+      expect(await y()).toEqual(before);
+    } finally {
+      release();
+      await page.unroute('**/api/train/finetune/estimate');
+    }
+  }, 60_000);
+
   it('logs no console errors but the two refused requests', () => {
     // Chromium logs every 4xx response; the only ones are the two bad submissions above.
     expect(b.consoleErrors).toEqual([

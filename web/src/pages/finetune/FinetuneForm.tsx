@@ -543,16 +543,12 @@ export default function FinetuneForm(props: {
         </div>
         <h3 class="small">Before you start</h3>
         <p class="muted small">
-          The estimate shows what trains and where the memory goes; it follows the settings above. The preview
-          renders the first examples as the job will see them, and checks that every answer ends with the
-          token generation stops on.
+          The estimate below shows what trains and where the memory goes; it follows the settings above. The
+          preview renders the first examples as the job will see them, and checks that every answer ends with
+          the token generation stops on.
         </p>
-        <Show when={estimateError()}>
-          <div class="banner error small" data-testid="ft-estimate-error">
-            {estimateError()}
-          </div>
-        </Show>
-        <Show when={estimate()}>{(est) => <Estimate estimate={est()} />}</Show>
+        {/* The buttons come before what arrives on its own schedule (the estimate, ~0.3 s after a change,
+            and the preview): above them, each arrival moved the buttons under a click made just then. */}
         <div class="form-actions">
           <button
             type="button"
@@ -563,18 +559,22 @@ export default function FinetuneForm(props: {
           >
             {previewing() ? 'Rendering…' : 'Preview examples'}
           </button>
+          <button type="submit" class="btn primary" data-testid="ft-submit" disabled={busy() || !baseModel()}>
+            {busy() ? 'Starting…' : 'Start fine-tuning'}
+          </button>
         </div>
+        <Show when={estimateError()}>
+          <div class="banner error small" data-testid="ft-estimate-error">
+            {estimateError()}
+          </div>
+        </Show>
+        <Show when={estimate()}>{(est) => <Estimate estimate={est()} />}</Show>
         <Show when={previewError()}>
           <div class="banner error small" role="alert" data-testid="ft-preview-error">
             {previewError()}
           </div>
         </Show>
         <Show when={preview()}>{(p) => <Preview preview={p()} />}</Show>
-        <div class="form-actions">
-          <button type="submit" class="btn primary" data-testid="ft-submit" disabled={busy() || !baseModel()}>
-            {busy() ? 'Starting…' : 'Start fine-tuning'}
-          </button>
-        </div>
       </form>
       <Show when={error()}>
         <div class="banner error small" role="alert" data-testid="ft-error">
