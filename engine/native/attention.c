@@ -11,6 +11,9 @@
 
 #include "ort.h"
 
+/* A row's attention (row_portable, row_avx512 below). */
+typedef void Row(const float *q, const float *K, const float *V, size_t n, size_t d, float scale, float *p, float *y);
+
 typedef struct Job {
   const float *q;        /* token t, head h at q + t·q_stride + h·d */
   size_t q_stride;
@@ -19,6 +22,7 @@ typedef struct Job {
   size_t tokens, heads, d, cap, group, past;
   float scale;
   float *scores; /* heads × (past + tokens) floats where a head's scores exceed the stack, else NULL */
+  Row *row;
 } Job;
 
 /* Σ a[i]·b[i], i < n, summed in 16 fixed lanes (which the compiler vectorises). */
@@ -121,14 +125,12 @@ __attribute__((target("avx512f"))) static void row_avx512(const float *q, const 
 /* Bytes of each head's keys and values prefetched before its rows (the hardware prefetcher takes over). */
 #define PREFETCH_BYTES 16384
 
-typedef void Row(const float *q, const float *K, const float *V, size_t n, size_t d, float scale, float *p, float *y);
-
-/* The row for head size d on this CPU. */
-static Row *row_for(size_t d) {
+/* The row for head size d, on a CPU with AVX-512 or not. */
+static Row *row_for(size_t d, int avx512) {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (d % 16 == 0 && d <= WIDE_MAX_D && __builtin_cpu_supports("avx512f")) return row_avx512;
+  if (avx512 && d % 16 == 0 && d <= WIDE_MAX_D) return row_avx512;
 #endif
+  (void)avx512;
   return row_portable;
 }
 
@@ -140,7 +142,6 @@ static void head(void *data, size_t h) {
   float stack[STACK_POSITIONS];
   const size_t most = j->past + j->tokens;
   float *p = j->scores ? j->scores + h * most : stack;
-  Row *row = row_for(d);
 #if defined(__x86_64__)
   /* Start every line of the head's first keys and values on its way at once: they come cold from memory,
      and a row waiting on each miss in turn would pay the latency once per line. */
@@ -153,13 +154,14 @@ static void head(void *data, size_t h) {
   for (size_t t = 0; t < j->tokens; t++) {
     float *y = j->out + t * j->heads * d + h * d;
     /* causal: the cached positions, and this run's up to t */
-    row(j->q + t * j->q_stride + h * d, K, V, j->past + t + 1, d, j->scale, p, y);
+    j->row(j->q + t * j->q_stride + h * d, K, V, j->past + t + 1, d, j->scale, p, y);
   }
 }
 
 typedef struct Kernel {
   Api api;
   int64_t heads, kv_heads;
+  int avx512; /* whether this CPU has AVX-512 (asked once, at the kernel's creation) */
 } Kernel;
 
 static OrtStatus *bad(Api api, const char *msg) { return lab_fail(api, ORT_INVALID_ARGUMENT, msg); }
@@ -231,7 +233,8 @@ static OrtStatus *compute(void *kernel, OrtKernelContext *ctx) {
     }
   }
   if (T == 0) return NULL;
-  Job job = {q, width, keys, values, out, T, H, d, cap, H / KV, past, 1.0f / sqrtf((float)d), NULL};
+  Job job = {q,    width, keys, values, out, T, H, d, cap, H / KV, past, 1.0f / sqrtf((float)d),
+             NULL, row_for(d, k->avx512)};
   if (end > STACK_POSITIONS && !(job.scores = malloc(H * (size_t)end * sizeof(float))))
     return lab_fail(api, ORT_FAIL, "lab.engine::Attention: out of memory for the scores");
   st = lab_parallel(api, ctx, head, H, &job);
@@ -244,6 +247,10 @@ static OrtStatus *create_kernel_v2(const Op *op, Api api, const OrtKernelInfo *i
   Kernel *k = calloc(1, sizeof(Kernel));
   if (!k) return lab_fail(api, ORT_FAIL, "lab.engine::Attention: out of memory");
   k->api = api;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  k->avx512 = __builtin_cpu_supports("avx512f");
+#endif
   OrtStatus *st = lab_attribute_int(api, info, "num_heads", &k->heads);
   if (!st) st = lab_attribute_int(api, info, "kv_num_heads", &k->kv_heads);
   if (!st && (k->heads <= 0 || k->kv_heads <= 0 || k->heads % k->kv_heads))
@@ -267,18 +274,23 @@ static void compute_v1(void *kernel, OrtKernelContext *ctx) {
 }
 static void destroy_kernel(void *kernel) { free(kernel); }
 static const char *op_name(const Op *op) { return (void)op, "Attention"; }
-static const char *op_ep(const Op *op) { return (void)op, NULL; /* CPU */ }
 static int input_type(const Op *op, size_t i) { return (void)op, i >= 5 ? ELEM_INT32 : ELEM_FLOAT; }
 static int output_type(const Op *op, size_t i) { return (void)op, (void)i, ELEM_FLOAT; }
 static size_t seven(const Op *op) { return (void)op, 7; }
 static size_t three(const Op *op) { return (void)op, 3; }
 static int input_kind(const Op *op, size_t i) { return (void)op, i == 1 || i == 2 ? INPUT_OPTIONAL : INPUT_REQUIRED; }
-static int output_kind(const Op *op, size_t i) { return (void)op, (void)i, INPUT_REQUIRED; }
-static int default_memory(const Op *op, size_t i) { return (void)op, (void)i, 0; }
-static int zero(const Op *op) { return (void)op, 0; }
 
 const Op lab_attention_op = {
-    OP_VERSION, create_kernel,  op_name,    op_ep,       input_type,     seven, output_type, three,
-    compute_v1, destroy_kernel, input_kind, output_kind, default_memory, zero,  zero,        zero,
-    zero,       create_kernel_v2, compute,
+    LAB_OP_COMMON,
+    .CreateKernel = create_kernel,
+    .GetName = op_name,
+    .GetInputType = input_type,
+    .GetInputTypeCount = seven,
+    .GetOutputType = output_type,
+    .GetOutputTypeCount = three,
+    .KernelCompute = compute_v1,
+    .KernelDestroy = destroy_kernel,
+    .GetInputCharacteristic = input_kind,
+    .CreateKernelV2 = create_kernel_v2,
+    .KernelComputeV2 = compute,
 };

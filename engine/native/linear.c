@@ -196,7 +196,10 @@ static OrtStatus *compute(void *kernel, OrtKernelContext *ctx) {
   return lab_parallel(api, ctx, task, (job.n + job.rows - 1) / job.rows, &job);
 }
 
-static void compute_v1(void *kernel, OrtKernelContext *ctx) { (void)compute(kernel, ctx); }
+static void compute_v1(void *kernel, OrtKernelContext *ctx) {
+  OrtStatus *st = compute(kernel, ctx);
+  if (st) lab_release_status(kernel, st);
+}
 static void *create_kernel(const Op *op, Api api, const OrtKernelInfo *info) { return (void)op, (void)info, (void *)api; }
 static OrtStatus *create_kernel_v2(const Op *op, Api api, const OrtKernelInfo *info, void **out) {
   *out = create_kernel(op, api, info);
@@ -204,18 +207,23 @@ static OrtStatus *create_kernel_v2(const Op *op, Api api, const OrtKernelInfo *i
 }
 static void destroy_kernel(void *kernel) { (void)kernel; }
 static const char *op_name(const Op *op) { return (void)op, "Linear"; }
-static const char *op_ep(const Op *op) { return (void)op, NULL; /* CPU */ }
 static int float_type(const Op *op, size_t i) { return (void)op, (void)i, ELEM_FLOAT; }
 static size_t three(const Op *op) { return (void)op, 3; }
 static size_t one(const Op *op) { return (void)op, 1; }
 static int input_kind(const Op *op, size_t i) { return (void)op, i == 2 ? INPUT_OPTIONAL : INPUT_REQUIRED; }
-static int output_kind(const Op *op, size_t i) { return (void)op, (void)i, INPUT_REQUIRED; }
-static int default_memory(const Op *op, size_t i) { return (void)op, (void)i, 0; }
-static int zero(const Op *op) { return (void)op, 0; }
 
 const Op lab_linear_op = {
-    OP_VERSION, create_kernel,  op_name,    op_ep,       float_type, three,       float_type,       one,
-    compute_v1, destroy_kernel, input_kind, output_kind, default_memory, zero, zero, zero, zero, create_kernel_v2,
-    compute,
+    LAB_OP_COMMON,
+    .CreateKernel = create_kernel,
+    .GetName = op_name,
+    .GetInputType = float_type,
+    .GetInputTypeCount = three,
+    .GetOutputType = float_type,
+    .GetOutputTypeCount = one,
+    .KernelCompute = compute_v1,
+    .KernelDestroy = destroy_kernel,
+    .GetInputCharacteristic = input_kind,
+    .CreateKernelV2 = create_kernel_v2,
+    .KernelComputeV2 = compute,
 };
 

@@ -95,6 +95,18 @@ void lab_release_status(Api api, OrtStatus *status);
 /* fn(data, i) for i in [0, tasks) on the session's intra-op threads. */
 OrtStatus *lab_parallel(Api api, OrtKernelContext *ctx, void (*fn)(void *, size_t), size_t tasks, void *data);
 
+/* OrtCustomOp members every lab operator fills alike: the CPU provider, every output required, default
+   memory, no variadic inputs or outputs (LAB_OP_COMMON, in each operator's designated initializer). */
+const char *lab_op_cpu(const Op *op);
+int lab_op_output_required(const Op *op, size_t i);
+int lab_op_default_memory(const Op *op, size_t i);
+int lab_op_zero(const Op *op);
+#define LAB_OP_COMMON                                                                                        \
+  .version = OP_VERSION, .GetExecutionProviderType = lab_op_cpu, .GetOutputCharacteristic = lab_op_output_required, \
+  .GetInputMemoryType = lab_op_default_memory, .GetVariadicInputMinArity = lab_op_zero,                     \
+  .GetVariadicInputHomogeneity = lab_op_zero, .GetVariadicOutputMinArity = lab_op_zero,                     \
+  .GetVariadicOutputHomogeneity = lab_op_zero
+
 extern const Op lab_linear_op;
 extern const Op lab_attention_op;
 

@@ -143,23 +143,31 @@ function reference(s: Shape, c: Case): Float64Array {
   return out;
 }
 
-/** Runs a case with the present bound to the past buffers (in place) or to new ones; checks output and cache. */
-async function check(s: Shape, inPlace: boolean, seed: number): Promise<void> {
-  const c = draw(s, new Rng(seed));
-  const session = await attentionSession(s);
-  const pastKey = c.pastKey.slice();
-  const pastValue = c.pastValue.slice();
+/** The outputs of a run: its attention, and the present buffers (new ones unless given). */
+function fetchesFor(
+  s: Shape,
+  presentKey = new Float32Array(s.kvHeads * s.capacity * s.d),
+  presentValue = new Float32Array(s.kvHeads * s.capacity * s.d),
+): Record<string, TensorIn> {
   const cacheDims = [1, s.kvHeads, s.capacity, s.d];
-  const presentKey = inPlace ? pastKey : new Float32Array(pastKey.length);
-  const presentValue = inPlace ? pastValue : new Float32Array(pastValue.length);
-  const r = await session.run(feeds(s, c, pastKey, pastValue), {
+  return {
     out: {
       data: new Float32Array(s.tokens * s.heads * s.d),
       dims: [...(s.rows ? [] : [1]), s.tokens, s.heads * s.d],
     },
     present_key: { data: presentKey, dims: cacheDims },
     present_value: { data: presentValue, dims: cacheDims },
-  });
+  };
+}
+
+/** Runs a case with the present bound to the past buffers (in place) or to new ones; checks output and cache. */
+async function check(s: Shape, inPlace: boolean, seed: number): Promise<void> {
+  const c = draw(s, new Rng(seed));
+  const session = await attentionSession(s);
+  const pastKey = c.pastKey.slice();
+  const pastValue = c.pastValue.slice();
+  const present = inPlace ? fetchesFor(s, pastKey, pastValue) : fetchesFor(s);
+  const r = await session.run(feeds(s, c, pastKey, pastValue), present);
   await session.release();
   const label = `${JSON.stringify(s)} in place ${inPlace}`;
   const want = reference(s, c);
@@ -222,15 +230,10 @@ describe('lab.engine::Attention', () => {
   it('gives the same bits on one thread as on two', async () => {
     const s = shape({ heads: 12, kvHeads: 12, past: 50 });
     const c = draw(s, new Rng(3));
-    const cacheDims = [1, s.kvHeads, s.capacity, s.d];
     const outs: Buffer[] = [];
     for (const threads of [1, 2]) {
       const session = await attentionSession(s, { threads });
-      const r = await session.run(feeds(s, c, c.pastKey.slice(), c.pastValue.slice()), {
-        out: { data: new Float32Array(s.heads * s.d), dims: [1, 1, s.heads * s.d] },
-        present_key: { data: new Float32Array(c.pastKey.length), dims: cacheDims },
-        present_value: { data: new Float32Array(c.pastKey.length), dims: cacheDims },
-      });
+      const r = await session.run(feeds(s, c, c.pastKey.slice(), c.pastValue.slice()), fetchesFor(s));
       outs.push(Buffer.from(r.out.buffer));
       await session.release();
     }
@@ -241,12 +244,7 @@ describe('lab.engine::Attention', () => {
     const s = shape({});
     const c = draw(s, new Rng(4));
     const session = await attentionSession(s);
-    const cacheDims = [1, s.kvHeads, s.capacity, s.d];
-    const fetches = () => ({
-      out: { data: new Float32Array(s.heads * s.d), dims: [1, 1, s.heads * s.d] },
-      present_key: { data: new Float32Array(c.pastKey.length), dims: cacheDims },
-      present_value: { data: new Float32Array(c.pastKey.length), dims: cacheDims },
-    });
+    const fetches = () => fetchesFor(s);
     const good = feeds(s, c, c.pastKey, c.pastValue);
     await expect(
       session.run(

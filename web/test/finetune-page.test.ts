@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
 import { buildDistInto } from './dist.ts';
+import { holdRequests } from './held-requests.ts';
 import { stackApi } from './stack-api.ts';
 
 interface Stack {
@@ -427,14 +428,7 @@ describe('Fine-tune page on the real stack', () => {
   it('keeps Preview and Start where they are when the estimate arrives', async () => {
     // Hold the first estimate of a fresh page until the buttons have been measured: above them, its table
     // (~10 rows) pushed them down under a click made as it arrived.
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    await page.route('**/api/train/finetune/estimate', async (route) => {
-      await held;
-      await route.continue().catch(() => {});
-    });
+    const estimate = await holdRequests(page, '**/api/train/finetune/estimate');
     try {
       await page.goto('about:blank');
       await page.goto(`${stack.url}/#/finetune`);
@@ -447,12 +441,11 @@ describe('Fine-tune page on the real stack', () => {
         );
       const before = await y();
       expect(await page.getByTestId('ft-estimate').count()).toBe(0);
-      release();
+      estimate.release();
       await page.getByTestId('ft-estimate').waitFor({ timeout: 15_000 });
       expect(await y()).toEqual(before);
     } finally {
-      release();
-      await page.unroute('**/api/train/finetune/estimate');
+      await estimate.stop();
     }
   }, 60_000);
 

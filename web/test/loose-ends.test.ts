@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
 import { ensureDist } from './dist.ts';
+import { holdRequests } from './held-requests.ts';
 import { stackApi } from './stack-api.ts';
 
 interface Stack {
@@ -72,25 +73,17 @@ describe('messages that go away with their cause', () => {
   it('Train: the Start button stays where it is when the estimate arrives', async () => {
     // Hold the estimate until the form has laid out without it; a click made as it arrived used to land
     // on the estimate, which pushed the button down (the test above then waited for an alert in vain).
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    await page.route('**/api/train/estimate', async (route) => {
-      await held;
-      await route.continue().catch(() => {});
-    });
+    const estimate = await holdRequests(page, '**/api/train/estimate');
     try {
       await open('train');
       const button = page.getByTestId('train-submit');
       const before = (await button.boundingBox())!.y;
       expect(await page.getByTestId('train-estimate-parameters').count()).toBe(0);
-      release();
+      estimate.release();
       await page.getByTestId('train-estimate-parameters').waitFor({ timeout: 15_000 });
       expect((await button.boundingBox())!.y).toBe(before);
     } finally {
-      release();
-      await page.unroute('**/api/train/estimate');
+      await estimate.stop();
     }
   });
 

@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchBrowser } from './browser.ts';
 import { ensureDist } from './dist.ts';
+import { holdRequests } from './held-requests.ts';
 
 /** The part of supervisor/src/stack.ts this test uses (imported at run time, as in ui.test.ts). */
 interface Stack {
@@ -225,14 +226,7 @@ describe('Tokenizer page (issue 17: training from datasets, honest results, the 
 
   it('keeps a row per compared tokenizer while comparing, so the training form below does not move', async () => {
     // Hold the first comparison until the page has laid out without it.
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    await page.route('**/api/tokenize/compare', async (route) => {
-      await held;
-      await route.continue().catch(() => {});
-    });
+    const compare = await holdRequests(page, '**/api/tokenize/compare');
     try {
       // A new document (the same URL again would only move within the loaded one).
       await page.goto('about:blank');
@@ -246,13 +240,12 @@ describe('Tokenizer page (issue 17: training from datasets, honest results, the 
       await page.locator('[data-testid="tok-spans"][data-state="ready"]').waitFor();
       const form = page.getByTestId('train-form');
       const before = (await form.boundingBox())!.y;
-      release();
+      compare.release();
       await expect.poll(() => table.locator('tbody tr[data-tokenizer]').count()).toBe(chosen);
       expect(await pending.count()).toBe(0);
       expect(Math.abs((await form.boundingBox())!.y - before)).toBeLessThan(4);
     } finally {
-      release();
-      await page.unroute('**/api/tokenize/compare');
+      await compare.stop();
     }
   });
 

@@ -9,7 +9,7 @@
 // - attention is ORT's GroupQueryAttention (com.microsoft), which appends the new keys and values to a
 //   KV buffer in place when the buffer is bound as both past and present (no copy of the cache per
 //   token), with a standard-op fallback for head sizes it rejects (attention.ts); in `labOps` graphs,
-//   lab.engine::Attention, which does the same at about its memory traffic's cost;
+//   lab.engine::Attention, which does the same in about half the time at short contexts;
 // - with `quantized`, linear layers (and the head) are ORT's MatMulNBits (com.microsoft) over int8/int4
 //   codes held as initializers, not inputs: MatMulNBits repacks constant weights once for its fast
 //   kernels, and over a graph input it dequantised the whole weight every run (K 768 × N 3072, 4 bits:

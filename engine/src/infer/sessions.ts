@@ -120,7 +120,9 @@ export class Sessions {
             token = await runner(tokenGraph, { ...o, opsLibrary: linear.library });
           } catch (e) {
             // Decoding goes on through ORT's Gemm rather than losing the fast layouts with this session.
-            warnOnce(`engine: decoding with ORT's Gemm; lab.engine::Linear was refused (${firstLine(e)})`);
+            warnOnce(
+              `engine: decoding with ORT's Gemm; lab.engine's operators were refused (${firstLine(e)})`,
+            );
           }
         // A session that runs only prompts stops its threads spinning when a run ends: the one-token runs
         // that follow are another session's, and a spinning thread took a core from them (the first two
