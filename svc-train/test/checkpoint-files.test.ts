@@ -15,6 +15,7 @@ import {
   verifyCheckpoint,
   writeCheckpoint,
 } from '../src/jobs/checkpoints.ts';
+import { resumeLimit } from '../src/jobs/manager.ts';
 import { tinyCheckpoint } from './tiny-checkpoint.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'lab-ck-files-'));
@@ -208,7 +209,7 @@ describe('verifyCheckpoint and latestValidCheckpoint', () => {
     expect(upTo3.found?.dir).toBe(dirs[0]);
     expect(upTo3.found?.checkpoint.state?.step).toBe(1);
     expect(upTo3.rejected.map((r) => r.dir)).toEqual([dirs[3], dirs[2], dirs[1]]);
-    expect(upTo3.rejected[0].reason).toBe('step 4 is past the last stored metric point (3)');
+    expect(upTo3.rejected[0].reason).toBe("step 4 is past the last checkpoint the job's record holds (3)");
     expect(upTo3.rejected[1].reason).toBeTruthy();
     expect(upTo3.rejected[2].reason).toMatch(/fails its SHA-256 check|bytes, expected/);
     // Nothing at or below step 0.
@@ -216,5 +217,17 @@ describe('verifyCheckpoint and latestValidCheckpoint', () => {
     expect(none.found).toBeUndefined();
     expect(none.rejected).toHaveLength(4);
     expect(latestValidCheckpoint(freshRoot())).toEqual({ rejected: [] });
+  });
+});
+
+describe('resumeLimit', () => {
+  it('is the newest checkpoint the record holds, not the last stored step point', () => {
+    // Killed after the step-300 point was stored, before its evaluation and the checkpoint's message: the
+    // checkpoint at 300 on disk must not be resumed from, or the evaluation at 300 is never stored.
+    const entries = [100, 200].map((step) => ({ dir: `step-${step}`, step }));
+    expect(resumeLimit({ lastStepPoint: 300, checkpointInfo: entries })).toBe(200);
+    expect(resumeLimit({ lastStepPoint: 300, checkpointInfo: [] })).toBe(0);
+    // records from before checkpointInfo keep the step-point limit
+    expect(resumeLimit({ lastStepPoint: 300 })).toBe(300);
   });
 });

@@ -235,7 +235,9 @@ export function latestValidCheckpoint(
   for (const c of listCheckpoints(root).reverse()) {
     const reason =
       verifyCheckpoint(c.dir) ??
-      (c.step > maxStep ? `step ${c.step} is past the last stored metric point (${maxStep})` : undefined);
+      (c.step > maxStep
+        ? `step ${c.step} is past the last checkpoint the job's record holds (${maxStep})`
+        : undefined);
     if (reason) {
       rejected.push({ dir: c.dir, reason });
       continue;

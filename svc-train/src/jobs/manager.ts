@@ -166,6 +166,7 @@ export class JobManager {
       step: 0,
       error: '',
       checkpoints: [],
+      checkpointInfo: [],
       createdAt: now,
       updatedAt: now,
       lastSeq: 0,
@@ -400,7 +401,7 @@ export class JobManager {
     }
   }
 
-  /** Starts the job's worker thread in its folder, resuming no further back than the steps already stored. */
+  /** Starts the job's worker thread in its folder, resuming from no checkpoint the record does not hold. */
   private open(rec: JobRecord): LocalRun {
     const dir = this.jobDir(rec.id);
     mkdirSync(dir, { recursive: true });
@@ -409,7 +410,7 @@ export class JobManager {
       spec: rec.spec,
       dir,
       home: this.opts.home,
-      resumeLimit: rec.lastStepPoint,
+      resumeLimit: resumeLimit(rec),
     });
     const local: LocalRun = { run, pausing: false, cancelling: false, lost: false };
     this.local.set(rec.id, local);
@@ -602,4 +603,17 @@ export class JobManager {
       });
     }
   }
+}
+
+/**
+ * The newest step a resumed run may start from: that of the newest checkpoint the record holds. The worker
+ * posts a step's point, then its evaluation, then writes the checkpoint and says so; the service stores them
+ * in that order. A checkpoint on disk the record does not hold may therefore be ahead of stored points: a
+ * kill -9 after the step-300 point was stored but before its evaluation was lost the evaluation when the run
+ * resumed from the checkpoint at 300 (the limit was the last stored step point). Records from before
+ * checkpointInfo keep that older limit.
+ */
+export function resumeLimit(rec: Pick<JobRecord, 'checkpointInfo' | 'lastStepPoint'>): number {
+  if (!rec.checkpointInfo) return rec.lastStepPoint;
+  return rec.checkpointInfo.reduce((newest, c) => Math.max(newest, c.step), 0);
 }

@@ -194,9 +194,9 @@ export interface WorkerJob {
   dir: string;
   home: string;
   /**
-   * Last step whose metric point is stored. The worker writes checkpoints itself, ahead of the service
-   * storing its points: after a crash, resuming from a checkpoint past this step would skip the points in
-   * between, so such checkpoints are not used.
+   * The newest step to resume from (manager.ts, resumeLimit: the newest checkpoint the job's record holds).
+   * The worker writes checkpoints itself, ahead of the service storing its points: after a crash, resuming
+   * from a checkpoint past this step could skip points in between, so such checkpoints are not used.
    */
   resumeLimit: number;
 }
