@@ -78,10 +78,14 @@ describe('messages that go away with their cause', () => {
       await open('train');
       const button = page.getByTestId('train-submit');
       const before = (await button.boundingBox())!.y;
+      // Nor does what lies below the estimate (the job view): the line keeps its room.
+      const line = page.getByTestId('train-estimate');
+      const height = (await line.boundingBox())!.height;
       expect(await page.getByTestId('train-estimate-parameters').count()).toBe(0);
       estimate.release();
       await page.getByTestId('train-estimate-parameters').waitFor({ timeout: 15_000 });
       expect((await button.boundingBox())!.y).toBe(before);
+      expect((await line.boundingBox())!.height).toBe(height);
     } finally {
       await estimate.stop();
     }

@@ -9,7 +9,7 @@ export default function EstimateLine(props: { estimate?: FullEstimate; note?: st
   const memoryShare = (est: FullEstimate) =>
     est.machine.memoryBytes ? ` of this machine’s ${formatBytes(est.machine.memoryBytes)}` : '';
   return (
-    <div class="small" data-testid="train-estimate">
+    <div class="small estimate-line" data-testid="train-estimate">
       <Show when={props.estimate} fallback={<span class="muted">{props.note ?? 'Estimating…'}</span>}>
         {(est) => (
           <>
